@@ -1,0 +1,203 @@
+"""ONNX Runtime: choosing the execution provider, loading a model, checking its I/O, running batches.
+
+ONNX Runtime silently falls back to the CPU when CUDA cannot be used, so the providers a session
+really got are checked after it is built: ``cuda`` fails loudly, ``auto`` says which one ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+import numpy as np
+
+from .contract import contract_from_metadata, with_overrides
+from .errors import DeviceError, ModelError, RuntimeMissingError
+from .quality import embedding_norms
+
+log = logging.getLogger(__name__)
+
+ModelSource = Union[str, "os.PathLike[str]", bytes]
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def import_onnxruntime() -> Any:
+    """Import onnxruntime, or say how to install it (the CPU and GPU wheels clash, so neither is required)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise RuntimeMissingError(
+            "ONNX Runtime is not installed: pip install 'fqe-onnx[cpu]' (CPU) or 'fqe-onnx[gpu]' (CUDA)"
+        ) from None
+    return onnxruntime
+
+
+def parse_device(device: str) -> tuple[str, int]:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> (kind, device index)."""
+    text = device.strip().lower()
+    if text in ("auto", "cpu", "cuda"):
+        return text, 0
+    if text.startswith("cuda:") and text[5:].isdigit():
+        return "cuda", int(text[5:])
+    raise DeviceError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+
+
+def available_providers() -> list[str]:
+    return list(import_onnxruntime().get_available_providers())
+
+
+def _session_options(ort: Any) -> Any:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Denormal weights (some real face models have them) slow x86 inference several times over.
+    options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    options.log_severity_level = 3
+    return options
+
+
+def _load(model: ModelSource) -> tuple[Any, Any]:
+    ort = import_onnxruntime()
+    if not isinstance(model, bytes):
+        path = Path(model)
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        model = str(path)
+    return ort, model
+
+
+def create_session(model: ModelSource, device: str = "auto") -> tuple[Any, str]:
+    """Build an InferenceSession on the requested device; returns (session, provider that runs it)."""
+    kind, index = parse_device(device)
+    ort, source = _load(model)
+    available = ort.get_available_providers()
+    options = _session_options(ort)
+
+    def build(providers: list[Any]) -> Any:
+        try:
+            return ort.InferenceSession(source, sess_options=options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own pybind exception types
+            raise ModelError(f"ONNX Runtime cannot load the model: {exc}") from exc
+
+    if kind in ("cuda", "auto") and CUDA in available:
+        session = build([(CUDA, {"device_id": index}), CPU])
+        if session.get_providers()[0] == CUDA:
+            return session, CUDA
+        if kind == "cuda":
+            raise DeviceError(
+                "CUDA was requested but ONNX Runtime fell back to the CPU (CUDA/cuDNN libraries "
+                "missing or no usable GPU); check 'nvidia-smi' and the onnxruntime-gpu install notes"
+            )
+        log.warning("CUDA is installed but not usable; running on the CPU")
+    elif kind == "cuda":
+        raise DeviceError(
+            f"CUDA was requested but this ONNX Runtime has no CUDA provider (available: "
+            f"{', '.join(available)}); pip uninstall onnxruntime && pip install 'fqe-onnx[gpu]'"
+        )
+    return build([CPU]), CPU
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[Any, ...]
+    type: str
+
+
+def describe(nodes: list[Any]) -> list[TensorInfo]:
+    return [TensorInfo(n.name, tuple(n.shape), n.type) for n in nodes]
+
+
+def _fixed(dim: Any) -> bool:
+    return isinstance(dim, int) and dim > 0
+
+
+class EmbeddingModel:
+    """A loaded face model: validated I/O, its contract, and batched inference to raw norms ``q``.
+
+    The contract is the model's own (or the seed default) with ``overrides`` applied (the keyword
+    arguments of ``contract.with_overrides``); the I/O is checked against it before any image is read.
+    """
+
+    def __init__(self, model: ModelSource, device: str = "auto", overrides: Mapping[str, Any] | None = None):
+        self.session, self.provider = create_session(model, device)
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.model_contract, self.has_contract = contract_from_metadata(metadata)
+        self.contract = with_overrides(self.model_contract, **(overrides or {}))
+        self.inputs = describe(self.session.get_inputs())
+        self.outputs = describe(self.session.get_outputs())
+        self._check_io()
+
+    def _check_io(self) -> None:
+        pre, out = self.contract.preprocess, self.contract.output
+        if len(self.inputs) != 1:
+            names = ", ".join(i.name for i in self.inputs)
+            raise ModelError(f"expected exactly one image input, the model has {len(self.inputs)}: {names}")
+        if len(self.outputs) != 1:
+            names = ", ".join(o.name for o in self.outputs)
+            raise ModelError(f"expected exactly one output, the model has {len(self.outputs)}: {names}")
+        inp = self.inputs[0]
+        if inp.type not in _FLOAT_TYPES:
+            raise ModelError(f"input {inp.name!r} must be float32 or float16, the model declares {inp.type}")
+        if len(inp.shape) != 4:
+            raise ModelError(f"input {inp.name!r} must have rank 4 ({pre.layout}), the model declares {list(inp.shape)}")
+        channels, spatial = (inp.shape[1], inp.shape[2:4]) if pre.layout == "NCHW" else (inp.shape[3], inp.shape[1:3])
+        if _fixed(channels) and channels != pre.channels:
+            raise ModelError(
+                f"input {inp.name!r} has {channels} channels ({pre.layout} {list(inp.shape)}); the contract's "
+                f"channel order {pre.channel_order} gives {pre.channels}"
+            )
+        crop = pre.geometry.crop_size
+        for axis, (declared, wanted) in enumerate(zip(spatial, crop)):
+            if _fixed(declared) and declared != wanted:
+                raise ModelError(
+                    f"input {inp.name!r} expects {spatial[0]}x{spatial[1]} images ({pre.layout} "
+                    f"{list(inp.shape)}); the preprocessing crops {crop[0]}x{crop[1]}"
+                )
+        declared_out = self.outputs[0].shape
+        if out.kind == "embedding" and declared_out and _fixed(declared_out[-1]) and len(declared_out) == 2:
+            if declared_out[-1] != out.dim:
+                raise ModelError(
+                    f"output {self.outputs[0].name!r} declares {list(declared_out)}; the contract expects "
+                    f"a {out.dim}-D embedding"
+                )
+        self.input_name = inp.name
+        self.input_dtype = _FLOAT_TYPES[inp.type]
+        self.fixed_batch = inp.shape[0] if _fixed(inp.shape[0]) else None
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Run preprocessed inputs (N, ...) through the model; returns the raw output as (N, K)."""
+        n = batch.shape[0]
+        step = self.fixed_batch or n
+        parts = []
+        for start in range(0, n, step):
+            chunk = batch[start : start + step]
+            if len(chunk) < step:  # a fixed-batch model: pad the last chunk, drop the padding after
+                pad = np.zeros((step - len(chunk),) + chunk.shape[1:], dtype=chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
+            result = self.session.run(None, {self.input_name: chunk.astype(self.input_dtype, copy=False)})[0]
+            parts.append(self._check_output(np.asarray(result), step)[: min(step, n - start)])
+        return np.concatenate(parts)
+
+    def _check_output(self, output: np.ndarray, n: int) -> np.ndarray:
+        out = self.contract.output
+        width = out.dim if out.kind == "embedding" else 1
+        if output.ndim == 0 or output.shape[0] != n or output.size != n * width:
+            expected = f"({n}, {out.dim})" if out.kind == "embedding" else f"({n},) or ({n}, 1)"
+            raise ModelError(
+                f"output {self.outputs[0].name!r} has shape {list(output.shape)} for a batch of {n}; "
+                f"the contract ({out.kind}) expects {expected}"
+            )
+        return output.reshape(n, width)
+
+    def norms(self, batch: np.ndarray) -> np.ndarray:
+        """Raw quality ``q`` for each input, float64 (N,): the embedding's L2 norm, or the model's norm."""
+        output = self.run(batch)
+        if self.contract.output.kind == "norm":
+            return output[:, 0].astype(np.float64)
+        return embedding_norms(output)
