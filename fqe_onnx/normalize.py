@@ -1,0 +1,109 @@
+"""Torch-free graph edits that turn a downloaded model into a zoo model: dynamic batch, no denormals,
+a contract written in, and a check that batched outputs equal one-at-a-time outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .contract import GEOMETRIES, Calibration, Contract, OutputSpec, Preprocess
+from .errors import ModelError
+
+BATCH_AXIS_NAME = "N"
+
+#: Fitted by ``fqe-onnx calibrate`` on the 2,010 LFW development faces (resize 224, centre crop 112;
+#: q's 5th and 95th percentiles -> Q 10 and 90). models.md records the rule, the data and the result.
+FACEPLUGIN_CALIBRATION = Calibration(x0=3.112, w=0.2773)
+
+FACEPLUGIN_CONTRACT = Contract(
+    preprocess=Preprocess(channel_order="RGB", geometry=GEOMETRIES["aligned112"], mean=(127.0,), scale=(128.0,)),
+    output=OutputSpec("embedding", 512),
+    calibration=FACEPLUGIN_CALIBRATION,
+    source="npm faceplugin-face-recognition-js@0.0.1, package/model/fr_feature.onnx "
+    "(sha256 87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581); MobileFaceNet; "
+    "batch axis made dynamic and denormal weights flushed to zero by fqe-onnx",
+    license="MIT (faceplugin-face-recognition-js, Copyright (c) 2021 gitguanqi)",
+)
+
+
+def make_batch_dynamic(model: Any) -> None:
+    """Name axis 0 of every graph input and output, and turn a final Reshape to [1, -1] into [0, -1]
+    (0 copies the batch axis). Intermediate shape annotations are dropped so nothing pins batch 1."""
+    from onnx import numpy_helper
+
+    for value in list(model.graph.input) + list(model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].ClearField("dim_value")
+            dims[0].dim_param = BATCH_AXIS_NAME
+    del model.graph.value_info[:]
+    initializers = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Reshape" and node.input[1] in initializers:
+            init = initializers[node.input[1]]
+            shape = numpy_helper.to_array(init)
+            if shape.ndim == 1 and len(shape) >= 1 and shape[0] == 1:
+                fixed = shape.copy()
+                fixed[0] = 0
+                init.CopyFrom(numpy_helper.from_array(fixed, init.name))
+        elif node.op_type in ("Shape", "Expand", "ConstantOfShape", "Tile"):
+            raise ModelError(f"cannot safely make the batch dynamic: the graph has a {node.op_type} node")
+
+
+def flush_denormals(model: Any) -> int:
+    """Set float32 weights below the smallest normal float32 to zero; returns how many changed.
+
+    Denormal arithmetic is many times slower on x86; values this small change no output digit."""
+    from onnx import numpy_helper
+
+    tiny = np.finfo(np.float32).tiny
+    changed = 0
+    for init in model.graph.initializer:
+        array = numpy_helper.to_array(init)
+        if array.dtype != np.float32:
+            continue
+        mask = (array != 0) & (np.abs(array) < tiny)
+        if mask.any():
+            array = array.copy()
+            array[mask] = 0.0
+            init.CopyFrom(numpy_helper.from_array(array, init.name))
+            changed += int(mask.sum())
+    return changed
+
+
+def check_batch_equivalence(reference: Any, candidate: Any, input_shape: tuple[int, ...], n: int = 5) -> float:
+    """Run ``n`` random inputs one at a time through ``reference`` and as one batch through
+    ``candidate`` (models as bytes or paths); returns the largest absolute difference."""
+    from .session import create_session
+
+    rng = np.random.default_rng(12345)
+    batch = rng.uniform(-1, 1, size=(n,) + tuple(input_shape)).astype(np.float32)
+    ref_session, _ = create_session(reference, "cpu")
+    cand_session, _ = create_session(candidate, "cpu")
+    ref_name, cand_name = ref_session.get_inputs()[0].name, cand_session.get_inputs()[0].name
+    one_by_one = np.concatenate([ref_session.run(None, {ref_name: batch[i : i + 1]})[0] for i in range(n)])
+    batched = cand_session.run(None, {cand_name: batch})[0]
+    if batched.shape != one_by_one.shape:
+        raise ModelError(f"batched output shape {batched.shape} differs from one-at-a-time {one_by_one.shape}")
+    return float(np.abs(batched - one_by_one).max())
+
+
+def normalize_faceplugin_mobilefacenet(raw: Path, out: Path) -> None:
+    """fr_feature.onnx (fixed batch 1, no contract) -> dynamic batch, flushed, contract-carrying model."""
+    import onnx
+
+    from .contract import write_contract
+
+    model = onnx.load(str(raw))
+    make_batch_dynamic(model)
+    flush_denormals(model)
+    write_contract(model, FACEPLUGIN_CONTRACT)
+    onnx.checker.check_model(model)
+    data = model.SerializeToString()
+    difference = check_batch_equivalence(str(raw), data, (3, 112, 112))
+    if difference > 1e-5:
+        raise ModelError(f"the normalised model's batched outputs differ from the original's by {difference}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
