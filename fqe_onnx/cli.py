@@ -126,10 +126,13 @@ def main() -> None:
               help="Score the images listed in FILE, one path per line, relative to ROOT (or to FILE's folder).")
 @click.option("--workers", type=click.IntRange(min=0), help="Decoding threads (default: up to 4).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.option("--align", is_flag=True, help="Find the main face in each photo and warp it onto the 112x112 "
+              "template first (scored with the aligned112 geometry; adds a mode column).")
+@click.option("--pass-aligned", is_flag=True, help="With --align: take 112x112 images as already aligned.")
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
-          fmt: str, from_list: Optional[str], workers: Optional[int], progress: bool,
-          overrides: dict[str, Any]) -> None:
+          fmt: str, from_list: Optional[str], workers: Optional[int], progress: bool, align: bool,
+          pass_aligned: bool, overrides: dict[str, Any]) -> None:
     """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
     from .output import RecordWriter
     from .scorer import Scorer, collapse_message
@@ -138,14 +141,29 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
 
     if root is None and from_list is None:
         raise click.UsageError("give ROOT, or --from-list FILE")
+    if pass_aligned and not align:
+        raise click.UsageError("--pass-aligned goes with --align")
     try:
         sources = read_list(from_list, root) if from_list else find_images(root)
-        scorer = Scorer(resolve_model(model), device=device, batch_size=batch_size, workers=workers, **overrides)
+        aligner = None
+        if align:
+            from .aligner import FaceAligner
+
+            aligner = FaceAligner(device=device, pass_aligned=pass_aligned)
+        scorer = Scorer(resolve_model(model), device=device, batch_size=batch_size, workers=workers,
+                        aligner=aligner, **overrides)
     except FqeError as exc:
         raise fail(exc) from exc
-    click.echo(f"scoring {len(sources)} images on {scorer.provider}", err=True)
+    click.echo(f"scoring {len(sources)} images on {scorer.provider}" + (" (aligning faces first)" if align else ""),
+               err=True)
+    if not align:
+        from .aligner import alignment_warning
+
+        warning = alignment_warning([s.path for s in sources], scorer.contract.preprocess.geometry)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
     stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    writer = RecordWriter(stream, fmt)
+    writer = RecordWriter(stream, fmt, with_mode=align)
     scores, errors, started = [], 0, time.perf_counter()
     try:
         bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
@@ -214,8 +232,10 @@ def inspect(model: Optional[str], device: str, as_json: bool) -> None:
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the model.")
 @click.option("--source", help="Free text: where the model comes from.")
 @click.option("--license", "license_", help="Free text: the model's license.")
+@click.option("--flush-denormals", is_flag=True, help="Also set denormal float32 weights to zero (faster on x86).")
 @contract_options
-def contract(model: str, out: str, source: Optional[str], license_: Optional[str], overrides: dict[str, Any]) -> None:
+def contract(model: str, out: str, source: Optional[str], license_: Optional[str], flush_denormals: bool,
+             overrides: dict[str, Any]) -> None:
     """Write a contract into a copy of MODEL: its current one (or the seed's) plus the given options."""
     from .contract import with_overrides
     from .modelfile import load_model_proto, proto_contract, save_with_contract
@@ -226,6 +246,10 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
         proto = load_model_proto(resolve_model(model))
         current, _ = proto_contract(proto)
         updated = with_overrides(current, source=source, license=license_, **overrides)
+        if flush_denormals:
+            from .normalize import flush_denormals as flush
+
+            click.echo(f"flushed {flush(proto)} denormal weights to zero", err=True)
         path = save_with_contract(proto, updated, out)
         EmbeddingModel(path, device="cpu")  # the written model must load and pass the I/O checks
     except FqeError as exc:
@@ -280,6 +304,33 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     click.echo(f"calibration: x0 = {calibration.x0!r}, w = {calibration.w!r} "
                f"(q quantiles {quantiles[0]:g}, {quantiles[1]:g} -> Q {scores[0]:g}, {scores[1]:g})")
     click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@click.argument("root", type=click.Path(exists=True))
+@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the aligned crops (mirrors ROOT's tree, PNG).")
+@click.option("--table", type=click.Path(dir_okay=False), help="Write the per-face table here (default: stdout).")
+@click.option("--all-faces", is_flag=True, help="Every confident face, not only the main one (group photos).")
+@click.option("--pass-aligned", is_flag=True, help="Copy 112x112 images through as already aligned.")
+@device_option
+def align(root: str, out: Path, table: Optional[str], all_faces: bool, pass_aligned: bool, device: str) -> None:
+    """Detect faces in the photos under ROOT and write 112x112 template-aligned crops to OUT.
+
+    The table has one row per face (or per image with an error): source path, face index, box,
+    detector score, the five points (eyes, nose tip, mouth corners) and the crop written."""
+    from .align_run import align_tree
+
+    try:
+        stream = open(table, "w", encoding="utf-8", newline="") if table else sys.stdout
+        try:
+            errors = align_tree(root, out, stream, all_faces=all_faces, pass_aligned=pass_aligned, device=device)
+        finally:
+            if table:
+                stream.close()
+    except FqeError as exc:
+        raise fail(exc) from exc
+    sys.exit(1 if errors else 0)
 
 
 @main.command()

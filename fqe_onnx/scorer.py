@@ -26,6 +26,7 @@ from .session import EmbeddingModel, ModelSource
 from .sources import ImageSource, find_images, read_list
 
 COLUMNS = ("path", "identity", "q", "Q", "error")
+ALIGN_COLUMNS = COLUMNS + ("mode",)
 #: Share of identical scores above which a run is said to have collapsed.
 COLLAPSE_SHARE = 0.95
 COLLAPSE_MIN_IMAGES = 20
@@ -40,6 +41,7 @@ class Record:
     q: Optional[float]
     Q: Optional[int]
     error: str = ""
+    mode: str = ""  # with an aligner: "aligned" or "passthrough"
 
     @property
     def ok(self) -> bool:
@@ -75,6 +77,8 @@ class Scorer:
     ``overrides`` are keyword arguments of ``fqe_onnx.contract.with_overrides`` (e.g.
     ``geometry="ofiq"``, ``channel_order="RGB"``, ``calibration={"x0": 23, "w": 2.6}``).
     ``workers`` threads decode and preprocess ahead of inference (0: all in the calling thread).
+    With an ``aligner`` (``fqe_onnx.aligner.FaceAligner``) every image is first reduced to its main
+    face warped onto the 112x112 template, and scored with the ``aligned112`` geometry.
     """
 
     def __init__(
@@ -84,10 +88,16 @@ class Scorer:
         device: str = "auto",
         batch_size: int = 32,
         workers: Optional[int] = None,
+        aligner: Any = None,
         **overrides: Any,
     ) -> None:
         if batch_size < 1:
             raise FqeError(f"batch size must be at least 1, got {batch_size}")
+        if aligner is not None:
+            overrides = {**overrides, "geometry": "aligned112"}
+            for name in ("resize", "crop"):
+                overrides.pop(name, None)
+        self.aligner = aligner
         self.model = EmbeddingModel(model, device=device, overrides=overrides)
         self.batch_size = batch_size
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
@@ -115,13 +125,18 @@ class Scorer:
 
     # -- the core loop: prepare ahead, infer per batch, one record per item, in order --------------
 
-    def _prepare(self, load: Callable[[], np.ndarray]) -> np.ndarray | str:
+    def _prepare(self, load: Callable[[], np.ndarray]) -> tuple[np.ndarray | str, str]:
+        """(model input, mode), or (error text, mode) for an image that cannot be used."""
+        mode = ""
         try:
-            return prepare(load(), self.contract.preprocess)
+            image = load()
+            if self.aligner is not None:
+                image, mode = self.aligner.main_face_crop(image)
+            return prepare(image, self.contract.preprocess), mode
         except ImageError as exc:
-            return str(exc)
+            return str(exc), mode
         except cv2.error as exc:
-            return f"OpenCV error: {exc.err}"
+            return f"OpenCV error: {exc.err}", mode
 
     def _score(self, items: Iterable[tuple[str, str, Callable[[], np.ndarray]]]) -> Iterator[Record]:
         pending: Optional[tuple[list[Any], list[Any]]] = None
@@ -138,20 +153,22 @@ class Scorer:
             yield from self._infer(*pending)
 
     def _infer(self, chunk: list[tuple[str, str, Any]], prepared: list[Any]) -> Iterator[Record]:
-        tensors = [p.result() if isinstance(p, Future) else p for p in prepared]
+        results = [p.result() if isinstance(p, Future) else p for p in prepared]
+        tensors = [tensor for tensor, _ in results]
+        modes = [mode for _, mode in results]
         good = [i for i, t in enumerate(tensors) if isinstance(t, np.ndarray)]
         norms = self.model.norms(np.stack([tensors[i] for i in good])) if good else np.empty(0)
         q_by_index = dict(zip(good, norms.tolist()))
         calibration = self.contract.calibration
         for i, (name, identity, _) in enumerate(chunk):
             if i not in q_by_index:
-                yield Record(name, identity, None, None, tensors[i])
+                yield Record(name, identity, None, None, tensors[i], modes[i])
                 continue
             q = q_by_index[i]
             if not math.isfinite(q):
-                yield Record(name, identity, None, None, f"non-finite model output (q = {q})")
+                yield Record(name, identity, None, None, f"non-finite model output (q = {q})", modes[i])
             else:
-                yield Record(name, identity, q, norm_to_score(q, calibration))
+                yield Record(name, identity, q, norm_to_score(q, calibration), "", modes[i])
 
     # -- public entry points -------------------------------------------------------------------------
 
@@ -182,22 +199,32 @@ class Scorer:
 
 def run(
     image_root: str | os.PathLike[str],
-    model: ModelSource,
+    model: Optional[ModelSource] = None,
     device: str = "auto",
     batch_size: int = 32,
     from_list: str | os.PathLike[str] | None = None,
+    align: bool = False,
     **overrides: Any,
 ) -> Any:
     """Score a folder (or one image, or a list file) and return a pandas DataFrame with columns
-    ``path, identity, q, Q, error``. Needs the ``pandas`` extra."""
+    ``path, identity, q, Q, error`` (and ``mode`` when ``align``: faces found and aligned first).
+    ``model`` is a file, a zoo name, or None for the default model. Needs the ``pandas`` extra."""
     try:
         import pandas as pd
     except ImportError:
         raise FqeError("fqe_onnx.run returns a pandas DataFrame: pip install 'fqe-onnx[pandas]'") from None
+    from .zoo import resolve_model
+
     sources = read_list(from_list, image_root) if from_list is not None else find_images(image_root)
-    with Scorer(model, device=device, batch_size=batch_size, **overrides) as scorer:
+    aligner = None
+    if align:
+        from .aligner import FaceAligner
+
+        aligner = FaceAligner(device="cpu" if device == "cpu" else "auto")
+    model_source = model if isinstance(model, bytes) else resolve_model(model)
+    with Scorer(model_source, device=device, batch_size=batch_size, aligner=aligner, **overrides) as scorer:
         records = [r.as_dict() for r in scorer.score_sources(sources)]
-    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    frame = pd.DataFrame.from_records(records, columns=list(ALIGN_COLUMNS if align else COLUMNS))
     frame["Q"] = frame["Q"].astype("Int64")
     message = collapse_message([r["Q"] for r in records if r["Q"] is not None])
     if message:

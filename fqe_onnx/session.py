@@ -55,8 +55,9 @@ def available_providers() -> list[str]:
 def _session_options(ort: Any) -> Any:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Denormal weights (some real face models have them) slow x86 inference several times over.
-    options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    # Not "session.set_denormal_as_zero": it sets denormals-are-zero on the calling thread, which
+    # would change the host application's own float arithmetic. Zoo models have their denormal
+    # weights flushed instead (normalize.flush_denormals; `fqe-onnx contract --flush-denormals`).
     options.log_severity_level = 3
     return options
 

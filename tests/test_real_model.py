@@ -52,6 +52,30 @@ def test_batch_axis_is_dynamic_and_batches_equal_single_runs(default_model, raw_
         np.testing.assert_allclose([r.q for r in raw.score_arrays(faces)], q_one, rtol=1e-5)
 
 
+def test_denormal_weights_are_flushed_and_the_host_thread_is_left_alone(default_model, raw_feature_model):
+    import onnx
+    from onnx import numpy_helper
+
+    from fqe_onnx.normalize import denormal_mask
+
+    def count(path):
+        return sum(int(denormal_mask(numpy_helper.to_array(i)).sum()) for i in onnx.load(str(path)).graph.initializer
+                   if i.data_type == onnx.TensorProto.FLOAT)
+
+    assert count(raw_feature_model) == 8938 and count(default_model) == 0
+    with Scorer(default_model, device="cpu") as scorer:
+        scorer.score_array(demo_face())
+    assert np.float32(1e-40) != 0  # no denormals-are-zero leaked into the caller's thread
+
+
+def test_contract_cli_can_flush_denormals(raw_feature_model, tmp_path):
+    out = tmp_path / "flushed.onnx"
+    result = CliRunner().invoke(main, ["contract", str(raw_feature_model), "-o", str(out), "--flush-denormals",
+                                       "--channel-order", "RGB", "--mean", "127", "--scale", "128", "--geometry", "aligned112"])
+    assert result.exit_code == 0, result.output
+    assert "flushed 8938 denormal weights to zero" in result.stderr
+
+
 def test_demo_score_falls_with_every_asserted_degradation(default_model):
     result = run_demo(str(default_model), device="cpu")
     assert result.provider == "CPUExecutionProvider"
