@@ -2,7 +2,7 @@
 
 Modes (default model, all pairs of ../shared/data/lfw-dev):
   seed        the seed's geometry on the 250x250 frame (resize 192, centre crop 112)
-  lfw-best    the best fixed geometry found by lfw_geometry.py (resize 215, crop top 48, left 51)
+  lfw-best    the best fixed geometry found by lfw_geometry.py (resize 200, crop top 38, left 44)
   aligned     detector + landmarks + similarity warp onto the 112x112 template (fqe-onnx --align)
 Also: time per image for alignment (detection, landmarks, warp), and the smallest face detected.
 
@@ -26,7 +26,7 @@ from verification import edc_pauc, embed_images, fnmr_at_fmr, lfw_items, load_im
 
 GEOMETRIES = {
     "seed": {"geometry": "seed"},
-    "lfw-best": {"resize": (215, 215), "crop": (48, 51, 112, 112)},
+    "lfw-best": {"resize": (200, 200), "crop": (38, 44, 112, 112)},
     "aligned": {"geometry": "aligned112"},
 }
 
@@ -42,7 +42,7 @@ def align_all(aligner: FaceAligner, images: list[np.ndarray]) -> tuple[list[np.n
         timing["detect"] += t1 - t0
         if not detections:
             failures += 1
-            crops.append(cv2.resize(image, (215, 215))[48:160, 51:163])
+            crops.append(cv2.resize(image, (200, 200))[38:150, 44:156])
             continue
         main = detections[select_main_face(detections, image.shape[1], image.shape[0])]
         points = five_points(aligner.detector.landmarks(image, main))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 
 from fqe_onnx.quality import embedding_norms
 from fqe_onnx.session import EmbeddingModel

@@ -220,7 +220,8 @@ def inspect(model: Optional[str], device: str, as_json: bool) -> None:
     click.echo(f"batch: {report['batch']}")
     if report["has_contract"]:
         click.echo("contract:")
-        click.echo("  " + json.dumps(report["contract"], indent=2).replace("\n", "\n  "))
+        for key, value in report["contract"].items():
+            click.echo(f"  {key}: {json.dumps(value)}")
     else:
         click.echo("contract: none: seed defaults")
     click.echo(f"check: {report['check']}")
@@ -268,9 +269,10 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
               help="Quantiles of the reference q ...")
 @click.option("--scores", type=NumberList(float, (2,)), default="10,90", show_default=True,
               help="... and the scores they map to.")
+@click.option("--align", is_flag=True, help="Align the reference faces first (as score --align does).")
 @contract_options
 def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size: int, quantiles: tuple,
-              scores: tuple, overrides: dict[str, Any]) -> None:
+              scores: tuple, align: bool, overrides: dict[str, Any]) -> None:
     """Fit x0 and w on the reference images under ROOT and write them into a copy of the model.
 
     The copy's contract is the one used for scoring ROOT (the model's own plus any option given)
@@ -287,7 +289,12 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
 
     try:
         model_path = resolve_model(model)
-        with Scorer(model_path, device=device, batch_size=batch_size, **overrides) as scorer:
+        aligner = None
+        if align:
+            from .aligner import FaceAligner
+
+            aligner = FaceAligner(device=device)
+        with Scorer(model_path, device=device, batch_size=batch_size, aligner=aligner, **overrides) as scorer:
             records = list(scorer.score_sources(find_images(root)))
             contract = scorer.contract
         good = [r for r in records if r.ok]

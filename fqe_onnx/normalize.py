@@ -13,9 +13,10 @@ from .errors import ModelError
 
 BATCH_AXIS_NAME = "N"
 
-#: Fitted by ``fqe-onnx calibrate`` on the 2,010 LFW development faces (resize 224, centre crop 112;
-#: q's 5th and 95th percentiles -> Q 10 and 90). models.md records the rule, the data and the result.
-FACEPLUGIN_CALIBRATION = Calibration(x0=3.112, w=0.2773)
+#: Fitted by ``fqe-onnx calibrate --align`` on the 2,010 LFW development faces, aligned to the
+#: 112x112 template like the contract's geometry expects (q's 5th and 95th percentiles -> Q 10 and 90).
+#: models.md records the rule, the data and the result.
+FACEPLUGIN_CALIBRATION = Calibration(x0=3.588, w=0.3008)
 
 FACEPLUGIN_CONTRACT = Contract(
     preprocess=Preprocess(channel_order="RGB", geometry=GEOMETRIES["aligned112"], mean=(127.0,), scale=(128.0,)),

@@ -154,7 +154,7 @@ class EmbeddingModel:
                 f"channel order {pre.channel_order} gives {pre.channels}"
             )
         crop = pre.geometry.crop_size
-        for axis, (declared, wanted) in enumerate(zip(spatial, crop)):
+        for declared, wanted in zip(spatial, crop):
             if _fixed(declared) and declared != wanted:
                 raise ModelError(
                     f"input {inp.name!r} expects {spatial[0]}x{spatial[1]} images ({pre.layout} "

@@ -11,7 +11,6 @@ from conftest import random_face, write_image
 from reference import pooled_linear_q, seed_preprocess, seed_score
 
 from fqe_onnx.cli import main
-from fqe_onnx.contract import Calibration
 
 
 def invoke(*args):

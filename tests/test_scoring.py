@@ -1,9 +1,7 @@
-import itertools
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from conftest import DIM, random_face, write_image
 from reference import pooled_linear_q, round_half_up, seed_preprocess, seed_score
