@@ -2,16 +2,28 @@
 
 ``q = ||V||2`` for the embedding V of a preprocessed face; ``Q`` maps q to 0..100 with a calibrated
 sigmoid. The preprocessing and calibration travel inside the ONNX file (see ``fqe_onnx.contract``).
+Names are imported on first use, so ``fqe-onnx --help`` does not load OpenCV or NumPy.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .contract import GEOMETRIES, Calibration, Contract, Geometry, OutputSpec, Preprocess
-from .errors import ContractError, DeviceError, FqeError, ImageError, ModelError, RuntimeMissingError
-from .scorer import Record, Scorer, run
+_EXPORTS = {
+    "Scorer": "scorer", "Record": "scorer", "run": "scorer",
+    "Contract": "contract", "Preprocess": "contract", "Geometry": "contract", "OutputSpec": "contract",
+    "Calibration": "contract", "GEOMETRIES": "contract",
+    "FqeError": "errors", "ModelError": "errors", "ContractError": "errors", "DeviceError": "errors",
+    "ImageError": "errors", "RuntimeMissingError": "errors", "ModelFetchError": "errors",
+    "FaceAligner": "aligner",
+}
+__all__ = sorted(_EXPORTS) + ["__version__"]
 
-__all__ = [
-    "GEOMETRIES", "Calibration", "Contract", "ContractError", "DeviceError", "FqeError", "Geometry",
-    "ImageError", "ModelError", "OutputSpec", "Preprocess", "Record", "RuntimeMissingError", "Scorer",
-    "run", "__version__",
-]
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'fqe_onnx' has no attribute {name!r}")

@@ -137,7 +137,6 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     from .output import RecordWriter
     from .scorer import Scorer, collapse_message
     from .sources import find_images, read_list
-    from .zoo import resolve_model
 
     if root is None and from_list is None:
         raise click.UsageError("give ROOT, or --from-list FILE")
@@ -150,7 +149,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
             from .aligner import FaceAligner
 
             aligner = FaceAligner(device=device, pass_aligned=pass_aligned)
-        scorer = Scorer(resolve_model(model), device=device, batch_size=batch_size, workers=workers,
+        scorer = Scorer(model, device=device, batch_size=batch_size, workers=workers,
                         aligner=aligner, **overrides)
     except FqeError as exc:
         raise fail(exc) from exc

@@ -113,12 +113,11 @@ class DemoResult:
 def run_demo(model: Optional[str] = None, out_dir: Optional[Path] = None, device: str = "auto") -> DemoResult:
     """Score the clean demo face and every degraded version; write the images to ``out_dir`` if given."""
     from .scorer import Scorer
-    from .zoo import resolve_model
 
     face = demo_face()
     ladders = [(family, [family.apply(face, level) for level in family.levels]) for family in FAMILIES]
     images = [face] + [image for _, images in ladders for image in images]
-    with Scorer(resolve_model(model), device=device, geometry="aligned112") as scorer:
+    with Scorer(model, device=device, geometry="aligned112") as scorer:
         records = list(scorer.score_arrays(images))
         provider = scorer.provider
     failed = [r for r in records if not r.ok]

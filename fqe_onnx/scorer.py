@@ -72,7 +72,8 @@ def collapse_message(scores: Sequence[int]) -> Optional[str]:
 
 
 class Scorer:
-    """Build once from a model (path or bytes), then score paths, arrays or folders.
+    """Build once from a model (a file, a zoo name, the model's bytes, or None for the default zoo
+    model), then score paths, arrays or folders.
 
     ``overrides`` are keyword arguments of ``fqe_onnx.contract.with_overrides`` (e.g.
     ``geometry="ofiq"``, ``channel_order="RGB"``, ``calibration={"x0": 23, "w": 2.6}``).
@@ -83,7 +84,7 @@ class Scorer:
 
     def __init__(
         self,
-        model: ModelSource,
+        model: Optional[ModelSource] = None,
         *,
         device: str = "auto",
         batch_size: int = 32,
@@ -97,8 +98,11 @@ class Scorer:
             overrides = {**overrides, "geometry": "aligned112"}
             for name in ("resize", "crop"):
                 overrides.pop(name, None)
+        from .zoo import resolve_model
+
         self.aligner = aligner
-        self.model = EmbeddingModel(model, device=device, overrides=overrides)
+        source = model if isinstance(model, bytes) else resolve_model(model)
+        self.model = EmbeddingModel(source, device=device, overrides=overrides)
         self.batch_size = batch_size
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 0 else None
@@ -213,16 +217,13 @@ def run(
         import pandas as pd
     except ImportError:
         raise FqeError("fqe_onnx.run returns a pandas DataFrame: pip install 'fqe-onnx[pandas]'") from None
-    from .zoo import resolve_model
-
     sources = read_list(from_list, image_root) if from_list is not None else find_images(image_root)
     aligner = None
     if align:
         from .aligner import FaceAligner
 
         aligner = FaceAligner(device="cpu" if device == "cpu" else "auto")
-    model_source = model if isinstance(model, bytes) else resolve_model(model)
-    with Scorer(model_source, device=device, batch_size=batch_size, aligner=aligner, **overrides) as scorer:
+    with Scorer(model, device=device, batch_size=batch_size, aligner=aligner, **overrides) as scorer:
         records = [r.as_dict() for r in scorer.score_sources(sources)]
     frame = pd.DataFrame.from_records(records, columns=list(ALIGN_COLUMNS if align else COLUMNS))
     frame["Q"] = frame["Q"].astype("Int64")

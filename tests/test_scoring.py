@@ -236,3 +236,33 @@ def test_read_list(tmp_path):
     assert [(s.name, s.identity) for s in sources] == [("person/a.jpg", "person"), ("other.png", "")]
     assert sources[0].path == tmp_path / "person" / "a.jpg"
     assert read_list(listing, tmp_path / "base")[1].path == tmp_path / "base" / "other.png"
+
+
+class FakeCudaRuntime:
+    """onnxruntime that claims a CUDA provider but, like a broken CUDA install, runs on the CPU."""
+
+    def __init__(self):
+        import onnxruntime
+
+        self.real = onnxruntime
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def get_available_providers(self):
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_silent_cuda_fallback_is_caught(model_path, monkeypatch, caplog):
+    import logging
+
+    from fqe_onnx import session
+
+    monkeypatch.setattr(session, "import_onnxruntime", FakeCudaRuntime)
+    with pytest.raises(DeviceError, match="CUDA was requested but ONNX Runtime fell back to the CPU"):
+        Scorer(model_path, device="cuda")
+    with caplog.at_level(logging.WARNING, logger="fqe_onnx.session"):
+        with Scorer(model_path, device="auto") as scorer:
+            assert scorer.provider == "CPUExecutionProvider"
+            assert scorer.score_array(random_face(0)).ok
+    assert "CUDA is installed but not usable; running on the CPU" in caplog.text
