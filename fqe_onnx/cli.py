@@ -10,7 +10,6 @@ import contextlib
 import functools
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -134,7 +133,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
           fmt: str, from_list: Optional[str], workers: Optional[int], progress: bool, align: bool,
           pass_aligned: bool, overrides: dict[str, Any]) -> None:
     """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
-    from .output import RecordWriter
+    from .output import RecordWriter, write_records
     from .scorer import Scorer, collapse_message
     from .sources import find_images, read_list
 
@@ -161,37 +160,25 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         warning = alignment_warning([s.path for s in sources], scorer.contract.preprocess.geometry)
         if warning:
             click.echo(f"warning: {warning}", err=True)
-    stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    writer = RecordWriter(stream, fmt, with_mode=align)
-    scores, errors, started = [], 0, time.perf_counter()
     try:
-        bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
+        stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as exc:
+        raise UsageOrModelError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
+    try:
         with scorer, (bar or contextlib.nullcontext()):
-            for record in scorer.score_sources(sources):
-                writer.write(record)
-                if record.ok:
-                    scores.append(record.Q)
-                else:
-                    errors += 1
-                if bar is not None:
-                    bar.update(1)
-                if (len(scores) + errors) % batch_size == 0:
-                    writer.flush()
+            summary = write_records(scorer.score_sources(sources), RecordWriter(stream, fmt, with_mode=align),
+                                    flush_every=batch_size, progress=bar.update if bar else None)
     except FqeError as exc:
         raise fail(exc) from exc
     finally:
-        writer.flush()
         if output:
             stream.close()
-    elapsed = time.perf_counter() - started
-    total = len(scores) + errors
-    click.echo(
-        f"{total} images, {errors} errors, {total / elapsed if elapsed > 0 else 0:.1f} images/s, "
-        f"{scorer.provider}", err=True)
-    message = collapse_message(scores)
+    click.echo(summary.describe(scorer.provider), err=True)
+    message = collapse_message(summary.scores)
     if message:
         click.echo(f"warning: {message}", err=True)
-    sys.exit(1 if errors else 0)
+    sys.exit(1 if summary.errors else 0)
 
 
 @main.command()

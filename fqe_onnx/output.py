@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import TextIO
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, TextIO
 
 from .scorer import ALIGN_COLUMNS, COLUMNS, Record
 
@@ -35,3 +37,41 @@ class RecordWriter:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+@dataclass
+class RunSummary:
+    """What a scoring run wrote: the scores of the images that worked, the error count, the time."""
+
+    scores: list[int] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.scores) + self.errors
+
+    def describe(self, provider: str) -> str:
+        rate = self.total / self.seconds if self.seconds > 0 else 0.0
+        return f"{self.total} images, {self.errors} errors, {rate:.1f} images/s, {provider}"
+
+
+def write_records(records: Iterable[Record], writer: RecordWriter, flush_every: int = 32,
+                  progress: Optional[Callable[[int], None]] = None) -> RunSummary:
+    """Write each record as it arrives (flushing every ``flush_every`` rows) and count the outcome."""
+    summary, started = RunSummary(), time.perf_counter()
+    try:
+        for record in records:
+            writer.write(record)
+            if record.ok and record.Q is not None:
+                summary.scores.append(record.Q)
+            else:
+                summary.errors += 1
+            if progress is not None:
+                progress(1)
+            if summary.total % flush_every == 0:
+                writer.flush()
+    finally:
+        writer.flush()
+        summary.seconds = time.perf_counter() - started
+    return summary

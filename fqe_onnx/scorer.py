@@ -95,9 +95,10 @@ class Scorer:
         if batch_size < 1:
             raise FqeError(f"batch size must be at least 1, got {batch_size}")
         if aligner is not None:
+            given = [name for name in ("geometry", "resize", "crop") if overrides.get(name) is not None]
+            if given:
+                raise FqeError(f"aligned faces are scored as 112x112 crops: {', '.join(given)} does not apply with alignment")
             overrides = {**overrides, "geometry": "aligned112"}
-            for name in ("resize", "crop"):
-                overrides.pop(name, None)
         from .zoo import resolve_model
 
         self.aligner = aligner

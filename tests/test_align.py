@@ -154,6 +154,8 @@ def test_score_align_marks_the_mode_and_keeps_going(tmp_path, astronaut):
     assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "error", "mode"]
     assert rows["astro.png"]["mode"] == "aligned" and float(rows["astro.png"]["q"]) > 3.0
     assert rows["wall.png"]["error"].startswith("no face found")
+    clash = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--align", "--crop", "100,100"])
+    assert clash.exit_code == 2 and "crop does not apply with alignment" in clash.stderr
     unaligned = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--device", "cpu"])
     assert "do not look aligned" in unaligned.stderr
     assert "mode" not in unaligned.stdout.splitlines()[0]

@@ -172,3 +172,8 @@ def test_run_returns_a_dataframe(dataset, model_path):
     assert df.loc[df["path"] == "bad.png", "Q"].isna().all()
     ok = df[df["error"] == ""]
     assert all(q > 0 for q in ok["q"]) and str(df["Q"].dtype) == "Int64"
+
+
+def test_unwritable_output_is_a_usage_error(dataset, model_path, tmp_path):
+    result = invoke("score", dataset, "-m", model_path, "-o", tmp_path / "no" / "such" / "dir.csv")
+    assert result.exit_code == 2 and "cannot write" in result.stderr and "No such file or directory" in result.stderr
