@@ -266,3 +266,17 @@ def test_silent_cuda_fallback_is_caught(model_path, monkeypatch, caplog):
             assert scorer.provider == "CPUExecutionProvider"
             assert scorer.score_array(random_face(0)).ok
     assert "CUDA is installed but not usable; running on the CPU" in caplog.text
+
+
+def test_missing_runtime_and_pandas_give_install_hints(model_path, dataset, monkeypatch):
+    import sys
+
+    from fqe_onnx import run
+    from fqe_onnx.errors import RuntimeMissingError
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas -> ImportError
+    with pytest.raises(FqeError, match=r"pip install 'fqe-onnx\[pandas\]'"):
+        run(dataset, model=model_path)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(RuntimeMissingError, match=r"pip install 'fqe-onnx\[cpu\]' \(CPU\) or 'fqe-onnx\[gpu\]' \(CUDA\)"):
+        Scorer(model_path)
