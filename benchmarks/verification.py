@@ -6,6 +6,7 @@ Run from the repository root; the data is ../shared/data/lfw-dev (never needed b
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -15,10 +16,14 @@ from fqe_onnx.decode import read_image
 from fqe_onnx.preprocess import prepare
 from fqe_onnx.session import EmbeddingModel
 
-LFW_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw-dev"
+#: The development faces: $FQE_LFW_DEV, else ../shared/data/lfw-dev beside the repository.
+LFW_DEV = Path(os.environ.get("FQE_LFW_DEV") or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw-dev")
 
 
 def lfw_items(root: Path = LFW_DEV) -> list[tuple[Path, str]]:
+    """(image path, identity) for every row of the set's labels.csv."""
+    if not (root / "labels.csv").is_file():
+        raise SystemExit(f"no LFW development set at {root} (labels.csv missing): set FQE_LFW_DEV to its folder")
     with open(root / "labels.csv", newline="") as handle:
         return [(root / row["path"], row["identity"]) for row in csv.DictReader(handle)]
 

@@ -25,11 +25,11 @@ ASTRONAUT_POINTS = np.array(
 
 
 def astronaut_bgr() -> np.ndarray:
-    """The astronaut photo as BGR uint8 (needs scikit-image: pip install 'fqe-onnx[demo]')."""
+    """The astronaut photo as BGR uint8 (needs scikit-image, the demo extra)."""
     try:
         from skimage import data
     except ImportError:
-        raise FqeError("the demo face comes from scikit-image: pip install 'fqe-onnx[demo]'") from None
+        raise FqeError("the demo face comes from scikit-image: pip install scikit-image (the demo extra)") from None
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 

@@ -217,7 +217,7 @@ def run(
     try:
         import pandas as pd
     except ImportError:
-        raise FqeError("fqe_onnx.run returns a pandas DataFrame: pip install 'fqe-onnx[pandas]'") from None
+        raise FqeError("fqe_onnx.run returns a pandas DataFrame: pip install pandas (the pandas extra)") from None
     sources = read_list(from_list, image_root) if from_list is not None else find_images(image_root)
     aligner = None
     if align:

@@ -33,7 +33,8 @@ def import_onnxruntime() -> Any:
         import onnxruntime
     except ImportError:
         raise RuntimeMissingError(
-            "ONNX Runtime is not installed: pip install 'fqe-onnx[cpu]' (CPU) or 'fqe-onnx[gpu]' (CUDA)"
+            "ONNX Runtime is not installed: pip install onnxruntime (CPU) or onnxruntime-gpu (CUDA), never both "
+            "(the cpu and gpu extras)"
         ) from None
     return onnxruntime
 
@@ -98,7 +99,7 @@ def create_session(model: ModelSource, device: str = "auto") -> tuple[Any, str]:
     elif kind == "cuda":
         raise DeviceError(
             f"CUDA was requested but this ONNX Runtime has no CUDA provider (available: "
-            f"{', '.join(available)}); pip uninstall onnxruntime && pip install 'fqe-onnx[gpu]'"
+            f"{', '.join(available)}); pip uninstall onnxruntime && pip install onnxruntime-gpu"
         )
     return build([CPU]), CPU
 
