@@ -154,6 +154,8 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         raise fail(exc) from exc
     click.echo(f"scoring {len(sources)} images on {scorer.provider}" + (" (aligning faces first)" if align else ""),
                err=True)
+    if not sources:
+        click.echo(f"warning: no .jpg, .jpeg or .png images in {from_list or root}", err=True)
     if not align:
         from .aligner import alignment_warning
 

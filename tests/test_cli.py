@@ -177,3 +177,10 @@ def test_run_returns_a_dataframe(dataset, model_path):
 def test_unwritable_output_is_a_usage_error(dataset, model_path, tmp_path):
     result = invoke("score", dataset, "-m", model_path, "-o", tmp_path / "no" / "such" / "dir.csv")
     assert result.exit_code == 2 and "cannot write" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_empty_folder_says_so(tmp_path, model_path):
+    (tmp_path / "empty").mkdir()
+    result = invoke("score", tmp_path / "empty", "-m", model_path)
+    assert result.exit_code == 0 and result.stdout == "path,identity,q,Q,error\n"
+    assert "warning: no .jpg, .jpeg or .png images in" in result.stderr

@@ -280,3 +280,15 @@ def test_missing_runtime_and_pandas_give_install_hints(model_path, dataset, monk
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(RuntimeMissingError, match=r"pip install onnxruntime \(CPU\) or onnxruntime-gpu \(CUDA\), never both"):
         Scorer(model_path)
+
+
+def test_scoring_streams_an_endless_input(model_path):
+    import itertools
+
+    def endless():
+        for i in itertools.count():
+            yield random_face(i % 3, (64, 64))
+
+    with Scorer(model_path, device="cpu", batch_size=4) as scorer:
+        first = list(itertools.islice(scorer.score_arrays(endless()), 6))  # returns: records come per batch
+    assert [r.path for r in first] == ["0", "1", "2", "3", "4", "5"] and all(r.ok for r in first)
