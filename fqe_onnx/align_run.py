@@ -15,11 +15,9 @@ from .errors import ImageError
 from .sources import find_images
 
 POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-TABLE_COLUMNS = (
-    ("path", "face", "mode", "x1", "y1", "x2", "y2", "score")
-    + tuple(f"{name}_{axis}" for name in POINT_NAMES for axis in "xy")
-    + ("output", "error")
-)
+BOX_COLUMNS = ("x1", "y1", "x2", "y2")
+POINT_COLUMNS = tuple(f"{name}_{axis}" for name in POINT_NAMES for axis in "xy")
+TABLE_COLUMNS = ("path", "face", "mode") + BOX_COLUMNS + ("score",) + POINT_COLUMNS + ("output", "error")
 
 
 def _write_png(path: Path, image) -> None:
@@ -28,6 +26,14 @@ def _write_png(path: Path, image) -> None:
     if not ok:
         raise ImageError("PNG encoding failed")
     path.write_bytes(data.tobytes())
+
+
+def table_row(**values: object) -> list[object]:
+    """One table row from named cells; cells not named are empty."""
+    unknown = set(values) - set(TABLE_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown table columns: {', '.join(sorted(unknown))}")
+    return [values.get(column, "") for column in TABLE_COLUMNS]
 
 
 def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, *, all_faces: bool = False,
@@ -40,26 +46,25 @@ def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, *, all_f
     errors = 0
     for source in find_images(root):
         stem = Path(source.name).with_suffix("")
-        empty = [""] * (len(TABLE_COLUMNS) - 3)
         try:
             image = read_image(source.path)
             if aligner.is_passthrough(image):
                 target = out / stem.with_suffix(".png")
                 _write_png(target, image)
-                writer.writerow([source.name, "", MODE_PASSTHROUGH] + [""] * 15 + [target.as_posix(), ""])
+                writer.writerow(table_row(path=source.name, mode=MODE_PASSTHROUGH, output=target.as_posix()))
                 continue
             faces = aligner.faces(image, all_faces=all_faces)
         except (ImageError, cv2.error) as exc:
             errors += 1
-            writer.writerow([source.name, "", ""] + empty[:-1] + [str(exc)])
+            writer.writerow(table_row(path=source.name, error=str(exc)))
             continue
         for face in faces:
             name = f"{stem.name}_{face.face_index}.png" if all_faces else f"{stem.name}.png"
             target = out / stem.parent / name
             _write_png(target, face.crop)
-            box = [f"{v:.1f}" for v in face.detection.box]
-            points = [f"{v:.2f}" for v in face.points.reshape(-1)]
-            writer.writerow([source.name, face.face_index, MODE_ALIGNED, *box, f"{face.detection.score:.4f}",
-                             *points, target.as_posix(), ""])
+            box = dict(zip(BOX_COLUMNS, (f"{v:.1f}" for v in face.detection.box)))
+            points = dict(zip(POINT_COLUMNS, (f"{v:.2f}" for v in face.points.reshape(-1))))
+            writer.writerow(table_row(path=source.name, face=face.face_index, mode=MODE_ALIGNED, **box,
+                                      score=f"{face.detection.score:.4f}", **points, output=target.as_posix()))
         stream.flush()
     return errors

@@ -45,24 +45,31 @@ class FaceAligner:
     def is_passthrough(self, bgr: np.ndarray) -> bool:
         return self.pass_aligned and bgr.shape[:2] == (ALIGNED_SIZE, ALIGNED_SIZE)
 
-    def faces(self, bgr: np.ndarray, all_faces: bool = False) -> list[AlignedFace]:
-        """The main face (or every face), aligned; raises ImageError when no face is found."""
+    def locate(self, bgr: np.ndarray, all_faces: bool = False) -> list[tuple[int, Detection, np.ndarray]]:
+        """(face index, detection, five points) for the main face (or every face); raises ImageError
+        when no face is found."""
         detections = self.detector.detect(bgr)
         if not detections:
             raise ImageError(f"no face found (detector confidence >= {self.detector.confidence:g})")
         height, width = bgr.shape[:2]
         indices = range(len(detections)) if all_faces else [select_main_face(detections, width, height)]
-        result = []
-        for index in indices:
-            points = five_points(self.detector.landmarks(bgr, detections[index]))
-            result.append(AlignedFace(index, detections[index], points, align_face(bgr, points)))
-        return result
+        return [(i, detections[i], five_points(self.detector.landmarks(bgr, detections[i]))) for i in indices]
+
+    def faces(self, bgr: np.ndarray, all_faces: bool = False) -> list[AlignedFace]:
+        """The main face (or every face), aligned; raises ImageError when no face is found."""
+        return [AlignedFace(index, detection, points, align_face(bgr, points))
+                for index, detection, points in self.locate(bgr, all_faces)]
 
     def main_face_crop(self, bgr: np.ndarray) -> tuple[np.ndarray, str]:
         """(112x112 crop, mode) for scoring: passed through when allowed, else the main face aligned."""
         if self.is_passthrough(bgr):
             return bgr, MODE_PASSTHROUGH
         return self.faces(bgr)[0].crop, MODE_ALIGNED
+
+
+def optional_aligner(enabled: bool, device: str = "cpu", pass_aligned: bool = False) -> Optional[FaceAligner]:
+    """A FaceAligner when alignment was asked for, else None (the Scorer's ``aligner`` argument)."""
+    return FaceAligner(device=device, pass_aligned=pass_aligned) if enabled else None
 
 
 def looks_aligned(aligner: Optional[FaceAligner], crops: list[np.ndarray], tolerance_px: float = 8.0) -> Optional[bool]:
@@ -74,11 +81,11 @@ def looks_aligned(aligner: Optional[FaceAligner], crops: list[np.ndarray], toler
         return None
     distances = []
     for crop in crops:
-        detections = aligner.detector.detect(crop)
-        if not detections:
+        try:
+            ((_, _, points),) = aligner.locate(crop)
+        except ImageError:
             continue
-        main = detections[select_main_face(detections, crop.shape[1], crop.shape[0])]
-        points = five_points(aligner.detector.landmarks(crop, main)) * (ALIGNED_SIZE / crop.shape[0])
+        points = points * (ALIGNED_SIZE / crop.shape[0])
         distances.append(float(np.median(np.linalg.norm(points - ARCFACE_TEMPLATE_112, axis=1))))
     if not distances:
         return None

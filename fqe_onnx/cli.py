@@ -142,14 +142,11 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     if pass_aligned and not align:
         raise click.UsageError("--pass-aligned goes with --align")
     try:
-        sources = read_list(from_list, root) if from_list else find_images(root)
-        aligner = None
-        if align:
-            from .aligner import FaceAligner
+        from .aligner import optional_aligner
 
-            aligner = FaceAligner(device=device, pass_aligned=pass_aligned)
+        sources = read_list(from_list, root) if from_list else find_images(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, workers=workers,
-                        aligner=aligner, **overrides)
+                        aligner=optional_aligner(align, device, pass_aligned), **overrides)
     except FqeError as exc:
         raise fail(exc) from exc
     click.echo(f"scoring {len(sources)} images on {scorer.provider}" + (" (aligning faces first)" if align else ""),
@@ -276,13 +273,11 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     from .zoo import resolve_model
 
     try:
-        model_path = resolve_model(model)
-        aligner = None
-        if align:
-            from .aligner import FaceAligner
+        from .aligner import optional_aligner
 
-            aligner = FaceAligner(device=device)
-        with Scorer(model_path, device=device, batch_size=batch_size, aligner=aligner, **overrides) as scorer:
+        model_path = resolve_model(model)
+        with Scorer(model_path, device=device, batch_size=batch_size, aligner=optional_aligner(align, device),
+                    **overrides) as scorer:
             records = list(scorer.score_sources(find_images(root)))
             contract = scorer.contract
         good = [r for r in records if r.ok]

@@ -219,12 +219,10 @@ def run(
     except ImportError:
         raise FqeError("fqe_onnx.run returns a pandas DataFrame: pip install pandas (the pandas extra)") from None
     sources = read_list(from_list, image_root) if from_list is not None else find_images(image_root)
-    aligner = None
-    if align:
-        from .aligner import FaceAligner
+    from .aligner import optional_aligner
 
-        aligner = FaceAligner(device="cpu" if device == "cpu" else "auto")
-    with Scorer(model, device=device, batch_size=batch_size, aligner=aligner, **overrides) as scorer:
+    with Scorer(model, device=device, batch_size=batch_size, aligner=optional_aligner(align, device),
+                **overrides) as scorer:
         records = [r.as_dict() for r in scorer.score_sources(sources)]
     frame = pd.DataFrame.from_records(records, columns=list(ALIGN_COLUMNS if align else COLUMNS))
     frame["Q"] = frame["Q"].astype("Int64")
