@@ -1,9 +1,10 @@
-"""What built-in alignment buys on LFW: FNMR at FMR 1e-3 and the quality's EDC pAUC, with and without.
+"""What framing does on LFW: FNMR at FMR 1e-3 and the quality's EDC pAUC for each way of framing.
 
-Modes (default model, all pairs of ../shared/data/lfw-dev):
+First, exactly what a user gets with NO options (default model, ``fqe-onnx score``'s Scorer, end to
+end from the JPEG files) under ``--align auto`` (the default), ``always`` and ``never``, with
+images/s. Then fixed geometries for comparison (all pairs of ../shared/data/lfw-dev):
   seed        the seed's geometry on the 250x250 frame (resize 192, centre crop 112)
   lfw-best    the best fixed geometry found by lfw_geometry.py (resize 200, crop top 38, left 44)
-  aligned     detector + landmarks + similarity warp onto the 112x112 template (fqe-onnx --align)
 Also: time per image for alignment (detection, landmarks, warp), and the smallest face detected.
 
     python benchmarks/lfw_alignment.py
@@ -16,18 +17,19 @@ import time
 import cv2
 import numpy as np
 
-from fqe_onnx.aligner import FaceAligner
-from fqe_onnx.align import align_face
-from fqe_onnx.detection import five_points, select_main_face
+from fqe_onnx import Scorer
+from fqe_onnx.align.aligner import FaceAligner
+from fqe_onnx.align.detection import five_points, select_main_face
+from fqe_onnx.align.template import align_face
 from fqe_onnx.quality import embedding_norms
 from fqe_onnx.session import EmbeddingModel
+from fqe_onnx.sources import source_for
 from fqe_onnx.zoo import resolve_model
 from verification import edc_pauc, embed_images, fnmr_at_fmr, lfw_items, load_images, pair_scores, summary
 
 GEOMETRIES = {
     "seed": {"geometry": "seed"},
     "lfw-best": {"resize": (200, 200), "crop": (38, 44, 112, 112)},
-    "aligned": {"geometry": "aligned112"},
 }
 
 
@@ -71,24 +73,49 @@ def smallest_face(aligner: FaceAligner, image: np.ndarray, canvas=(1280, 960)) -
     return last / canvas[0], last * 320 / canvas[0]
 
 
+def verification_line(name: str, embeddings: np.ndarray, labels: list[str], extra: str = "") -> str:
+    q = embedding_norms(embeddings)
+    sims, genuine, i, j = pair_scores(embeddings, labels)
+    fnmr, thr = fnmr_at_fmr(sims, genuine)
+    return f"{name:<18} {fnmr:>9.3f} {thr:>6.3f} {edc_pauc(q, sims, genuine, i, j):>8.3f} {extra:>10}  {summary(q)}"
+
+
+def default_run(items: list, mode: str) -> str:
+    """The Scorer exactly as ``fqe-onnx score`` builds it with no options, except ``--align``."""
+    sources = [source_for(path, f"{identity}/{path.name}") for path, identity in items]
+    with Scorer(device="cpu", align=mode) as scorer:
+        list(scorer.score_sources(sources[:32]))  # warm-up (and the detector loaded)
+        started = time.perf_counter()
+        scored = list(scorer.embed_sources(sources))
+        rate = len(sources) / (time.perf_counter() - started)
+    kept = [(record, vector) for record, vector in scored if vector is not None]
+    failed = len(scored) - len(kept)
+    embeddings = np.stack([vector for _, vector in kept])
+    labels = [record.identity for record, _ in kept]
+    return verification_line(f"{mode} ({failed} failed)", embeddings, labels, f"{rate:.1f}")
+
+
 def main() -> None:
     items = lfw_items()
-    images = load_images(items)
     labels = [identity for _, identity in items]
+    print(f"{len(items)} images, {len(set(labels))} identities")
+    header = f"{'framing':<18} {'FNMR@1e-3':>9} {'thr':>6} {'EDC pAUC':>8} {'images/s':>10}  q"
+    print("default model, no options (end to end from the files, default threads):")
+    print(header)
+    for mode in ("auto", "always", "never"):
+        print(default_run(items, mode), flush=True)
+
+    images = load_images(items)
     model_path = resolve_model(None)
     aligner = FaceAligner(device="cpu")
-    crops, failures, timing = align_all(aligner, images)
-    print(f"{len(images)} images, {len(set(labels))} identities; alignment found no face in {failures}")
-    print("alignment time per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
-          + f", total {sum(timing.values()):.1f}")
-    print(f"{'mode':<10} {'FNMR@1e-3':>9} {'thr':>6} {'EDC pAUC':>8}  q")
+    _, failures, timing = align_all(aligner, images)
+    print(f"\nalignment time per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
+          + f", total {sum(timing.values()):.1f}; no face found in {failures}")
+    print("fixed geometries on the 250x250 frames, for comparison:")
+    print(header)
     for name, overrides in GEOMETRIES.items():
         model = EmbeddingModel(model_path, device="cpu", overrides=overrides)
-        embeddings = embed_images(model, crops if name == "aligned" else images)
-        q = embedding_norms(embeddings)
-        sims, genuine, i, j = pair_scores(embeddings, labels)
-        fnmr, thr = fnmr_at_fmr(sims, genuine)
-        print(f"{name:<10} {fnmr:>9.3f} {thr:>6.3f} {edc_pauc(q, sims, genuine, i, j):>8.3f}  {summary(q)}", flush=True)
+        print(verification_line(name, embed_images(model, images), labels), flush=True)
     from fqe_onnx.demo import astronaut_bgr
 
     sizes = [smallest_face(aligner, im) for im in [astronaut_bgr()] + images[:: len(images) // 9][:9]]

@@ -49,7 +49,7 @@ def main() -> None:
         return lambda: [model.norms(tensors[i : i + batch]) for i in range(0, len(tensors), batch)]
 
     def pipeline(model_path, overrides, batch, workers):
-        scorer = Scorer(model_path, device="cpu", batch_size=batch, workers=workers, **overrides)
+        scorer = Scorer(model_path, device="cpu", batch_size=batch, workers=workers, align="never", **overrides)
         list(scorer.score_paths(paths[:batch]))
         return lambda: list(scorer.score_paths(paths))
 

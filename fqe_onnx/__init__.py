@@ -13,12 +13,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Scorer": "scorer", "Record": "scorer", "run": "scorer",
+    "Scorer": "scorer", "Record": "records", "run": "dataframe", "ERROR_KINDS": "errors",
     "Contract": "contract", "Preprocess": "contract", "Geometry": "contract", "OutputSpec": "contract",
     "Calibration": "contract", "GEOMETRIES": "contract",
     "FqeError": "errors", "ModelError": "errors", "ContractError": "errors", "DeviceError": "errors",
     "ImageError": "errors", "RuntimeMissingError": "errors", "ModelFetchError": "errors",
-    "FaceAligner": "aligner",
+    "FaceAligner": "align.aligner",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -81,11 +81,14 @@ def contract_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--mean", type=NumberList(float, (1, 3)), help="Per-channel mean: x = (pixel - mean) / scale."),
         click.option("--scale", type=NumberList(float, (1, 3)), help="Per-channel scale."),
         click.option("--layout", type=click.Choice(LAYOUTS), help="Input tensor layout."),
+        click.option("--template", type=NumberList(float, (10,)),
+                     help="Face template in model input pixels: x,y of left eye, right eye, nose tip, left and "
+                     "right mouth corner (10 numbers)."),
         click.option("--output-kind", type=click.Choice(OUTPUT_KINDS), help="Model output: embedding or norm."),
         click.option("--embedding-dim", type=click.IntRange(min=1), help="Embedding dimension D."),
         click.option("--calibration", type=Assignments(), help="Mapping fields, e.g. 'x0=23,w=2.6' (h,a,s,x0,w)."),
     ]
-    names = ("geometry", "resize", "crop", "interpolation", "channel_order", "mean", "scale", "layout",
+    names = ("geometry", "resize", "crop", "interpolation", "channel_order", "mean", "scale", "layout", "template",
              "output_kind", "embedding_dim", "calibration")
 
     @functools.wraps(command)
@@ -105,6 +108,10 @@ model_option = click.option(
 device_option = click.option(
     "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
 )
+align_option = click.option(
+    "--align", "align", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+    help="auto: images at the model's input size as they are, others aligned onto the model's face template; "
+    "always: align every image; never: the contract's geometry only.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,38 +132,31 @@ def main() -> None:
               help="Score the images listed in FILE, one path per line, relative to ROOT (or to FILE's folder).")
 @click.option("--workers", type=click.IntRange(min=0), help="Decoding threads (default: up to 4).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-@click.option("--align", is_flag=True, help="Find the main face in each photo and warp it onto the 112x112 "
-              "template first (scored with the aligned112 geometry; adds a mode column).")
-@click.option("--pass-aligned", is_flag=True, help="With --align: take 112x112 images as already aligned.")
+@align_option
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
-          fmt: str, from_list: Optional[str], workers: Optional[int], progress: bool, align: bool,
-          pass_aligned: bool, overrides: dict[str, Any]) -> None:
+          fmt: str, from_list: Optional[str], workers: Optional[int], progress: bool, align: str,
+          overrides: dict[str, Any]) -> None:
     """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
+    from .diagnostics import score_warning
     from .output import RecordWriter, write_records
-    from .scorer import Scorer, collapse_message
+    from .scorer import Scorer
     from .sources import find_images, read_list
 
     if root is None and from_list is None:
         raise click.UsageError("give ROOT, or --from-list FILE")
-    if pass_aligned and not align:
-        raise click.UsageError("--pass-aligned goes with --align")
     try:
-        from .aligner import optional_aligner
-
         sources = read_list(from_list, root) if from_list else find_images(root)
-        scorer = Scorer(model, device=device, batch_size=batch_size, workers=workers,
-                        aligner=optional_aligner(align, device, pass_aligned), **overrides)
+        scorer = Scorer(model, device=device, batch_size=batch_size, workers=workers, align=align, **overrides)
     except FqeError as exc:
         raise fail(exc) from exc
-    click.echo(f"scoring {len(sources)} images on {scorer.provider}" + (" (aligning faces first)" if align else ""),
-               err=True)
+    click.echo(f"scoring {len(sources)} images on {scorer.provider}, --align {align}", err=True)
     if not sources:
         click.echo(f"warning: no .jpg, .jpeg or .png images in {from_list or root}", err=True)
-    if not align:
-        from .aligner import alignment_warning
+    if align == "never":
+        from .align.framing import sample_geometry_warning
 
-        warning = alignment_warning([s.path for s in sources], scorer.contract.preprocess.geometry)
+        warning = sample_geometry_warning([s.path for s in sources], scorer.contract.preprocess)
         if warning:
             click.echo(f"warning: {warning}", err=True)
     try:
@@ -166,7 +166,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
     try:
         with scorer, (bar or contextlib.nullcontext()):
-            summary = write_records(scorer.score_sources(sources), RecordWriter(stream, fmt, with_mode=align),
+            summary = write_records(scorer.score_sources(sources), RecordWriter(stream, fmt),
                                     flush_every=batch_size, progress=bar.update if bar else None)
     except FqeError as exc:
         raise fail(exc) from exc
@@ -174,7 +174,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         if output:
             stream.close()
     click.echo(summary.describe(scorer.provider), err=True)
-    message = collapse_message(summary.scores)
+    message = score_warning(summary.scores)
     if message:
         click.echo(f"warning: {message}", err=True)
     sys.exit(1 if summary.errors else 0)
@@ -209,6 +209,9 @@ def inspect(model: Optional[str], device: str, as_json: bool) -> None:
             click.echo(f"  {key}: {json.dumps(value)}")
     else:
         click.echo("contract: none: seed defaults")
+    template = report["template"]
+    click.echo(f"face template ({template['source']}; left eye, right eye, nose tip, mouth corners, input pixels): "
+               + ", ".join(f"({x:g}, {y:g})" for x, y in template["points"]))
     click.echo(f"check: {report['check']}")
     click.echo("execution providers available: " + ", ".join(report["providers_available"]))
 
@@ -240,7 +243,9 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
         EmbeddingModel(path, device="cpu")  # the written model must load and pass the I/O checks
     except FqeError as exc:
         raise fail(exc) from exc
-    click.echo(json.dumps(updated.to_json(), indent=2))
+    from .inspection import template_report
+
+    click.echo(json.dumps(dict(updated.to_json(), face_template=template_report(updated)), indent=2))
     click.echo(f"wrote {path}", err=True)
 
 
@@ -254,10 +259,10 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
               help="Quantiles of the reference q ...")
 @click.option("--scores", type=NumberList(float, (2,)), default="10,90", show_default=True,
               help="... and the scores they map to.")
-@click.option("--align", is_flag=True, help="Align the reference faces first (as score --align does).")
+@align_option
 @contract_options
 def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size: int, quantiles: tuple,
-              scores: tuple, align: bool, overrides: dict[str, Any]) -> None:
+              scores: tuple, align: str, overrides: dict[str, Any]) -> None:
     """Fit x0 and w on the reference images under ROOT and write them into a copy of the model.
 
     The copy's contract is the one used for scoring ROOT (the model's own plus any option given)
@@ -266,6 +271,7 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     import dataclasses
 
     from .calibration import describe_distribution, fit_calibration, score_histogram
+    from .diagnostics import score_warning, tally
     from .modelfile import load_model_proto, save_with_contract
     from .quality import norm_to_score
     from .scorer import Scorer
@@ -273,12 +279,10 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     from .zoo import resolve_model
 
     try:
-        from .aligner import optional_aligner
-
         model_path = resolve_model(model)
-        with Scorer(model_path, device=device, batch_size=batch_size, aligner=optional_aligner(align, device),
-                    **overrides) as scorer:
-            records = list(scorer.score_sources(find_images(root)))
+        sources = find_images(root)
+        with Scorer(model_path, device=device, batch_size=batch_size, align=align, **overrides) as scorer:
+            records = list(scorer.score_sources(sources))
             contract = scorer.contract
         good = [r for r in records if r.ok]
         calibration = fit_calibration([r.q for r in good], quantiles, scores)
@@ -287,10 +291,20 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     except FqeError as exc:
         raise fail(exc) from exc
     q = [r.q for r in good]
-    click.echo(f"reference: {len(good)} images scored, {len(records) - len(good)} errors")
+    after = [norm_to_score(v, calibration) for v in q]
+    click.echo(f"reference: {len(good)} images scored, {len(records) - len(good)} errors "
+               f"({tally(r.error_kind for r in records)})")
+    click.echo(f"framing:  --align {align}: {tally(r.mode for r in good)}")
     click.echo(f"q:        {describe_distribution(q)}")
     click.echo(f"Q before: {score_histogram([r.Q for r in good])}")
-    click.echo(f"Q after:  {score_histogram([norm_to_score(v, calibration) for v in q])}")
+    click.echo(f"Q after:  {score_histogram(after)}")
+    warnings = [score_warning(after)]
+    if align == "never":
+        from .align.framing import sample_geometry_warning
+
+        warnings.append(sample_geometry_warning([s.path for s in sources], contract.preprocess))
+    for warning in filter(None, warnings):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"calibration: x0 = {calibration.x0!r}, w = {calibration.w!r} "
                f"(q quantiles {quantiles[0]:g}, {quantiles[1]:g} -> Q {scores[0]:g}, {scores[1]:g})")
     click.echo(f"wrote {path}", err=True)
@@ -302,19 +316,25 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
               help="Folder for the aligned crops (mirrors ROOT's tree, PNG).")
 @click.option("--table", type=click.Path(dir_okay=False), help="Write the per-face table here (default: stdout).")
 @click.option("--all-faces", is_flag=True, help="Every confident face, not only the main one (group photos).")
-@click.option("--pass-aligned", is_flag=True, help="Copy 112x112 images through as already aligned.")
+@model_option
+@click.option("--align", "align", type=click.Choice(["auto", "always"]), default="auto", show_default=True,
+              help="auto: copy images already at the model's input size as they are; always: align every image.")
 @device_option
-def align(root: str, out: Path, table: Optional[str], all_faces: bool, pass_aligned: bool, device: str) -> None:
-    """Detect faces in the photos under ROOT and write 112x112 template-aligned crops to OUT.
+def align(root: str, out: Path, table: Optional[str], all_faces: bool, model: Optional[str], align: str,
+          device: str) -> None:
+    """Detect faces in the photos under ROOT and write crops on the model's face template to OUT.
 
     The table has one row per face (or per image with an error): source path, face index, box,
     detector score, the five points (eyes, nose tip, mouth corners) and the crop written."""
-    from .align_run import align_tree
+    from .align.batch import align_tree
+    from .modelfile import load_model_proto, proto_contract
+    from .zoo import resolve_model
 
     try:
+        contract, _ = proto_contract(load_model_proto(resolve_model(model)))
         stream = open(table, "w", encoding="utf-8", newline="") if table else sys.stdout
         try:
-            errors = align_tree(root, out, stream, all_faces=all_faces, pass_aligned=pass_aligned, device=device)
+            errors = align_tree(root, out, stream, contract.preprocess, all_faces=all_faces, align=align, device=device)
         finally:
             if table:
                 stream.close()

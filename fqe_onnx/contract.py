@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -29,6 +30,12 @@ CHANNEL_ORDERS = ("BGR", "RGB", "GRAY")
 LAYOUTS = ("NCHW", "NHWC")
 INTERPOLATIONS = ("nearest", "linear", "area", "cubic", "lanczos")
 OUTPUT_KINDS = ("embedding", "norm")
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ContractError(f"{what} must be a JSON object, got {value!r}")
+    return value
 
 
 def _pair(value: Any, what: str) -> tuple[int, int]:
@@ -91,7 +98,7 @@ class Geometry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Geometry":
-        crop = data.get("crop", {})
+        crop = _mapping(data.get("crop", {}), "preprocess geometry crop")
         return cls(
             resize=data.get("resize", cls.resize),
             crop_size=crop.get("size", cls.crop_size),
@@ -122,11 +129,35 @@ def _floats(value: Any, what: str) -> tuple[float, ...]:
         raise ContractError(f"{what} must hold numbers, got {value!r}") from None
 
 
+#: The five face points, in this order, wherever a template lists them.
+TEMPLATE_POINTS = ("left eye", "right eye", "nose tip", "left mouth corner", "right mouth corner")
+
+
+def _template(value: Any, crop_size: tuple[int, int]) -> tuple[tuple[float, float], ...]:
+    """Five finite (x, y) points inside the crop, in the model's input pixels."""
+    if not isinstance(value, (list, tuple)) or len(value) != len(TEMPLATE_POINTS):
+        raise ContractError(f"template must list {len(TEMPLATE_POINTS)} (x, y) points "
+                            f"({', '.join(TEMPLATE_POINTS)}), got {value!r}")
+    points = []
+    for name, point in zip(TEMPLATE_POINTS, value):
+        if (not isinstance(point, (list, tuple)) or len(point) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in point)):
+            raise ContractError(f"template {name} must be a pair of finite numbers (x, y), got {point!r}")
+        x, y = float(point[0]), float(point[1])
+        height, width = crop_size
+        if not (0 <= x <= width and 0 <= y <= height):
+            raise ContractError(f"template {name} ({x:g}, {y:g}) lies outside the {height}x{width} model input")
+        points.append((x, y))
+    return tuple(points)
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """Pixels to model input: ``x = (pixel - mean) / scale`` per channel, after the geometry.
 
     ``mean`` and ``scale`` are in the model's channel order; one value applies to every channel.
+    ``template``: where the five face points (``TEMPLATE_POINTS``) land in the model's input, in
+    input pixels; None means derived from the geometry (``fqe_onnx.align.template.model_template``).
     """
 
     channel_order: str = "BGR"
@@ -134,6 +165,7 @@ class Preprocess:
     mean: tuple[float, ...] = (0.0,)
     scale: tuple[float, ...] = (255.0,)
     layout: str = "NCHW"
+    template: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.channel_order not in CHANNEL_ORDERS:
@@ -150,8 +182,13 @@ class Preprocess:
                     f"{name} has {len(getattr(self, name))} values; a {self.channel_order} model "
                     f"takes {'1' if self.channels == 1 else '1 or 3'}"
                 )
+        for name in ("mean", "scale"):
+            if not all(math.isfinite(v) for v in getattr(self, name)):
+                raise ContractError(f"{name} must hold finite numbers, got {list(getattr(self, name))}")
         if any(s == 0.0 for s in self.scale):
             raise ContractError("scale must not be zero")
+        if self.template is not None:
+            object.__setattr__(self, "template", _template(self.template, self.geometry.crop_size))
 
     @property
     def channels(self) -> int:
@@ -164,16 +201,18 @@ class Preprocess:
             "mean": list(self.mean),
             "scale": list(self.scale),
             "layout": self.layout,
+            "template": None if self.template is None else [list(p) for p in self.template],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Preprocess":
         return cls(
             channel_order=data.get("channel_order", cls.channel_order),
-            geometry=Geometry.from_json(data.get("geometry", {})),
+            geometry=Geometry.from_json(_mapping(data.get("geometry", {}), "preprocess geometry")),
             mean=data.get("mean", cls.mean),
             scale=data.get("scale", cls.scale),
             layout=data.get("layout", cls.layout),
+            template=data.get("template"),
         )
 
 
@@ -214,7 +253,7 @@ class Calibration:
     def __post_init__(self) -> None:
         for name in ("h", "a", "s", "x0", "w"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ContractError(f"calibration {name} must be a finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
         if self.w == 0.0:
@@ -313,6 +352,7 @@ def with_overrides(
     mean: tuple[float, ...] | None = None,
     scale: tuple[float, ...] | None = None,
     layout: str | None = None,
+    template: Any = None,
     output_kind: str | None = None,
     embedding_dim: int | None = None,
     calibration: Mapping[str, float] | None = None,
@@ -323,6 +363,7 @@ def with_overrides(
 
     ``geometry`` (a name from GEOMETRIES or a Geometry) replaces the whole geometry first; ``resize``,
     ``crop`` ((h, w) centred, or (top, left, h, w)) and ``interpolation`` then adjust it.
+    ``template`` (five (x, y) points, or ten numbers) replaces the face template.
     ``calibration`` replaces only the named fields (any of h, a, s, x0, w).
     """
     geo = contract.preprocess.geometry
@@ -348,7 +389,11 @@ def with_overrides(
     geo = dataclasses.replace(geo, **geo_changes)
 
     pre_changes: dict[str, Any] = {"geometry": geo}
-    for name, value in (("channel_order", channel_order), ("mean", mean), ("scale", scale), ("layout", layout)):
+    if template is not None:  # ten numbers x1,y1,...,x5,y5 or five (x, y) pairs
+        flat = list(template)
+        template = [flat[i : i + 2] for i in range(0, len(flat), 2)] if len(flat) == 10 else flat
+    for name, value in (("channel_order", channel_order), ("mean", mean), ("scale", scale), ("layout", layout),
+                        ("template", template)):
         if value is not None:
             pre_changes[name] = value
     preprocess = dataclasses.replace(contract.preprocess, **pre_changes)

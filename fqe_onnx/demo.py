@@ -1,9 +1,9 @@
 """The embedded demo: one real face, a ladder of degradations, and how the score follows them.
 
 The face is the public-domain ``astronaut`` photo that scikit-image ships (Eileen Collins, NASA),
-aligned to the 112x112 five-point template by a fixed similarity transform from five landmarks that
-were measured once (with the face detector and 68-point landmark models of the same npm package as
-the default model) and are kept here as constants.
+aligned onto the model's face template (ArcFace's 112x112 one by default) by a fixed similarity
+transform from five landmarks that were measured once (with the face detector and 68-point landmark
+models of the same npm package as the default model) and are kept here as constants.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
-from .align import align_face
+from .align.template import ARCFACE_SIZE, ARCFACE_TEMPLATE_112, warp_to_template
 from .errors import FqeError
 
 #: Left eye, right eye, nose tip, left and right mouth corner in the 512x512 astronaut photo (x, y).
@@ -33,9 +33,10 @@ def astronaut_bgr() -> np.ndarray:
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
-def demo_face() -> np.ndarray:
-    """The aligned 112x112 BGR demo face."""
-    return align_face(astronaut_bgr(), ASTRONAUT_POINTS)
+def demo_face(template: Optional[np.ndarray] = None, size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> np.ndarray:
+    """The BGR demo face on ``template`` at ``size_hw`` (default: ArcFace's 112x112 template)."""
+    template = ARCFACE_TEMPLATE_112 if template is None else template
+    return warp_to_template(astronaut_bgr(), ASTRONAUT_POINTS, template, size_hw)
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -114,10 +115,10 @@ def run_demo(model: Optional[str] = None, out_dir: Optional[Path] = None, device
     """Score the clean demo face and every degraded version; write the images to ``out_dir`` if given."""
     from .scorer import Scorer
 
-    face = demo_face()
-    ladders = [(family, [family.apply(face, level) for level in family.levels]) for family in FAMILIES]
-    images = [face] + [image for _, images in ladders for image in images]
-    with Scorer(model, device=device, geometry="aligned112") as scorer:
+    with Scorer(model, device=device, align="auto") as scorer:  # model-sized crops are scored as they are
+        face = demo_face(scorer.framer.template, scorer.framer.size_hw)
+        ladders = [(family, [family.apply(face, level) for level in family.levels]) for family in FAMILIES]
+        images = [face] + [image for _, images in ladders for image in images]
         records = list(scorer.score_arrays(images))
         provider = scorer.provider
     failed = [r for r in records if not r.ok]

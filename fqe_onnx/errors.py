@@ -21,8 +21,27 @@ class RuntimeMissingError(FqeError):
     """No ONNX Runtime wheel is installed."""
 
 
+#: Stable error kinds for per-image failures (the ``error_kind`` column): what a pipeline acts on.
+#: The texts say what happened and what to do; the README lists them.
+ERROR_KINDS = {
+    "unreadable": "the file could not be read (missing, no permission, I/O error): fix access, then retry",
+    "empty-file": "the file has no bytes (often an interrupted copy): copy it again",
+    "truncated": "the image file is cut short: copy or download it again",
+    "not-an-image": "the bytes are not an image OpenCV decodes: skip it",
+    "bad-array": "an in-memory array is not an HxWx3 or HxW uint8 image: fix the caller",
+    "no-face": "no face was found (also for a face too degraded for the detector): a reject",
+    "bad-output": "the model gave a non-finite output for this image",
+}
+
+
 class ImageError(FqeError):
-    """One input image cannot be decoded or is not a usable image array."""
+    """One input image cannot be used; ``kind`` is one of ``ERROR_KINDS``."""
+
+    def __init__(self, message: str, kind: str = "not-an-image") -> None:
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"unknown error kind {kind!r}")
+        super().__init__(message)
+        self.kind = kind
 
 
 class ModelFetchError(FqeError):

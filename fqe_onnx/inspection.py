@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .align.template import model_template
 from .errors import ModelError
 from .modelfile import load_model_proto, opset_versions
 from .session import EmbeddingModel, ModelSource, available_providers, create_session, describe
@@ -31,6 +32,15 @@ def inspect_model(model: ModelSource, device: str = "cpu") -> dict[str, Any]:
         "batch": f"fixed {batch}" if isinstance(batch, int) and batch > 0 else "dynamic",
         "has_contract": has_contract,
         "contract": contract.to_json(),
+        "template": template_report(contract),
         "check": check,
         "providers_available": available_providers(),
     }
+
+
+def template_report(contract: Any) -> dict[str, Any]:
+    """The face template the model's input expects, and whether the contract gives it or the
+    geometry implies it."""
+    points = model_template(contract.preprocess).round(4).tolist()
+    source = "contract" if contract.preprocess.template is not None else "derived from the geometry"
+    return {"points": points, "source": source}

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .align.template import ARCFACE_TEMPLATE_112
 from .contract import GEOMETRIES, Calibration, Contract, OutputSpec, Preprocess
 from .errors import ModelError
 
@@ -19,7 +20,8 @@ BATCH_AXIS_NAME = "N"
 FACEPLUGIN_CALIBRATION = Calibration(x0=3.588, w=0.3008)
 
 FACEPLUGIN_CONTRACT = Contract(
-    preprocess=Preprocess(channel_order="RGB", geometry=GEOMETRIES["aligned112"], mean=(127.0,), scale=(128.0,)),
+    preprocess=Preprocess(channel_order="RGB", geometry=GEOMETRIES["aligned112"], mean=(127.0,), scale=(128.0,),
+                          template=tuple(map(tuple, ARCFACE_TEMPLATE_112.tolist()))),
     output=OutputSpec("embedding", 512),
     calibration=FACEPLUGIN_CALIBRATION,
     source="npm faceplugin-face-recognition-js@0.0.1, package/model/fr_feature.onnx "

@@ -1,14 +1,16 @@
-"""Writing records as they are scored: CSV (``path,identity,q,Q,error``) or JSON Lines."""
+"""Writing records as they are scored: CSV (``path,identity,q,Q,mode,error_kind,error``) or JSON Lines."""
 
 from __future__ import annotations
 
 import csv
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, TextIO
 
-from .scorer import ALIGN_COLUMNS, COLUMNS, Record
+from .diagnostics import tally
+from .records import COLUMNS, Record
 
 FORMATS = ("csv", "jsonl")
 
@@ -16,12 +18,12 @@ FORMATS = ("csv", "jsonl")
 class RecordWriter:
     """Writes one row per record to a text stream; q keeps full float precision (repr round-trips)."""
 
-    def __init__(self, stream: TextIO, fmt: str = "csv", with_mode: bool = False) -> None:
+    def __init__(self, stream: TextIO, fmt: str = "csv") -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.stream = stream
         self.fmt = fmt
-        self.columns = ALIGN_COLUMNS if with_mode else COLUMNS
+        self.columns = COLUMNS
         self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
         if self._csv is not None:
             self._csv.writerow(self.columns)
@@ -46,14 +48,27 @@ class RunSummary:
     scores: list[int] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    modes: Counter = field(default_factory=Counter)
+    error_kinds: Counter = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
         return len(self.scores) + self.errors
 
+    def add(self, record: Record) -> None:
+        self.modes[record.mode] += 1
+        if record.ok and record.Q is not None:
+            self.scores.append(record.Q)
+        else:
+            self.errors += 1
+            self.error_kinds[record.error_kind] += 1
+
     def describe(self, provider: str) -> str:
         rate = self.total / self.seconds if self.seconds > 0 else 0.0
-        return f"{self.total} images, {self.errors} errors, {rate:.1f} images/s, {provider}"
+        text = f"{self.total} images, {self.errors} errors, {rate:.1f} images/s, {provider}; mode: {tally(self.modes.elements())}"
+        if self.errors:
+            text += f"; errors: {tally(self.error_kinds.elements())}"
+        return text
 
 
 def write_records(records: Iterable[Record], writer: RecordWriter, flush_every: int = 32,
@@ -63,10 +78,7 @@ def write_records(records: Iterable[Record], writer: RecordWriter, flush_every: 
     try:
         for record in records:
             writer.write(record)
-            if record.ok and record.Q is not None:
-                summary.scores.append(record.Q)
-            else:
-                summary.errors += 1
+            summary.add(record)
             if progress is not None:
                 progress(1)
             if summary.total % flush_every == 0:

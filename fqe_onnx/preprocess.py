@@ -1,7 +1,8 @@
 """Pure preprocessing: a BGR uint8 image to the model's float32 input, as the contract says.
 
 Order: channel conversion, resize to ``geometry.resize`` (skipped when already that size), crop,
-``(pixel - mean) / scale`` in float32, then the layout's axis order. No onnxruntime here.
+``(pixel - mean) / scale`` in float32, then the layout's axis order. Crops that are already at the
+model's input size (aligned faces) skip the geometry. No onnxruntime here.
 """
 
 from __future__ import annotations
@@ -47,10 +48,23 @@ def normalize(pixels: np.ndarray, mean: tuple[float, ...], scale: tuple[float, .
     return (pixels.astype(np.float32) - mean_f32) / scale_f32
 
 
-def prepare(bgr: np.ndarray, preprocess: Preprocess) -> np.ndarray:
-    """One BGR uint8 image to one model input: CxHxW (NCHW models) or HxWxC (NHWC), float32."""
-    pixels = apply_geometry(convert_channels(bgr, preprocess.channel_order), preprocess.geometry)
+def to_tensor(pixels: np.ndarray, preprocess: Preprocess) -> np.ndarray:
+    """Model-sized pixels (HxWxC, the model's channel order) to CxHxW or HxWxC float32."""
     tensor = normalize(pixels, preprocess.mean, preprocess.scale)
     if preprocess.layout == "NCHW":
         tensor = tensor.transpose(2, 0, 1)
     return np.ascontiguousarray(tensor)
+
+
+def prepare(bgr: np.ndarray, preprocess: Preprocess) -> np.ndarray:
+    """One BGR uint8 image through the contract's geometry to one model input (float32)."""
+    return to_tensor(apply_geometry(convert_channels(bgr, preprocess.channel_order), preprocess.geometry), preprocess)
+
+
+def prepare_crop(bgr_crop: np.ndarray, preprocess: Preprocess) -> np.ndarray:
+    """A BGR uint8 crop already at the model's input size (aligned, or given as such) to one model
+    input: the geometry is not applied."""
+    height, width = preprocess.geometry.crop_size
+    if bgr_crop.shape[:2] != (height, width):
+        raise ValueError(f"crop is {bgr_crop.shape[1]}x{bgr_crop.shape[0]}, the model takes {width}x{height}")
+    return to_tensor(convert_channels(bgr_crop, preprocess.channel_order), preprocess)

@@ -197,9 +197,13 @@ class EmbeddingModel:
             )
         return output.reshape(n, width)
 
-    def norms(self, batch: np.ndarray) -> np.ndarray:
-        """Raw quality ``q`` for each input, float64 (N,): the embedding's L2 norm, or the model's norm."""
-        output = self.run(batch)
+    def norms_of(self, output: np.ndarray) -> np.ndarray:
+        """Raw quality ``q`` from ``run``'s (N, K) output, float64 (N,): the embedding's L2 norm, or the
+        model's norm."""
         if self.contract.output.kind == "norm":
             return output[:, 0].astype(np.float64)
         return embedding_norms(output)
+
+    def norms(self, batch: np.ndarray) -> np.ndarray:
+        """Raw quality ``q`` for each preprocessed input, float64 (N,)."""
+        return self.norms_of(self.run(batch))

@@ -73,6 +73,7 @@ ZOO: dict[str, ZooModel] = {
         raw=FR_FEATURE,
         description="MobileFaceNet, 512-D, RGB (x-127)/128, 112x112 aligned faces; MIT; calibrated on LFW",
         prepare=_prepare_mobilefacenet,
+        revision=2,  # r2: the contract carries the face template
     ),
 }
 

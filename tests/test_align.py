@@ -8,8 +8,12 @@ from click.testing import CliRunner
 
 from conftest import write_image
 
-from fqe_onnx.align import ARCFACE_TEMPLATE_112, align_face, similarity_transform
-from fqe_onnx.detection import Detection, landmark_crop, nms, select_main_face
+from fqe_onnx.align.detection import Detection, landmark_crop, nms, select_main_face
+from fqe_onnx.align.template import (
+    ARCFACE_TEMPLATE_112, OFIQ_REFERENCE_616, align_face, geometry_template, model_template, resize_points,
+    similarity_transform, warp_to_template,
+)
+from fqe_onnx.contract import GEOMETRIES, SEED_CONTRACT, with_overrides
 
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
 
@@ -81,7 +85,7 @@ HAND_MEASURED = np.array([[203.0, 101.0], [247.5, 104.0], [223.0, 127.0], [204.0
 
 @pytest.fixture(scope="module")
 def aligner():
-    from fqe_onnx.aligner import FaceAligner
+    from fqe_onnx.align.aligner import FaceAligner
 
     return FaceAligner(device="cpu")
 
@@ -95,20 +99,20 @@ def astronaut():
 
 def test_astronaut_one_face_points_on_the_features(aligner, astronaut):
     faces = aligner.faces(astronaut, all_faces=True)
-    assert len(faces) == 1 and faces[0].detection.score > 0.99
-    distances = np.linalg.norm(faces[0].points - HAND_MEASURED, axis=1)
+    assert len(faces) == 1 and faces[0].face.detection.score > 0.99
+    distances = np.linalg.norm(faces[0].face.points - HAND_MEASURED, axis=1)
     assert distances.max() < 4.0, distances
 
 
 def test_aligned_crop_embeds_like_the_demo_face(aligner, astronaut):
     from fqe_onnx.demo import demo_face
     from fqe_onnx.session import EmbeddingModel
-    from fqe_onnx.preprocess import prepare
+    from fqe_onnx.preprocess import prepare_crop
     from fqe_onnx.zoo import resolve_model
 
     model = EmbeddingModel(resolve_model(None), device="cpu")
     crop = aligner.faces(astronaut)[0].crop
-    a, b = model.run(np.stack([prepare(im, model.contract.preprocess) for im in (crop, demo_face())]))
+    a, b = model.run(np.stack([prepare_crop(im, model.contract.preprocess) for im in (crop, demo_face())]))
     cosine = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
     assert cosine > 0.98, cosine  # measured 0.999+: same face, points a fraction of a pixel apart
 
@@ -117,7 +121,7 @@ def test_all_faces_in_a_group_photo(aligner, astronaut):
     pair = np.hstack([astronaut, astronaut[:, ::-1]])
     faces = aligner.faces(pair, all_faces=True)
     assert len(faces) == 2
-    centres = sorted((f.detection.box[0] + f.detection.box[2]) / 2 for f in faces)
+    centres = sorted((f.face.detection.box[0] + f.face.detection.box[2]) / 2 for f in faces)
     assert centres[0] < 512 < centres[1]
 
 
@@ -128,34 +132,110 @@ def test_align_cli_rows_crops_and_no_face(tmp_path, astronaut):
     write_image(tmp_path / "in" / "wall.png", np.full((240, 320, 3), 200, np.uint8))
     (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8nope")
     write_image(tmp_path / "in" / "pre" / "ready.png", cv2.resize(astronaut[60:180, 165:285], (112, 112)))
-    result = CliRunner().invoke(main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--pass-aligned"])
+    result = CliRunner().invoke(main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1  # two inputs failed, their rows are there, the rest went on
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert set(rows) == {"people/astro.jpg", "wall.png", "broken.jpg", "pre/ready.png"}
-    assert rows["wall.png"]["error"].startswith("no face found")
-    assert rows["broken.jpg"]["error"].startswith("truncated JPEG")
-    assert rows["pre/ready.png"]["mode"] == "passthrough"
+    assert rows["wall.png"]["error_kind"] == "no-face" and rows["wall.png"]["error"].startswith("no face found")
+    assert rows["broken.jpg"]["error_kind"] == "truncated"
+    assert rows["pre/ready.png"]["mode"] == "as-is"  # already the model's input size: copied as it is
     astro = rows["people/astro.jpg"]
     assert astro["mode"] == "aligned" and float(astro["score"]) > 0.99 and astro["error"] == ""
     points = np.array([[float(astro[f"{n}_{a}"]) for a in "xy"] for n in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")])
     assert np.linalg.norm(points - HAND_MEASURED, axis=1).max() < 4.0
     crop = cv2.imread(str(tmp_path / "out" / "people" / "astro.png"))
     assert crop.shape == (112, 112, 3)
+    always = CliRunner().invoke(main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out2"), "--align", "always"])
+    rows = {r["path"]: r for r in csv.DictReader(io.StringIO(always.stdout))}
+    assert rows["pre/ready.png"]["mode"] == "aligned"
 
 
-def test_score_align_marks_the_mode_and_keeps_going(tmp_path, astronaut):
+def test_align_cli_follows_the_models_template(tmp_path, astronaut, aligner):
+    """Crops for a model whose contract asks for the seed framing put the face where that model wants it."""
+    from fqe_onnx.cli import main
+    from tiny_models import fixed_matrix, pooled_linear
+
+    seed_model = pooled_linear(tmp_path / "seed.onnx", weights=fixed_matrix(3, 512))  # no contract: seed framing
+    write_image(tmp_path / "in" / "astro.png", astronaut)
+    result = CliRunner().invoke(main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model", str(seed_model)])
+    assert result.exit_code == 0, result.output
+    crop = cv2.imread(str(tmp_path / "out" / "astro.png"))
+    wanted = geometry_template(GEOMETRIES["seed"])
+    (located,) = aligner.locate(astronaut)
+    np.testing.assert_array_equal(crop, warp_to_template(astronaut, located.points, wanted, (112, 112)))
+    (face,) = aligner.locate(crop)  # found again in the crop: nearer the seed's template than ArcFace's
+    eyes_y = face.points[:2, 1].mean()
+    assert abs(eyes_y - wanted[:2, 1].mean()) < abs(eyes_y - ARCFACE_TEMPLATE_112[:2, 1].mean())
+
+
+def test_score_marks_the_mode_and_keeps_going(tmp_path, astronaut):
     from fqe_onnx.cli import main
 
     write_image(tmp_path / "in" / "astro.png", astronaut)
     write_image(tmp_path / "in" / "wall.png", np.full((240, 320, 3), 200, np.uint8))
-    result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--align", "--device", "cpu"])
+    result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--device", "cpu"])  # no options: auto
     assert result.exit_code == 1
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "error", "mode"]
+    assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "mode", "error_kind", "error"]
     assert rows["astro.png"]["mode"] == "aligned" and float(rows["astro.png"]["q"]) > 3.0
-    assert rows["wall.png"]["error"].startswith("no face found")
-    clash = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--align", "--crop", "100,100"])
-    assert clash.exit_code == 2 and "crop does not apply with alignment" in clash.stderr
-    unaligned = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--device", "cpu"])
-    assert "do not look aligned" in unaligned.stderr
-    assert "mode" not in unaligned.stdout.splitlines()[0]
+    assert rows["wall.png"]["error_kind"] == "no-face" and rows["wall.png"]["error"].startswith("no face found")
+    assert rows["wall.png"]["mode"] == "aligned" and rows["wall.png"]["q"] == ""
+    assert "mode: aligned 2" in result.stderr and "errors: no-face 1" in result.stderr
+    never = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--device", "cpu", "--align", "never"])
+    assert "do not look aligned" in never.stderr
+    rows = {r["path"]: r for r in csv.DictReader(io.StringIO(never.stdout))}
+    assert rows["wall.png"]["mode"] == "geometry" and rows["wall.png"]["error"] == ""
+
+
+# -- templates -------------------------------------------------------------------------------------
+
+def test_aligned112_template_is_arcface():
+    np.testing.assert_allclose(geometry_template(GEOMETRIES["aligned112"]), ARCFACE_TEMPLATE_112, atol=1e-12)
+    # the same template at another crop size scales with half-pixel centres
+    scaled = geometry_template(with_overrides(SEED_CONTRACT, resize=(224, 224), crop=(224, 224)).preprocess.geometry)
+    np.testing.assert_allclose(scaled, (ARCFACE_TEMPLATE_112 + 0.5) * 2 - 0.5)
+
+
+def test_ofiq_points_through_the_ofiq_geometry_land_on_arcface():
+    ofiq = geometry_template(GEOMETRIES["ofiq"])
+    # by hand: x' = (x + 0.5) * 192 / 616 - 0.5 - left 40, y' likewise minus top 33
+    left_eye = ((251 + 0.5) * 192 / 616 - 0.5 - 40, (272 + 0.5) * 192 / 616 - 0.5 - 33)
+    np.testing.assert_allclose(ofiq[0], left_eye)
+    distances = np.linalg.norm(ofiq - ARCFACE_TEMPLATE_112, axis=1)
+    assert distances.max() < 1.0, distances  # OFIQ's crop was built to match ArcFace's template
+    assert distances.max() < 0.55
+
+
+def test_ofiq_points_through_the_seed_geometry_sit_7_px_higher():
+    seed, ofiq = geometry_template(GEOMETRIES["seed"]), geometry_template(GEOMETRIES["ofiq"])
+    # the seed's crop window starts 7 rows lower (top 40 instead of 33), so every point lands 7 px higher
+    np.testing.assert_allclose(seed - ofiq, [[0, -7]] * 5, atol=1e-12)
+    offsets = seed - ARCFACE_TEMPLATE_112
+    assert np.all(np.abs(offsets[:, 0]) < 1.0) and np.all((offsets[:, 1] < -6.2) & (offsets[:, 1] > -7.8))
+
+
+def test_resize_points_uses_pixel_centres():
+    np.testing.assert_allclose(resize_points(np.array([[0.0, 0.0], [615.0, 615.0]]), (616, 616), (192, 192)),
+                               [[0.5 * 192 / 616 - 0.5] * 2, [615.5 * 192 / 616 - 0.5] * 2])
+    assert OFIQ_REFERENCE_616.shape == (5, 2)
+
+
+def test_a_contract_template_wins_over_the_geometry():
+    template = ARCFACE_TEMPLATE_112 + [1.0, 2.0]
+    pre = with_overrides(SEED_CONTRACT, geometry="aligned112", template=template.ravel().tolist()).preprocess
+    np.testing.assert_allclose(model_template(pre), template)
+    np.testing.assert_allclose(model_template(SEED_CONTRACT.preprocess), geometry_template(GEOMETRIES["seed"]))
+
+
+def test_warp_to_a_non_square_template_lands_the_points():
+    rotation, offset = similarity(10, 2.0, (80, 60))
+    points = ARCFACE_TEMPLATE_112 @ rotation.T + offset
+    image = np.full((400, 400, 3), 40, np.uint8)
+    for (x, y), colour in zip(points, COLOURS):
+        cv2.circle(image, (int(round(x * 16)), int(round(y * 16))), 6 * 16, colour, -1, cv2.LINE_AA, shift=4)
+    template = ARCFACE_TEMPLATE_112 * 1.1 + [4.0, 12.0]  # a template a similarity can reach exactly
+    crop = warp_to_template(image, points, template, (140, 120))
+    assert crop.shape == (140, 120, 3)
+    for target, colour in zip(template, COLOURS):
+        ys, xs = np.nonzero(np.all(np.abs(crop.astype(int) - colour) < 60, axis=2))
+        assert np.linalg.norm([xs.mean(), ys.mean()] - target) < 1.5

@@ -45,13 +45,14 @@ def test_calibrate_cli_writes_a_spreading_calibration(tmp_path, model_path):
     (tmp_path / "ref" / "broken.png").write_bytes(b"x")
     out = tmp_path / "calibrated.onnx"
     result = CliRunner().invoke(main, ["calibrate", str(tmp_path / "ref"), "-m", str(model_path), "-o", str(out),
-                                       "--geometry", "aligned112", "--device", "cpu"])
+                                       "--geometry", "aligned112", "--device", "cpu", "--align", "never"])
     assert result.exit_code == 0, result.output
     assert "reference: 40 images scored, 1 errors" in result.stdout
     assert "Q before:" in result.stdout and "Q after:" in result.stdout
     contract, present = proto_contract(load_model_proto(out))
     assert present and contract.preprocess.geometry.resize == (112, 112)  # the geometry used travels too
-    scored = CliRunner().invoke(main, ["score", str(tmp_path / "ref"), "-m", str(out)])
+    assert "framing:  --align never: geometry 40" in result.stdout and "(not-an-image 1)" in result.stdout
+    scored = CliRunner().invoke(main, ["score", str(tmp_path / "ref"), "-m", str(out), "--align", "never"])
     rows = [line.split(",") for line in scored.stdout.splitlines()[1:] if line.split(",")[2]]
     q = np.array([float(r[2]) for r in rows])
     Q = np.array([int(r[3]) for r in rows])

@@ -19,12 +19,12 @@ def invoke(*args):
 
 def parse_csv(text):
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["path", "identity", "q", "Q", "error"]
+    assert rows[0] == ["path", "identity", "q", "Q", "mode", "error_kind", "error"]
     return rows[1:]
 
 
 def test_score_csv_to_stdout(dataset, model_path, weights):
-    result = invoke("score", dataset, "--model", model_path, "--device", "cpu")
+    result = invoke("score", dataset, "--align", "never", "--model", model_path, "--device", "cpu")
     assert result.exit_code == 0, result.stderr
     rows = parse_csv(result.stdout)
     assert [r[0] for r in rows] == ["loose.png", "person_a/1.png", "person_a/2.png", "person_b/x.PNG"]
@@ -32,35 +32,36 @@ def test_score_csv_to_stdout(dataset, model_path, weights):
     for seed, row in zip([3, 0, 1, 2], rows):
         q = float(row[2])
         assert q == pytest.approx(pooled_linear_q(seed_preprocess(random_face(seed)), weights), rel=1e-5)
-        assert int(row[3]) == seed_score(q) and row[4] == ""
+        assert int(row[3]) == seed_score(q) and row[4:] == ["geometry", "", ""]
     assert "4 images, 0 errors" in result.stderr and "CPUExecutionProvider" in result.stderr
     assert "images/s" in result.stderr
 
 
 def test_score_jsonl_to_file_keeps_full_precision(dataset, model_path, tmp_path):
     out = tmp_path / "out.jsonl"
-    result = invoke("score", dataset, "-m", model_path, "--format", "jsonl", "-o", out, "--no-progress")
+    result = invoke("score", dataset, "--align", "never", "-m", model_path, "--format", "jsonl", "-o", out, "--no-progress")
     assert result.exit_code == 0 and result.stdout == ""
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [list(r) for r in records] == [["path", "identity", "q", "Q", "error"]] * 4
-    csv_rows = parse_csv(invoke("score", dataset, "-m", model_path).stdout)
+    assert [list(r) for r in records] == [["path", "identity", "q", "Q", "mode", "error_kind", "error"]] * 4
+    csv_rows = parse_csv(invoke("score", dataset, "--align", "never", "-m", model_path).stdout)
     assert [repr(r["q"]) for r in records] == [row[2] for row in csv_rows]  # same float, every digit
 
 
 def test_a_broken_image_is_a_row_and_exit_1(dataset, model_path):
     (dataset / "person_a" / "bad.jpg").write_bytes(b"garbage")
-    result = invoke("score", dataset, "-m", model_path)
+    result = invoke("score", dataset, "--align", "never", "-m", model_path)
     assert result.exit_code == 1
     rows = {r[0]: r for r in parse_csv(result.stdout)}
     assert len(rows) == 5
-    assert rows["person_a/bad.jpg"][2:] == ["", "", "not a decodable image (OpenCV could not decode the bytes)"]
-    assert "5 images, 1 errors" in result.stderr
+    assert rows["person_a/bad.jpg"][2:] == ["", "", "", "not-an-image",  # no mode: never decoded
+                                            "not a decodable image (OpenCV could not decode the bytes)"]
+    assert "5 images, 1 errors" in result.stderr and "errors: not-an-image 1" in result.stderr
 
 
 def test_overrides_from_the_command_line(tmp_path, model_path, weights):
     image = random_face(9, (192, 192))
     path = write_image(tmp_path / "one.png", image)
-    result = invoke("score", path, "-m", model_path, "--geometry", "ofiq", "--channel-order", "RGB",
+    result = invoke("score", path, "--align", "never", "-m", model_path, "--geometry", "ofiq", "--channel-order", "RGB",
                     "--mean", "127", "--scale", "128", "--calibration", "x0=0.5,w=0.25")
     assert result.exit_code == 0, result.stderr
     (row,) = parse_csv(result.stdout)
@@ -73,11 +74,11 @@ def test_overrides_from_the_command_line(tmp_path, model_path, weights):
 def test_from_list(dataset, model_path, tmp_path):
     listing = tmp_path / "list.txt"
     listing.write_text("person_b/x.PNG\nperson_a/1.png\nmissing.png\n")
-    result = invoke("score", dataset, "-m", model_path, "--from-list", listing)
+    result = invoke("score", dataset, "--align", "never", "-m", model_path, "--from-list", listing)
     assert result.exit_code == 1
     rows = parse_csv(result.stdout)
     assert [r[0] for r in rows] == ["person_b/x.PNG", "person_a/1.png", "missing.png"]
-    assert rows[2][4].startswith("cannot read file")
+    assert rows[2][5] == "unreadable" and rows[2][6].startswith("cannot read file")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -92,7 +93,7 @@ def test_usage_and_model_errors_exit_2(dataset, model_path, tmp_path, args, mess
     args = [a.format(missing=tmp_path / "missing.onnx") for a in args]
     if "--model" not in args:
         args += ["--model", str(model_path)]
-    result = invoke("score", dataset, *args)
+    result = invoke("score", dataset, "--align", "never", *args)
     assert result.exit_code == 2
     assert message in result.stderr and result.stdout == ""
 
@@ -108,10 +109,10 @@ def test_collapse_warning(tmp_path, weights):
     big = pooled_linear(tmp_path / "big.onnx", weights=weights * 100)  # norms ~ 100: seed sigmoid says 100
     for i in range(25):
         write_image(tmp_path / "many" / f"{i}.png", random_face(i, (64, 64)))
-    result = invoke("score", tmp_path / "many", "-m", big)
+    result = invoke("score", tmp_path / "many", "--align", "never", "-m", big)
     assert result.exit_code == 0
     assert "scores collapsed: 100% of 25 images got Q=100" in result.stderr
-    assert "fqe-onnx calibrate" in result.stderr
+    assert "fqe-onnx calibrate" in result.stderr and "--align auto" in result.stderr
 
 
 def test_inspect_without_and_with_contract(model_path, tmp_path):
@@ -148,7 +149,7 @@ def test_scoring_never_imports_torch(dataset, model_path):
         "import sys\n"
         "from click.testing import CliRunner\n"
         "from fqe_onnx.cli import main\n"
-        f"r = CliRunner().invoke(main, ['score', {str(dataset)!r}, '-m', {str(model_path)!r}])\n"
+        f"r = CliRunner().invoke(main, ['score', {str(dataset)!r}, '-m', {str(model_path)!r}, '--align', 'never'])\n"
         "assert r.exit_code == 0, r.output\n"
         "import fqe_onnx.scorer, fqe_onnx.inspection, fqe_onnx.contract\n"
         "print('torch' in sys.modules)\n"
@@ -166,21 +167,21 @@ def test_run_returns_a_dataframe(dataset, model_path):
     from fqe_onnx import run
 
     (dataset / "bad.png").write_bytes(b"x")
-    df = run(image_root=dataset, model=model_path, device="cpu")
-    assert list(df.columns) == ["path", "identity", "q", "Q", "error"]
-    assert len(df) == 5 and (df["error"] != "").sum() == 1
+    df = run(image_root=dataset, model=model_path, device="cpu", align="never")
+    assert list(df.columns) == ["path", "identity", "q", "Q", "mode", "error_kind", "error"]
+    assert len(df) == 5 and (df["error"] != "").sum() == 1 and set(df["error_kind"]) == {"", "not-an-image"}
     assert df.loc[df["path"] == "bad.png", "Q"].isna().all()
     ok = df[df["error"] == ""]
     assert all(q > 0 for q in ok["q"]) and str(df["Q"].dtype) == "Int64"
 
 
 def test_unwritable_output_is_a_usage_error(dataset, model_path, tmp_path):
-    result = invoke("score", dataset, "-m", model_path, "-o", tmp_path / "no" / "such" / "dir.csv")
+    result = invoke("score", dataset, "--align", "never", "-m", model_path, "-o", tmp_path / "no" / "such" / "dir.csv")
     assert result.exit_code == 2 and "cannot write" in result.stderr and "No such file or directory" in result.stderr
 
 
 def test_empty_folder_says_so(tmp_path, model_path):
     (tmp_path / "empty").mkdir()
-    result = invoke("score", tmp_path / "empty", "-m", model_path)
-    assert result.exit_code == 0 and result.stdout == "path,identity,q,Q,error\n"
+    result = invoke("score", tmp_path / "empty", "--align", "never", "-m", model_path)
+    assert result.exit_code == 0 and result.stdout == "path,identity,q,Q,mode,error_kind,error\n"
     assert "warning: no .jpg, .jpeg or .png images in" in result.stderr

@@ -48,3 +48,13 @@ def test_models_md_names_every_pinned_file():
     text = (ROOT / "models.md").read_text()
     for pinned in PINNED_FILES:
         assert pinned.sha256 in text and pinned.member in text
+
+
+def test_readme_lists_every_error_kind_and_mode():
+    from fqe_onnx.align.framing import ALIGN_MODES, MODES
+    from fqe_onnx.errors import ERROR_KINDS
+
+    for kind in ERROR_KINDS:
+        assert f"| `{kind}` |" in README, f"error kind {kind} is not in the README's table"
+    for mode in MODES + ALIGN_MODES:
+        assert f"`{mode}`" in README, f"mode {mode} is not documented"

@@ -17,7 +17,7 @@ import export as export_cli  # noqa: E402
 from fqe_export.checkpoints import CheckpointError, load_weights  # noqa: E402
 from fqe_export.exporter import OPSET, export_model  # noqa: E402
 from fqe_export.networks import build_architecture  # noqa: E402
-from fqe_export.presets import PRESETS  # noqa: E402
+from fqe_export.presets import PRESETS, with_template  # noqa: E402
 
 from conftest import random_face, write_image  # noqa: E402
 from fqe_onnx.cli import main as fqe_main  # noqa: E402
@@ -46,7 +46,7 @@ def images(tmp_path_factory):
 
 
 def cli_scores(model, root, *extra):
-    result = CliRunner().invoke(fqe_main, ["score", str(root), "-m", str(model), "--device", "cpu", *extra])
+    result = CliRunner().invoke(fqe_main, ["score", str(root), "-m", str(model), "--device", "cpu", "--align", "never", *extra])
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in result.stdout.splitlines()[1:]]
     return {r[0]: float(r[2]) for r in rows}
@@ -72,7 +72,8 @@ def test_builtin_export_parity_and_scoring_equal_torch(arch, preset, images, tmp
     assert all(p.min_cosine > 0.999999 for p in result.parity)
     contract, present = proto_contract(load_model_proto(result.path))
     assert present and contract == result.contract
-    assert contract.preprocess == PRESETS[preset].preprocess and contract.calibration == PRESETS[preset].calibration
+    assert contract.preprocess == with_template(PRESETS[preset]).preprocess and contract.preprocess.template is not None
+    assert contract.calibration == PRESETS[preset].calibration
     assert opset_versions(load_model_proto(result.path))["ai.onnx"] == OPSET
     scored = cli_scores(result.path, images)
     expected = torch_q(network, images, contract)

@@ -46,7 +46,7 @@ def test_exact_q_and_Q_under_each_geometry_and_channel_order(tmp_path, weights, 
     path = write_image(tmp_path / "img.png", image)
     model = pooled_linear(tmp_path / "m.onnx", weights=weights)
     mean, scale = (127.0, 128.0) if channel_order == "RGB" else (0.0, 255.0)
-    with Scorer(model, device="cpu", geometry=geometry, channel_order=channel_order, mean=(mean,), scale=(scale,),
+    with Scorer(model, device="cpu", align="never", geometry=geometry, channel_order=channel_order, mean=(mean,), scale=(scale,),
                 calibration={"x0": 1.0, "w": 0.5}) as scorer:
         (record,) = scorer.score_paths([path])
     q = expected_q(image, weights, *top_left, rgb=channel_order == "RGB", mean=mean, scale=scale)
@@ -64,7 +64,7 @@ def test_geometries_really_differ(tmp_path, weights):
 
 
 def test_seed_pipeline_end_to_end_against_reference(dataset, model_path, weights):
-    with Scorer(model_path, device="cpu") as scorer:
+    with Scorer(model_path, device="cpu", align="never") as scorer:
         records = list(scorer.score_folder(dataset))
     assert [r.path for r in records] == ["loose.png", "person_a/1.png", "person_a/2.png", "person_b/x.PNG"]
     assert [r.identity for r in records] == ["", "person_a", "person_a", "person_b"]
@@ -81,7 +81,7 @@ def test_fixed_and_dynamic_batch_give_identical_results(tmp_path, dataset, weigh
     paths = sorted(dataset.rglob("*.png")) + sorted(dataset.rglob("*.PNG"))
     results = []
     for model, batch_size in [(fixed, 1), (fixed, 32), (fixed3, 2), (dynamic, 1), (dynamic, 3), (dynamic, 64)]:
-        with Scorer(model, device="cpu", batch_size=batch_size) as scorer:
+        with Scorer(model, device="cpu", align="never", batch_size=batch_size) as scorer:
             results.append([(r.q, r.Q) for r in scorer.score_paths(paths)])
     assert all(r == results[0] for r in results)
     assert EmbeddingModel(fixed, device="cpu").fixed_batch == 1
@@ -92,7 +92,7 @@ def test_scalar_norm_output_model(tmp_path, weights):
     image = striped((192, 192), STRIPES)
     path = write_image(tmp_path / "img.png", image)
     model = pooled_linear(tmp_path / "norm.onnx", weights=weights, output_norm=True)
-    with Scorer(model, device="cpu", output_kind="norm") as scorer:
+    with Scorer(model, device="cpu", align="never", output_kind="norm") as scorer:
         record = scorer.score_array(image)
         (from_file,) = scorer.score_paths([path])
     assert record.q == pytest.approx(expected_q(image, weights, 40, 40), rel=REL)
@@ -103,10 +103,10 @@ def test_nhwc_and_gray_models(tmp_path):
     image = striped((112, 112), STRIPES)
     w3, w1 = fixed_matrix(3, DIM, 4), fixed_matrix(1, DIM, 5)
     nhwc = pooled_linear(tmp_path / "nhwc.onnx", weights=w3, layout="NHWC")
-    with Scorer(nhwc, device="cpu", layout="NHWC", geometry="aligned112") as scorer:
+    with Scorer(nhwc, device="cpu", align="never", layout="NHWC", geometry="aligned112") as scorer:
         assert scorer.score_array(image).q == pytest.approx(expected_q(image, w3, 0, 0), rel=REL)
     gray = pooled_linear(tmp_path / "gray.onnx", weights=w1)
-    with Scorer(gray, device="cpu", channel_order="GRAY", geometry="aligned112") as scorer:
+    with Scorer(gray, device="cpu", align="never", channel_order="GRAY", geometry="aligned112") as scorer:
         import cv2
         g = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float64) / 255.0
         assert scorer.score_array(image).q == pytest.approx(float(np.linalg.norm(g.mean() * w1[0])), rel=REL)
@@ -116,23 +116,24 @@ def test_contract_in_the_file_is_used(tmp_path, weights):
     contract = with_overrides(SEED_CONTRACT, geometry="ofiq", calibration={"x0": 1.0, "w": 0.5})
     model = pooled_linear(tmp_path / "c.onnx", weights=weights, metadata=contract.to_metadata())
     image = striped((192, 192), STRIPES)
-    with Scorer(model, device="cpu") as scorer:
+    with Scorer(model, device="cpu", align="never") as scorer:
         assert scorer.contract == contract
         record = scorer.score_array(image)
     assert record.q == pytest.approx(expected_q(image, weights, 33, 40), rel=REL)
-    with Scorer(model, device="cpu", geometry="seed") as scorer:  # the data set's geometry wins
+    with Scorer(model, device="cpu", align="never", geometry="seed") as scorer:  # the data set's geometry wins
         assert scorer.score_array(image).q == pytest.approx(expected_q(image, weights, 40, 40), rel=REL)
 
 
 def test_bad_images_are_error_rows_and_the_batch_goes_on(tmp_path, dataset, model_path):
     (dataset / "person_a" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     (dataset / "person_b" / "empty.png").write_bytes(b"")
-    with Scorer(model_path, device="cpu", batch_size=2) as scorer:
+    with Scorer(model_path, device="cpu", align="never", batch_size=2) as scorer:
         records = list(scorer.score_folder(dataset))
     by_path = {r.path: r for r in records}
     assert len(records) == 6
     assert "truncated JPEG" in by_path["person_a/broken.jpg"].error
-    assert by_path["person_b/empty.png"].error == "empty file"
+    assert by_path["person_a/broken.jpg"].error_kind == "truncated"
+    assert by_path["person_b/empty.png"].error == "empty file" and by_path["person_b/empty.png"].error_kind == "empty-file"
     assert by_path["person_b/empty.png"].q is None and by_path["person_b/empty.png"].Q is None
     assert sum(r.ok for r in records) == 4
 
@@ -140,10 +141,10 @@ def test_bad_images_are_error_rows_and_the_batch_goes_on(tmp_path, dataset, mode
 def test_arrays_in_input_order_with_bad_ones(model_path, weights):
     images = [random_face(i, (192, 192)) for i in range(5)]
     inputs = images[:2] + [np.zeros((3, 3, 3), np.float32)] + images[2:]
-    with Scorer(model_path, device="cpu", batch_size=2, workers=0) as scorer:
+    with Scorer(model_path, device="cpu", align="never", batch_size=2, workers=0) as scorer:
         records = list(scorer.score_arrays(inputs, names=list("abcdef")))
     assert [r.path for r in records] == list("abcdef")
-    assert records[2].error == "expected dtype uint8, got float32"
+    assert records[2].error == "expected dtype uint8, got float32" and records[2].error_kind == "bad-array"
     good = [r for r in records if r.ok]
     for image, record in zip(images, good):
         assert record.q == pytest.approx(pooled_linear_q(seed_preprocess(image), weights), rel=REL)
@@ -153,9 +154,10 @@ def test_non_finite_output_is_an_error_row(tmp_path):
     weights = fixed_matrix(3, DIM)
     weights[0, 0] = np.inf
     model = pooled_linear(tmp_path / "inf.onnx", weights=weights)
-    with Scorer(model, device="cpu") as scorer:
+    with Scorer(model, device="cpu", align="never") as scorer:
         record = scorer.score_array(random_face(0))
     assert record.error.startswith("non-finite model output") and record.Q is None
+    assert record.error_kind == "bad-output"
 
 
 def io(name, shape, dtype=TensorProto.FLOAT):
@@ -175,14 +177,14 @@ def io(name, shape, dtype=TensorProto.FLOAT):
 def test_unusable_models_fail_before_any_image_is_read(tmp_path, build, message):
     path = build(tmp_path / "bad.onnx")
     with pytest.raises(ModelError, match=message):
-        Scorer(path, device="cpu")
+        Scorer(path, device="cpu", align="never")
 
 
 def test_output_shape_is_checked_on_the_first_real_run(tmp_path):
     # spatial axes dynamic, so the output width is unknown until run: 3*112*112, caught on the first batch
     nodes = [helper.make_node("Flatten", ["x"], ["y"], axis=1)]
     path = custom_graph(tmp_path / "m.onnx", [io("x", ["N", 3, "H", "W"])], [io("y", ["N", "D"])], nodes)
-    with Scorer(path, device="cpu") as scorer:
+    with Scorer(path, device="cpu", align="never") as scorer:
         with pytest.raises(ModelError, match=r"has shape \[1, 37632\] for a batch of 1; the contract \(embedding\) expects \(1, 512\)"):
             scorer.score_array(random_face(0))
 
@@ -196,7 +198,7 @@ def test_missing_and_corrupt_model_files(tmp_path):
 
 
 def test_model_from_bytes(model_path):
-    with Scorer(model_path.read_bytes(), device="cpu") as scorer:
+    with Scorer(model_path.read_bytes(), device="cpu", align="never") as scorer:
         assert scorer.score_array(random_face(0)).ok
 
 
@@ -262,7 +264,7 @@ def test_silent_cuda_fallback_is_caught(model_path, monkeypatch, caplog):
     with pytest.raises(DeviceError, match="CUDA was requested but ONNX Runtime fell back to the CPU"):
         Scorer(model_path, device="cuda")
     with caplog.at_level(logging.WARNING, logger="fqe_onnx.session"):
-        with Scorer(model_path, device="auto") as scorer:
+        with Scorer(model_path, device="auto", align="never") as scorer:
             assert scorer.provider == "CPUExecutionProvider"
             assert scorer.score_array(random_face(0)).ok
     assert "CUDA is installed but not usable; running on the CPU" in caplog.text
@@ -289,6 +291,6 @@ def test_scoring_streams_an_endless_input(model_path):
         for i in itertools.count():
             yield random_face(i % 3, (64, 64))
 
-    with Scorer(model_path, device="cpu", batch_size=4) as scorer:
+    with Scorer(model_path, device="cpu", align="never", batch_size=4) as scorer:
         first = list(itertools.islice(scorer.score_arrays(endless()), 6))  # returns: records come per batch
     assert [r.path for r in first] == ["0", "1", "2", "3", "4", "5"] and all(r.ok for r in first)

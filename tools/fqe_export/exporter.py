@@ -13,10 +13,12 @@ import numpy as np
 import onnx
 import torch
 
+from fqe_onnx.align.template import model_template
 from fqe_onnx.contract import Contract, OutputSpec, write_contract
 from fqe_onnx.demo import demo_face
-from fqe_onnx.preprocess import prepare
+from fqe_onnx.preprocess import prepare, prepare_crop
 
+from .presets import with_template
 from .parity import FP16, FP32, ParityResult, compare, onnx_embeddings, torch_embeddings
 
 #: The ONNX opset every export uses: supported by ONNX Runtime >= 1.14 and by the TorchScript exporter.
@@ -40,14 +42,15 @@ class ExportResult:
 
 
 def parity_inputs(contract: Contract, n_random: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random images and a real face (the demo's aligned astronaut), both through the contract's
-    preprocessing, as (N, 3, 112, 112) float32 batches."""
+    """Random images through the contract's geometry, and a real face (the demo's astronaut) aligned
+    onto the contract's face template, as (N, 3, 112, 112) float32 batches."""
     rng = np.random.default_rng(seed)
     random_images = [rng.integers(0, 256, size=(160, 160, 3), dtype=np.uint8) for _ in range(n_random)]
-    face = demo_face()
+    face = demo_face(model_template(contract.preprocess), contract.preprocess.geometry.crop_size)
     return {
         f"{n_random} random images": np.stack([prepare(im, contract.preprocess) for im in random_images]),
-        "aligned demo face (+ mirrored)": np.stack([prepare(im, contract.preprocess) for im in (face, face[:, ::-1].copy())]),
+        "aligned demo face (+ mirrored)": np.stack([prepare_crop(im, contract.preprocess)
+                                                    for im in (face, face[:, ::-1].copy())]),
     }
 
 
@@ -73,7 +76,8 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def export_model(network: torch.nn.Module, contract: Contract, out: Path, *, fixed_batch: bool = False,
                  fp16: bool = False) -> ExportResult:
-    """Export, write ``contract`` (its embedding dim taken from the network), check, prove parity, save."""
+    """Export, write ``contract`` (its embedding dim taken from the network, its face template written
+    out), check, prove parity, save."""
     if contract.preprocess.geometry.crop_size != INPUT_SIZE or contract.preprocess.channels != 3:
         raise ExportError(f"exports take 3-channel {INPUT_SIZE[0]}x{INPUT_SIZE[1]} inputs; the contract crops "
                           f"{contract.preprocess.geometry.crop_size} with {contract.preprocess.channels} channel(s)")
@@ -83,7 +87,7 @@ def export_model(network: torch.nn.Module, contract: Contract, out: Path, *, fix
     inputs = parity_inputs(contract)
     reference = {name: torch_embeddings(network, batch) for name, batch in inputs.items()}
     dim = next(iter(reference.values())).shape[1]
-    contract = replace(contract, output=OutputSpec("embedding", dim))
+    contract = replace(with_template(contract), output=OutputSpec("embedding", dim))
 
     model = to_onnx(network, fixed_batch)
     if fp16:
@@ -120,6 +124,8 @@ def models_md_entry(result: ExportResult, title: str) -> str:
         f"{'fixed 1' if result.fixed_batch else 'dynamic'}, {'fp16 weights' if result.fp16 else 'fp32'}",
         f"- preprocessing: {pre.channel_order}, resize {geo.resize[0]}x{geo.resize[1]} {geo.interpolation}, crop "
         f"(top, left, h, w) = {geo.crop_box()}, x = (pixel - {list(pre.mean)}) / {list(pre.scale)}",
+        f"- face template (input pixels; eyes, nose tip, mouth corners): "
+        + ", ".join(f"({x:g}, {y:g})" for x, y in model_template(pre).tolist()),
         f"- output: {result.contract.output.dim}-D embedding",
         f"- calibration: h={cal.h:g}, a={cal.a:g}, s={cal.s:g}, x0={cal.x0:g}, w={cal.w:g}",
         "- parity with torch: " + "; ".join(r.describe() for r in result.parity),

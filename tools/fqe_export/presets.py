@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from fqe_onnx.align.template import model_template
 from fqe_onnx.contract import SEED_CONTRACT, Contract, with_overrides
 
+
+def with_template(contract: Contract) -> Contract:
+    """The contract with its face template written out (derived from its geometry), so the exported
+    file says where the model wants the five face points instead of leaving it to be inferred."""
+    template = tuple(map(tuple, model_template(contract.preprocess).round(4).tolist()))
+    return dataclasses.replace(contract, preprocess=dataclasses.replace(contract.preprocess, template=template))
+
+
+#: Presets as their projects publish them; exports write them with ``with_template``, after any override.
 PRESETS: dict[str, Contract] = {
     # No preset: the seed pipeline (BGR, 192 -> centre 112, /255, Q = round(100 * sigmoid(q))),
     # the same default the runtime assumes for a model without a contract.

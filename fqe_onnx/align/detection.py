@@ -14,7 +14,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .session import create_session
+from ..session import create_session
 
 DETECTOR_SIZE = (320, 240)  # (width, height)
 CONFIDENCE = 0.65

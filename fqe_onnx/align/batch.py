@@ -1,4 +1,4 @@
-"""``fqe-onnx align``: aligned crops for every photo under a folder, and a table of what was found."""
+"""``fqe-onnx align``: crops on a model's template for every photo under a folder, and a table of what was found."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import TextIO
 
 import cv2
 
-from .aligner import MODE_ALIGNED, MODE_PASSTHROUGH, FaceAligner
-from .decode import read_image
-from .errors import ImageError
-from .sources import find_images
+from ..contract import Preprocess
+from ..decode import read_image
+from ..errors import ImageError
+from ..sources import find_images
+from .framing import MODE_ALIGNED, MODE_AS_IS, Framer
 
 POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 BOX_COLUMNS = ("x1", "y1", "x2", "y2")
 POINT_COLUMNS = tuple(f"{name}_{axis}" for name in POINT_NAMES for axis in "xy")
-TABLE_COLUMNS = ("path", "face", "mode") + BOX_COLUMNS + ("score",) + POINT_COLUMNS + ("output", "error")
+TABLE_COLUMNS = ("path", "face", "mode") + BOX_COLUMNS + ("score",) + POINT_COLUMNS + ("output", "error_kind", "error")
 
 
 def _write_png(path: Path, image) -> None:
@@ -36,11 +37,15 @@ def table_row(**values: object) -> list[object]:
     return [values.get(column, "") for column in TABLE_COLUMNS]
 
 
-def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, *, all_faces: bool = False,
-               pass_aligned: bool = False, device: str = "cpu") -> int:
-    """Align every image under ``root`` into ``out`` (same relative paths, .png; ``_N`` per face with
-    ``all_faces``); write one table row per face or failed image; return the number of failures."""
-    aligner = FaceAligner(device=device, pass_aligned=pass_aligned)
+def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, preprocess: Preprocess, *,
+               all_faces: bool = False, align: str = "auto", device: str = "cpu") -> int:
+    """Write every image under ``root`` into ``out`` on the model's template (same relative paths,
+    .png; ``_N`` per face with ``all_faces``); one table row per face or failed image; returns the
+    number of failures. With ``align`` auto, images already at the model's input size are copied
+    as they are (mode ``as-is``)."""
+    if align not in ("auto", "always"):
+        raise ValueError(f"align takes auto or always, got {align!r}")
+    framer = Framer(preprocess, align, device=device)
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(TABLE_COLUMNS)
     errors = 0
@@ -48,20 +53,21 @@ def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, *, all_f
         stem = Path(source.name).with_suffix("")
         try:
             image = read_image(source.path)
-            if aligner.is_passthrough(image):
+            if framer.mode_for(image) == MODE_AS_IS:
                 target = out / stem.with_suffix(".png")
                 _write_png(target, image)
-                writer.writerow(table_row(path=source.name, mode=MODE_PASSTHROUGH, output=target.as_posix()))
+                writer.writerow(table_row(path=source.name, mode=MODE_AS_IS, output=target.as_posix()))
                 continue
-            faces = aligner.faces(image, all_faces=all_faces)
-        except (ImageError, cv2.error) as exc:
+            faces = framer.aligner.faces(image, all_faces=all_faces, template=framer.template, size_hw=framer.size_hw)
+        except ImageError as exc:
             errors += 1
-            writer.writerow(table_row(path=source.name, error=str(exc)))
+            writer.writerow(table_row(path=source.name, error_kind=exc.kind, error=str(exc)))
             continue
-        for face in faces:
+        for aligned in faces:
+            face = aligned.face
             name = f"{stem.name}_{face.face_index}.png" if all_faces else f"{stem.name}.png"
             target = out / stem.parent / name
-            _write_png(target, face.crop)
+            _write_png(target, aligned.crop)
             box = dict(zip(BOX_COLUMNS, (f"{v:.1f}" for v in face.detection.box)))
             points = dict(zip(POINT_COLUMNS, (f"{v:.2f}" for v in face.points.reshape(-1))))
             writer.writerow(table_row(path=source.name, face=face.face_index, mode=MODE_ALIGNED, **box,

@@ -1,0 +1,42 @@
+"""``fqe_onnx.run``: the original entry point, a pandas table of every image's scores."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Optional, Union
+
+from .diagnostics import score_warning
+from .errors import FqeError
+from .records import COLUMNS
+from .scorer import Scorer
+from .session import ModelSource
+from .sources import find_images, read_list
+
+
+def run(
+    image_root: Union[str, "os.PathLike[str]"],
+    model: Optional[ModelSource] = None,
+    device: str = "auto",
+    batch_size: int = 32,
+    from_list: Union[str, "os.PathLike[str]", None] = None,
+    align: Union[str, bool] = "auto",
+    **overrides: Any,
+) -> Any:
+    """Score a folder (or one image, or a list file) and return a pandas DataFrame with columns
+    ``path, identity, q, Q, mode, error_kind, error``. ``model`` is a file, a zoo name, or None for
+    the default model; ``align`` is auto, always or never (see ``Scorer``). Warns (``warnings``)
+    when the scores carry no information. Needs the ``pandas`` extra."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise FqeError("fqe_onnx.run returns a pandas DataFrame: pip install pandas (the pandas extra)") from None
+    sources = read_list(from_list, image_root) if from_list is not None else find_images(image_root)
+    with Scorer(model, device=device, batch_size=batch_size, align=align, **overrides) as scorer:
+        records = [r.as_dict() for r in scorer.score_sources(sources)]
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    frame["Q"] = frame["Q"].astype("Int64")
+    message = score_warning([r["Q"] for r in records if r["Q"] is not None])
+    if message:
+        warnings.warn(message, stacklevel=2)
+    return frame
