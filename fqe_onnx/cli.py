@@ -1,7 +1,10 @@
 """The ``fqe-onnx`` command line: a thin layer over the Python API.
 
 Data goes to stdout or ``--output``; progress, warnings and the summary go to stderr.
-Exit codes: 0 every image scored, 1 some image failed (its row is still written), 2 usage or model error.
+Exit codes: 0 every image scored; 1 some image failed (its row is still written); 2 usage or model
+error; 3 an unexpected internal error (the traceback only with ``--debug``); 130 and 143 interrupted
+by SIGINT or SIGTERM (what was written is flushed and the summary printed); 141 the reader of stdout
+went away (a broken pipe ends quietly).
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
+import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -28,6 +34,68 @@ class UsageOrModelError(click.ClickException):
 
 def fail(exc: FqeError) -> UsageOrModelError:
     return UsageOrModelError(str(exc))
+
+
+EXIT_INTERNAL, EXIT_SIGINT, EXIT_BROKEN_PIPE, EXIT_SIGTERM = 3, 130, 141, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: end like Ctrl-C, with exit status 143. A BaseException, like KeyboardInterrupt,
+    so that no per-image error boundary (``except Exception``) mistakes it for that image's failure."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Any:
+    """While scoring, SIGTERM raises Terminated in the main thread so rows are flushed and the
+    summary printed (signal handlers can only be set from the main thread)."""
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (``| head``): point stdout at /dev/null so the interpreter's final flush
+    cannot fail again, and end with 141 and no message."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both of the first two
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
+class FqeGroup(click.Group):
+    """The command group, and the outermost error boundary: an exception that escapes a command is
+    a bug (exit 3, traceback with --debug); Ctrl-C is exit 130; a broken pipe ends quietly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_SIGINT)
+        except Terminated:
+            click.echo("terminated", err=True)
+            sys.exit(EXIT_SIGTERM)
+        except BrokenPipeError:
+            quiet_broken_pipe()
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                traceback.print_exc(file=sys.stderr)
+            click.echo(f"Error: internal error, please report it: {type(exc).__name__}: {exc}"
+                       + ("" if ctx.params.get("debug") else " (rerun with --debug for the traceback)"), err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 class NumberList(click.ParamType):
@@ -114,9 +182,10 @@ align_option = click.option(
     "always: align every image; never: the contract's geometry only.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FqeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fqe-onnx")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error (exit status 3).")
+def main(debug: bool) -> None:
     """Face image quality from the norm of a face-recognition embedding, on ONNX Runtime."""
 
 
@@ -132,52 +201,99 @@ def main() -> None:
               help="Score the images listed in FILE, one path per line, relative to ROOT (or to FILE's folder).")
 @click.option("--workers", type=click.IntRange(min=0), help="Decoding threads (default: up to 4).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.option("--resume", is_flag=True, help="Append to --output, skipping inputs already in it (same model and "
+              "options only; a torn last line is dropped).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=50_000_000, show_default=True,
+              help="Refuse images whose header declares more pixels (decompression bombs).")
 @align_option
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
-          fmt: str, from_list: Optional[str], workers: Optional[int], progress: bool, align: str,
-          overrides: dict[str, Any]) -> None:
+          fmt: str, from_list: Optional[str], workers: Optional[int], progress: bool, resume: bool, max_pixels: int,
+          align: str, overrides: dict[str, Any]) -> None:
     """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
     from .diagnostics import score_warning
-    from .output import RecordWriter, write_records
+    from .output import RecordWriter, RunSummary, read_for_resume, write_records, write_side_file
     from .scorer import Scorer
     from .sources import find_images, read_list
 
     if root is None and from_list is None:
         raise click.UsageError("give ROOT, or --from-list FILE")
+    if resume and not output:
+        raise click.UsageError("--resume needs --output FILE")
     try:
         sources = read_list(from_list, root) if from_list else find_images(root)
-        scorer = Scorer(model, device=device, batch_size=batch_size, workers=workers, align=align, **overrides)
+        scorer = Scorer(model, device=device, batch_size=batch_size, workers=workers, align=align,
+                        max_pixels=max_pixels, **overrides)
+        summary = RunSummary(inputs=len(sources))
+        settings = run_settings(scorer, root, from_list, fmt, max_pixels) if output else {}
+        header = True
+        if resume:
+            state = read_for_resume(Path(output), fmt, settings)
+            if state.torn:
+                click.echo(f"dropped a torn last line from {output}", err=True)
+            summary.already = sum(s.name in state.done for s in sources)
+            summary.already_errors = sum(bool(state.done[s.name]) for s in sources if s.name in state.done)
+            sources = [s for s in sources if s.name not in state.done]
+            header = not state.done and not (Path(output).exists() and Path(output).stat().st_size)
     except FqeError as exc:
         raise fail(exc) from exc
-    click.echo(f"scoring {len(sources)} images on {scorer.provider}, --align {align}", err=True)
-    if not sources:
+    click.echo(f"scoring {len(sources)} images on {scorer.provider}, --align {align}"
+               + (f" ({summary.already} already in {output})" if resume else ""), err=True)
+    if not sources and not summary.already:
         click.echo(f"warning: no .jpg, .jpeg or .png images in {from_list or root}", err=True)
     if align == "never":
         from .align.framing import sample_geometry_warning
 
-        warning = sample_geometry_warning([s.path for s in sources], scorer.contract.preprocess)
+        warning = sample_geometry_warning([s.path for s in sources if s.error is None], scorer.contract.preprocess)
         if warning:
             click.echo(f"warning: {warning}", err=True)
     try:
-        stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+        stream = open(output, "a" if resume else "w", encoding="utf-8", newline="") if output else sys.stdout
+        if output:
+            write_side_file(output, settings)
     except OSError as exc:
         raise UsageOrModelError(f"cannot write {output}: {exc.strerror or exc}") from exc
     bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
+    interrupted = ""
     try:
-        with scorer, (bar or contextlib.nullcontext()):
-            summary = write_records(scorer.score_sources(sources), RecordWriter(stream, fmt),
-                                    flush_every=batch_size, progress=bar.update if bar else None)
+        with scorer, sigterm_raises(), (bar or contextlib.nullcontext()):
+            write_records(scorer.score_sources(sources), RecordWriter(stream, fmt, header=header), summary,
+                          progress=bar.update if bar else None)
     except FqeError as exc:
         raise fail(exc) from exc
+    except KeyboardInterrupt:
+        interrupted = "interrupted (SIGINT)"
+    except Terminated:
+        interrupted = "terminated (SIGTERM)"
+    except BrokenPipeError:
+        quiet_broken_pipe()
     finally:
         if output:
             stream.close()
-    click.echo(summary.describe(scorer.provider), err=True)
+    click.echo(summary.describe(scorer.provider, interrupted), err=True)
+    if interrupted:
+        sys.exit(EXIT_SIGINT if "SIGINT" in interrupted else EXIT_SIGTERM)
     message = score_warning(summary.scores)
     if message:
         click.echo(f"warning: {message}", err=True)
-    sys.exit(1 if summary.errors else 0)
+    sys.exit(1 if summary.errors or summary.already_errors else 0)
+
+
+def run_settings(scorer: Any, root: Optional[str], from_list: Optional[str], fmt: str, max_pixels: int) -> dict[str, Any]:
+    """What determines the rows of a run, for the side file: a resumed run must match it exactly."""
+    from . import __version__
+    from .zoo import sha256_of
+
+    return {
+        "model_sha256": sha256_of(Path(scorer.model.source)) if scorer.model.source else "",
+        "contract": scorer.contract.to_json(),
+        "align": scorer.align,
+        "max_pixels": max_pixels,
+        "format": fmt,
+        "inputs": {"root": os.path.abspath(root) if root else None,
+                   "from_list": os.path.abspath(from_list) if from_list else None},
+        "fqe_onnx_version": __version__,
+    }
 
 
 @main.command()
@@ -213,6 +329,8 @@ def inspect(model: Optional[str], device: str, as_json: bool) -> None:
     click.echo(f"face template ({template['source']}; left eye, right eye, nose tip, mouth corners, input pixels): "
                + ", ".join(f"({x:g}, {y:g})" for x, y in template["points"]))
     click.echo(f"check: {report['check']}")
+    for line in report["probes"]:
+        click.echo(f"  {line}")
     click.echo("execution providers available: " + ", ".join(report["providers_available"]))
 
 
@@ -227,7 +345,8 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
              overrides: dict[str, Any]) -> None:
     """Write a contract into a copy of MODEL: its current one (or the seed's) plus the given options."""
     from .contract import with_overrides
-    from .modelfile import load_model_proto, proto_contract, save_with_contract
+    from .inspection import probe_batches
+    from .modelfile import load_model_proto, proto_contract, save_model_bytes, with_contract_bytes
     from .session import EmbeddingModel
     from .zoo import resolve_model
 
@@ -239,8 +358,11 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
             from .normalize import flush_denormals as flush
 
             click.echo(f"flushed {flush(proto)} denormal weights to zero", err=True)
-        path = save_with_contract(proto, updated, out)
-        EmbeddingModel(path, device="cpu")  # the written model must load and pass the I/O checks
+        data = with_contract_bytes(proto, updated)
+        checked = EmbeddingModel(data, device="cpu")  # must load and pass the I/O checks before it is written
+        for line in probe_batches(checked):
+            click.echo(f"check: {line}", err=True)
+        path = save_model_bytes(data, out)
     except FqeError as exc:
         raise fail(exc) from exc
     from .inspection import template_report

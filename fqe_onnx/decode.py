@@ -1,75 +1,275 @@
-"""Turning files, bytes and caller arrays into BGR uint8 images, with a specific error for each failure.
+"""Turning files, bytes and caller arrays into BGR uint8 images, with a specific error kind for each failure.
 
-Files are read as bytes and decoded with ``cv2.imdecode``: ``cv2.imread`` with a str path crashes on
-file names that are not UTF-8, and both silently return the top of a truncated JPEG filled with grey,
-so completeness is checked on the bytes before decoding.
+Safe on hostile input: only regular files are opened (non-blocking, so a FIFO or a device never
+hangs), at most ``max_bytes + 1`` bytes are read, the format is sniffed from magic bytes (not the
+file name), the pixel count is read from the header (PNG IHDR, JPEG SOFn, BMP, WebP) and checked
+before anything is decoded, and completeness is checked by walking the JPEG markers or PNG chunks
+(bytes appended after the end of the image, such as a Motion Photo's video, are fine). OpenCV would
+otherwise return the top of a truncated JPEG filled with grey, and allocate whatever a header
+declares. Files are read as bytes and decoded with ``cv2.imdecode``: ``cv2.imread`` with a str path
+crashes on file names that are not UTF-8.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Union
 
 import cv2
 import numpy as np
 
 from .errors import ImageError
 
-_JPEG_SOI = b"\xff\xd8"
-_JPEG_SOS = b"\xff\xda"
-_JPEG_EOI = b"\xff\xd9"
+#: Defaults, documented in the README; ``Limits`` overrides them per scorer (``--max-pixels``).
+MAX_PIXELS = 50_000_000
+MAX_BYTES = 100 * 1024 * 1024
+MIN_SIDE = 16
+#: An image whose grey levels have a standard deviation below this has no detail at all.
+FLAT_STD = 1.0
+
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: JPEG start-of-frame markers (SOF0..SOF15 without DHT C4, JPG C8 and DAC CC): they carry the size.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: Markers without a length field: SOI, EOI, RST0..7, TEM.
+_STANDALONE = frozenset([0xD8, 0xD9, 0x01]) | frozenset(range(0xD0, 0xD8))
 
 
-def check_complete(data: bytes) -> None:
-    """Raise ImageError if a JPEG or PNG byte stream is visibly truncated.
+@dataclass(frozen=True)
+class Limits:
+    """What a decoder accepts: file size, pixel count (from the header), smallest side, and whether
+    images with no detail at all are refused."""
 
-    JPEG: an end-of-image marker must follow the last start-of-scan marker (entropy-coded data
-    escapes 0xFF, so neither marker can occur inside it). PNG: the IEND chunk must be present.
-    """
-    if data.startswith(_JPEG_SOI):
-        last_scan = data.rfind(_JPEG_SOS)
-        if last_scan < 0 or data.find(_JPEG_EOI, last_scan) < 0:
-            raise ImageError("truncated JPEG: no end-of-image marker after the last scan", "truncated")
-    elif data.startswith(_PNG_SIGNATURE):
-        if data.rfind(b"IEND") < 0:
-            raise ImageError("truncated PNG: no IEND chunk", "truncated")
+    max_pixels: int = MAX_PIXELS
+    max_bytes: int = MAX_BYTES
+    min_side: int = MIN_SIDE
+    refuse_flat: bool = True
 
 
-def decode_bytes(data: bytes | np.ndarray) -> np.ndarray:
-    """Decode an encoded image (JPEG, PNG, ...) to an HxWx3 BGR uint8 array."""
-    buffer = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else data
-    if buffer.size == 0:
+DEFAULT_LIMITS = Limits()
+
+
+def sniff(data: bytes) -> str:
+    """The image format from magic bytes: jpeg, png, bmp, webp, gif, tiff, or '' if unknown."""
+    if data.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if data.startswith(_PNG_SIGNATURE):
+        return "png"
+    if data.startswith(b"BM") and len(data) >= 26:
+        return "bmp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    return ""
+
+
+def _truncated(fmt: str, detail: str) -> ImageError:
+    return ImageError(f"truncated {fmt.upper()}: {detail}", "truncated")
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a JPEG, after walking its markers to the end-of-image marker.
+
+    Raises ImageError ``truncated`` when the stream ends first, ``not-an-image`` when a marker is
+    malformed. Entropy-coded data escapes 0xFF as FF 00 and restart markers are FF D0..D7, so the
+    next real marker after a scan is the first FF followed by anything else."""
+    size: Optional[tuple[int, int]] = None
+    pos, end = 2, len(data)
+    while True:
+        if pos + 2 > end:
+            raise _truncated("jpeg", "no end-of-image marker")
+        if data[pos] != 0xFF:
+            raise ImageError(f"corrupt JPEG: expected a marker at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:  # EOI: whatever follows is not ours
+            break
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > end:
+            raise _truncated("jpeg", "a segment header is cut off")
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if length < 2:
+            raise ImageError(f"corrupt JPEG: segment length {length} at byte {pos}")
+        if pos + 2 + length > end:
+            raise _truncated("jpeg", "a segment is cut off")
+        if marker in _SOF_MARKERS and length >= 7:
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            size = (width, height)
+        pos += 2 + length
+        if marker == 0xDA:  # start of scan: skip the entropy-coded data to the next real marker
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= end:
+                    raise _truncated("jpeg", "no end-of-image marker after the last scan")
+                following = data[pos + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    pos += 2
+                    continue
+                break
+    if size is None:
+        raise ImageError("corrupt JPEG: no frame header (SOF)")
+    return size
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG from IHDR, after walking its chunks to IEND (truncated otherwise)."""
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise _truncated("png", "no IHDR chunk") if len(data) < 33 else ImageError("corrupt PNG: the first chunk is not IHDR")
+    width, height = struct.unpack(">II", data[16:24])
+    pos = 8
+    while True:
+        if pos + 8 > len(data):
+            raise _truncated("png", "no IEND chunk")
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
+        pos += 12 + length
+        if pos > len(data):
+            raise _truncated("png", f"chunk {kind.decode('latin-1')!r} is cut off")
+        if kind == b"IEND":
+            return width, height
+
+
+def header_size(data: bytes, fmt: str) -> Optional[tuple[int, int]]:
+    """(width, height) from the header, with completeness checked for JPEG and PNG; None when the
+    format has no parser here."""
+    if fmt == "jpeg":
+        return jpeg_size(data)
+    if fmt == "png":
+        return png_size(data)
+    if fmt == "bmp":
+        width, height = struct.unpack("<ii", data[18:26])
+        return abs(width), abs(height)
+    if fmt == "webp" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8X":
+            return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+        if chunk == b"VP8 ":
+            width, height = struct.unpack("<HH", data[26:30])
+            return width & 0x3FFF, height & 0x3FFF
+        if chunk == b"VP8L":
+            bits = int.from_bytes(data[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
+
+
+def check_size(width: int, height: int, limits: Limits) -> None:
+    """Refuse images above the pixel limit or below the smallest side, from their declared size."""
+    if width * height > limits.max_pixels:
+        raise ImageError(f"image declares {width}x{height} = {width * height / 1e6:.1f} MP, over the limit of "
+                         f"{limits.max_pixels / 1e6:g} MP (--max-pixels)", "too-large")
+    if min(width, height) < limits.min_side:
+        raise ImageError(f"image is {width}x{height}, below the smallest usable side of {limits.min_side} px", "too-small")
+
+
+def check_detail(bgr: np.ndarray, limits: Limits) -> None:
+    """Refuse an image with no detail at all (one flat colour, to within FLAT_STD grey levels)."""
+    if limits.refuse_flat:
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        if float(grey.std()) < FLAT_STD:
+            raise ImageError(f"image has no detail (one flat colour, grey level {float(grey.mean()):.0f})", "flat")
+
+
+def decode_image(data: Union[bytes, bytearray, np.ndarray], limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, str]:
+    """Decode an encoded image to (HxWx3 BGR uint8, sniffed format)."""
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    if not raw:
         raise ImageError("empty file", "empty-file")
-    check_complete(buffer.tobytes())
+    fmt = sniff(raw)
+    if not fmt:
+        raise ImageError("not an image: the bytes start with no known image signature", "not-an-image")
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-    except cv2.error as exc:  # e.g. a header declaring more pixels than OpenCV allows
-        raise ImageError(f"OpenCV refused to decode the image: {exc.err}") from exc
+        return _decode_known(raw, fmt, limits), fmt
+    except ImageError as exc:
+        exc.format = fmt
+        raise
+
+
+def _decode_known(raw: bytes, fmt: str, limits: Limits) -> np.ndarray:
+    size = header_size(raw, fmt)
+    if size is None:
+        raise ImageError(f"unsupported image format {fmt} (JPEG, PNG, BMP and WebP are decoded)", "not-an-image")
+    check_size(*size, limits)
+    try:
+        image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # e.g. a header OpenCV itself refuses
+        raise ImageError(f"OpenCV refused to decode the {fmt} image: {exc.err}", "not-an-image") from exc
     if image is None:
-        raise ImageError("not a decodable image (OpenCV could not decode the bytes)")
+        raise ImageError(f"not a decodable image (OpenCV could not decode the {fmt} bytes)", "not-an-image")
+    check_size(image.shape[1], image.shape[0], limits)
+    check_detail(image, limits)
     return image
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read and decode one image file to HxWx3 BGR uint8."""
+def read_bytes(path: Union[str, "os.PathLike[str]"], max_bytes: int = MAX_BYTES) -> bytes:
+    """Read a regular file's bytes, at most ``max_bytes`` (ImageError ``too-large`` beyond).
+
+    Opened non-blocking and checked with fstat before any read, so a FIFO, socket or device is an
+    error row (``not-a-file``) instead of a hang."""
     try:
-        data = np.fromfile(Path(path), dtype=np.uint8)
+        fd = os.open(Path(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO or socket with nothing on the other end
+            raise ImageError("not a regular file (a FIFO or socket)", "not-a-file") from exc
+        raise ImageError(f"cannot read file: {exc.strerror or exc}", "unreadable") from exc
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise ImageError(f"cannot read file: {exc}", "unreadable") from exc
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageError("cannot read file: it is a folder", "unreadable")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError("not a regular file (a FIFO, socket or device)", "not-a-file")
+        if info.st_size > max_bytes:
+            raise ImageError(f"file is {info.st_size / 2**20:.1f} MiB, over the limit of {max_bytes / 2**20:g} MiB", "too-large")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)  # a file that grew since fstat is still bounded
     except OSError as exc:
         raise ImageError(f"cannot read file: {exc.strerror or exc}", "unreadable") from exc
-    return decode_bytes(data)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ImageError(f"file is over the limit of {max_bytes / 2**20:g} MiB", "too-large")
+    return data
 
 
-def as_bgr_image(array: np.ndarray) -> np.ndarray:
+def decode_bytes(data: Union[bytes, bytearray, np.ndarray], limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Decode an encoded image to HxWx3 BGR uint8."""
+    return decode_image(data, limits)[0]
+
+
+def load_file(path: Union[str, "os.PathLike[str]"], limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, str]:
+    """Read and decode one image file to (HxWx3 BGR uint8, sniffed format)."""
+    return decode_image(read_bytes(path, limits.max_bytes), limits)
+
+
+def read_image(path: Union[str, "os.PathLike[str]"], limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Read and decode one image file to HxWx3 BGR uint8."""
+    return load_file(path, limits)[0]
+
+
+def as_bgr_image(array: np.ndarray, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     """Validate a caller's array: HxWx3 BGR uint8, or HxW grey uint8 (converted to BGR)."""
     if not isinstance(array, np.ndarray):
         raise ImageError(f"expected a numpy array, got {type(array).__name__}", "bad-array")
     if array.dtype != np.uint8:
         raise ImageError(f"expected dtype uint8, got {array.dtype}", "bad-array")
-    if array.ndim == 2:
-        array = cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
-    elif array.ndim != 3 or array.shape[2] != 3:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
         raise ImageError(f"expected an HxWx3 BGR or HxW grey image, got shape {array.shape}", "bad-array")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ImageError(f"empty image, shape {array.shape}", "bad-array")
+    check_size(array.shape[1], array.shape[0], limits)
+    if array.ndim == 2:
+        array = cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+    check_detail(array, limits)
     return array

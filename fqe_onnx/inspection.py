@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .align.template import model_template
 from .errors import ModelError
 from .modelfile import load_model_proto, opset_versions
@@ -18,9 +20,11 @@ def inspect_model(model: ModelSource, device: str = "cpu") -> dict[str, Any]:
     contract, has_contract = contract_from_metadata(session.get_modelmeta().custom_metadata_map)
     inputs, outputs = describe(session.get_inputs()), describe(session.get_outputs())
     batch = inputs[0].shape[0] if inputs and inputs[0].shape else None
+    probes: list[str] = []
     try:
-        EmbeddingModel(model, device=device)
-        check = "ok"
+        probes = probe_batches(EmbeddingModel(model, device=device))
+        check = "ok" if all(line.endswith(": ok") for line in probes) else "failed: " + "; ".join(
+            line for line in probes if not line.endswith(": ok"))
     except ModelError as exc:
         check = f"failed: {exc}"
     proto = load_model_proto(model) if not isinstance(model, bytes) else None
@@ -34,6 +38,7 @@ def inspect_model(model: ModelSource, device: str = "cpu") -> dict[str, Any]:
         "contract": contract.to_json(),
         "template": template_report(contract),
         "check": check,
+        "probes": probes,
         "providers_available": available_providers(),
     }
 
@@ -44,3 +49,26 @@ def template_report(contract: Any) -> dict[str, Any]:
     points = model_template(contract.preprocess).round(4).tolist()
     source = "contract" if contract.preprocess.template is not None else "derived from the geometry"
     return {"points": points, "source": source}
+
+
+def probe_batches(model: EmbeddingModel, sizes: tuple[int, ...] = (1, 3)) -> list[str]:
+    """Run tiny batches of random inputs through the model and say what happened, one line per
+    batch size ('batch of 3: ok' or 'batch of 3: failed: ...'). Raises ModelError when even one
+    image at a time fails: such a model cannot score anything."""
+    pre = model.contract.preprocess
+    height, width = pre.geometry.crop_size
+    shape = (pre.channels, height, width) if pre.layout == "NCHW" else (height, width, pre.channels)
+    rng = np.random.default_rng(0)
+    lines = []
+    for size in ((model.fixed_batch,) if model.fixed_batch else sizes):
+        batch = rng.uniform(-1, 1, size=(size,) + shape).astype(np.float32)
+        try:
+            q = model.norms(batch)
+            finite = bool(np.all(np.isfinite(q)))
+            lines.append(f"batch of {size}: " + ("ok" if finite else f"failed: non-finite q {q.tolist()}"))
+        except Exception as exc:  # onnxruntime's own error types: reported, not raised
+            if size == (model.fixed_batch or sizes[0]):
+                raise ModelError(f"the model fails on a batch of {size}: {type(exc).__name__}: {exc}") from exc
+            lines.append(f"batch of {size}: failed: {type(exc).__name__}: {exc}".splitlines()[0]
+                         + " (the scorer then runs one image at a time)")
+    return lines

@@ -30,12 +30,23 @@ def opset_versions(model: Any) -> dict[str, int]:
     return {(o.domain or "ai.onnx"): o.version for o in model.opset_import}
 
 
-def save_with_contract(model: Any, contract: Contract, out: str | os.PathLike[str]) -> Path:
-    """Write ``contract`` into ``model`` and save it to ``out`` (folders created as needed)."""
-    import onnx
-
+def with_contract_bytes(model: Any, contract: Contract) -> bytes:
+    """Write ``contract`` into ``model`` (in place) and return the serialised file."""
     write_contract(model, contract)
+    return model.SerializeToString()
+
+
+def save_model_bytes(data: bytes, out: str | os.PathLike[str]) -> Path:
+    """Save a serialised model atomically (a unique temporary file renamed over ``out``; folders
+    created as needed): a failed or interrupted write never leaves a half file at ``out``."""
+    from .output import write_atomically
+
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out_path))
+    write_atomically(out_path, data)
     return out_path
+
+
+def save_with_contract(model: Any, contract: Contract, out: str | os.PathLike[str]) -> Path:
+    """Write ``contract`` into ``model`` and save it to ``out`` atomically."""
+    return save_model_bytes(with_contract_bytes(model, contract), out)

@@ -1,31 +1,45 @@
-"""Writing records as they are scored: CSV (``path,identity,q,Q,mode,error_kind,error``) or JSON Lines."""
+"""Writing records as they are scored, and resuming an interrupted run.
+
+Formats: CSV (``path,identity,q,Q,mode,format,error_kind,error``) or JSON Lines with the same keys.
+Every row is flushed as it is written, so a killed run loses at most the row being written. Next
+to an output file, a small side file (``OUTPUT.fqe-run.json``) records what made it (model file
+hash, contract, framing and decoding options, inputs); ``--resume`` refuses to append rows made
+differently, and keeps the output a plain table.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
+import os
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, TextIO
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, TextIO
 
 from .diagnostics import tally
+from .errors import FqeError
 from .records import COLUMNS, Record
 
 FORMATS = ("csv", "jsonl")
+SIDE_SUFFIX = ".fqe-run.json"
 
 
 class RecordWriter:
     """Writes one row per record to a text stream; q keeps full float precision (repr round-trips)."""
 
-    def __init__(self, stream: TextIO, fmt: str = "csv") -> None:
+    def __init__(self, stream: TextIO, fmt: str = "csv", header: bool = True) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.stream = stream
         self.fmt = fmt
         self.columns = COLUMNS
         self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
-        if self._csv is not None:
+        if self._csv is not None and header:
             self._csv.writerow(self.columns)
 
     def write(self, record: Record) -> None:
@@ -43,13 +57,17 @@ class RecordWriter:
 
 @dataclass
 class RunSummary:
-    """What a scoring run wrote: the scores of the images that worked, the error count, the time."""
+    """What a scoring run wrote: the scores of the images that worked, errors, modes, time; with
+    ``--resume``, what the output already held."""
 
     scores: list[int] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
     modes: Counter = field(default_factory=Counter)
     error_kinds: Counter = field(default_factory=Counter)
+    inputs: int = 0
+    already: int = 0  # rows of these inputs already in the output (--resume)
+    already_errors: int = 0
 
     @property
     def total(self) -> int:
@@ -63,27 +81,112 @@ class RunSummary:
             self.errors += 1
             self.error_kinds[record.error_kind] += 1
 
-    def describe(self, provider: str) -> str:
+    def describe(self, provider: str, interrupted: str = "") -> str:
         rate = self.total / self.seconds if self.seconds > 0 else 0.0
         text = f"{self.total} images, {self.errors} errors, {rate:.1f} images/s, {provider}; mode: {tally(self.modes.elements())}"
         if self.errors:
             text += f"; errors: {tally(self.error_kinds.elements())}"
+        if self.already:
+            text += f"; {self.already} inputs were already in the output ({self.already_errors} of them errors)"
+        left = self.inputs - self.already - self.total
+        if interrupted:
+            text = f"{interrupted}: {text}; {left} of {self.inputs} inputs not scored yet (rerun with --resume)"
+        elif left:  # cannot happen: one row per input; said loudly if it ever does
+            text += f"; WARNING: {left} of {self.inputs} inputs have no row"
         return text
 
 
-def write_records(records: Iterable[Record], writer: RecordWriter, flush_every: int = 32,
+def write_records(records: Iterable[Record], writer: RecordWriter, summary: RunSummary,
                   progress: Optional[Callable[[int], None]] = None) -> RunSummary:
-    """Write each record as it arrives (flushing every ``flush_every`` rows) and count the outcome."""
-    summary, started = RunSummary(), time.perf_counter()
+    """Write and flush each record as it arrives, counting it in ``summary`` (kept up to date, so an
+    interrupted run still knows what it wrote)."""
+    started = time.perf_counter()
     try:
         for record in records:
             writer.write(record)
+            writer.flush()
             summary.add(record)
             if progress is not None:
                 progress(1)
-            if summary.total % flush_every == 0:
-                writer.flush()
     finally:
-        writer.flush()
-        summary.seconds = time.perf_counter() - started
+        summary.seconds += time.perf_counter() - started
     return summary
+
+
+# -- the side file and --resume --------------------------------------------------------------------
+
+def side_file(output: os.PathLike[str] | str) -> Path:
+    return Path(str(output) + SIDE_SUFFIX)
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a unique temporary file beside ``path``, then rename it over ``path``."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_side_file(output: os.PathLike[str] | str, settings: dict[str, Any]) -> None:
+    body = {"what": "fqe-onnx score settings for the output file beside this one", "sha256": settings_digest(settings),
+            "settings": settings}
+    write_atomically(side_file(output), (json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
+
+
+@dataclass
+class ResumeState:
+    """Rows an earlier run left in the output: error kind ('' when scored) by path."""
+
+    done: dict[str, str]
+    torn: bool  # a half-written last line was dropped
+
+
+def read_for_resume(output: Path, fmt: str, settings: dict[str, Any]) -> ResumeState:
+    """Check that ``output`` was made with the same ``settings``, drop a torn last line, and return
+    what it holds. FqeError (exit 2) when it cannot be resumed safely."""
+    side = side_file(output)
+    if not output.exists():
+        return ResumeState({}, False)
+    try:
+        recorded = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FqeError(f"cannot resume {output}: its side file {side.name} is missing or unreadable ({exc}); "
+                       "rerun without --resume to start over") from exc
+    previous = recorded.get("settings", {})
+    if recorded.get("sha256") != settings_digest(settings):
+        changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
+        raise FqeError(f"cannot resume {output}: it was made with other settings ({', '.join(changed) or 'unknown'} "
+                       "differ); use the same model and options, or another --output")
+    data = output.read_bytes()
+    torn = bool(data) and not data.endswith(b"\n")
+    if torn:
+        keep = data.rfind(b"\n") + 1
+        with open(output, "r+b") as handle:
+            handle.truncate(keep)
+        data = data[:keep]
+    text = data.decode("utf-8")
+    done: dict[str, str] = {}
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        if rows and rows[0] != list(COLUMNS):
+            raise FqeError(f"cannot resume {output}: its header is not {','.join(COLUMNS)}")
+        for row in rows[1:]:
+            if len(row) != len(COLUMNS):
+                raise FqeError(f"cannot resume {output}: a row has {len(row)} cells, expected {len(COLUMNS)}")
+            done[row[0]] = row[COLUMNS.index("error_kind")]
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            try:
+                row = json.loads(line)
+                done[row["path"]] = row["error_kind"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise FqeError(f"cannot resume {output}: line {number} is not a row ({exc})") from exc
+    return ResumeState(done, torn)

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 #: Output columns, in order. ``mode``: how the image was framed (aligned, as-is, geometry);
-#: ``error_kind``: a stable word from ``fqe_onnx.errors.ERROR_KINDS``; ``error``: the message.
-COLUMNS = ("path", "identity", "q", "Q", "mode", "error_kind", "error")
+#: ``format``: sniffed from the file's bytes (jpeg, png, bmp, webp; empty for arrays and unreadable
+#: files); ``error_kind``: a stable word from ``fqe_onnx.errors.ERROR_KINDS``; ``error``: the message.
+COLUMNS = ("path", "identity", "q", "Q", "mode", "format", "error_kind", "error")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Record:
     q: Optional[float]
     Q: Optional[int]
     mode: str = ""
+    format: str = ""
     error_kind: str = ""
     error: str = ""
 

@@ -1,15 +1,20 @@
 """The scorer: images in, one record per image out, in input order, streaming.
 
 Decoding, framing and preprocessing run in a small thread pool one batch ahead of inference
-(OpenCV and ONNX Runtime both release the GIL). A bad image becomes a record with an error kind;
-the batch goes on.
+(OpenCV and ONNX Runtime both release the GIL). Two error boundaries keep one input from costing
+others: anything that goes wrong while one image is read, framed and prepared becomes that image's
+error row; an ONNX Runtime failure on a batch retries its images one at a time, so only the images
+that really fail get error rows. A model that fails on every image stops the run (ModelError).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import count, islice
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
@@ -17,22 +22,45 @@ import numpy as np
 
 from .align.framing import Framer
 from .contract import Contract
-from .decode import as_bgr_image, read_image
-from .errors import FqeError, ImageError
+from .decode import MAX_PIXELS, Limits, as_bgr_image, load_file
+from .errors import FqeError, ImageError, ModelError
 from .quality import norm_to_score
 from .records import Record
 from .session import EmbeddingModel, ModelSource
 from .sources import ImageSource, find_images
 
+log = logging.getLogger(__name__)
 
 #: A record and the model's raw output row for it (None when the image failed).
 Scored = tuple[Record, Optional[np.ndarray]]
+#: What one item needs: its name, identity and a loader returning (BGR image, format).
+Item = tuple[str, str, Callable[[], tuple[np.ndarray, str]]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One image ready for the model (``tensor``) or not (``error``), with what is known of it."""
+
+    tensor: Optional[np.ndarray]
+    error: Optional[ImageError]
+    mode: str = ""
+    format: str = ""
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def _named(images: Iterable[np.ndarray], names: Optional[Iterable[str]]) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, image) pairs; FqeError when ``names`` runs out before ``images``."""
+    names_iter = iter(names) if names is not None else map(str, count())
+    for position, image in enumerate(images):
+        name = next(names_iter, None)
+        if name is None:
+            raise FqeError(f"score_arrays: image {position} has no name (fewer names than images)")
+        yield name, image
 
 
 class Scorer:
@@ -45,7 +73,8 @@ class Scorer:
     default ``FaceAligner``. ``overrides`` are keyword arguments of
     ``fqe_onnx.contract.with_overrides`` (e.g. ``geometry="ofiq"``, ``channel_order="RGB"``,
     ``calibration={"x0": 23, "w": 2.6}``). ``workers`` threads decode and frame ahead of inference
-    (0: all in the calling thread).
+    (0: all in the calling thread). ``max_pixels`` refuses larger images from their header.
+    After ``close()`` the scorer refuses to score.
     """
 
     def __init__(
@@ -57,18 +86,25 @@ class Scorer:
         workers: Optional[int] = None,
         align: Union[str, bool] = "auto",
         aligner: Any = None,
+        max_pixels: int = MAX_PIXELS,
         **overrides: Any,
     ) -> None:
         if batch_size < 1:
             raise FqeError(f"batch size must be at least 1, got {batch_size}")
+        if max_pixels < 1:
+            raise FqeError(f"max_pixels must be at least 1, got {max_pixels}")
         from .zoo import resolve_model
 
         source = model if isinstance(model, bytes) else resolve_model(model)
         self.model = EmbeddingModel(source, device=device, overrides=overrides)
         self.framer = Framer(self.model.contract.preprocess, align, aligner=aligner, device=device)
+        self.limits = Limits(max_pixels=max_pixels)
         self.batch_size = batch_size
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 0 else None
+        self._closed = threading.Event()
+        self._model_worked = False  # whether any image has gone through the model
+        self._one_at_a_time = False  # set when a batch failed but its images alone did not
 
     @property
     def contract(self) -> Contract:
@@ -85,8 +121,10 @@ class Scorer:
         return self.model.provider
 
     def close(self) -> None:
+        """Stop scoring: iterations in progress end with an FqeError at their next batch."""
+        self._closed.set()
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> "Scorer":
@@ -95,79 +133,138 @@ class Scorer:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    # -- the core loop: prepare ahead, infer per batch, one record per item, in order --------------
+    def _check_open(self) -> None:
+        if self._closed.is_set():
+            raise FqeError("this Scorer is closed; build a new one")
 
-    def _prepare(self, load: Callable[[], np.ndarray]) -> tuple[Union[np.ndarray, ImageError], str]:
-        """(model input, mode), or (the error, mode so far) for an image that cannot be used."""
-        mode = ""
+    # -- per image: read, frame, prepare; anything that goes wrong is this image's error ------------
+
+    def _prepare(self, load: Callable[[], tuple[np.ndarray, str]]) -> Prepared:
+        mode = fmt = ""
         try:
-            image = load()
+            image, fmt = load()
             mode = self.framer.mode_for(image)
-            return self.framer.tensor(image, mode), mode
+            return Prepared(self.framer.tensor(image, mode), None, mode, fmt)
         except ImageError as exc:
-            return exc, mode
+            return Prepared(None, exc, mode, fmt or exc.format)
+        except Exception as exc:  # the per-image boundary: a bug or a library failure on this input
+            log.debug("preparing an image failed", exc_info=True)
+            return Prepared(None, ImageError(f"{type(exc).__name__}: {exc}", "internal"), mode, fmt)
 
-    def _score(self, items: Iterable[tuple[str, str, Callable[[], np.ndarray]]]) -> Iterator[Scored]:
-        pending: Optional[tuple[list[Any], list[Any]]] = None
+    def _submit(self, loads: list[Callable[[], tuple[np.ndarray, str]]]) -> list[Any]:
+        pool = self._pool
+        if pool is None:
+            return [self._prepare(load) for load in loads]
+        try:
+            return [pool.submit(self._prepare, load) for load in loads]
+        except RuntimeError:  # shut down by close() in another thread
+            raise FqeError("this Scorer was closed while scoring") from None
+
+    def _score(self, items: Iterable[Item]) -> Iterator[Scored]:
+        self._check_open()
+        pending: Optional[tuple[list[Item], list[Any]]] = None
         for chunk in _chunks(items, self.batch_size):
-            loads = [load for _, _, load in chunk]
-            if self._pool is not None:
-                prepared: list[Any] = [self._pool.submit(self._prepare, load) for load in loads]
-            else:
-                prepared = [self._prepare(load) for load in loads]
+            self._check_open()
+            prepared = self._submit([load for _, _, load in chunk])
             if pending is not None:
                 yield from self._infer(*pending)
             pending = (chunk, prepared)
         if pending is not None:
             yield from self._infer(*pending)
 
-    def _infer(self, chunk: list[tuple[str, str, Any]], prepared: list[Any]) -> Iterator[Scored]:
-        results = [p.result() if isinstance(p, Future) else p for p in prepared]
-        tensors = [tensor for tensor, _ in results]
-        modes = [mode for _, mode in results]
-        good = [i for i, t in enumerate(tensors) if isinstance(t, np.ndarray)]
-        outputs = self.model.run(np.stack([tensors[i] for i in good])) if good else np.empty((0, 1))
-        row_of = {index: row for row, index in enumerate(good)}
-        norms = self.model.norms_of(outputs).tolist()
+    # -- per batch: one runtime call, retried one image at a time when it fails ----------------------
+
+    def _run(self, tensors: list[np.ndarray]) -> list[Union[np.ndarray, Exception]]:
+        """Model output rows for the tensors, or the exception for each that failed on its own."""
+        if not self._one_at_a_time or len(tensors) == 1:
+            try:
+                outputs = self.model.run(np.stack(tensors))
+                self._model_worked = True
+                return list(outputs)
+            except Exception as exc:  # onnxruntime raises its own types; ModelError for bad shapes
+                if len(tensors) == 1:
+                    return self._single_failed([exc])
+                log.debug("a batch of %d failed (%s); retrying one image at a time", len(tensors), exc)
+        results: list[Union[np.ndarray, Exception]] = []
+        for tensor in tensors:
+            try:
+                results.append(self.model.run(tensor[None])[0])
+            except Exception as exc:
+                results.append(exc)
+        worked = [r for r in results if isinstance(r, np.ndarray)]
+        if worked and not self._one_at_a_time:
+            self._one_at_a_time = True
+            log.warning("the model fails on batches but not on single images (a batch axis declared dynamic "
+                        "but fixed inside the graph?): running one image at a time from now on")
+        self._model_worked = self._model_worked or bool(worked)
+        return results if worked else self._single_failed([r for r in results if isinstance(r, Exception)], results)
+
+    def _single_failed(self, errors: list[Exception], results: Optional[list[Any]] = None) -> list[Any]:
+        """Images that failed alone: error rows, unless the model has never worked (then it is the model)."""
+        if not self._model_worked:
+            raise ModelError(f"the model fails on every image so far: {type(errors[0]).__name__}: {errors[0]}") from errors[0]
+        return results if results is not None else list(errors)
+
+    def _infer(self, chunk: list[Item], prepared: list[Any]) -> Iterator[Scored]:
+        ready = [p.result() if isinstance(p, Future) else p for p in prepared]
+        good = [i for i, p in enumerate(ready) if p.tensor is not None]
+        outputs = dict(zip(good, self._run([ready[i].tensor for i in good]))) if good else {}
         calibration = self.contract.calibration
         for i, (name, identity, _) in enumerate(chunk):
-            if i not in row_of:
-                error = tensors[i]
-                yield Record(name, identity, None, None, modes[i], error.kind, str(error)), None
+            p = ready[i]
+            if p.error is not None:
+                yield Record(name, identity, None, None, p.mode, p.format, p.error.kind, str(p.error)), None
                 continue
-            q = norms[row_of[i]]
+            output = outputs[i]
+            if isinstance(output, Exception):
+                message = f"ONNX Runtime failed on this image: {type(output).__name__}: {output}"
+                yield Record(name, identity, None, None, p.mode, p.format, "model-error", message), None
+                continue
+            q = float(self.model.norms_of(output[None])[0])
             if not math.isfinite(q):
-                yield Record(name, identity, None, None, modes[i], "bad-output", f"non-finite model output (q = {q})"), None
+                yield Record(name, identity, None, None, p.mode, p.format, "bad-output",
+                             f"non-finite model output (q = {q})"), None
             else:
-                yield Record(name, identity, q, norm_to_score(q, calibration), modes[i]), outputs[row_of[i]]
+                yield Record(name, identity, q, norm_to_score(q, calibration), p.mode, p.format), output
 
     # -- public entry points -------------------------------------------------------------------------
+
+    def _source_item(self, source: ImageSource) -> Item:
+        if source.error is not None:
+            error = source.error
+
+            def fail() -> tuple[np.ndarray, str]:
+                raise error
+
+            return source.name, source.identity, fail
+        return source.name, source.identity, lambda: load_file(source.path, self.limits)
 
     def embed_sources(self, sources: Iterable[ImageSource]) -> Iterator[Scored]:
         """(record, the model's raw output row, or None on failure) per source, in order: for callers
         that need the embedding itself (verification, evaluation) besides its norm."""
-        return self._score((s.name, s.identity, lambda s=s: read_image(s.path)) for s in sources)
+        return self._score(self._source_item(s) for s in sources)
 
     def score_sources(self, sources: Iterable[ImageSource]) -> Iterator[Record]:
         """Score ImageSources (from ``find_images``/``read_list``), yielding records in order."""
         return (record for record, _ in self.embed_sources(sources))
 
-    def score_paths(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record]:
+    def score_paths(self, paths: Iterable[Union[str, "os.PathLike[str]"]]) -> Iterator[Record]:
         """Score image files, yielding one record per path, in order (``path`` as given)."""
-        return (record for record, _ in self._score((str(p), "", lambda p=p: read_image(p)) for p in paths))
+        items = ((str(p), "", lambda p=p: load_file(p, self.limits)) for p in paths)
+        return (record for record, _ in self._score(items))
 
     def score_arrays(
         self, images: Iterable[np.ndarray], names: Optional[Iterable[str]] = None
     ) -> Iterator[Record]:
         """Score in-memory BGR uint8 images (HxWx3, or HxW grey); records are named by ``names``
-        or by their index."""
-        names_iter = iter(names) if names is not None else map(str, count())
-        return (record for record, _ in self._score((next(names_iter), "", lambda a=a: as_bgr_image(a)) for a in images))
+        (at least one per image) or by their index."""
+        items = ((name, "", lambda a=a: (as_bgr_image(a, self.limits), "")) for name, a in _named(images, names))
+        return (record for record, _ in self._score(items))
 
     def score_array(self, image: np.ndarray) -> Record:
         """Score one in-memory BGR uint8 image."""
         return next(self.score_arrays([image]))
 
-    def score_folder(self, root: str | os.PathLike[str]) -> Iterator[Record]:
+    def score_folder(self, root: Union[str, "os.PathLike[str]"]) -> Iterator[Record]:
         """Score every image under ``root`` (see ``find_images``)."""
         return self.score_sources(find_images(root))

