@@ -88,10 +88,10 @@ def default_run(items: list, mode: str) -> str:
         started = time.perf_counter()
         scored = list(scorer.embed_sources(sources))
         rate = len(sources) / (time.perf_counter() - started)
-    kept = [(record, vector) for record, vector in scored if vector is not None]
+    kept = [item for item in scored if item.embedding is not None]
     failed = len(scored) - len(kept)
-    embeddings = np.stack([vector for _, vector in kept])
-    labels = [record.identity for record, _ in kept]
+    embeddings = np.stack([item.embedding for item in kept])
+    labels = [item.record.identity for item in kept]
     return verification_line(f"{mode} ({failed} failed)", embeddings, labels, f"{rate:.1f}")
 
 

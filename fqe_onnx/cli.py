@@ -273,7 +273,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     click.echo(summary.describe(scorer.provider, interrupted), err=True)
     if interrupted:
         sys.exit(EXIT_SIGINT if "SIGINT" in interrupted else EXIT_SIGTERM)
-    message = score_warning(summary.scores)
+    message = score_warning(summary.scores, scorer.contract.calibration_info.get("method", ""))
     if message:
         click.echo(f"warning: {message}", err=True)
     sys.exit(1 if summary.errors or summary.already_errors else 0)
@@ -371,65 +371,146 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
     click.echo(f"wrote {path}", err=True)
 
 
+fr_model_option = click.option(
+    "--fr-model", help="Face-recognition model for the comparisons (file or zoo name; default: the quality model).")
+fmr_option = click.option("--fmr", type=click.FloatRange(min=0, min_open=True, max=0.5), default=1e-3,
+                          show_default=True, help="Target false match rate that fixes the comparison threshold.")
+
+
+def build_scorers(model: Optional[str], fr_model: Optional[str], device: str, batch_size: int, align: str,
+                  overrides: dict[str, Any]) -> tuple[Any, Any]:
+    """The quality scorer, and a separate FR scorer only when another FR model is named."""
+    from .scorer import Scorer
+    from .zoo import resolve_model
+
+    scorer = Scorer(model, device=device, batch_size=batch_size, align=align, **overrides)
+    same = fr_model is None or resolve_model(fr_model) == resolve_model(model)
+    return scorer, None if same else Scorer(fr_model, device=device, batch_size=batch_size, align=align)
+
+
 @main.command()
 @click.argument("root", type=click.Path(exists=True))
 @model_option
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False), help="Calibrated model to write.")
 @device_option
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--method", type=click.Choice(["quantile", "utility"]), default="quantile", show_default=True,
+              help="quantile: spread the reference set over the scale; utility: Q/100 estimates the match probability.")
 @click.option("--quantiles", type=NumberList(float, (2,)), default="0.05,0.95", show_default=True,
-              help="Quantiles of the reference q ...")
+              help="(quantile) Quantiles of the reference q ...")
 @click.option("--scores", type=NumberList(float, (2,)), default="10,90", show_default=True,
-              help="... and the scores they map to.")
+              help="(quantile) ... and the scores they map to.")
+@fmr_option
+@click.option("--references", help="(utility) Glob on the path or file name of the reference images "
+              "(default: each person's other images).")
+@fr_model_option
 @align_option
 @contract_options
-def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size: int, quantiles: tuple,
-              scores: tuple, align: str, overrides: dict[str, Any]) -> None:
-    """Fit x0 and w on the reference images under ROOT and write them into a copy of the model.
+def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size: int, method: str, quantiles: tuple,
+              scores: tuple, fmr: float, references: Optional[str], fr_model: Optional[str], align: str,
+              overrides: dict[str, Any]) -> None:
+    """Fit x0 and w on the images under ROOT and write them into a copy of the model.
 
-    The copy's contract is the one used for scoring ROOT (the model's own plus any option given)
-    with the new calibration; the q and Q distributions before and after are printed.
-    """
+    quantile: the given quantiles of q map to the given scores. utility (ROOT/IDENTITY/IMAGE):
+    Q/100 estimates the probability that an image, compared with a reference image of the same
+    person, is accepted at the FMR's threshold. The copy's contract is the one used for scoring
+    ROOT with the new calibration and a record of how it was made."""
     import dataclasses
 
     from .calibration import describe_distribution, fit_calibration, score_histogram
     from .diagnostics import score_warning, tally
     from .modelfile import load_model_proto, save_with_contract
     from .quality import norm_to_score
-    from .scorer import Scorer
     from .sources import find_images
-    from .zoo import resolve_model
 
     try:
-        model_path = resolve_model(model)
+        scorer, fr_scorer = build_scorers(model, fr_model, device, batch_size, align, overrides)
         sources = find_images(root)
-        with Scorer(model_path, device=device, batch_size=batch_size, align=align, **overrides) as scorer:
-            records = list(scorer.score_sources(sources))
+        with scorer:
+            if method == "utility":
+                from .evaluation.utility import format_reliability, utility_calibration
+
+                result = utility_calibration(scorer, sources, fr_scorer, fmr, references)
+                calibration, info = result.calibration, result.info
+                q, good_modes = list(result.q), []
+                records = []
+            else:
+                records = list(scorer.score_sources(sources))
+                good = [r for r in records if r.ok]
+                q, good_modes = [r.q for r in good], [r.mode for r in good]
+                calibration = fit_calibration(q, quantiles, scores)
+                info = {"method": "quantile", "quantiles": list(quantiles), "scores": list(scores), "images": len(good)}
             contract = scorer.contract
-        good = [r for r in records if r.ok]
-        calibration = fit_calibration([r.q for r in good], quantiles, scores)
-        calibrated = dataclasses.replace(contract, calibration=calibration)
-        path = save_with_contract(load_model_proto(model_path), calibrated, out)
+        calibrated = dataclasses.replace(contract, calibration=calibration, calibration_info=info)
+        path = save_with_contract(load_model_proto(scorer.model.source), calibrated, out)
     except FqeError as exc:
         raise fail(exc) from exc
-    q = [r.q for r in good]
     after = [norm_to_score(v, calibration) for v in q]
-    click.echo(f"reference: {len(good)} images scored, {len(records) - len(good)} errors "
-               f"({tally(r.error_kind for r in records)})")
-    click.echo(f"framing:  --align {align}: {tally(r.mode for r in good)}")
+    if method == "utility":
+        click.echo(f"utility calibration: {info['probes']} probes of {info['identities']} identities, "
+                   f"{info['comparisons']} comparisons with references, threshold {info['threshold']:.4f} at FMR {fmr:g}")
+        click.echo(format_reliability(result.rows, result.ece))
+    else:
+        click.echo(f"reference: {len(q)} images scored, {len(records) - len(q)} errors "
+                   f"({tally(r.error_kind for r in records)})")
+        click.echo(f"framing:  --align {align}: {tally(good_modes)}")
+        click.echo(f"Q before: {score_histogram([r.Q for r in records if r.ok])}")
     click.echo(f"q:        {describe_distribution(q)}")
-    click.echo(f"Q before: {score_histogram([r.Q for r in good])}")
     click.echo(f"Q after:  {score_histogram(after)}")
-    warnings = [score_warning(after)]
+    click.echo(f"calibration: x0 = {calibration.x0!r}, w = {calibration.w!r} ({method})")
+    warnings = [score_warning(after, method)]
     if align == "never":
         from .align.framing import sample_geometry_warning
 
-        warnings.append(sample_geometry_warning([s.path for s in sources], contract.preprocess))
+        warnings.append(sample_geometry_warning([s.path for s in sources if s.error is None], contract.preprocess))
     for warning in filter(None, warnings):
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"calibration: x0 = {calibration.x0!r}, w = {calibration.w!r} "
-               f"(q quantiles {quantiles[0]:g}, {quantiles[1]:g} -> Q {scores[0]:g}, {scores[1]:g})")
     click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@model_option
+@fr_model_option
+@click.option("--quality-csv", "quality_csvs", multiple=True,
+              help="Another quality to evaluate: a CSV with a path column (as score writes it) and, after a colon, "
+              "the column to use (default q). Repeatable.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path), default="fqe-evaluation",
+              show_default=True, help="Folder for summary.json, curves.csv and edc.png.")
+@click.option("--pairs-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every comparison used: path_a, path_b, mated, similarity, quality_a, quality_b.")
+@click.option("--mated-cap", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Mated pairs per identity at most (a seeded sample beyond it).")
+@click.option("--non-mated", type=click.IntRange(min=1), default=200_000, show_default=True,
+              help="Non-mated pairs sampled across identities.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pair samples and the random quality.")
+@device_option
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@align_option
+@contract_options
+def evaluate(root: str, model: Optional[str], fr_model: Optional[str], quality_csvs: tuple, out: Path,
+             pairs_out: Optional[Path], mated_cap: int, non_mated: int, seed: int, device: str, batch_size: int,
+             align: str, overrides: dict[str, Any]) -> None:
+    """EDC evaluation on ROOT/IDENTITY/IMAGE: how much discarding the lowest-quality images lowers the
+    false non-match rate at a fixed threshold (ISO/IEC 29794-1), for q and every other quality given."""
+    from .evaluation.plot import PLOT_HINT
+    from .evaluation.run import format_evaluation, run_evaluation, write_outputs, write_pairs
+
+    try:
+        scorer, fr_scorer = build_scorers(model, fr_model, device, batch_size, align, overrides)
+        with scorer:
+            evaluation, records, similarity, pairs, qualities = run_evaluation(
+                root, scorer, fr_scorer, quality_csvs, mated_cap, non_mated, seed)
+    except FqeError as exc:
+        raise fail(exc) from exc
+    written = write_outputs(evaluation, out)
+    if pairs_out is not None:
+        write_pairs(pairs_out, records, similarity, pairs, qualities["q"])
+        written.append(pairs_out)
+    click.echo(format_evaluation(evaluation.summary))
+    if not any(p.suffix == ".png" for p in written):
+        click.echo(PLOT_HINT, err=True)
+    click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
 
 
 @main.command()
@@ -482,6 +563,30 @@ def demo(model: Optional[str], device: str, out: Optional[Path]) -> None:
     click.echo(format_demo(result), nl=False)
     if out is not None:
         click.echo(f"images written to {out}", err=True)
+
+
+@main.command()
+@click.argument("scores", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--images", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The ROOT the scores were made from (paths in SCORES are relative to it).")
+@click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file to write.")
+@click.option("--count", type=click.IntRange(min=0), default=24, show_default=True,
+              help="How many lowest and highest scored faces to show.")
+@click.option("--evaluation", type=click.Path(exists=True, path_type=Path),
+              help="An evaluate output folder (summary.json, curves.csv): adds the EDC plot.")
+def report(scores: Path, images: Path, out: Path, count: int, evaluation: Optional[Path]) -> None:
+    """One self-contained HTML page of a score table: histogram, q against Q, counts by mode and error
+    kind, the lowest and highest scored faces as thumbnails, per-identity summaries, the EDC plot."""
+    from .output import write_atomically
+    from .report.page import build_report
+
+    try:
+        page = build_report(scores, images, count, evaluation)
+    except FqeError as exc:
+        raise fail(exc) from exc
+    write_atomically(out, page.encode("utf-8"))
+    click.echo(f"wrote {out} ({len(page) / 1024:.0f} KiB)", err=True)
 
 
 @main.group()

@@ -22,9 +22,10 @@ KEY_SCHEMA = KEY_PREFIX + "schema_version"
 KEY_PREPROCESS = KEY_PREFIX + "preprocess"
 KEY_OUTPUT = KEY_PREFIX + "output"
 KEY_CALIBRATION = KEY_PREFIX + "calibration"
+KEY_CALIBRATION_INFO = KEY_PREFIX + "calibration_info"
 KEY_SOURCE = KEY_PREFIX + "source"
 KEY_LICENSE = KEY_PREFIX + "license"
-ALL_KEYS = (KEY_SCHEMA, KEY_PREPROCESS, KEY_OUTPUT, KEY_CALIBRATION, KEY_SOURCE, KEY_LICENSE)
+ALL_KEYS = (KEY_SCHEMA, KEY_PREPROCESS, KEY_OUTPUT, KEY_CALIBRATION, KEY_CALIBRATION_INFO, KEY_SOURCE, KEY_LICENSE)
 
 CHANNEL_ORDERS = ("BGR", "RGB", "GRAY")
 LAYOUTS = ("NCHW", "NHWC")
@@ -272,13 +273,17 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Contract:
-    """Everything a model needs besides its weights: preprocessing, output kind, calibration."""
+    """Everything a model needs besides its weights: preprocessing, output kind, calibration.
+
+    ``calibration_info`` says how the calibration was made (method, data size, and for the utility
+    method the FMR, threshold and FR model); free-form JSON, shown, never interpreted."""
 
     preprocess: Preprocess = field(default_factory=Preprocess)
     output: OutputSpec = field(default_factory=OutputSpec)
     calibration: Calibration = field(default_factory=Calibration)
     source: str = ""
     license: str = ""
+    calibration_info: Mapping[str, Any] = field(default_factory=dict)
 
     def to_metadata(self) -> dict[str, str]:
         """The contract as ONNX ``metadata_props`` entries (key -> JSON text)."""
@@ -287,6 +292,7 @@ class Contract:
             KEY_PREPROCESS: json.dumps(self.preprocess.to_json()),
             KEY_OUTPUT: json.dumps(self.output.to_json()),
             KEY_CALIBRATION: json.dumps(self.calibration.to_json()),
+            KEY_CALIBRATION_INFO: json.dumps(dict(self.calibration_info), allow_nan=False),
             KEY_SOURCE: json.dumps(self.source),
             KEY_LICENSE: json.dumps(self.license),
         }
@@ -338,6 +344,8 @@ def contract_from_metadata(metadata: Mapping[str, str]) -> tuple[Contract, bool]
     for key, name in ((KEY_SOURCE, "source"), (KEY_LICENSE, "license")):
         if key in metadata:
             sections[name] = str(_load_json(metadata, key))
+    if KEY_CALIBRATION_INFO in metadata:
+        sections["calibration_info"] = _mapping(_load_json(metadata, KEY_CALIBRATION_INFO), f"metadata {KEY_CALIBRATION_INFO}")
     return Contract(**sections), True
 
 
@@ -358,6 +366,7 @@ def with_overrides(
     calibration: Mapping[str, float] | None = None,
     source: str | None = None,
     license: str | None = None,
+    calibration_info: Mapping[str, Any] | None = None,
 ) -> Contract:
     """A copy of ``contract`` with the given fields replaced; None leaves a field as it is.
 
@@ -402,13 +411,16 @@ def with_overrides(
     output = dataclasses.replace(contract.output, **out_changes)
 
     cal = contract.calibration
+    if calibration and calibration_info is None:  # the old record no longer describes the numbers
+        calibration_info = {"method": "set by hand", "fields": sorted(calibration)}
     if calibration:
         unknown = set(calibration) - {"h", "a", "s", "x0", "w"}
         if unknown:
             raise ContractError(f"unknown calibration fields: {', '.join(sorted(unknown))}")
         cal = dataclasses.replace(cal, **calibration)
 
-    rest = {k: v for k, v in (("source", source), ("license", license)) if v is not None}
+    rest = {k: v for k, v in (("source", source), ("license", license), ("calibration_info", calibration_info))
+            if v is not None}
     return dataclasses.replace(contract, preprocess=preprocess, output=output, calibration=cal, **rest)
 
 

@@ -34,9 +34,10 @@ def run(
     sources = read_list(from_list, image_root) if from_list is not None else find_images(image_root)
     with Scorer(model, device=device, batch_size=batch_size, align=align, **overrides) as scorer:
         records = [r.as_dict() for r in scorer.score_sources(sources)]
+        method = scorer.contract.calibration_info.get("method", "")
     frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     frame["Q"] = frame["Q"].astype("Int64")
-    message = score_warning([r["Q"] for r in records if r["Q"] is not None])
+    message = score_warning([r["Q"] for r in records if r["Q"] is not None], method)
     if message:
         warnings.warn(message, stacklevel=2)
     return frame

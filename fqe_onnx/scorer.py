@@ -31,8 +31,15 @@ from .sources import ImageSource, find_images
 
 log = logging.getLogger(__name__)
 
-#: A record and the model's raw output row for it (None when the image failed).
-Scored = tuple[Record, Optional[np.ndarray]]
+@dataclass(frozen=True)
+class Scored:
+    """A record, the model's raw output row for it and the model input it came from (None when the
+    image failed): for callers that need the embedding or the framed face besides the score."""
+
+    record: Record
+    embedding: Optional[np.ndarray]
+    tensor: Optional[np.ndarray]
+
 #: What one item needs: its name, identity and a loader returning (BGR image, format).
 Item = tuple[str, str, Callable[[], tuple[np.ndarray, str]]]
 
@@ -213,19 +220,19 @@ class Scorer:
         for i, (name, identity, _) in enumerate(chunk):
             p = ready[i]
             if p.error is not None:
-                yield Record(name, identity, None, None, p.mode, p.format, p.error.kind, str(p.error)), None
+                yield Scored(Record(name, identity, None, None, p.mode, p.format, p.error.kind, str(p.error)), None, None)
                 continue
             output = outputs[i]
             if isinstance(output, Exception):
                 message = f"ONNX Runtime failed on this image: {type(output).__name__}: {output}"
-                yield Record(name, identity, None, None, p.mode, p.format, "model-error", message), None
+                yield Scored(Record(name, identity, None, None, p.mode, p.format, "model-error", message), None, None)
                 continue
             q = float(self.model.norms_of(output[None])[0])
             if not math.isfinite(q):
-                yield Record(name, identity, None, None, p.mode, p.format, "bad-output",
-                             f"non-finite model output (q = {q})"), None
+                yield Scored(Record(name, identity, None, None, p.mode, p.format, "bad-output",
+                                    f"non-finite model output (q = {q})"), None, None)
             else:
-                yield Record(name, identity, q, norm_to_score(q, calibration), p.mode, p.format), output
+                yield Scored(Record(name, identity, q, norm_to_score(q, calibration), p.mode, p.format), output, p.tensor)
 
     # -- public entry points -------------------------------------------------------------------------
 
@@ -240,18 +247,18 @@ class Scorer:
         return source.name, source.identity, lambda: load_file(source.path, self.limits)
 
     def embed_sources(self, sources: Iterable[ImageSource]) -> Iterator[Scored]:
-        """(record, the model's raw output row, or None on failure) per source, in order: for callers
-        that need the embedding itself (verification, evaluation) besides its norm."""
+        """One ``Scored`` (record, embedding, model input) per source, in order: for callers that need
+        the embedding itself (verification, evaluation) besides its norm."""
         return self._score(self._source_item(s) for s in sources)
 
     def score_sources(self, sources: Iterable[ImageSource]) -> Iterator[Record]:
         """Score ImageSources (from ``find_images``/``read_list``), yielding records in order."""
-        return (record for record, _ in self.embed_sources(sources))
+        return (scored.record for scored in self.embed_sources(sources))
 
     def score_paths(self, paths: Iterable[Union[str, "os.PathLike[str]"]]) -> Iterator[Record]:
         """Score image files, yielding one record per path, in order (``path`` as given)."""
         items = ((str(p), "", lambda p=p: load_file(p, self.limits)) for p in paths)
-        return (record for record, _ in self._score(items))
+        return (scored.record for scored in self._score(items))
 
     def score_arrays(
         self, images: Iterable[np.ndarray], names: Optional[Iterable[str]] = None
@@ -259,7 +266,7 @@ class Scorer:
         """Score in-memory BGR uint8 images (HxWx3, or HxW grey); records are named by ``names``
         (at least one per image) or by their index."""
         items = ((name, "", lambda a=a: (as_bgr_image(a, self.limits), "")) for name, a in _named(images, names))
-        return (record for record, _ in self._score(items))
+        return (scored.record for scored in self._score(items))
 
     def score_array(self, image: np.ndarray) -> Record:
         """Score one in-memory BGR uint8 image."""

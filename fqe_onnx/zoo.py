@@ -66,14 +66,27 @@ def _prepare_mobilefacenet(raw: Path, out: Path) -> None:
     normalize_faceplugin_mobilefacenet(raw, out)
 
 
+def _prepare_mobilefacenet_quantile(raw: Path, out: Path) -> None:
+    from .normalize import FACEPLUGIN_QUANTILE_CONTRACT, normalize_faceplugin_mobilefacenet
+
+    normalize_faceplugin_mobilefacenet(raw, out, FACEPLUGIN_QUANTILE_CONTRACT)
+
+
 DEFAULT_MODEL = "faceplugin-mobilefacenet"
 ZOO: dict[str, ZooModel] = {
     DEFAULT_MODEL: ZooModel(
         name=DEFAULT_MODEL,
         raw=FR_FEATURE,
-        description="MobileFaceNet, 512-D, RGB (x-127)/128, 112x112 aligned faces; MIT; calibrated on LFW",
+        description="MobileFaceNet, 512-D, RGB (x-127)/128, 112x112 aligned faces; MIT; Q/100 = match probability "
+                    "at FMR 1e-3 (utility calibration on LFW)",
         prepare=_prepare_mobilefacenet,
-        revision=2,  # r2: the contract carries the face template
+        revision=3,  # r2: the contract carries the face template; r3: the utility calibration, and its record
+    ),
+    "faceplugin-mobilefacenet-quantile": ZooModel(
+        name="faceplugin-mobilefacenet-quantile",
+        raw=FR_FEATURE,
+        description="the same network, Q ranked against aligned LFW (its 5th and 95th percentiles of q score 10 and 90)",
+        prepare=_prepare_mobilefacenet_quantile,
     ),
 }
 

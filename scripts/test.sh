@@ -3,6 +3,16 @@
 # command and exactly what CI runs (.ci/run). Fails loudly if the real model cannot be fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The report test renders the page in a real headless browser: Debian's chromium (its own download
+# through playwright cannot work without the network). Installed here when missing; root needed.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "scripts/test.sh: chromium is missing; install it first: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch is only for tools/ (the export side); 2.13.0 is a CPU build. Install it first so nothing

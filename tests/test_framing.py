@@ -187,3 +187,11 @@ def test_calibrate_shows_its_framing_and_warns_on_misframed_references(tmp_path,
     auto = CliRunner().invoke(main, args + ["-o", str(tmp_path / "auto.onnx")])
     assert auto.exit_code == 0, auto.output
     assert "framing:  --align auto: aligned 4" in auto.stdout and "warning" not in auto.stderr
+
+
+def test_a_match_probability_calibration_says_why_scores_sit_at_the_top():
+    from fqe_onnx.diagnostics import score_warning
+
+    message = score_warning([99] * 19 + [97], "utility")
+    assert "nearly every face is expected to match" in message and "faceplugin-mobilefacenet-quantile" in message
+    assert "not framed" in score_warning([0] * 20, "utility")  # at the bottom: the usual causes

@@ -1,0 +1,2 @@
+"""``fqe-onnx report``: one self-contained HTML page to look at a scoring run (``charts`` draws
+inline SVG, ``thumbnails`` embeds small images, ``page`` puts it together)."""

@@ -1,0 +1,148 @@
+"""The report page: what a curator opens to pick a threshold. One HTML file, nothing fetched."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from statistics import median
+from typing import Any, Optional
+
+from ..errors import FqeError
+from ..records import COLUMNS
+from .charts import histogram, scatter, step_curves
+from .thumbnails import thumbnail_uri
+
+#: Identities shown in the per-identity table at most (those with the lowest median Q first).
+MAX_IDENTITIES = 300
+#: q-against-Q points drawn at most (an even sample beyond).
+MAX_POINTS = 4000
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:22px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
+.grid{display:flex;flex-wrap:wrap;gap:8px} figure{margin:0;width:128px;font-size:11px;word-break:break-all}
+figure img{width:112px;height:112px;object-fit:contain;background:#f4f4f4;display:block}
+.chart text{font-size:11px} .chart .title{font-size:13px;font-weight:600} .axis{stroke:#555}
+.bar{fill:#4c78a8} .dot{fill:#4c78a8;fill-opacity:.5} .tick{fill:#555} .legend{font-size:11px}
+.charts{display:flex;flex-wrap:wrap;gap:16px} .muted{color:#777}
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str
+    identity: str
+    q: Optional[float]
+    Q: Optional[int]
+    mode: str
+    error_kind: str
+
+
+def read_scores(path: Path) -> list[Row]:
+    """Rows of a ``fqe-onnx score`` CSV (or JSONL)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FqeError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if path.suffix == ".jsonl":
+        raw = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        reader = csv.DictReader(text.splitlines())
+        if reader.fieldnames is None or not {"path", "q", "Q"} <= set(reader.fieldnames):
+            raise FqeError(f"{path} is not a score table: its header must have path, q and Q ({','.join(COLUMNS)})")
+        raw = list(reader)
+    return [Row(r["path"], r.get("identity", "") or "", float(r["q"]) if r["q"] not in ("", None) else None,
+                int(r["Q"]) if r["Q"] not in ("", None) else None, r.get("mode", "") or "", r.get("error_kind", "") or "")
+            for r in raw]
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _faces(rows: list[Row], images: Path) -> str:
+    cells = []
+    for row in rows:
+        uri = thumbnail_uri(images / row.path)
+        image = f'<img src="{uri}" alt="{escape(row.path)}">' if uri else '<div class="muted">(unreadable)</div>'
+        cells.append(f'<figure class="face">{image}<figcaption>{escape(row.path)}<br>q {row.q:.3f} · Q {row.Q}'
+                     "</figcaption></figure>")
+    return f'<div class="grid">{"".join(cells)}</div>'
+
+
+def _identities(rows: list[Row]) -> str:
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.identity:
+            groups[row.identity].append(row)
+    if not groups:
+        return '<p class="muted">No identities (images are not in identity folders).</p>'
+    table = []
+    for identity, members in groups.items():
+        scores = [r.Q for r in members if r.Q is not None]
+        table.append([identity, len(members), len(members) - len(scores), f"{median(scores):g}" if scores else "",
+                      min(scores) if scores else "", max(scores) if scores else ""])
+    table.sort(key=lambda r: (r[3] == "", float(r[3]) if r[3] != "" else 0.0, r[0]))
+    note = (f'<p class="muted">{len(table)} identities; the {MAX_IDENTITIES} with the lowest median Q are shown.</p>'
+            if len(table) > MAX_IDENTITIES else "")
+    return note + _table(["identity", "images", "errors", "median Q", "min Q", "max Q"], table[:MAX_IDENTITIES])
+
+
+def _evaluation(folder: Path) -> str:
+    summary_path = folder / "summary.json" if folder.is_dir() else folder
+    curves_path = summary_path.parent / "curves.csv"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        with open(curves_path, newline="", encoding="utf-8") as handle:
+            points = list(csv.DictReader(handle))
+    except (OSError, ValueError) as exc:
+        raise FqeError(f"cannot read the evaluation in {folder} (summary.json and curves.csv): {exc}") from exc
+    parts = []
+    for fmr, result in summary["fmr"].items():
+        if not result.get("supported"):
+            parts.append(f'<p class="muted">FMR {escape(fmr)}: {escape(result.get("reason", ""))}</p>')
+            continue
+        curves: dict[str, list[tuple[float, float]]] = {}
+        for p in points:
+            if p["fmr"] == fmr:
+                name = p["source"]
+                pauc = result["sources"][name]["pauc"]["0.2"]["normalised"]
+                label = f"{name} (pAUC20 {pauc:.3f})" if pauc is not None else name
+                curves.setdefault(label, []).append((float(p["discarded"]), float(p["fnmr"])))
+        parts.append(step_curves(curves, f"EDC at FMR {fmr} (threshold {result['threshold']:.3f})"))
+    return '<div class="charts">' + "".join(parts) + "</div>"
+
+
+def build_report(scores: Path, images: Path, count: int = 24, evaluation: Optional[Path] = None) -> str:
+    """The whole page as one string."""
+    rows = read_scores(scores)
+    scored = sorted((r for r in rows if r.Q is not None), key=lambda r: (r.q, r.path))
+    step = max(1, len(scored) // MAX_POINTS)
+    sample = scored[::step]
+    modes = Counter(r.mode or "(none)" for r in rows)
+    kinds = Counter(r.error_kind for r in rows if r.error_kind)
+    sections = [
+        f"<h1>fqe-onnx report: {escape(scores.name)}</h1>",
+        f"<p>{len(rows)} images, {len(scored)} scored, {len(rows) - len(scored)} errors. Images from "
+        f"{escape(str(images))}.</p>",
+        '<h2>Scores</h2><div class="charts">' + histogram([r.Q for r in scored])
+        + scatter([r.q for r in sample], [r.Q for r in sample], "Q against q", "q (embedding norm)", "Q") + "</div>",
+        "<h2>Framing and errors</h2>" + _table(["mode", "images"], [[m, c] for m, c in modes.most_common()])
+        + ("<br>" + _table(["error kind", "images"], [[k, c] for k, c in kinds.most_common()]) if kinds else
+           '<p class="muted">No errors.</p>'),
+        f"<h2>The {min(count, len(scored))} lowest scored faces</h2>" + _faces(scored[:count], images),
+        f"<h2>The {min(count, len(scored))} highest scored faces</h2>" + _faces(scored[::-1][:count], images),
+        "<h2>Per identity</h2>" + _identities(rows),
+    ]
+    if evaluation is not None:
+        sections.append("<h2>Error versus discard</h2>" + _evaluation(evaluation))
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>fqe-onnx report: {escape(scores.name)}</title><style>{STYLE}</style></head><body>"
+            + "".join(sections) + "</body></html>\n")

@@ -1,0 +1,31 @@
+"""Small JPEG thumbnails as data URIs, so the page needs no files beside it and no network."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Optional
+
+import cv2
+
+from ..decode import read_image
+from ..errors import ImageError
+
+SIDE = 112
+
+
+def thumbnail_uri(path: Path, side: int = SIDE) -> Optional[str]:
+    """A data: URI of the image shrunk to fit ``side`` x ``side`` (JPEG), or None if it cannot be read."""
+    try:
+        image = read_image(path)
+    except ImageError:
+        return None
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale < 1:
+        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
