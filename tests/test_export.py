@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import export as export_cli  # noqa: E402
 from fqe_export.checkpoints import CheckpointError, load_weights  # noqa: E402
-from fqe_export.exporter import OPSET, export_model  # noqa: E402
+from fqe_export.exporter import OPSETS, export_model  # noqa: E402
 from fqe_export.networks import build_architecture  # noqa: E402
 from fqe_export.presets import PRESETS, with_template  # noqa: E402
 
@@ -64,17 +64,19 @@ def torch_q(network, root, contract):
     return out
 
 
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 @pytest.mark.parametrize("arch, preset", [("iresnet18", "magface"), ("mobilefacenet", "arcface")])
-def test_builtin_export_parity_and_scoring_equal_torch(arch, preset, images, tmp_path):
+def test_builtin_export_parity_and_scoring_equal_torch(arch, preset, exporter, images, tmp_path):
     network = seeded(arch)
-    result = export_model(network, PRESETS[preset], tmp_path / f"{arch}.onnx")
+    result = export_model(network, PRESETS[preset], tmp_path / f"{arch}.onnx", exporter=exporter)
+    assert result.exporter == exporter
     assert all(p.passed for p in result.parity) and len(result.parity) == 2
     assert all(p.min_cosine > 0.999999 for p in result.parity)
     contract, present = proto_contract(load_model_proto(result.path))
     assert present and contract == result.contract
     assert contract.preprocess == with_template(PRESETS[preset]).preprocess and contract.preprocess.template is not None
     assert contract.calibration == PRESETS[preset].calibration
-    assert opset_versions(load_model_proto(result.path))["ai.onnx"] == OPSET
+    assert opset_versions(load_model_proto(result.path))["ai.onnx"] == OPSETS[exporter]
     scored = cli_scores(result.path, images)
     expected = torch_q(network, images, contract)
     assert scored.keys() == expected.keys()
