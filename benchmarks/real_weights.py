@@ -24,7 +24,7 @@ from fqe_export.twin import build_twin  # noqa: E402
 
 from fqe_onnx import Scorer  # noqa: E402
 from fqe_onnx.evaluation.run import format_evaluation, run_evaluation  # noqa: E402
-from fqe_onnx.normalize import FACEPLUGIN_CONTRACT  # noqa: E402
+from fqe_onnx.modelprep.faceplugin import FACEPLUGIN_CONTRACT  # noqa: E402
 from fqe_onnx.sources import find_images  # noqa: E402
 from verification import LFW_DEV  # noqa: E402
 

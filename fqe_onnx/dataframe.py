@@ -18,7 +18,7 @@ def run(
     image_root: Union[str, "os.PathLike[str]"],
     model: Optional[ModelSource] = None,
     device: str = "auto",
-    batch_size: int = 32,
+    batch_size: Optional[int] = None,
     from_list: Union[str, "os.PathLike[str]", None] = None,
     align: Union[str, bool] = "auto",
     **overrides: Any,

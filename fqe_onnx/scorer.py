@@ -1,7 +1,10 @@
 """The scorer: images in, one record per image out, in input order, streaming.
 
-Decoding, framing and preprocessing run in a small thread pool one batch ahead of inference
-(OpenCV and ONNX Runtime both release the GIL). Two error boundaries keep one input from costing
+The structure measured fastest on CPU (benchmarks/speed.py): ``threads`` worker threads, one per
+core this process may use, each taking a whole chunk of ``batch_size`` images through decoding,
+framing, preprocessing and inference, with ONNX Runtime itself on one thread per call (its own
+intra-op threading costs more than it gives on this model). OpenCV and ONNX Runtime release the
+GIL. At most two chunks per thread are in flight, so memory stays bounded. Two error boundaries keep one input from costing
 others: anything that goes wrong while one image is read, framed and prepared becomes that image's
 error row; an ONNX Runtime failure on a batch retries its images one at a time, so only the images
 that really fail get error rows. A model that fails on every image stops the run (ModelError).
@@ -13,6 +16,7 @@ import logging
 import math
 import os
 import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import count, islice
@@ -26,7 +30,7 @@ from .decode import MAX_PIXELS, Limits, as_bgr_image, load_file
 from .errors import FqeError, ImageError, ModelError
 from .quality import norm_to_score
 from .records import Record
-from .session import EmbeddingModel, ModelSource
+from .session import EmbeddingModel, ModelSource, available_cores, parse_device
 from .sources import ImageSource, find_images
 
 log = logging.getLogger(__name__)
@@ -79,8 +83,9 @@ class Scorer:
     other image has its main face aligned onto the model's template. ``aligner`` replaces the
     default ``FaceAligner``. ``overrides`` are keyword arguments of
     ``fqe_onnx.contract.with_overrides`` (e.g. ``geometry="ofiq"``, ``channel_order="RGB"``,
-    ``calibration={"x0": 23, "w": 2.6}``). ``workers`` threads decode and frame ahead of inference
-    (0: all in the calling thread). ``max_pixels`` refuses larger images from their header.
+    ``calibration={"x0": 23, "w": 2.6}``). ``threads`` worker threads (default: the cores this
+    process may use; 0 or 1: all in the calling thread) each score whole chunks of ``batch_size``
+    images (default 4 on the CPU, 32 on CUDA). ``max_pixels`` refuses larger images from their header.
     After ``close()`` the scorer refuses to score.
     """
 
@@ -89,26 +94,30 @@ class Scorer:
         model: Optional[ModelSource] = None,
         *,
         device: str = "auto",
-        batch_size: int = 32,
-        workers: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        threads: Optional[int] = None,
         align: Union[str, bool] = "auto",
         aligner: Any = None,
         max_pixels: int = MAX_PIXELS,
         **overrides: Any,
     ) -> None:
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise FqeError(f"batch size must be at least 1, got {batch_size}")
+        if threads is not None and threads < 0:
+            raise FqeError(f"threads must be 0 or more, got {threads}")
         if max_pixels < 1:
             raise FqeError(f"max_pixels must be at least 1, got {max_pixels}")
         from .zoo import resolve_model
 
+        parse_device(device)  # a bad device name fails before anything is loaded
         source = model if isinstance(model, bytes) else resolve_model(model)
-        self.model = EmbeddingModel(source, device=device, overrides=overrides)
-        self.framer = Framer(self.model.contract.preprocess, align, aligner=aligner, device=device)
+        self.threads = available_cores() if threads is None else threads
+        self.model = EmbeddingModel(source, device=device, overrides=overrides, threads=1)
+        self.framer = Framer(self.model.contract.preprocess, align, aligner=aligner, device=device, threads=1)
         self.limits = Limits(max_pixels=max_pixels)
-        self.batch_size = batch_size
-        self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
-        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 0 else None
+        on_gpu = self.model.provider != "CPUExecutionProvider"
+        self.batch_size = batch_size or (32 if on_gpu else 4)
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         self._closed = threading.Event()
         self._model_worked = False  # whether any image has gone through the model
         self._one_at_a_time = False  # set when a batch failed but its images alone did not
@@ -158,26 +167,29 @@ class Scorer:
             log.debug("preparing an image failed", exc_info=True)
             return Prepared(None, ImageError(f"{type(exc).__name__}: {exc}", "internal"), mode, fmt)
 
-    def _submit(self, loads: list[Callable[[], tuple[np.ndarray, str]]]) -> list[Any]:
-        pool = self._pool
-        if pool is None:
-            return [self._prepare(load) for load in loads]
-        try:
-            return [pool.submit(self._prepare, load) for load in loads]
-        except RuntimeError:  # shut down by close() in another thread
-            raise FqeError("this Scorer was closed while scoring") from None
-
     def _score(self, items: Iterable[Item]) -> Iterator[Scored]:
         self._check_open()
-        pending: Optional[tuple[list[Item], list[Any]]] = None
+        pool = self._pool
+        if pool is None:
+            for chunk in _chunks(items, self.batch_size):
+                self._check_open()
+                yield from self._score_chunk(chunk)
+            return
+        pending: deque[Future] = deque()
         for chunk in _chunks(items, self.batch_size):
             self._check_open()
-            prepared = self._submit([load for _, _, load in chunk])
-            if pending is not None:
-                yield from self._infer(*pending)
-            pending = (chunk, prepared)
-        if pending is not None:
-            yield from self._infer(*pending)
+            try:
+                pending.append(pool.submit(self._score_chunk, chunk))
+            except RuntimeError:  # shut down by close() in another thread
+                raise FqeError("this Scorer was closed while scoring") from None
+            if len(pending) >= 2 * self.threads:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+    def _score_chunk(self, chunk: list[Item]) -> list[Scored]:
+        """One chunk, start to end, in one thread: read and frame each image, then one runtime call."""
+        return list(self._infer(chunk, [self._prepare(load) for _, _, load in chunk]))
 
     # -- per batch: one runtime call, retried one image at a time when it fails ----------------------
 
@@ -212,8 +224,7 @@ class Scorer:
             raise ModelError(f"the model fails on every image so far: {type(errors[0]).__name__}: {errors[0]}") from errors[0]
         return results if results is not None else list(errors)
 
-    def _infer(self, chunk: list[Item], prepared: list[Any]) -> Iterator[Scored]:
-        ready = [p.result() if isinstance(p, Future) else p for p in prepared]
+    def _infer(self, chunk: list[Item], ready: list[Prepared]) -> Iterator[Scored]:
         good = [i for i, p in enumerate(ready) if p.tensor is not None]
         outputs = dict(zip(good, self._run([ready[i].tensor for i in good]))) if good else {}
         calibration = self.contract.calibration

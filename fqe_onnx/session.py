@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
@@ -53,12 +53,31 @@ def available_providers() -> list[str]:
     return list(import_onnxruntime().get_available_providers())
 
 
-def _session_options(ort: Any) -> Any:
+def available_cores() -> int:
+    """CPU cores this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a
+    container's ``cpu.max``), not the host's count."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def _session_options(ort: Any, threads: Optional[int] = None) -> Any:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     # Not "session.set_denormal_as_zero": it sets denormals-are-zero on the calling thread, which
     # would change the host application's own float arithmetic. Zoo models have their denormal
-    # weights flushed instead (normalize.flush_denormals; `fqe-onnx contract --flush-denormals`).
+    # weights flushed instead (modelprep.graph.flush_denormals; `fqe-onnx contract --optimize`).
     options.log_severity_level = 3
     return options
 
@@ -73,12 +92,13 @@ def _load(model: ModelSource) -> tuple[Any, Any]:
     return ort, model
 
 
-def create_session(model: ModelSource, device: str = "auto") -> tuple[Any, str]:
-    """Build an InferenceSession on the requested device; returns (session, provider that runs it)."""
+def create_session(model: ModelSource, device: str = "auto", threads: Optional[int] = None) -> tuple[Any, str]:
+    """Build an InferenceSession on the requested device (``threads``: ONNX Runtime's intra-op
+    threads, None for its default); returns (session, provider that runs it)."""
     kind, index = parse_device(device)
     ort, source = _load(model)
     available = ort.get_available_providers()
-    options = _session_options(ort)
+    options = _session_options(ort, threads)
 
     def build(providers: list[Any]) -> Any:
         try:
@@ -126,9 +146,10 @@ class EmbeddingModel:
     arguments of ``contract.with_overrides``); the I/O is checked against it before any image is read.
     """
 
-    def __init__(self, model: ModelSource, device: str = "auto", overrides: Mapping[str, Any] | None = None):
+    def __init__(self, model: ModelSource, device: str = "auto", overrides: Mapping[str, Any] | None = None,
+                 threads: Optional[int] = None):
         self.source = None if isinstance(model, bytes) else str(model)  # the file, when there is one
-        self.session, self.provider = create_session(model, device)
+        self.session, self.provider = create_session(model, device, threads)
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.model_contract, self.has_contract = contract_from_metadata(metadata)
         self.contract = with_overrides(self.model_contract, **(overrides or {}))

@@ -61,15 +61,15 @@ PINNED_FILES = (FR_FEATURE, FR_DETECT, FR_LANDMARK)
 
 
 def _prepare_mobilefacenet(raw: Path, out: Path) -> None:
-    from .normalize import normalize_faceplugin_mobilefacenet
+    from .modelprep.faceplugin import prepare_faceplugin_mobilefacenet
 
-    normalize_faceplugin_mobilefacenet(raw, out)
+    prepare_faceplugin_mobilefacenet(raw, out)
 
 
 def _prepare_mobilefacenet_quantile(raw: Path, out: Path) -> None:
-    from .normalize import FACEPLUGIN_QUANTILE_CONTRACT, normalize_faceplugin_mobilefacenet
+    from .modelprep.faceplugin import FACEPLUGIN_QUANTILE_CONTRACT, prepare_faceplugin_mobilefacenet
 
-    normalize_faceplugin_mobilefacenet(raw, out, FACEPLUGIN_QUANTILE_CONTRACT)
+    prepare_faceplugin_mobilefacenet(raw, out, FACEPLUGIN_QUANTILE_CONTRACT)
 
 
 DEFAULT_MODEL = "faceplugin-mobilefacenet"
@@ -80,7 +80,7 @@ ZOO: dict[str, ZooModel] = {
         description="MobileFaceNet, 512-D, RGB (x-127)/128, 112x112 aligned faces; MIT; Q/100 = match probability "
                     "at FMR 1e-3 (utility calibration on LFW)",
         prepare=_prepare_mobilefacenet,
-        revision=3,  # r2: the contract carries the face template; r3: the utility calibration, and its record
+        revision=3,  # r2: the face template in the contract; r3: the utility calibration and its record, PReLU rewritten
     ),
     "faceplugin-mobilefacenet-quantile": ZooModel(
         name="faceplugin-mobilefacenet-quantile",

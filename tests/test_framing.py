@@ -82,7 +82,7 @@ def test_a_files_score_does_not_depend_on_its_folder(tmp_path, astronaut, defaul
 def test_never_is_the_seed_pipeline_bit_for_bit(tmp_path, dataset, model_path):
     model = EmbeddingModel(model_path, device="cpu")
     images = [cv2.imread(str(p)) for p in sorted(dataset.rglob("*.png"))]
-    with Scorer(model_path, device="cpu", align="never", workers=0) as scorer:
+    with Scorer(model_path, device="cpu", align="never", threads=0) as scorer:
         tensors = [scorer.framer.tensor(image, "geometry") for image in images]
         records = list(scorer.score_arrays(images))
     for image, tensor in zip(images, tensors):

@@ -121,7 +121,7 @@ def corpus(tmp_path):
 def test_hostile_corpus_one_row_each_right_kinds_no_hang(corpus, model_path):
     root, expected = corpus
     done = subprocess.run(FQE + ["score", str(root), "-m", str(model_path), "--align", "never", "--no-progress",
-                                 "--workers", "4", "--batch-size", "4"],
+                                 "--threads", "4", "--batch-size", "4"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -192,7 +192,7 @@ def test_a_nul_byte_in_a_listed_path_is_one_error_row(tmp_path, model_path):
 
 
 def test_an_unexpected_failure_while_preparing_is_that_images_row(model_path, monkeypatch):
-    with Scorer(model_path, device="cpu", align="never", workers=2, batch_size=4) as scorer:
+    with Scorer(model_path, device="cpu", align="never", threads=2, batch_size=4) as scorer:
         real = scorer.framer.tensor
         calls = []
 
@@ -243,7 +243,7 @@ def test_a_model_that_fails_on_every_image_stops_with_exit_2(tmp_path):
 
 
 def test_one_image_that_breaks_the_runtime_gets_a_model_error_row(model_path, monkeypatch):
-    with Scorer(model_path, device="cpu", align="never", batch_size=3, workers=0) as scorer:
+    with Scorer(model_path, device="cpu", align="never", batch_size=3, threads=0) as scorer:
         real_run = scorer.model.run
 
         images = [random_face(i) for i in range(3)]
@@ -306,7 +306,7 @@ def test_fewer_names_than_images_is_a_clear_error(model_path):
 def test_close_stops_scoring_in_other_threads_and_afterwards(model_path):
     import threading
 
-    scorer = Scorer(model_path, device="cpu", align="never", batch_size=1, workers=1)
+    scorer = Scorer(model_path, device="cpu", align="never", batch_size=1, threads=2)
     started, errors = threading.Event(), []
 
     def endless():
@@ -382,7 +382,7 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path):
     """Real model, real process, real SIGTERM halfway; --resume finishes the job row for row."""
     root = tmp_path / "faces"
     make_faces(root, 90)
-    args = FQE + ["score", str(root), "--device", "cpu", "--no-progress", "--batch-size", "1", "--workers", "0"]
+    args = FQE + ["score", str(root), "--device", "cpu", "--no-progress", "--batch-size", "1", "--threads", "0"]
     clean = tmp_path / "clean.csv"
     subprocess.run(args + ["-o", str(clean)], check=True, capture_output=True, timeout=300)
     out = tmp_path / "out.csv"

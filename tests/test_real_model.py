@@ -13,7 +13,7 @@ from fqe_onnx.cli import main
 from fqe_onnx.demo import FAMILIES, demo_face, run_demo
 from fqe_onnx.errors import ModelFetchError
 from fqe_onnx.modelfile import load_model_proto, proto_contract
-from fqe_onnx.normalize import check_batch_equivalence
+from fqe_onnx.modelprep.graph import check_batch_equivalence
 from fqe_onnx import zoo
 
 
@@ -56,7 +56,7 @@ def test_denormal_weights_are_flushed_and_the_host_thread_is_left_alone(default_
     import onnx
     from onnx import numpy_helper
 
-    from fqe_onnx.normalize import denormal_mask
+    from fqe_onnx.modelprep.graph import denormal_mask
 
     def count(path):
         return sum(int(denormal_mask(numpy_helper.to_array(i)).sum()) for i in onnx.load(str(path)).graph.initializer
@@ -138,3 +138,28 @@ def test_pull_from_file_and_missing_npm(raw_feature_model, tmp_path, monkeypatch
 def test_unknown_zoo_name(tmp_path):
     result = CliRunner().invoke(main, ["models", "pull", "nope"])
     assert result.exit_code == 2 and "no zoo model named 'nope'" in result.stderr
+
+
+def test_prelu_rewrite_gives_the_same_embeddings(raw_feature_model, default_model, tmp_path):
+    import onnx
+
+    from fqe_onnx.modelprep.graph import rewrite_prelu
+
+    model = onnx.load(str(raw_feature_model))
+    assert rewrite_prelu(model) == 33
+    assert not [n for n in model.graph.node if n.op_type == "PRelu"]
+    assert not [n for n in onnx.load(str(default_model)).graph.node if n.op_type == "PRelu"]  # the zoo model has it
+    rng = np.random.default_rng(3)
+    batch = rng.uniform(-1, 1, size=(6, 3, 112, 112)).astype(np.float32)
+    from fqe_onnx.session import create_session
+
+    original, _ = create_session(str(raw_feature_model), "cpu")
+    rewritten, _ = create_session(model.SerializeToString(), "cpu")
+    a = np.concatenate([original.run(None, {"input": batch[i : i + 1]})[0] for i in range(6)])
+    b = np.concatenate([rewritten.run(None, {"input": batch[i : i + 1]})[0] for i in range(6)])
+    assert np.abs(a - b).max() <= 1e-6
+    out = tmp_path / "optimized.onnx"
+    result = CliRunner().invoke(main, ["contract", str(raw_feature_model), "-o", str(out), "--optimize",
+                                       "--channel-order", "RGB", "--mean", "127", "--scale", "128", "--geometry", "aligned112"])
+    assert result.exit_code == 0, result.output
+    assert "PRelu nodes rewritten: 33" in result.stderr and "denormal weights flushed: 8938" in result.stderr

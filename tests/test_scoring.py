@@ -141,7 +141,7 @@ def test_bad_images_are_error_rows_and_the_batch_goes_on(tmp_path, dataset, mode
 def test_arrays_in_input_order_with_bad_ones(model_path, weights):
     images = [random_face(i, (192, 192)) for i in range(5)]
     inputs = images[:2] + [np.zeros((3, 3, 3), np.float32)] + images[2:]
-    with Scorer(model_path, device="cpu", align="never", batch_size=2, workers=0) as scorer:
+    with Scorer(model_path, device="cpu", align="never", batch_size=2, threads=0) as scorer:
         records = list(scorer.score_arrays(inputs, names=list("abcdef")))
     assert [r.path for r in records] == list("abcdef")
     assert records[2].error == "expected dtype uint8, got float32" and records[2].error_kind == "bad-array"

@@ -38,13 +38,13 @@ class FaceAligner:
     """
 
     def __init__(self, device: str = "cpu", detector_model: Any = None, landmark_model: Any = None,
-                 confidence: float = CONFIDENCE):
+                 confidence: float = CONFIDENCE, threads: Optional[int] = None):
         if detector_model is None or landmark_model is None:
             from ..zoo import FR_DETECT, FR_LANDMARK, raw_file
 
             detector_model = detector_model or raw_file(FR_DETECT)
             landmark_model = landmark_model or raw_file(FR_LANDMARK)
-        self.detector = FaceDetector(detector_model, landmark_model, device=device, confidence=confidence)
+        self.detector = FaceDetector(detector_model, landmark_model, device=device, confidence=confidence, threads=threads)
 
     def locate(self, bgr: np.ndarray, all_faces: bool = False) -> list[LocatedFace]:
         """The main face (or every face) with its five points; raises ImageError (kind ``no-face``)

@@ -82,9 +82,9 @@ class FaceDetector:
     """Detector + landmark models; ``detect`` gives confident faces, ``landmarks`` 68 points for one."""
 
     def __init__(self, detector_model, landmark_model, device: str = "cpu",
-                 confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU):
-        self.detector, self.provider = create_session(detector_model, device)
-        self.landmarker, _ = create_session(landmark_model, device)
+                 confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None):
+        self.detector, self.provider = create_session(detector_model, device, threads)
+        self.landmarker, _ = create_session(landmark_model, device, threads)
         self.confidence = confidence
         self.nms_iou = nms_iou
 

@@ -47,12 +47,13 @@ class Framer:
     already aligned never loads the detector."""
 
     def __init__(self, preprocess: Preprocess, align: Union[str, bool] = "auto", aligner: Any = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", threads: Optional[int] = None) -> None:
         self.align = check_align(align)
         self.preprocess = preprocess
         self.size_hw = preprocess.geometry.crop_size
         self.template = model_template(preprocess)
         self.device = device
+        self.threads = threads
         self._aligner = aligner
         self._lock = threading.Lock()
 
@@ -64,7 +65,7 @@ class Framer:
                 if self._aligner is None:
                     from .aligner import FaceAligner
 
-                    self._aligner = FaceAligner(device=self.device)
+                    self._aligner = FaceAligner(device=self.device, threads=self.threads)
         return self._aligner
 
     def mode_for(self, bgr: np.ndarray) -> str:

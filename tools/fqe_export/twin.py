@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from fqe_onnx.demo import FAMILIES, demo_face
-from fqe_onnx.normalize import FACEPLUGIN_CONTRACT
+from fqe_onnx.modelprep.faceplugin import FACEPLUGIN_CONTRACT
 from fqe_onnx.preprocess import prepare_crop
 from fqe_onnx.session import create_session
 from fqe_onnx.zoo import FR_FEATURE, raw_file
