@@ -40,17 +40,20 @@ def import_onnxruntime() -> Any:
 
 
 def parse_device(device: str) -> tuple[str, int]:
-    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> (kind, device index)."""
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'openvino' -> (kind, device index)."""
     text = device.strip().lower()
-    if text in ("auto", "cpu", "cuda"):
+    if text in ("auto", "cpu", "cuda", "openvino"):
         return text, 0
     if text.startswith("cuda:") and text[5:].isdigit():
         return "cuda", int(text[5:])
-    raise DeviceError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+    raise DeviceError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or openvino")
 
 
 def available_providers() -> list[str]:
-    return list(import_onnxruntime().get_available_providers())
+    """ONNX Runtime's execution providers, and OpenVINO when its extra is installed."""
+    from .backends.openvino import PROVIDER, openvino_available
+
+    return list(import_onnxruntime().get_available_providers()) + ([PROVIDER] if openvino_available() else [])
 
 
 def available_cores() -> int:
@@ -94,8 +97,18 @@ def _load(model: ModelSource) -> tuple[Any, Any]:
 
 def create_session(model: ModelSource, device: str = "auto", threads: Optional[int] = None) -> tuple[Any, str]:
     """Build an InferenceSession on the requested device (``threads``: ONNX Runtime's intra-op
-    threads, None for its default); returns (session, provider that runs it)."""
+    threads, None for its default); returns (session, provider that runs it).
+
+    ``auto`` prefers CUDA when it really works, then OpenVINO when its extra is installed (and the
+    model is a file), then ONNX Runtime's CPU provider."""
     kind, index = parse_device(device)
+    if kind == "openvino" or (kind == "auto" and not isinstance(model, bytes) and _openvino_first()):
+        if isinstance(model, bytes):
+            raise DeviceError("the OpenVINO backend reads model files, not bytes")
+        from .backends.openvino import PROVIDER, OpenVinoSession
+
+        _load(model)  # the same missing-file error as ONNX Runtime's path
+        return OpenVinoSession(Path(model), streams=available_cores()), PROVIDER
     ort, source = _load(model)
     available = ort.get_available_providers()
     options = _session_options(ort, threads)
@@ -122,6 +135,13 @@ def create_session(model: ModelSource, device: str = "auto", threads: Optional[i
             f"{', '.join(available)}); pip uninstall onnxruntime && pip install onnxruntime-gpu"
         )
     return build([CPU]), CPU
+
+
+def _openvino_first() -> bool:
+    """For ``auto``: no working CUDA provider, and OpenVINO installed."""
+    from .backends.openvino import openvino_available
+
+    return CUDA not in import_onnxruntime().get_available_providers() and openvino_available()
 
 
 @dataclass(frozen=True)

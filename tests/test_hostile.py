@@ -238,7 +238,8 @@ def test_a_model_that_fails_on_every_image_stops_with_exit_2(tmp_path):
     model = reshape_model(tmp_path / "broken.onnx", [2, 256])  # any batch gives the wrong output shape
     write_image(tmp_path / "in" / "a.png", random_face(0))
     write_image(tmp_path / "in" / "b.png", random_face(1))
-    result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "-m", str(model), "--align", "never"])
+    result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "-m", str(model), "--align", "never",
+                                       "--device", "cpu"])
     assert result.exit_code == 2 and "the model fails on every image" in result.stderr
 
 

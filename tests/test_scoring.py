@@ -194,6 +194,8 @@ def test_missing_and_corrupt_model_files(tmp_path):
         Scorer(tmp_path / "none.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"junk")
     with pytest.raises(ModelError, match="ONNX Runtime cannot load the model"):
+        Scorer(tmp_path / "junk.onnx", device="cpu")
+    with pytest.raises(ModelError, match="cannot load the model"):  # whichever backend auto picks
         Scorer(tmp_path / "junk.onnx")
 
 
@@ -205,13 +207,17 @@ def test_model_from_bytes(model_path):
 def test_devices(model_path):
     import onnxruntime
 
+    from fqe_onnx.backends.openvino import openvino_available
+
     with Scorer(model_path, device="auto") as scorer:
-        expected = "CUDAExecutionProvider" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "CPUExecutionProvider"
-        assert scorer.provider in (expected, "CPUExecutionProvider")
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            assert scorer.provider in ("CUDAExecutionProvider", "CPUExecutionProvider")
+        else:  # auto prefers OpenVINO over ONNX Runtime's CPU provider when its extra is installed
+            assert scorer.provider == ("OpenVINO" if openvino_available() else "CPUExecutionProvider")
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(DeviceError, match="CUDA was requested but this ONNX Runtime has no CUDA provider"):
             Scorer(model_path, device="cuda:0")
-    with pytest.raises(DeviceError, match="unknown device 'gpu'"):
+    with pytest.raises(DeviceError, match="unknown device 'gpu': use auto, cpu, cuda, cuda:N or openvino"):
         Scorer(model_path, device="gpu")
     with pytest.raises(FqeError, match="batch size must be at least 1"):
         Scorer(model_path, batch_size=0)
