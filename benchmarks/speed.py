@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource  # noqa: F401  (used in the measured child)
 import subprocess
 import sys
 import tempfile
@@ -118,12 +117,14 @@ def torch_setups(network, threads: int):
             "jit.trace + optimize_for_inference": runner(traced)}
 
 
-#: Runs the CLI in a new interpreter and reports that process's own peak resident memory on exit
-#: (a child's ru_maxrss as the parent sees it would include the forked copy of this big process).
-_MEASURED_CLI = ("import resource, runpy, sys\n"
+#: Runs the CLI in a new interpreter and reports its peak resident memory on exit from /proc's
+#: VmHWM, which starts afresh with the new program (ru_maxrss survives exec, so it would count the
+#: forked copy of this big benchmark process).
+_MEASURED_CLI = ("import re, runpy, sys\n"
                  "sys.argv = ['fqe-onnx'] + sys.argv[1:]\n"
                  "try:\n    runpy.run_module('fqe_onnx', run_name='__main__')\n"
-                 "finally:\n    print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+                 "finally:\n    status = open('/proc/self/status').read()\n"
+                 "    print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n")
 
 
 def cli_run(paths: list[Path], workdir: Path, extra: list[str]) -> tuple[float, float]:
