@@ -126,7 +126,7 @@ def main() -> int:
             failed |= not ok
             plain = {b: rate(model.run, batch[:b]) for b in BATCHES if b <= len(batch)}
             bound = {b: rate(io_binding_runner(model), batch[:b]) for b in BATCHES if b <= len(batch)}
-            print(f"  raw images/s by batch size: " + ", ".join(f"{b}: {plain[b]:.0f} (IO binding {bound[b]:.0f})"
+            print("  raw images/s by batch size: " + ", ".join(f"{b}: {plain[b]:.0f} (IO binding {bound[b]:.0f})"
                                                                   for b in plain))
     lfw = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw-dev"
     if lfw.is_dir():

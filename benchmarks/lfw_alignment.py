@@ -109,7 +109,7 @@ def main() -> None:
     model_path = resolve_model(None)
     aligner = FaceAligner(device="cpu")
     _, failures, timing = align_all(aligner, images)
-    print(f"\nalignment time per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
+    print("\nalignment time per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
           + f", total {sum(timing.values()):.1f}; no face found in {failures}")
     print("fixed geometries on the 250x250 frames, for comparison:")
     print(header)

@@ -20,7 +20,6 @@ development set. Parts:
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile

@@ -20,7 +20,6 @@ from fqe_export.twin import build_twin, ladder_difference, ladder_tensors  # noq
 
 from fqe_onnx.contract import SEED_CONTRACT  # noqa: E402
 from fqe_onnx.modelfile import load_model_proto, proto_contract  # noqa: E402
-from fqe_onnx.modelprep.faceplugin import FACEPLUGIN_CONTRACT  # noqa: E402
 from fqe_onnx.session import EmbeddingModel  # noqa: E402
 from fqe_onnx.zoo import DEFAULT_MODEL, pull  # noqa: E402
 

@@ -24,8 +24,8 @@ from tiny_models import custom_graph, fixed_matrix, pooled_linear
 from fqe_onnx import ERROR_KINDS, Scorer
 from fqe_onnx.cli import main
 from fqe_onnx.contract import KEY_CALIBRATION, KEY_PREPROCESS, KEY_SCHEMA
-from fqe_onnx.decode import Limits, decode_image, read_bytes
-from fqe_onnx.errors import FqeError, ImageError, ModelError
+from fqe_onnx.decode import read_bytes
+from fqe_onnx.errors import FqeError, ImageError
 from fqe_onnx.sources import find_images
 
 FQE = [sys.executable, "-m", "fqe_onnx"]

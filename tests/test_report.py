@@ -4,7 +4,6 @@ import shutil
 import sys
 
 import cv2
-import numpy as np
 import pytest
 from click.testing import CliRunner
 

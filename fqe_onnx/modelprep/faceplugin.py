@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from ..align.template import ARCFACE_TEMPLATE_112
 from ..contract import GEOMETRIES, Calibration, Contract, OutputSpec, Preprocess

@@ -198,7 +198,7 @@ def models_md_entry(result: ExportResult, title: str) -> str:
         f"{'fixed 1' if result.fixed_batch else 'dynamic'}, {'fp16 weights' if result.fp16 else 'fp32'}",
         f"- preprocessing: {pre.channel_order}, resize {geo.resize[0]}x{geo.resize[1]} {geo.interpolation}, crop "
         f"(top, left, h, w) = {geo.crop_box()}, x = (pixel - {list(pre.mean)}) / {list(pre.scale)}",
-        f"- face template (input pixels; eyes, nose tip, mouth corners): "
+        "- face template (input pixels; eyes, nose tip, mouth corners): "
         + ", ".join(f"({x:g}, {y:g})" for x, y in model_template(pre).tolist()),
         f"- output: {result.contract.output.dim}-D embedding",
         f"- calibration: h={cal.h:g}, a={cal.a:g}, s={cal.s:g}, x0={cal.x0:g}, w={cal.w:g}",
