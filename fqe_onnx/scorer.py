@@ -17,7 +17,7 @@ import math
 import os
 import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import count, islice
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
@@ -183,9 +183,15 @@ class Scorer:
             except RuntimeError:  # shut down by close() in another thread
                 raise FqeError("this Scorer was closed while scoring") from None
             if len(pending) >= 2 * self.threads:
-                yield from pending.popleft().result()
+                yield from self._result(pending.popleft())
         while pending:
-            yield from pending.popleft().result()
+            yield from self._result(pending.popleft())
+
+    def _result(self, future: Future) -> list[Scored]:
+        try:
+            return future.result()
+        except CancelledError:  # close() in another thread cancelled what was queued
+            raise FqeError("this Scorer was closed while scoring") from None
 
     def _score_chunk(self, chunk: list[Item]) -> list[Scored]:
         """One chunk, start to end, in one thread: read and frame each image, then one runtime call."""
@@ -211,7 +217,7 @@ class Scorer:
             except Exception as exc:
                 results.append(exc)
         worked = [r for r in results if isinstance(r, np.ndarray)]
-        if worked and not self._one_at_a_time:
+        if len(worked) == len(results) and not self._one_at_a_time:  # the batch failed, none of its images did
             self._one_at_a_time = True
             log.warning("the model fails on batches but not on single images (a batch axis declared dynamic "
                         "but fixed inside the graph?): running one image at a time from now on")

@@ -258,6 +258,7 @@ def test_one_image_that_breaks_the_runtime_gets_a_model_error_row(model_path, mo
         monkeypatch.setattr(scorer.model, "run", run)
         list(scorer.score_arrays(images[:1]))  # the model has worked once
         records = list(scorer.score_arrays(images))
+        assert not scorer._one_at_a_time  # one poisoned image is not a broken batch axis
     assert [r.error_kind for r in records] == ["", "model-error", ""]
     assert "RUNTIME_EXCEPTION" in records[1].error
 
