@@ -196,7 +196,11 @@ def main(debug: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1),
               help="Images per inference call (default: 4 on the CPU, 32 on CUDA; dynamic-batch models).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Output file (default: stdout).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv", show_default=True,
+              help="parquet needs --output and pyarrow (the parquet extra); with --engine ray it is the only one.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="ray: score on Ray Data (the ray extra) into a folder of Parquet files at --output; reruns resume.")
+@click.option("--address", help="With --engine ray: the cluster to join (default: start a local Ray on loopback).")
 @click.option("--from-list", type=click.Path(exists=True, dir_okay=False),
               help="Score the images listed in FILE, one path per line, relative to ROOT (or to FILE's folder).")
 @click.option("--threads", type=click.IntRange(min=0),
@@ -209,9 +213,12 @@ def main(debug: bool) -> None:
 @align_option
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
-          fmt: str, from_list: Optional[str], threads: Optional[int], progress: bool, resume: bool, max_pixels: int,
-          align: str, overrides: dict[str, Any]) -> None:
+          fmt: str, engine: str, address: Optional[str], from_list: Optional[str], threads: Optional[int],
+          progress: bool, resume: bool, max_pixels: int, align: str, overrides: dict[str, Any]) -> None:
     """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
+    if engine == "ray":
+        score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides)
+        return
     from .diagnostics import score_warning
     from .output import RecordWriter, RunSummary, read_for_resume, write_records, write_side_file
     from .scorer import Scorer
@@ -221,6 +228,9 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         raise click.UsageError("give ROOT, or --from-list FILE")
     if resume and not output:
         raise click.UsageError("--resume needs --output FILE")
+    if fmt == "parquet" and (not output or resume):
+        raise click.UsageError("--format parquet writes one file: give --output FILE (and no --resume; "
+                               "--engine ray writes resumable part files)")
     try:
         sources = read_list(from_list, root) if from_list else find_images(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, threads=threads, align=align,
@@ -249,17 +259,24 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         if warning:
             click.echo(f"warning: {warning}", err=True)
     try:
-        stream = open(output, "a" if resume else "w", encoding="utf-8", newline="") if output else sys.stdout
+        if fmt == "parquet":
+            from .table import ParquetRecordWriter, run_metadata
+
+            stream = ParquetRecordWriter(output, run_metadata(scorer.contract, settings))
+        else:
+            stream = open(output, "a" if resume else "w", encoding="utf-8", newline="") if output else sys.stdout
         if output:
             write_side_file(output, settings)
+    except FqeError as exc:
+        raise fail(exc) from exc
     except OSError as exc:
         raise UsageOrModelError(f"cannot write {output}: {exc.strerror or exc}") from exc
     bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
     interrupted = ""
     try:
         with scorer, sigterm_raises(), (bar or contextlib.nullcontext()):
-            write_records(scorer.score_sources(sources), RecordWriter(stream, fmt, header=header), summary,
-                          progress=bar.update if bar else None)
+            writer = stream if fmt == "parquet" else RecordWriter(stream, fmt, header=header)
+            write_records(scorer.score_sources(sources), writer, summary, progress=bar.update if bar else None)
     except FqeError as exc:
         raise fail(exc) from exc
     except KeyboardInterrupt:
@@ -278,6 +295,26 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     if message:
         click.echo(f"warning: {message}", err=True)
     sys.exit(1 if summary.errors or summary.already_errors else 0)
+
+
+def score_on_ray(root: Optional[str], from_list: Optional[str], output: Optional[str], model: Optional[str],
+                 device: str, align: str, max_pixels: int, address: Optional[str], overrides: dict[str, Any]) -> None:
+    """``score --engine ray``: the same rows, on Ray Data, into Parquet part files; reruns resume."""
+    from .ray import count_errors, score_dataset
+
+    if not output:
+        raise click.UsageError("--engine ray writes Parquet part files: give --output FOLDER_OR_URI")
+    if root is None:
+        raise click.UsageError("give ROOT (a folder or a URI such as s3://bucket/faces/)")
+    try:
+        counts = score_dataset(root, output, model=model, device=device, align=align, from_list=from_list,
+                               max_pixels=max_pixels, address=address, **overrides)
+        rows, errors = count_errors(output)
+    except FqeError as exc:
+        raise fail(exc) from exc
+    click.echo(f"{counts['inputs']} inputs: {counts['already']} already in {output}, {counts['scored']} scored now; "
+               f"{rows} rows, {errors} errors, Ray", err=True)
+    sys.exit(1 if errors else 0)
 
 
 def run_settings(scorer: Any, root: Optional[str], from_list: Optional[str], fmt: str, max_pixels: int) -> dict[str, Any]:

@@ -272,6 +272,11 @@ class Scorer:
         """Score ImageSources (from ``find_images``/``read_list``), yielding records in order."""
         return (scored.record for scored in self.embed_sources(sources))
 
+    def score_items(self, items: Iterable[Item]) -> Iterator[Record]:
+        """Score (name, identity, loader) items, where ``loader()`` returns (BGR uint8 image, format)
+        or raises ImageError: for images that come from elsewhere than local files (object storage)."""
+        return (scored.record for scored in self._score(items))
+
     def score_paths(self, paths: Iterable[Union[str, "os.PathLike[str]"]]) -> Iterator[Record]:
         """Score image files, yielding one record per path, in order (``path`` as given)."""
         items = ((str(p), "", lambda p=p: load_file(p, self.limits)) for p in paths)
