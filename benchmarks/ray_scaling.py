@@ -11,7 +11,6 @@ import argparse
 import tempfile
 import time
 
-import numpy as np
 
 from fqe_onnx import Scorer
 from fqe_onnx.ray import score_dataset
