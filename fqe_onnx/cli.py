@@ -220,7 +220,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides)
         return
     from .diagnostics import score_warning
-    from .output import RecordWriter, RunSummary, read_for_resume, write_records, write_side_file
+    from .output import RunSummary, open_writer, skip_done, write_records, write_side_file
     from .scorer import Scorer
     from .sources import find_images, read_list
 
@@ -239,43 +239,26 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         settings = run_settings(scorer, root, from_list, fmt, max_pixels) if output else {}
         header = True
         if resume:
-            state = read_for_resume(Path(output), fmt, settings)
-            if state.torn:
+            sources, header, torn = skip_done(sources, output, fmt, settings, summary)
+            if torn:
                 click.echo(f"dropped a torn last line from {output}", err=True)
-            summary.already = sum(s.name in state.done for s in sources)
-            summary.already_errors = sum(bool(state.done[s.name]) for s in sources if s.name in state.done)
-            sources = [s for s in sources if s.name not in state.done]
-            header = not state.done and not (Path(output).exists() and Path(output).stat().st_size)
     except FqeError as exc:
         raise fail(exc) from exc
     click.echo(f"scoring {len(sources)} images on {scorer.provider}, --align {align}"
                + (f" ({summary.already} already in {output})" if resume else ""), err=True)
     if not sources and not summary.already:
         click.echo(f"warning: no .jpg, .jpeg or .png images in {from_list or root}", err=True)
-    if align == "never":
-        from .align.framing import sample_geometry_warning
-
-        warning = sample_geometry_warning([s.path for s in sources if s.error is None], scorer.contract.preprocess)
-        if warning:
-            click.echo(f"warning: {warning}", err=True)
-    try:
-        if fmt == "parquet":
-            from .table import ParquetRecordWriter, run_metadata
-
-            stream = ParquetRecordWriter(output, run_metadata(scorer.contract, settings))
-        else:
-            stream = open(output, "a" if resume else "w", encoding="utf-8", newline="") if output else sys.stdout
-        if output:
-            write_side_file(output, settings)
-    except FqeError as exc:
-        raise fail(exc) from exc
-    except OSError as exc:
-        raise UsageOrModelError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    warn_if_misframed(align, sources, scorer.contract.preprocess)
     bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
     interrupted = ""
     try:
-        with scorer, sigterm_raises(), (bar or contextlib.nullcontext()):
-            writer = stream if fmt == "parquet" else RecordWriter(stream, fmt, header=header)
+        from .table import run_metadata
+
+        if output:
+            write_side_file(output, settings)
+        with scorer, sigterm_raises(), (bar or contextlib.nullcontext()), open_writer(
+                output, fmt, append=resume, header=header, metadata=run_metadata(scorer.contract, settings)
+                if fmt == "parquet" else None) as writer:
             write_records(scorer.score_sources(sources), writer, summary, progress=bar.update if bar else None)
     except FqeError as exc:
         raise fail(exc) from exc
@@ -283,11 +266,10 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         interrupted = "interrupted (SIGINT)"
     except Terminated:
         interrupted = "terminated (SIGTERM)"
-    except BrokenPipeError:
+    except BrokenPipeError:  # before OSError, which it is
         quiet_broken_pipe()
-    finally:
-        if output:
-            stream.close()
+    except OSError as exc:  # the side file
+        raise UsageOrModelError(f"cannot write {output}: {exc.strerror or exc}") from exc
     click.echo(summary.describe(scorer.provider, interrupted), err=True)
     if interrupted:
         sys.exit(EXIT_SIGINT if "SIGINT" in interrupted else EXIT_SIGTERM)
@@ -295,6 +277,16 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     if message:
         click.echo(f"warning: {message}", err=True)
     sys.exit(1 if summary.errors or summary.already_errors else 0)
+
+
+def warn_if_misframed(align: str, sources: list, preprocess: Any) -> None:
+    """With --align never: warn when the first images do not look aligned after the geometry."""
+    if align == "never":
+        from .align.framing import sample_geometry_warning
+
+        warning = sample_geometry_warning([s.path for s in sources if s.error is None], preprocess)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
 
 
 def score_on_ray(root: Optional[str], from_list: Optional[str], output: Optional[str], model: Optional[str],
@@ -503,13 +495,10 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     click.echo(f"q:        {describe_distribution(q)}")
     click.echo(f"Q after:  {score_histogram(after)}")
     click.echo(f"calibration: x0 = {calibration.x0!r}, w = {calibration.w!r} ({method})")
-    warnings = [score_warning(after, method)]
-    if align == "never":
-        from .align.framing import sample_geometry_warning
-
-        warnings.append(sample_geometry_warning([s.path for s in sources if s.error is None], contract.preprocess))
-    for warning in filter(None, warnings):
+    warning = score_warning(after, method)
+    if warning:
         click.echo(f"warning: {warning}", err=True)
+    warn_if_misframed(align, sources, contract.preprocess)
     click.echo(f"wrote {path}", err=True)
 
 

@@ -9,17 +9,19 @@ differently, and keeps the output a plain table.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
+import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
 
 from .diagnostics import tally
 from .errors import FqeError
@@ -190,3 +192,36 @@ def read_for_resume(output: Path, fmt: str, settings: dict[str, Any]) -> ResumeS
             except (ValueError, KeyError, TypeError) as exc:
                 raise FqeError(f"cannot resume {output}: line {number} is not a row ({exc})") from exc
     return ResumeState(done, torn)
+
+
+@contextlib.contextmanager
+def open_writer(output: Optional[str], fmt: str, *, append: bool = False, header: bool = True,
+                metadata: Optional[Mapping[bytes, bytes]] = None) -> Iterator[Any]:
+    """The writer for a run: CSV or JSONL to ``output`` (appending with ``--resume``) or stdout, or
+    one Parquet file; closed (and for Parquet, completed) on exit. FqeError when it cannot be opened."""
+    closing: Any = None
+    try:
+        if fmt == "parquet":
+            from .table import ParquetRecordWriter
+
+            closing = ParquetRecordWriter(str(output), metadata or {})
+        elif output:
+            closing = open(output, "a" if append else "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise FqeError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    try:  # the CSV header goes out here: a closed stdout raises BrokenPipeError to the caller
+        yield closing if fmt == "parquet" else RecordWriter(closing or sys.stdout, fmt, header=header)
+    finally:
+        if closing is not None:
+            closing.close()
+
+
+def skip_done(sources: Sequence[Any], output: str, fmt: str, settings: dict[str, Any],
+              summary: RunSummary) -> tuple[list[Any], bool, bool]:
+    """For ``--resume``: (the sources not yet in ``output``, whether a header is still needed, whether
+    a torn last line was dropped); ``summary`` learns what the output already held."""
+    state = read_for_resume(Path(output), fmt, settings)
+    summary.already = sum(s.name in state.done for s in sources)
+    summary.already_errors = sum(bool(state.done[s.name]) for s in sources if s.name in state.done)
+    header = not state.done and not (Path(output).exists() and Path(output).stat().st_size)
+    return [s for s in sources if s.name not in state.done], header, state.torn
