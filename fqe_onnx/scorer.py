@@ -113,7 +113,10 @@ class Scorer:
         source = model if isinstance(model, bytes) else resolve_model(model)
         self.threads = available_cores() if threads is None else threads
         self.model = EmbeddingModel(source, device=device, overrides=overrides, threads=1)
-        self.framer = Framer(self.model.contract.preprocess, align, aligner=aligner, device=device, threads=1)
+        # the small fixed-shape detector and landmark models run faster on ONNX Runtime's CPU provider
+        # than on OpenVINO in this structure (benchmarks/speed.py): they stay there
+        detector_device = "cpu" if self.model.provider == "OpenVINO" else device
+        self.framer = Framer(self.model.contract.preprocess, align, aligner=aligner, device=detector_device, threads=1)
         self.limits = Limits(max_pixels=max_pixels)
         on_gpu = self.model.provider != "CPUExecutionProvider"
         self.batch_size = batch_size or (32 if on_gpu else 4)

@@ -31,7 +31,7 @@ def test_openvino_agrees_with_the_cpu_provider_on_the_demo_ladder():
     assert sum(a != b for a, b in zip(Q_cpu, Q_ov)) <= 1  # a q on a rounding edge may move Q by one
 
 
-def test_auto_prefers_openvino_and_alignment_runs_on_it(tmp_path):
+def test_auto_prefers_openvino_and_aligns_like_the_cpu_provider(tmp_path):
     from conftest import write_image
     from fqe_onnx.demo import astronaut_bgr
 
@@ -42,6 +42,9 @@ def test_auto_prefers_openvino_and_alignment_runs_on_it(tmp_path):
     with Scorer(device="cpu") as cpu:
         (expected,) = cpu.score_paths([tmp_path / "in" / "astro.png"])
     q = float(result.stdout.splitlines()[1].split(",")[2])
-    assert abs(q - expected.q) / expected.q < 1e-4  # the detector ran on OpenVINO too
+    assert abs(q - expected.q) / expected.q < 1e-4
+    with Scorer(device="openvino") as ov:  # the detector stays on ONNX Runtime's CPU provider
+        ov.score_paths([tmp_path / "in" / "astro.png"])
+        assert ov.framer.aligner.detector.provider == "CPUExecutionProvider"
     inspected = CliRunner().invoke(main, ["inspect"])
     assert "OpenVINO" in inspected.stdout.splitlines()[-1]
