@@ -115,19 +115,15 @@ def verify(path: Path, expected: str) -> None:
 
 def install_verified(write: Callable[[Any], None], dest: Path, sha256: Optional[str] = None) -> None:
     """Write a file through ``write(handle)`` into a unique temporary file beside ``dest``, check its
-    sha256 if given, then rename it into place. Concurrent installs of the same file each use their
-    own temporary file, and the rename is atomic: readers see the old file or the whole new one."""
+    sha256 if given, then rename it into place (``output.atomic_file``)."""
+    from .output import atomic_file
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_file(dest, suffix=".part") as temporary:
+        with open(temporary, "wb") as handle:
             write(handle)
         if sha256 is not None:
-            verify(Path(temporary), sha256)
-        os.replace(temporary, dest)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+            verify(temporary, sha256)
 
 
 def _npm_hint(pinned: PackageFile) -> str:
@@ -202,15 +198,11 @@ def pull(name: str, *, force: bool = False, from_file: Optional[Path] = None) ->
     if out.is_file() and not force and from_file is None:
         return out
     raw = raw_file(entry.raw, from_file)
+    from .output import atomic_file
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
-        entry.prepare(raw, Path(part))
-        os.replace(part, out)  # concurrent pulls each build their own file; the last rename wins, all equal
-    except BaseException:
-        Path(part).unlink(missing_ok=True)
-        raise
+    with atomic_file(out, suffix=".part") as part:  # concurrent pulls each build their own; all equal
+        entry.prepare(raw, part)
     return out
 
 
