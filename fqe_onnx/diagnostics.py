@@ -10,6 +10,8 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from .quality import collapse_share
+
 #: At least this share of a run's scores identical, or near the ends of the scale, is a warning ...
 USELESS_SHARE = 0.95
 #: ... where "near the ends" means within this many points of 0 or 100 ...
@@ -31,11 +33,9 @@ def score_warning(scores: Sequence[int], calibration_method: str = "") -> Option
         return None
     values = np.asarray(scores)
     at_ends = float(np.mean((values <= END_MARGIN) | (values >= 100 - END_MARGIN)))
-    unique, counts = np.unique(values, return_counts=True)
-    top = int(np.argmax(counts))
-    same = float(counts[top]) / len(values)
+    same, value = collapse_share(list(scores))
     if same >= USELESS_SHARE:
-        what = f"{same:.0%} of {len(values)} images got Q={int(unique[top])}"
+        what = f"{same:.0%} of {len(values)} images got Q={value}"
     elif at_ends >= USELESS_SHARE:
         low, high = int(np.sum(values <= END_MARGIN)), int(np.sum(values >= 100 - END_MARGIN))
         what = f"{at_ends:.0%} of {len(values)} images scored within {END_MARGIN} of an end ({low} at 0..{END_MARGIN}, {high} at {100 - END_MARGIN}..100)"

@@ -96,7 +96,3 @@ class OpenVinoSession:
         by_name = {port.get_any_name(): np.array(value) for port, value in results.items()}
         names = output_names or [o.name for o in self._outputs]
         return [by_name[name] for name in names]
-
-
-def version() -> str:
-    return import_openvino().__version__

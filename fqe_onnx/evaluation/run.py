@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import FqeError
 from ..records import Record
 from ..sources import ImageSource, find_images
-from .edc import edc_curve, edc_summary, fmr_supported, threshold_at_fmr
+from .edc import MIN_FALSE_MATCHES, edc_curve, edc_summary, fmr_supported, threshold_at_fmr
 from .pairs import MATED_CAP, NON_MATED, Pairs, comparison_pairs, cosine_similarities
 
 FMRS = (1e-3, 1e-4)
@@ -104,7 +104,7 @@ def evaluate_qualities(qualities: dict[str, np.ndarray], similarity: np.ndarray,
         key = f"{fmr:g}"
         if not fmr_supported(len(non_mated), fmr):
             by_fmr[key] = {"supported": False, "reason": f"{len(non_mated)} non-mated comparisons; FMR {fmr:g} needs "
-                           f"at least {math.ceil(10 / fmr)}"}
+                           f"at least {math.ceil(MIN_FALSE_MATCHES / fmr)}"}
             continue
         threshold = threshold_at_fmr(non_mated, fmr)
         sources = {}

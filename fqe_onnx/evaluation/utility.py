@@ -177,10 +177,12 @@ def utility_data(scorer, sources, fr_scorer=None, fmr: float = 1e-3, references:
     quality_pass = embed(scorer, sources)
     fr_pass = embed(fr_scorer, sources) if fr_scorer is not None else quality_pass
     identities = [s.identity for s in sources]
-    a, b = non_mated_pairs(identities, non_mated or NON_MATED, seed)
+    sampled = 0  # non-mated comparisons that set the threshold here (none when it is given)
     if threshold is None:
+        a, b = non_mated_pairs(identities, non_mated or NON_MATED, seed)
         similarity = cosine_similarities(fr_pass.embeddings, Pairs(a, b, np.zeros(len(a), dtype=bool)))
         threshold = threshold_at_fmr(similarity, fmr)
+        sampled = len(a)
     is_reference = references_mask([s.name for s in sources], references)
     if not is_reference.any():
         raise FqeError(f"no image matches --references {references!r}")
@@ -200,7 +202,7 @@ def utility_data(scorer, sources, fr_scorer=None, fmr: float = 1e-3, references:
         "probes": int(len(targets.index)),
         "comparisons": int(targets.trials.sum()),
         "references": references or "the person's other images",
-        "non_mated": int(len(a)),
+        "non_mated": sampled,
         "target": "per probe, the share of its comparisons with the references at or above the threshold",
     }
     return UtilityData(q, targets, threshold, info)

@@ -25,8 +25,6 @@ from .parity import FP16, FP32, ParityResult, compare, onnx_embeddings, torch_em
 #: The ONNX opset of each exporter: torch's current exporter (torch.export, "dynamo") starts at 18;
 #: the TorchScript exporter (deprecated by torch, kept behind --exporter torchscript) uses 17.
 OPSETS = {"dynamo": 18, "torchscript": 17}
-EXPORTERS = tuple(OPSETS)
-OPSET = OPSETS["torchscript"]
 INPUT_SIZE = (112, 112)
 INPUT_NAME, OUTPUT_NAME, BATCH_AXIS = "input", "embedding", "N"
 
