@@ -88,25 +88,24 @@ class ScoreImages:
                  threads: int = 1, max_pixels: int = 50_000_000, overrides: Optional[dict] = None,
                  settings: Optional[dict] = None) -> None:
         import cv2
+        from pyarrow import fs
 
-        from .decode import Limits
         from .scorer import Scorer
         from .table import run_metadata
 
         cv2.setNumThreads(threads)
         self.filesystem, _ = _filesystem(source)
+        self.local = isinstance(self.filesystem, fs.LocalFileSystem)
         self.scorer = Scorer(model, device=device, align=align, threads=threads, max_pixels=max_pixels,
                              **(overrides or {}))
-        self.limits = Limits(max_pixels=max_pixels)
         self.metadata = run_metadata(self.scorer.contract, settings or {})
 
     def _load(self, path: str) -> tuple[np.ndarray, str]:
+        """Local files through our own safe reader (no FIFO hangs); others through pyarrow, capped."""
         from .decode import MAX_BYTES, decode_image, load_file
 
-        from pyarrow import fs
-
-        if isinstance(self.filesystem, fs.LocalFileSystem):  # our own safe reader (no FIFO hangs)
-            return load_file(path, self.limits)
+        if self.local:
+            return load_file(path, self.scorer.limits)
         try:
             with self.filesystem.open_input_stream(path) as stream:
                 data = stream.read(MAX_BYTES + 1)
@@ -114,7 +113,7 @@ class ScoreImages:
             raise ImageError(f"cannot read file: {exc}", "unreadable") from exc
         if len(data) > MAX_BYTES:
             raise ImageError(f"file is over the limit of {MAX_BYTES / 2**20:g} MiB", "too-large")
-        return decode_image(data, self.limits)
+        return decode_image(data, self.scorer.limits)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Any:
         from .table import records_table
