@@ -463,14 +463,12 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     try:
         scorer, fr_scorer = build_scorers(model, fr_model, device, batch_size, align, overrides)
         sources = find_images(root)
-        with scorer:
+        with scorer, (fr_scorer or contextlib.nullcontext()):
             if method == "utility":
                 from .evaluation.utility import format_reliability, utility_calibration
 
                 result = utility_calibration(scorer, sources, fr_scorer, fmr, references)
-                calibration, info = result.calibration, result.info
-                q, good_modes = list(result.q), []
-                records = []
+                calibration, info, q = result.calibration, result.info, list(result.q)
             else:
                 records = list(scorer.score_sources(sources))
                 good = [r for r in records if r.ok]
@@ -532,7 +530,7 @@ def evaluate(root: str, model: Optional[str], fr_model: Optional[str], quality_c
 
     try:
         scorer, fr_scorer = build_scorers(model, fr_model, device, batch_size, align, overrides)
-        with scorer:
+        with scorer, (fr_scorer or contextlib.nullcontext()):
             evaluation, records, similarity, pairs, qualities = run_evaluation(
                 root, scorer, fr_scorer, quality_csvs, mated_cap, non_mated, seed)
     except FqeError as exc:
