@@ -371,13 +371,16 @@ def inspect(model: Optional[str], device: str, as_json: bool) -> None:
 @click.option("--license", "license_", help="Free text: the model's license.")
 @click.option("--flush-denormals", is_flag=True, help="Also set denormal float32 weights to zero (faster on x86).")
 @click.option("--optimize", is_flag=True, help="Also apply the speed edits: denormals flushed, PRelu rewritten into "
-              "elementwise ops (the same numbers; several times faster on ONNX Runtime 1.27 and later).")
+              "depthwise convolutions ONNX Runtime fuses (the same numbers, checked before writing; about 2x "
+              "faster for MobileFaceNet on ONNX Runtime 1.32).")
 @contract_options
 def contract(model: str, out: str, source: Optional[str], license_: Optional[str], flush_denormals: bool,
              optimize: bool, overrides: dict[str, Any]) -> None:
     """Write a contract into a copy of MODEL: its current one (or the seed's) plus the given options."""
     from .contract import with_overrides
-    from .inspection import probe_batches
+    from .errors import ModelError
+    from .inspection import output_difference, probe_batches
+    from .modelprep.graph import OPTIMIZE_TOLERANCE
     from .modelfile import load_model_proto, proto_contract, save_model_bytes, with_contract_bytes
     from .session import EmbeddingModel
     from .zoo import resolve_model
@@ -390,6 +393,7 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
             from .modelprep.graph import flush_denormals as flush
 
             click.echo(f"flushed {flush(proto)} denormal weights to zero", err=True)
+        original = with_contract_bytes(proto, updated) if optimize else None
         if optimize:
             from .modelprep.graph import optimize as speed_edits
 
@@ -399,6 +403,12 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
         checked = EmbeddingModel(data, device="cpu")  # must load and pass the I/O checks before it is written
         for line in probe_batches(checked):
             click.echo(f"check: {line}", err=True)
+        if original is not None:
+            difference = output_difference(EmbeddingModel(original, device="cpu"), checked)
+            if not difference <= OPTIMIZE_TOLERANCE:
+                raise ModelError(f"the speed edits changed the embeddings by up to {difference:.3g} "
+                                 f"(allowed {OPTIMIZE_TOLERANCE}); the model was not written")
+            click.echo(f"check: embeddings equal the unedited model's: max |diff| {difference:.3g}", err=True)
         path = save_model_bytes(data, out)
     except FqeError as exc:
         raise fail(exc) from exc

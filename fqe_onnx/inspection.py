@@ -55,13 +55,9 @@ def probe_batches(model: EmbeddingModel, sizes: tuple[int, ...] = (1, 3)) -> lis
     """Run tiny batches of random inputs through the model and say what happened, one line per
     batch size ('batch of 3: ok' or 'batch of 3: failed: ...'). Raises ModelError when even one
     image at a time fails: such a model cannot score anything."""
-    pre = model.contract.preprocess
-    height, width = pre.geometry.crop_size
-    shape = (pre.channels, height, width) if pre.layout == "NCHW" else (height, width, pre.channels)
-    rng = np.random.default_rng(0)
     lines = []
     for size in ((model.fixed_batch,) if model.fixed_batch else sizes):
-        batch = rng.uniform(-1, 1, size=(size,) + shape).astype(np.float32)
+        batch = random_batch(model, size)
         try:
             q = model.norms(batch)
             finite = bool(np.all(np.isfinite(q)))
@@ -72,3 +68,19 @@ def probe_batches(model: EmbeddingModel, sizes: tuple[int, ...] = (1, 3)) -> lis
             lines.append(f"batch of {size}: failed: {type(exc).__name__}: {exc}".splitlines()[0]
                          + " (the scorer then runs one image at a time)")
     return lines
+
+
+def random_batch(model: EmbeddingModel, size: int, seed: int = 0) -> np.ndarray:
+    """``size`` uniform random inputs in [-1, 1] of the shape the model's contract feeds it."""
+    pre = model.contract.preprocess
+    height, width = pre.geometry.crop_size
+    shape = (pre.channels, height, width) if pre.layout == "NCHW" else (height, width, pre.channels)
+    return np.random.default_rng(seed).uniform(-1, 1, size=(size,) + shape).astype(np.float32)
+
+
+def output_difference(reference: EmbeddingModel, candidate: EmbeddingModel, size: int = 3) -> float:
+    """Largest absolute difference between the two models' embeddings of the same random batch
+    (``contract --optimize`` checks that its edits changed no number)."""
+    size = reference.fixed_batch or candidate.fixed_batch or size
+    batch = random_batch(reference, size, seed=1)
+    return float(np.abs(reference.run(batch) - candidate.run(batch)).max())

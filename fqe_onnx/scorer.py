@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
-from .align.framing import Framer
+from .align.framing import MODE_ALIGNED, Framer
 from .contract import Contract
 from .decode import MAX_PIXELS, Limits, as_bgr_image, load_file
 from .errors import FqeError, ImageError, ModelError
@@ -56,6 +56,15 @@ class Prepared:
     error: Optional[ImageError]
     mode: str = ""
     format: str = ""
+
+
+def _failed(exc: Exception, mode: str, fmt: str) -> Prepared:
+    """The error row of an image that could not be prepared: its ImageError, or any other exception
+    (a bug or a library failure on this input) as kind ``internal``."""
+    if isinstance(exc, ImageError):
+        return Prepared(None, exc, mode, fmt or exc.format)
+    log.debug("preparing an image failed", exc_info=exc)
+    return Prepared(None, ImageError(f"{type(exc).__name__}: {exc}", "internal"), mode, fmt)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -158,17 +167,46 @@ class Scorer:
 
     # -- per image: read, frame, prepare; anything that goes wrong is this image's error ------------
 
-    def _prepare(self, load: Callable[[], tuple[np.ndarray, str]]) -> Prepared:
-        mode = fmt = ""
+    def _prepare_chunk(self, loads: list[Callable[[], tuple[np.ndarray, str]]]) -> list[Prepared]:
+        """Read and frame a chunk's images. Those to align go through the aligner together (one
+        detector call and one landmark call); the others are prepared one by one."""
+        ready: list[Optional[Prepared]] = []
+        to_align: list[tuple[int, np.ndarray, str]] = []  # (position in the chunk, image, format)
+        for position, load in enumerate(loads):
+            mode = fmt = ""
+            try:
+                image, fmt = load()
+                mode = self.framer.mode_for(image)
+                if mode == MODE_ALIGNED:
+                    to_align.append((position, image, fmt))
+                    ready.append(None)
+                else:
+                    ready.append(Prepared(self.framer.tensor(image, mode), None, mode, fmt))
+            except Exception as exc:
+                ready.append(_failed(exc, mode, fmt))
+        if to_align:
+            aligned = self._align([image for _, image, _ in to_align])
+            for (position, _, fmt), result in zip(to_align, aligned):
+                ready[position] = (_failed(result, MODE_ALIGNED, fmt) if isinstance(result, Exception)
+                                   else Prepared(result, None, MODE_ALIGNED, fmt))
+        return ready  # type: ignore[return-value]  # every position is filled by now
+
+    def _align(self, images: list[np.ndarray]) -> list[Union[np.ndarray, Exception]]:
+        """Model inputs of the images' aligned faces, or each image's exception. When the batched call
+        fails, the images are retried one at a time so that only the one at fault gets an error."""
         try:
-            image, fmt = load()
-            mode = self.framer.mode_for(image)
-            return Prepared(self.framer.tensor(image, mode), None, mode, fmt)
-        except ImageError as exc:
-            return Prepared(None, exc, mode, fmt or exc.format)
-        except Exception as exc:  # the per-image boundary: a bug or a library failure on this input
-            log.debug("preparing an image failed", exc_info=True)
-            return Prepared(None, ImageError(f"{type(exc).__name__}: {exc}", "internal"), mode, fmt)
+            return list(self.framer.aligned_tensors(images))
+        except Exception as exc:
+            if len(images) == 1:
+                return [exc]
+            log.debug("aligning a batch of %d failed (%s); retrying one image at a time", len(images), exc)
+        results: list[Union[np.ndarray, Exception]] = []
+        for image in images:
+            try:
+                results.append(self.framer.aligned_tensors([image])[0])
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _score(self, items: Iterable[Item]) -> Iterator[Scored]:
         self._check_open()
@@ -198,7 +236,7 @@ class Scorer:
 
     def _score_chunk(self, chunk: list[Item]) -> list[Scored]:
         """One chunk, start to end, in one thread: read and frame each image, then one runtime call."""
-        return list(self._infer(chunk, [self._prepare(load) for _, _, load in chunk]))
+        return list(self._infer(chunk, self._prepare_chunk([load for _, _, load in chunk])))
 
     # -- per batch: one runtime call, retried one image at a time when it fails ----------------------
 

@@ -99,10 +99,11 @@ def create_session(model: ModelSource, device: str = "auto", threads: Optional[i
     """Build an InferenceSession on the requested device (``threads``: ONNX Runtime's intra-op
     threads, None for its default); returns (session, provider that runs it).
 
-    ``auto`` prefers CUDA when it really works, then OpenVINO when its extra is installed (and the
-    model is a file), then ONNX Runtime's CPU provider."""
+    ``auto`` prefers CUDA when it really works, then ONNX Runtime's CPU provider. OpenVINO runs
+    only when asked for (``openvino``): on the processors measured so far the CPU provider is
+    faster end to end on our models once PReLU is rewritten (benchmarks/speed.py)."""
     kind, index = parse_device(device)
-    if kind == "openvino" or (kind == "auto" and not isinstance(model, bytes) and _openvino_first()):
+    if kind == "openvino":
         if isinstance(model, bytes):
             raise DeviceError("the OpenVINO backend reads model files, not bytes")
         from .backends.openvino import PROVIDER, OpenVinoSession
@@ -135,13 +136,6 @@ def create_session(model: ModelSource, device: str = "auto", threads: Optional[i
             f"{', '.join(available)}); pip uninstall onnxruntime && pip install onnxruntime-gpu"
         )
     return build([CPU]), CPU
-
-
-def _openvino_first() -> bool:
-    """For ``auto``: no working CUDA provider, and OpenVINO installed."""
-    from .backends.openvino import openvino_available
-
-    return CUDA not in import_onnxruntime().get_available_providers() and openvino_available()
 
 
 @dataclass(frozen=True)

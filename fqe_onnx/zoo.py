@@ -80,13 +80,14 @@ ZOO: dict[str, ZooModel] = {
         description="MobileFaceNet, 512-D, RGB (x-127)/128, 112x112 aligned faces; MIT; Q/100 = match probability "
                     "at FMR 1e-3 (utility calibration on LFW)",
         prepare=_prepare_mobilefacenet,
-        revision=3,  # r2: the face template in the contract; r3: the utility calibration and its record, PReLU rewritten
+        revision=4,  # r2: the face template in the contract; r3: the utility calibration and its record, PReLU rewritten; r4: PReLU as depthwise convolutions
     ),
     "faceplugin-mobilefacenet-quantile": ZooModel(
         name="faceplugin-mobilefacenet-quantile",
         raw=FR_FEATURE,
         description="the same network, Q ranked against aligned LFW (its 5th and 95th percentiles of q score 10 and 90)",
         prepare=_prepare_mobilefacenet_quantile,
+        revision=2,  # r2: PReLU as depthwise convolutions
     ),
 }
 
@@ -204,6 +205,27 @@ def pull(name: str, *, force: bool = False, from_file: Optional[Path] = None) ->
     with atomic_file(out, suffix=".part") as part:  # concurrent pulls each build their own; all equal
         entry.prepare(raw, part)
     return out
+
+
+#: Bump when ``prepare_faceplugin_batched`` changes: old caches are not reused.
+ALIGNER_REVISION = 1
+
+
+def aligner_models() -> tuple[Path, Path]:
+    """The face detector and landmark models with a dynamic batch axis, prepared once from the
+    pinned package files (fetched if missing) and cached beside the zoo models."""
+    from .modelprep.faceplugin import prepare_faceplugin_batched
+    from .output import atomic_file
+
+    prepared = []
+    for pinned in (FR_DETECT, FR_LANDMARK):
+        out = cache_dir() / f"{Path(pinned.file_name).stem}-batch-r{ALIGNER_REVISION}.onnx"
+        if not out.is_file():
+            raw = raw_file(pinned)
+            with atomic_file(out, suffix=".part") as part:
+                prepare_faceplugin_batched(raw, part)
+        prepared.append(out)
+    return prepared[0], prepared[1]
 
 
 def lookup(name: str) -> ZooModel:

@@ -125,6 +125,55 @@ def test_all_faces_in_a_group_photo(aligner, astronaut):
     assert centres[0] < 512 < centres[1]
 
 
+def varied_photos(astronaut):
+    """Faces at several sizes and positions, a two-face photo, and one without a face."""
+    small = cv2.resize(astronaut, (300, 300))
+    shifted = np.roll(astronaut, (40, -60), axis=(0, 1))
+    return [astronaut, np.full((200, 260, 3), 90, np.uint8), small, np.hstack([astronaut, astronaut[:, ::-1]]), shifted]
+
+
+def test_the_batched_models_have_a_dynamic_batch_and_match_the_originals():
+    from fqe_onnx.modelprep.graph import check_batch_equivalence
+    from fqe_onnx.session import create_session
+    from fqe_onnx.zoo import FR_DETECT, FR_LANDMARK, aligner_models, raw_file
+
+    for prepared, pinned, shape in zip(aligner_models(), (FR_DETECT, FR_LANDMARK), ((3, 240, 320), (1, 64, 64))):
+        session, _ = create_session(prepared, "cpu")
+        assert isinstance(session.get_inputs()[0].shape[0], str)
+        assert check_batch_equivalence(raw_file(pinned), prepared, shape, n=4) <= 1e-5
+
+
+@pytest.mark.parametrize("detector_batch", [None, 1, 2])  # None: the whole batch in one detector call
+def test_a_batch_of_photos_is_located_as_one_at_a_time(aligner, astronaut, detector_batch, monkeypatch):
+    photos = varied_photos(astronaut)
+    monkeypatch.setattr(aligner.detector, "detector_batch", detector_batch)
+    batched = aligner.locate_batch(photos, all_faces=True)
+    for photo, found in zip(photos, batched):
+        try:
+            alone = aligner.locate(photo, all_faces=True)
+        except Exception as exc:
+            assert type(found) is type(exc) and str(found) == str(exc) and found.kind == "no-face"
+            continue
+        assert [f.face_index for f in found] == [f.face_index for f in alone]
+        for a, b in zip(found, alone):
+            np.testing.assert_allclose(a.detection.box, b.detection.box, atol=1e-3)
+            np.testing.assert_allclose(a.points, b.points, atol=1e-3)
+    assert [len(f) if isinstance(f, list) else 0 for f in batched] == [1, 0, 1, 2, 1]
+
+
+def test_an_aligner_on_models_fixed_at_batch_1_runs_them_one_image_at_a_time(astronaut, aligner):
+    from fqe_onnx.align.aligner import FaceAligner
+    from fqe_onnx.zoo import FR_DETECT, FR_LANDMARK, raw_file
+
+    fixed = FaceAligner(detector_model=raw_file(FR_DETECT), landmark_model=raw_file(FR_LANDMARK))
+    photos = varied_photos(astronaut)
+    for a, b in zip(fixed.faces_batch(photos), aligner.faces_batch(photos)):
+        if isinstance(a, Exception):
+            assert isinstance(b, Exception)
+        else:
+            np.testing.assert_allclose(a[0].face.points, b[0].face.points, atol=1e-3)
+
+
 def test_align_cli_rows_crops_and_no_face(tmp_path, astronaut):
     from fqe_onnx.cli import main
 

@@ -144,6 +144,26 @@ def test_contract_refuses_one_the_model_cannot_take(model_path, tmp_path):
     assert result.exit_code == 2 and "has 3 channels" in result.stderr
 
 
+def test_contract_optimize_refuses_edits_that_change_the_embeddings(model_path, tmp_path, monkeypatch):
+    from fqe_onnx.modelprep import graph
+
+    def off_by_a_percent(model):
+        from onnx import numpy_helper
+
+        weights = model.graph.initializer[0]
+        weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) * 1.01, weights.name))
+        return {"weights scaled": 1}
+
+    out = tmp_path / "x.onnx"
+    result = invoke("contract", model_path, "-o", out, "--optimize")
+    assert result.exit_code == 0 and "check: embeddings equal the unedited model's: max |diff| 0" in result.stderr
+    out.unlink()
+    monkeypatch.setattr(graph, "optimize", off_by_a_percent)
+    result = invoke("contract", model_path, "-o", out, "--optimize")
+    assert result.exit_code == 2 and "the speed edits changed the embeddings by up to" in result.stderr
+    assert not out.exists()
+
+
 def test_scoring_never_imports_torch(dataset, model_path):
     code = (
         "import sys\n"

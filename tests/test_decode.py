@@ -7,9 +7,9 @@ import pytest
 from conftest import random_face, write_image
 
 from fqe_onnx.decode import Limits, as_bgr_image, decode_bytes, read_image
+from fqe_onnx.errors import ImageError
 
 LENIENT = Limits(min_side=1, refuse_flat=False)
-from fqe_onnx.errors import ImageError
 
 
 def jpeg_bytes(seed=0) -> bytes:

@@ -195,3 +195,35 @@ def test_a_match_probability_calibration_says_why_scores_sit_at_the_top():
     message = score_warning([99] * 19 + [97], "utility")
     assert "nearly every face is expected to match" in message and "faceplugin-mobilefacenet-quantile" in message
     assert "not framed" in score_warning([0] * 20, "utility")  # at the bottom: the usual causes
+
+
+def test_a_chunk_aligned_together_scores_as_each_image_alone(astronaut, default_model):
+    noise = np.random.default_rng(0).integers(0, 256, (200, 260, 3), dtype=np.uint8)
+    photos = [astronaut, noise, cv2.resize(astronaut, (300, 300)),
+              np.roll(astronaut, (40, -60), axis=(0, 1)), cv2.resize(astronaut, (112, 112))]
+    with Scorer(default_model, device="cpu", batch_size=5, threads=0) as scorer:
+        together = list(scorer.score_arrays(photos))
+    with Scorer(default_model, device="cpu", batch_size=1, threads=0) as scorer:
+        alone = list(scorer.score_arrays(photos))
+    assert [r.mode for r in together] == ["aligned", "aligned", "aligned", "aligned", "as-is"]
+    assert [r.error_kind for r in together] == ["", "no-face", "", "", ""] == [r.error_kind for r in alone]
+    for a, b in zip(together, alone):
+        assert (a.q is None and b.q is None) or a.q == pytest.approx(b.q, rel=1e-5)
+
+
+def test_a_failing_batched_alignment_is_retried_image_by_image(astronaut, default_model, monkeypatch):
+    photos = [astronaut, cv2.resize(astronaut, (300, 300)), np.roll(astronaut, (40, -60), axis=(0, 1))]
+    with Scorer(default_model, device="cpu", batch_size=3, threads=0) as scorer:
+        expected = [r.q for r in scorer.score_arrays(photos)]
+        real = scorer.framer.aligned_tensors
+
+        def fails_on_the_small_photo(images):
+            if any(image.shape[0] == 300 for image in images):
+                raise RuntimeError("detector broke")
+            return real(images)
+
+        monkeypatch.setattr(scorer.framer, "aligned_tensors", fails_on_the_small_photo)
+        records = list(scorer.score_arrays(photos))
+    assert [r.error_kind for r in records] == ["", "internal", ""]
+    assert records[1].error == "RuntimeError: detector broke" and records[1].mode == "aligned"
+    assert records[0].q == pytest.approx(expected[0], rel=1e-6) and records[2].q == pytest.approx(expected[2], rel=1e-6)

@@ -163,3 +163,4 @@ def test_prelu_rewrite_gives_the_same_embeddings(raw_feature_model, default_mode
                                        "--channel-order", "RGB", "--mean", "127", "--scale", "128", "--geometry", "aligned112"])
     assert result.exit_code == 0, result.output
     assert "PRelu nodes rewritten: 33" in result.stderr and "denormal weights flushed: 8938" in result.stderr
+    assert "check: embeddings equal the unedited model's: max |diff| 0\n" in result.stderr

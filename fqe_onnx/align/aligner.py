@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -40,24 +40,51 @@ class FaceAligner:
     def __init__(self, device: str = "cpu", detector_model: Any = None, landmark_model: Any = None,
                  confidence: float = CONFIDENCE, threads: Optional[int] = None):
         if detector_model is None or landmark_model is None:
-            from ..zoo import FR_DETECT, FR_LANDMARK, raw_file
+            from ..zoo import aligner_models
 
-            detector_model = detector_model or raw_file(FR_DETECT)
-            landmark_model = landmark_model or raw_file(FR_LANDMARK)
+            default_detector, default_landmarks = aligner_models()
+            detector_model = detector_model or default_detector
+            landmark_model = landmark_model or default_landmarks
         self.detector = FaceDetector(detector_model, landmark_model, device=device, confidence=confidence, threads=threads)
 
+    def locate_batch(self, images: Sequence[np.ndarray], all_faces: bool = False) -> list[list[LocatedFace] | ImageError]:
+        """Per image, the main face (or every face) with its five points, or an ImageError (kind
+        ``no-face``) when none is found. One detector call for all images and one landmark call
+        for all their faces."""
+        detections = self.detector.detect_batch(images)
+        wanted: list[tuple[int, int]] = []  # (image, face) pairs to landmark
+        for k, (image, found) in enumerate(zip(images, detections)):
+            if found:
+                height, width = image.shape[:2]
+                wanted += [(k, i) for i in (range(len(found)) if all_faces else [select_main_face(found, width, height)])]
+        points = self.detector.landmarks_batch([(images[k], detections[k][i]) for k, i in wanted])
+        located: list[list[LocatedFace] | ImageError] = [
+            [] if found else ImageError(f"no face found (detector confidence >= {self.detector.confidence:g})", "no-face")
+            for found in detections]
+        for (k, i), landmarks in zip(wanted, points):
+            located[k].append(LocatedFace(i, detections[k][i], five_points(landmarks)))
+        return located
+
     def locate(self, bgr: np.ndarray, all_faces: bool = False) -> list[LocatedFace]:
-        """The main face (or every face) with its five points; raises ImageError (kind ``no-face``)
-        when no face is found."""
-        detections = self.detector.detect(bgr)
-        if not detections:
-            raise ImageError(f"no face found (detector confidence >= {self.detector.confidence:g})", "no-face")
-        height, width = bgr.shape[:2]
-        indices = range(len(detections)) if all_faces else [select_main_face(detections, width, height)]
-        return [LocatedFace(i, detections[i], five_points(self.detector.landmarks(bgr, detections[i]))) for i in indices]
+        """``locate_batch`` of one image; raises its ImageError when no face is found."""
+        return _or_raise(self.locate_batch([bgr], all_faces)[0])
+
+    def faces_batch(self, images: Sequence[np.ndarray], all_faces: bool = False, template: Optional[np.ndarray] = None,
+                    size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> list[list[AlignedFace] | ImageError]:
+        """Per image, the main face (or every face) warped onto ``template`` (default ArcFace 112) at
+        ``size_hw``, or the ImageError of an image without a face."""
+        template = ARCFACE_TEMPLATE_112 if template is None else template
+        return [found if isinstance(found, ImageError) else
+                [AlignedFace(f, warp_to_template(image, f.points, template, size_hw)) for f in found]
+                for image, found in zip(images, self.locate_batch(images, all_faces))]
 
     def faces(self, bgr: np.ndarray, all_faces: bool = False, template: Optional[np.ndarray] = None,
               size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> list[AlignedFace]:
-        """The main face (or every face) warped onto ``template`` (default ArcFace 112) at ``size_hw``."""
-        template = ARCFACE_TEMPLATE_112 if template is None else template
-        return [AlignedFace(f, warp_to_template(bgr, f.points, template, size_hw)) for f in self.locate(bgr, all_faces)]
+        """``faces_batch`` of one image; raises its ImageError when no face is found."""
+        return _or_raise(self.faces_batch([bgr], all_faces, template, size_hw)[0])
+
+
+def _or_raise(result: Any) -> Any:
+    if isinstance(result, ImageError):
+        raise result
+    return result

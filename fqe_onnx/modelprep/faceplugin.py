@@ -9,7 +9,7 @@ from pathlib import Path
 from ..align.template import ARCFACE_TEMPLATE_112
 from ..contract import GEOMETRIES, Calibration, Contract, OutputSpec, Preprocess
 from ..errors import ModelError
-from .graph import check_batch_equivalence, flush_denormals, make_batch_dynamic, rewrite_prelu
+from .graph import check_batch_equivalence, flush_denormals, make_batch_dynamic, name_batch_axis, rewrite_prelu
 
 #: The shipped calibration: Q/100 estimates the probability that the face, compared with a good
 #: reference image of the same person, is accepted at the threshold of FMR 1e-3 (the utility method).
@@ -61,5 +61,23 @@ def prepare_faceplugin_mobilefacenet(raw: Path, out: Path, contract: Contract = 
     difference = check_batch_equivalence(str(raw), data, (3, 112, 112))
     if difference > 1e-5:
         raise ModelError(f"the prepared model's batched outputs differ from the original's by {difference}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+
+
+def prepare_faceplugin_batched(raw: Path, out: Path) -> None:
+    """fr_detect.onnx or fr_landmark.onnx (fixed batch 1) -> the same graph with a dynamic batch
+    axis, checked against the original one image at a time, so the aligner runs a chunk's images
+    (and their faces) in one call each."""
+    import onnx
+
+    model = onnx.load(str(raw))
+    input_shape = tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:])
+    name_batch_axis(model)
+    onnx.checker.check_model(model)
+    data = model.SerializeToString()
+    difference = check_batch_equivalence(str(raw), data, input_shape)
+    if difference > 1e-5:
+        raise ModelError(f"{raw.name} with a dynamic batch differs from the original by {difference}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
