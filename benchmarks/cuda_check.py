@@ -1,12 +1,12 @@
 """The CUDA check: run it once on a machine with an NVIDIA GPU and onnxruntime-gpu, and record the output.
 
-    pip install onnxruntime-gpu onnxconverter-common   # in place of onnxruntime
+    pip install onnxruntime-gpu   # in place of onnxruntime
     python benchmarks/cuda_check.py [--images 512]
 
 Prints the GPU's name; the default model's q on the GPU against ONNX Runtime's CPU provider (fp32:
-max relative difference, must be <= 1e-3; fp16 weights: Spearman rank correlation, must be >=
-0.999); raw throughput at several batch sizes, plain ``run`` against IO binding; and ``Scorer``
-end to end from files when the LFW development set is there. ``--device cpu`` runs the same steps
+max relative difference, must be <= 1e-3; ``precision="fp16"``: Spearman rank correlation, must be
+>= 0.999); raw throughput at several batch sizes, plain ``run`` against IO binding; and ``Scorer``
+end to end from files (fp32 and fp16, with and without IO binding) when the LFW development set is there. ``--device cpu`` runs the same steps
 on the CPU, to check the script itself on a machine without a GPU. Exit status 1 when a check fails.
 """
 
@@ -16,7 +16,6 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,17 +40,6 @@ def gpu_name() -> str:
     return "no GPU found by nvidia-smi"
 
 
-def fp16_copy(path: Path, out: Path) -> Path | None:
-    """The model with fp16 weights and float32 inputs and outputs, or None without onnxconverter-common."""
-    try:
-        import onnx
-        from onnxconverter_common import float16
-    except ImportError:
-        return None
-    onnx.save(float16.convert_float_to_float16(onnx.load(str(path)), keep_io_types=True), str(out))
-    return out
-
-
 def inputs(count: int) -> np.ndarray:
     """The demo ladder, repeated with small shifts up to ``count`` model inputs."""
     face = demo_face()
@@ -71,22 +59,10 @@ def rate(run, batch: np.ndarray, rounds: int = 5) -> float:
     return len(batch) / float(np.median(times))
 
 
-def io_binding_runner(model: EmbeddingModel):
-    """Run through IO binding: the input copied to the device once per call, the output bound by
-    name and fetched after (saves ONNX Runtime's own staging copies)."""
-    ort = import_onnxruntime()
-    session = model.session
-    output = session.get_outputs()[0].name
-    device = "cuda" if model.provider == "CUDAExecutionProvider" else "cpu"
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        binding = session.io_binding()
-        binding.bind_ortvalue_input(model.input_name, ort.OrtValue.ortvalue_from_numpy(batch, device, 0))
-        binding.bind_output(output, device)
-        session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
-
-    return run
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation (no ties in real q values)."""
+    ranks = [np.argsort(np.argsort(x)) for x in (a, b)]
+    return float(np.corrcoef(*ranks)[0, 1])
 
 
 def main() -> int:
@@ -94,54 +70,49 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args()
-    from scipy.stats import spearmanr
 
     print(f"GPU: {gpu_name()}")
     print(f"onnxruntime {import_onnxruntime().__version__}, providers {import_onnxruntime().get_available_providers()}")
     zoo = pull(DEFAULT_MODEL)
     batch = inputs(args.images)
-    cpu = EmbeddingModel(zoo, device="cpu")
-    q_cpu = cpu.norms(batch)
+    q_cpu = EmbeddingModel(zoo, device="cpu").norms(batch)
     failed = False
-    with tempfile.TemporaryDirectory() as tmp:
-        half = fp16_copy(zoo, Path(tmp) / "fp16.onnx")
-        models = {"fp32": EmbeddingModel(zoo, device=args.device)}
-        if half is not None:
-            models["fp16 weights"] = EmbeddingModel(half, device=args.device)
+    for precision in ("fp32", "fp16"):
+        model = EmbeddingModel(zoo, device=args.device, precision=precision)
+        bound = EmbeddingModel(zoo, device=args.device, precision=precision, io_binding=True)
+        q = model.norms(batch)
+        worst = float(np.max(np.abs(q - q_cpu) / q_cpu))
+        if precision == "fp32":
+            ok = worst <= 1e-3
+            print(f"{precision} on {model.provider}: q against the CPU provider, max relative difference {worst:.2e} "
+                  f"(limit 1e-3): {'ok' if ok else 'FAILED'}")
         else:
-            print("fp16: skipped (pip install onnxconverter-common to convert the model)")
-        for name, model in models.items():
-            q = model.norms(batch)
-            if name == "fp32":
-                worst = float(np.max(np.abs(q - q_cpu) / q_cpu))
-                ok = worst <= 1e-3
-                print(f"{name} on {model.provider}: q against the CPU provider, max relative difference {worst:.2e} "
-                      f"(limit 1e-3): {'ok' if ok else 'FAILED'}")
-            else:
-                rho = float(spearmanr(q, q_cpu)[0])
-                worst = float(np.max(np.abs(q - q_cpu) / q_cpu))
-                ok = rho >= 0.999
-                print(f"{name} on {model.provider}: Spearman {rho:.5f} with the CPU provider's q (limit 0.999), "
-                      f"max relative difference {worst:.2e}: {'ok' if ok else 'FAILED'}")
-            failed |= not ok
-            plain = {b: rate(model.run, batch[:b]) for b in BATCHES if b <= len(batch)}
-            bound = {b: rate(io_binding_runner(model), batch[:b]) for b in BATCHES if b <= len(batch)}
-            print("  raw images/s by batch size: " + ", ".join(f"{b}: {plain[b]:.0f} (IO binding {bound[b]:.0f})"
-                                                                  for b in plain))
+            rho = spearman(q, q_cpu)
+            ok = rho >= 0.999
+            print(f"{precision} on {model.provider}: Spearman {rho:.5f} with the CPU provider's q (limit 0.999), "
+                  f"max relative difference {worst:.2e}: {'ok' if ok else 'FAILED'}")
+        failed |= not ok
+        plain = {b: rate(model.run, batch[:b]) for b in BATCHES if b <= len(batch)}
+        binding = {b: rate(bound.run, batch[:b]) for b in BATCHES if b <= len(batch)}
+        print("  raw images/s by batch size: " + ", ".join(f"{b}: {plain[b]:.0f} (IO binding {binding[b]:.0f})"
+                                                          for b in plain))
     lfw = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw-dev"
     if lfw.is_dir():
         from fqe_onnx.sources import find_images
 
         sources = find_images(lfw)[: args.images]
-        for align in ("never", "auto"):
-            for size in (32, 128):
-                with Scorer(zoo, device=args.device, batch_size=size, align=align,
-                            **({"resize": (200, 200), "crop": (38, 44, 112, 112)} if align == "never" else {})) as scorer:
-                    list(scorer.score_sources(sources[:size]))
-                    started = time.perf_counter()
-                    list(scorer.score_sources(sources))
-                    print(f"Scorer end to end, --align {align}, batch {size}, {scorer.provider}: "
-                          f"{len(sources) / (time.perf_counter() - started):.0f} images/s over {len(sources)} LFW files")
+        settings = [("never", 32, "fp32", False), ("never", 128, "fp32", False), ("never", 128, "fp32", True),
+                    ("never", 128, "fp16", False), ("never", 128, "fp16", True), ("auto", 32, "fp32", False),
+                    ("auto", 128, "fp16", True)]
+        for align, size, precision, io_binding in settings:
+            with Scorer(zoo, device=args.device, batch_size=size, align=align, precision=precision, io_binding=io_binding,
+                        **({"resize": (200, 200), "crop": (38, 44, 112, 112)} if align == "never" else {})) as scorer:
+                list(scorer.score_sources(sources[:size]))
+                started = time.perf_counter()
+                list(scorer.score_sources(sources))
+                print(f"Scorer end to end, --align {align}, batch {size}, {precision}, IO binding {io_binding}, "
+                      f"{scorer.provider}: {len(sources) / (time.perf_counter() - started):.0f} images/s over "
+                      f"{len(sources)} LFW files")
     print("result: " + ("FAILED" if failed else "all checks passed"))
     return 1 if failed else 0
 

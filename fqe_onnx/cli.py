@@ -205,6 +205,8 @@ def main(debug: bool) -> None:
               help="Score the images listed in FILE, one path per line, relative to ROOT (or to FILE's folder).")
 @click.option("--threads", type=click.IntRange(min=0),
               help="Worker threads, each scoring whole batches (default: the cores this process may use).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
+              help="fp16: the model converted to half precision when it loads (float32 inputs and outputs), for CUDA.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("--resume", is_flag=True, help="Append to --output, skipping inputs already in it (same model and "
               "options only; a torn last line is dropped).")
@@ -214,9 +216,11 @@ def main(debug: bool) -> None:
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
           fmt: str, engine: str, address: Optional[str], from_list: Optional[str], threads: Optional[int],
-          progress: bool, resume: bool, max_pixels: int, align: str, overrides: dict[str, Any]) -> None:
+          precision: str, progress: bool, resume: bool, max_pixels: int, align: str, overrides: dict[str, Any]) -> None:
     """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
     if engine == "ray":
+        if precision != "fp32":
+            raise click.UsageError("--engine ray runs fp32 models; convert the model once for fp16 instead")
         score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides)
         return
     from .diagnostics import score_warning
@@ -234,7 +238,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     try:
         sources = read_list(from_list, root) if from_list else find_images(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, threads=threads, align=align,
-                        max_pixels=max_pixels, **overrides)
+                        max_pixels=max_pixels, precision=precision, **overrides)
         summary = RunSummary(inputs=len(sources))
         settings = run_settings(scorer, root, from_list, fmt, max_pixels) if output else {}
         header = True
@@ -318,6 +322,7 @@ def run_settings(scorer: Any, root: Optional[str], from_list: Optional[str], fmt
         "model_sha256": sha256_of(Path(scorer.model.source)) if scorer.model.source else "",
         "contract": scorer.contract.to_json(),
         "align": scorer.align,
+        "precision": scorer.model.precision,
         "max_pixels": max_pixels,
         "format": fmt,
         "inputs": {"root": os.path.abspath(root) if root else None,

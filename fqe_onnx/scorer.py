@@ -95,7 +95,9 @@ class Scorer:
     ``calibration={"x0": 23, "w": 2.6}``). ``threads`` worker threads (default: the cores this
     process may use; 0 or 1: all in the calling thread) each score whole chunks of ``batch_size``
     images (default 4 on the CPU, 32 on CUDA). ``max_pixels`` refuses larger images from their header.
-    After ``close()`` the scorer refuses to score.
+    ``precision="fp16"`` converts the model to half precision as it loads (for CUDA; inputs and
+    outputs stay float32); ``io_binding`` binds each batch's input and output instead of passing
+    arrays (it spares staging copies on a GPU). After ``close()`` the scorer refuses to score.
     """
 
     def __init__(
@@ -108,6 +110,8 @@ class Scorer:
         align: Union[str, bool] = "auto",
         aligner: Any = None,
         max_pixels: int = MAX_PIXELS,
+        precision: str = "fp32",
+        io_binding: bool = False,
         **overrides: Any,
     ) -> None:
         if batch_size is not None and batch_size < 1:
@@ -121,7 +125,8 @@ class Scorer:
         parse_device(device)  # a bad device name fails before anything is loaded
         source = model if isinstance(model, bytes) else resolve_model(model)
         self.threads = available_cores() if threads is None else threads
-        self.model = EmbeddingModel(source, device=device, overrides=overrides, threads=1)
+        self.model = EmbeddingModel(source, device=device, overrides=overrides, threads=1, precision=precision,
+                                    io_binding=io_binding)
         # the small fixed-shape detector and landmark models run faster on ONNX Runtime's CPU provider
         # than on OpenVINO in this structure (benchmarks/speed.py): they stay there
         detector_device = "cpu" if self.model.provider == "OpenVINO" else device

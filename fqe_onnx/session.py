@@ -161,9 +161,28 @@ class EmbeddingModel:
     """
 
     def __init__(self, model: ModelSource, device: str = "auto", overrides: Mapping[str, Any] | None = None,
-                 threads: Optional[int] = None):
+                 threads: Optional[int] = None, precision: str = "fp32", io_binding: bool = False):
+        from .modelprep.precision import check_precision
+
         self.source = None if isinstance(model, bytes) else str(model)  # the file, when there is one
+        self.precision = check_precision(precision)
+        if precision == "fp16":
+            if parse_device(device)[0] == "openvino":
+                raise DeviceError("precision fp16 is for ONNX Runtime's providers (CUDA); OpenVINO runs fp32")
+            from .modelfile import load_model_proto
+            from .modelprep.precision import to_float16
+
+            if isinstance(model, bytes):
+                import onnx
+
+                model = to_float16(onnx.load_model_from_string(model))
+            else:
+                model = to_float16(load_model_proto(model))
         self.session, self.provider = create_session(model, device, threads)
+        if precision == "fp16" and self.provider == CPU:
+            log.warning("precision fp16 on the CPU provider runs through casts to float32, which is "
+                        "not what a GPU computes; it is meant for CUDA")
+        self.io_binding = io_binding
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.model_contract, self.has_contract = contract_from_metadata(metadata)
         self.contract = with_overrides(self.model_contract, **(overrides or {}))
@@ -218,9 +237,20 @@ class EmbeddingModel:
             if len(chunk) < step:  # a fixed-batch model: pad the last chunk, drop the padding after
                 pad = np.zeros((step - len(chunk),) + chunk.shape[1:], dtype=chunk.dtype)
                 chunk = np.concatenate([chunk, pad])
-            result = self.session.run(None, {self.input_name: chunk.astype(self.input_dtype, copy=False)})[0]
+            result = self._infer(chunk.astype(self.input_dtype, copy=False))
             parts.append(self._check_output(np.asarray(result), step)[: min(step, n - start)])
         return np.concatenate(parts)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        """One runtime call. With ``io_binding`` the input is bound from host memory and the output
+        bound by name, which spares ONNX Runtime's staging copies on a GPU."""
+        if not self.io_binding:
+            return self.session.run(None, {self.input_name: batch})[0]
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self.input_name, np.ascontiguousarray(batch))
+        binding.bind_output(self.outputs[0].name)
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
 
     def _check_output(self, output: np.ndarray, n: int) -> np.ndarray:
         out = self.contract.output

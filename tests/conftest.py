@@ -23,6 +23,14 @@ def model_path(tmp_path, weights) -> Path:
     return pooled_linear(tmp_path / "tiny.onnx", weights=weights)
 
 
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    """The default zoo model, pulled once (scripts/test.sh pulls it before the tests)."""
+    from fqe_onnx import zoo
+
+    return zoo.pull(zoo.DEFAULT_MODEL)
+
+
 def write_image(path: Path, image: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, encoded = cv2.imencode(path.suffix, image)

@@ -28,13 +28,6 @@ def astronaut():
     return astronaut_bgr()
 
 
-@pytest.fixture(scope="module")
-def default_model():
-    from fqe_onnx import zoo
-
-    return zoo.pull(zoo.DEFAULT_MODEL)
-
-
 def rows_of(result):
     return {r["path"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
 

@@ -18,11 +18,6 @@ from fqe_onnx import zoo
 
 
 @pytest.fixture(scope="session")
-def default_model():
-    return zoo.pull(zoo.DEFAULT_MODEL)
-
-
-@pytest.fixture(scope="session")
 def raw_feature_model(default_model):
     return zoo.raw_file(zoo.FR_FEATURE)
 
