@@ -3,8 +3,9 @@
 The structure measured fastest on CPU (benchmarks/speed.py): ``threads`` worker threads, one per
 core this process may use, each taking a whole chunk of ``batch_size`` images through decoding,
 framing, preprocessing and inference, with ONNX Runtime itself on one thread per call (its own
-intra-op threading costs more than it gives on this model). OpenCV and ONNX Runtime release the
-GIL. At most two chunks per thread are in flight, so memory stays bounded. Two error boundaries keep one input from costing
+intra-op threading costs more than it gives on this model). The images of a chunk that need
+aligning go through the face detector and landmark models together. OpenCV and ONNX Runtime release
+the GIL. At most two chunks per thread are in flight, so memory stays bounded. Two error boundaries keep one input from costing
 others: anything that goes wrong while one image is read, framed and prepared becomes that image's
 error row; an ONNX Runtime failure on a batch retries its images one at a time, so only the images
 that really fail get error rows. A model that fails on every image stops the run (ModelError).
