@@ -10,14 +10,16 @@ from .contract import Contract, contract_from_metadata, write_contract
 from .errors import ModelError
 
 
-def load_model_proto(path: str | os.PathLike[str]) -> Any:
-    """Load an ONNX ModelProto, with a ModelError naming the file on failure."""
+def load_model_proto(model: str | os.PathLike[str] | bytes) -> Any:
+    """Load an ONNX ModelProto from a file or the model's bytes, with a ModelError naming the file
+    on failure."""
     import onnx
 
     try:
-        return onnx.load(str(path))
+        return onnx.load_model_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
     except Exception as exc:  # onnx raises DecodeError, OSError and its own types
-        raise ModelError(f"cannot read ONNX model {path}: {exc}") from exc
+        where = "<bytes>" if isinstance(model, bytes) else model
+        raise ModelError(f"cannot read ONNX model {where}: {exc}") from exc
 
 
 def proto_contract(model: Any) -> tuple[Contract, bool]:

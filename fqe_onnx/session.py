@@ -166,18 +166,14 @@ class EmbeddingModel:
 
         self.source = None if isinstance(model, bytes) else str(model)  # the file, when there is one
         self.precision = check_precision(precision)
+        if parse_device(device)[0] == "openvino" and (precision == "fp16" or io_binding):
+            raise DeviceError("precision fp16 and IO binding are for ONNX Runtime's providers (CUDA); "
+                              "OpenVINO runs fp32 arrays")
         if precision == "fp16":
-            if parse_device(device)[0] == "openvino":
-                raise DeviceError("precision fp16 is for ONNX Runtime's providers (CUDA); OpenVINO runs fp32")
             from .modelfile import load_model_proto
             from .modelprep.precision import to_float16
 
-            if isinstance(model, bytes):
-                import onnx
-
-                model = to_float16(onnx.load_model_from_string(model))
-            else:
-                model = to_float16(load_model_proto(model))
+            model = to_float16(load_model_proto(model))
         self.session, self.provider = create_session(model, device, threads)
         if precision == "fp16" and self.provider == CPU:
             log.warning("precision fp16 on the CPU provider runs through casts to float32, which is "

@@ -58,8 +58,12 @@ def test_io_binding_gives_the_same_numbers(default_model, model_path):
 def test_precision_is_checked_and_fp16_is_not_offered_on_openvino(default_model):
     with pytest.raises(ModelError, match="precision must be one of fp32, fp16"):
         EmbeddingModel(default_model, device="cpu", precision="int8")
-    with pytest.raises(DeviceError, match="OpenVINO runs fp32"):
+    with pytest.raises(DeviceError, match="OpenVINO runs fp32 arrays"):
         EmbeddingModel(default_model, device="openvino", precision="fp16")
+    with pytest.raises(DeviceError, match="OpenVINO runs fp32 arrays"):
+        EmbeddingModel(default_model, device="openvino", io_binding=True)
+    with pytest.raises(ModelError, match="cannot read ONNX model <bytes>"):
+        EmbeddingModel(b"not a model", device="cpu", precision="fp16")
 
 
 def test_score_precision_option_and_resume_keeps_it(tmp_path, default_model):

@@ -1,10 +1,12 @@
 """The faceplugin MobileFaceNet as a zoo model: its contract, its calibrations, and its preparation
-(dynamic batch, denormals flushed, PReLU rewritten, contract written in, batches checked)."""
+(dynamic batch, denormals flushed, PReLU rewritten, contract written in, batches checked); and the
+package's face detector and landmark models with a dynamic batch, for the aligner."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from ..align.template import ARCFACE_TEMPLATE_112
 from ..contract import GEOMETRIES, Calibration, Contract, OutputSpec, Preprocess
@@ -56,13 +58,7 @@ def prepare_faceplugin_mobilefacenet(raw: Path, out: Path, contract: Contract = 
     flush_denormals(model)
     rewrite_prelu(model)
     write_contract(model, contract)
-    onnx.checker.check_model(model)
-    data = model.SerializeToString()
-    difference = check_batch_equivalence(str(raw), data, (3, 112, 112))
-    if difference > 1e-5:
-        raise ModelError(f"the prepared model's batched outputs differ from the original's by {difference}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    _check_and_write(model, raw, out, (3, 112, 112))
 
 
 def prepare_faceplugin_batched(raw: Path, out: Path) -> None:
@@ -74,10 +70,18 @@ def prepare_faceplugin_batched(raw: Path, out: Path) -> None:
     model = onnx.load(str(raw))
     input_shape = tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:])
     name_batch_axis(model)
+    _check_and_write(model, raw, out, input_shape)
+
+
+def _check_and_write(model: Any, raw: Path, out: Path, input_shape: tuple[int, ...]) -> None:
+    """Write the prepared ``model`` to ``out`` once it passes the ONNX checker and computes, as one
+    batch, what ``raw`` computes one input at a time (every output within 1e-5)."""
+    import onnx
+
     onnx.checker.check_model(model)
     data = model.SerializeToString()
     difference = check_batch_equivalence(str(raw), data, input_shape)
     if difference > 1e-5:
-        raise ModelError(f"{raw.name} with a dynamic batch differs from the original by {difference}")
+        raise ModelError(f"the model prepared from {raw.name} gives batched outputs {difference} away from the original's")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
