@@ -143,10 +143,8 @@ def test_the_batched_models_have_a_dynamic_batch_and_match_the_originals():
         assert check_batch_equivalence(raw_file(pinned), prepared, shape, n=4) <= 1e-5
 
 
-@pytest.mark.parametrize("detector_batch", [None, 1, 2])  # None: the whole batch in one detector call
-def test_a_batch_of_photos_is_located_as_one_at_a_time(aligner, astronaut, detector_batch, monkeypatch):
+def test_a_batch_of_photos_is_located_as_one_at_a_time(aligner, astronaut):
     photos = varied_photos(astronaut)
-    monkeypatch.setattr(aligner.detector, "detector_batch", detector_batch)
     batched = aligner.locate_batch(photos, all_faces=True)
     for photo, found in zip(photos, batched):
         try:

@@ -96,9 +96,8 @@ class FaceDetector:
     """Detector + landmark models; ``detect_batch`` gives each image's confident faces,
     ``landmarks_batch`` 68 points for each (image, face) pair.
 
-    Models with a dynamic batch axis (the zoo's prepared copies) take a whole batch in one call
-    (the detector on the CPU provider excepted: ``detector_batch``); a model fixed at batch 1 is
-    run once per image."""
+    Models with a dynamic batch axis (the zoo's prepared copies) take a whole batch in one call;
+    a model fixed at batch 1 is run once per image."""
 
     def __init__(self, detector_model, landmark_model, device: str = "cpu",
                  confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None):
@@ -106,16 +105,12 @@ class FaceDetector:
         self.landmarker, _ = create_session(landmark_model, device, threads)
         self.confidence = confidence
         self.nms_iou = nms_iou
-        # on ONNX Runtime's CPU provider the detector runs 4% faster one image per call than in
-        # batches (benchmarks/speed.py); the landmark model gains from batches everywhere
-        self.detector_batch = 1 if self.provider == "CPUExecutionProvider" else None
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Per image: the faces above the confidence threshold after NMS, in image pixels, best score first."""
         if not images:
             return []
-        scores, boxes = _run_batch(self.detector, ["scores", "boxes"], np.stack([detector_input(b) for b in images]),
-                                   self.detector_batch)
+        scores, boxes = _run_batch(self.detector, ["scores", "boxes"], np.stack([detector_input(b) for b in images]))
         return [self._confident(scores[k, :, 1], boxes[k], image.shape[1], image.shape[0])
                 for k, image in enumerate(images)]
 
@@ -144,15 +139,14 @@ class FaceDetector:
         return self.landmarks_batch([(bgr, detection)])[0]
 
 
-def _run_batch(session: Any, outputs: Optional[list[str]], batch: np.ndarray, most: Optional[int] = None) -> list[np.ndarray]:
-    """The session's outputs for a batch, in calls of at most ``most`` items (None: all at once),
-    one item per call when the model's batch axis is fixed; concatenated."""
-    if isinstance(session.get_inputs()[0].shape[0], int):
-        most = 1
+def _run_batch(session: Any, outputs: Optional[list[str]], batch: np.ndarray) -> list[np.ndarray]:
+    """The session's outputs for a batch: one call when its input takes any batch size, else one
+    call per item, concatenated."""
     name = session.get_inputs()[0].name
-    step = most or len(batch)
-    parts = [session.run(outputs, {name: batch[i : i + step]}) for i in range(0, len(batch), step)]
-    return parts[0] if len(parts) == 1 else [np.concatenate(column) for column in zip(*parts)]
+    if not isinstance(session.get_inputs()[0].shape[0], int) or len(batch) == 1:
+        return session.run(outputs, {name: batch})
+    parts = [session.run(outputs, {name: batch[i : i + 1]}) for i in range(len(batch))]
+    return [np.concatenate(column) for column in zip(*parts)]
 
 
 def select_main_face(detections: list[Detection], width: int, height: int) -> Optional[int]:
