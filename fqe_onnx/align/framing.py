@@ -76,12 +76,6 @@ class Framer:
             return MODE_AS_IS
         return MODE_ALIGNED
 
-    def crop(self, bgr: np.ndarray, mode: str) -> np.ndarray:
-        """The BGR face at the model's input size for an ``as-is`` or ``aligned`` image."""
-        if mode == MODE_AS_IS:
-            return bgr
-        return self.aligner.faces(bgr, template=self.template, size_hw=self.size_hw)[0].crop
-
     def aligned_tensors(self, images: Sequence[np.ndarray]) -> list[Union[np.ndarray, ImageError]]:
         """The model input of each image's main face aligned onto the template, or that image's
         ImageError (``no-face``): one detector call and one landmark call for all the images."""
@@ -92,7 +86,12 @@ class Framer:
         """The model input for an image in ``mode``; raises ImageError (``no-face``) when aligning fails."""
         if mode == MODE_GEOMETRY:
             return prepare(bgr, self.preprocess)
-        return prepare_crop(self.crop(bgr, mode), self.preprocess)
+        if mode == MODE_AS_IS:
+            return prepare_crop(bgr, self.preprocess)
+        (aligned,) = self.aligned_tensors([bgr])
+        if isinstance(aligned, ImageError):
+            raise aligned
+        return aligned
 
 
 def alignment_offsets(aligner: Any, crops: Sequence[np.ndarray], template: np.ndarray) -> list[float]:
