@@ -68,6 +68,18 @@ def _failed(exc: Exception, mode: str, fmt: str) -> Prepared:
     return Prepared(None, ImageError(f"{type(exc).__name__}: {exc}", "internal"), mode, fmt)
 
 
+def _each_alone(call: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``call(item)`` for each item on its own, or the exception it raised: after a batched call
+    failed, this finds the items at fault."""
+    results: list[Any] = []
+    for item in items:
+        try:
+            results.append(call(item))
+        except Exception as exc:  # onnxruntime and OpenCV raise their own types
+            results.append(exc)
+    return results
+
+
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -206,13 +218,7 @@ class Scorer:
             if len(images) == 1:
                 return [exc]
             log.debug("aligning a batch of %d failed (%s); retrying one image at a time", len(images), exc)
-        results: list[Union[np.ndarray, Exception]] = []
-        for image in images:
-            try:
-                results.append(self.framer.aligned_tensors([image])[0])
-            except Exception as exc:
-                results.append(exc)
-        return results
+        return _each_alone(lambda image: self.framer.aligned_tensors([image])[0], images)
 
     def _score(self, items: Iterable[Item]) -> Iterator[Scored]:
         self._check_open()
@@ -257,12 +263,7 @@ class Scorer:
                 if len(tensors) == 1:
                     return self._single_failed([exc])
                 log.debug("a batch of %d failed (%s); retrying one image at a time", len(tensors), exc)
-        results: list[Union[np.ndarray, Exception]] = []
-        for tensor in tensors:
-            try:
-                results.append(self.model.run(tensor[None])[0])
-            except Exception as exc:
-                results.append(exc)
+        results = _each_alone(lambda tensor: self.model.run(tensor[None])[0], tensors)
         worked = [r for r in results if isinstance(r, np.ndarray)]
         if len(worked) == len(results) and not self._one_at_a_time:  # the batch failed, none of its images did
             self._one_at_a_time = True

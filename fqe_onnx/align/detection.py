@@ -142,10 +142,10 @@ class FaceDetector:
 def _run_batch(session: Any, outputs: Optional[list[str]], batch: np.ndarray) -> list[np.ndarray]:
     """The session's outputs for a batch: one call when its input takes any batch size, else one
     call per item, concatenated."""
-    name = session.get_inputs()[0].name
-    if not isinstance(session.get_inputs()[0].shape[0], int) or len(batch) == 1:
-        return session.run(outputs, {name: batch})
-    parts = [session.run(outputs, {name: batch[i : i + 1]}) for i in range(len(batch))]
+    first = session.get_inputs()[0]
+    if not isinstance(first.shape[0], int) or len(batch) == 1:
+        return session.run(outputs, {first.name: batch})
+    parts = [session.run(outputs, {first.name: batch[i : i + 1]}) for i in range(len(batch))]
     return [np.concatenate(column) for column in zip(*parts)]
 
 
