@@ -1,0 +1,58 @@
+"""Each bundle step run in ONNX Runtime beside the NumPy/OpenCV function of the Python path it mirrors."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fqe_onnx.bundle import pixels
+from fqe_onnx.bundle.builder import run_piece
+from fqe_onnx.decode import DEFAULT_LIMITS, check_detail, check_size
+from fqe_onnx.errors import ImageError
+
+RNG = np.random.default_rng(7)
+
+
+def _python_refuses(bgr: np.ndarray) -> str:
+    try:
+        check_size(bgr.shape[1], bgr.shape[0], DEFAULT_LIMITS)
+        check_detail(bgr, DEFAULT_LIMITS)
+    except ImageError as exc:
+        return exc.kind
+    return ""
+
+
+@pytest.mark.parametrize("layout", pixels.PIXEL_LAYOUTS)
+def test_to_bgr_matches_cv2_channel_order(layout):
+    bgr = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+             "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[layout]
+    (out,) = run_piece(lambda g, x: pixels.to_bgr(g, x, layout), {"image": given})
+    np.testing.assert_array_equal(out, bgr.astype(np.float32))
+
+
+def test_grey_is_cv2_bit_for_bit():
+    bgr = RNG.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    bgr[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [1, 2, 3], [128, 128, 128], [127, 128, 129]]
+    (out,) = run_piece(lambda g, x: pixels.grey(g, x), {"bgr": bgr.astype(np.float32)})
+    np.testing.assert_array_equal(out[..., 0], cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32))
+
+
+@pytest.mark.parametrize("case", ["fine", "tiny", "narrow", "black", "white", "nearly-flat", "just-detailed"])
+def test_too_small_and_flat_agree_with_decode(case):
+    bgr = {"fine": RNG.integers(0, 256, (40, 30, 3), dtype=np.uint8),
+           "tiny": RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8),
+           "narrow": RNG.integers(0, 256, (200, 15, 3), dtype=np.uint8),
+           "black": np.zeros((50, 50, 3), np.uint8),
+           "white": np.full((50, 50, 3), 255, np.uint8),
+           "nearly-flat": np.full((50, 50, 3), 100, np.uint8),
+           "just-detailed": np.full((50, 50, 3), 100, np.uint8)}[case]
+    if case == "nearly-flat":
+        bgr[::7, ::7] = 101  # std about 0.34: still flat
+    if case == "just-detailed":
+        bgr[::2] = 103  # std 1.5: has detail
+    small, flat = run_piece(lambda g, x: (pixels.too_small(g, x), pixels.flat(g, x)),
+                            {"bgr": bgr.astype(np.float32)})
+    got = "too-small" if small else "flat" if flat else ""
+    assert got == _python_refuses(bgr)
