@@ -56,3 +56,37 @@ def test_too_small_and_flat_agree_with_decode(case):
                             {"bgr": bgr.astype(np.float32)})
     got = "too-small" if small else "flat" if flat else ""
     assert got == _python_refuses(bgr)
+
+
+def _astronaut() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+
+
+@pytest.mark.parametrize("source_hw, size_hw", [
+    ((512, 512), (240, 320)),  # the detector's input from a photo (down in both)
+    ((250, 250), (240, 320)),  # an LFW frame (up in width)
+    ((37, 91), (240, 320)),  # up in both: the vertical border rows
+    ((150, 150), (64, 64)),  # a landmark crop
+    ((480, 640), (240, 320)),  # an exact halving: OpenCV's 2x2 mean
+    ((250, 250), (192, 192)),  # the seed geometry
+])
+def test_resize_is_cv2_linear_bit_for_bit(source_hw, size_hw):
+    from fqe_onnx.bundle import resize
+
+    image = cv2.resize(_astronaut(), source_hw[::-1], interpolation=cv2.INTER_AREA)
+    image[::5, ::3] = RNG.integers(0, 256, image[::5, ::3].shape, dtype=np.uint8)  # edges at every scale
+    (out,) = run_piece(lambda g, x: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw)),
+                       {"x": image.astype(np.float32)})
+    expected = cv2.resize(image, size_hw[::-1], interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(out, expected.astype(np.float32))
+
+
+def test_float_resize_would_differ():
+    """Why resize.py is in integers: ONNX's float Resize, rounded, misses cv2 on many pixels."""
+    image = _astronaut()
+    (out,) = run_piece(lambda g, x: g.op("Round", [g.op("Resize", [x, "", "", g.const([240, 320, 3], np.int64)],
+                                                          mode="linear")]), {"x": image.astype(np.float32)})
+    expected = cv2.resize(image, (320, 240), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    assert (out != expected).mean() > 0.05

@@ -90,7 +90,8 @@ def run_piece(build: Any, inputs: dict[str, np.ndarray], n_outputs: int = 1) -> 
     names = list(inputs)
     out = build(g, *names)
     out = [out] if isinstance(out, str) else list(out)
-    values_in = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape))
+    values_in = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype),
+                                               [f"{n}_{k}" for k in range(a.ndim)])  # dynamic, as in the bundle
                  for n, a in inputs.items()]
     values_out = [helper.make_empty_tensor_value_info(o) for o in out]
     model = g.model(values_in, values_out, name="piece")

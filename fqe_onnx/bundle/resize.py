@@ -1,0 +1,89 @@
+"""cv2.resize(INTER_LINEAR) on uint8 images, bit for bit, in integer ONNX ops.
+
+OpenCV does not interpolate in float: per axis, the source position ``(d + 0.5) * n_in / n_out - 0.5``
+(float32) gives two taps and weights quantised to 2048ths; the horizontal pass sums ``pixel * weight``,
+the vertical one ``((b0 * (r0 >> 4)) >> 16) + ((b1 * (r1 >> 4)) >> 16) + 2 >> 2``. Horizontally a tap
+outside the image takes the edge pixel with weight 1; vertically the weights stay and the row index is
+clamped. An exact halving of both sides is INTER_AREA's 2x2 mean in OpenCV (``(sum + 2) >> 2``).
+ONNX Resize in float rounds about 11% of the pixels one level away from this (tests/test_bundle_pieces.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .builder import Graph
+
+COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS
+COEF_SCALE = 1 << COEF_BITS
+
+
+def _axis(g: Graph, n_in: str, n_out: str, vertical: bool) -> tuple[str, str, str, str]:
+    """(tap0, tap1) int64 [n_out] and (w0, w1) int32 [n_out] for one axis; n_in, n_out int64 [1]."""
+    scale = g.op("Div", [g.cast(n_in, np.float64), g.cast(n_out, np.float64)])
+    index = g.cast(g.op("Range", [g.const(0, np.int64), g.op("Squeeze", [n_out]), g.const(1, np.int64)]), np.float64)
+    position = g.cast(g.op("Sub", [g.op("Mul", [g.op("Add", [index, g.const(0.5, np.float64)]), scale]),
+                                   g.const(0.5, np.float64)]), np.float32)
+    tap = g.op("Floor", [position])
+    fraction = g.op("Sub", [position, tap])
+    last = g.cast(g.op("Sub", [n_in, g.const([1], np.int64)]), np.float32)
+    if not vertical:  # a tap outside the image: the edge pixel, weight 1
+        outside = g.op("Or", [g.op("Less", [tap, g.const(0.0)]), g.op("GreaterOrEqual", [tap, last])])
+        fraction = g.op("Where", [outside, g.const(0.0), fraction])
+        tap = g.op("Clip", [tap, g.const(0.0), g.op("Squeeze", [last])])
+    coef = g.const(float(COEF_SCALE))
+    w1 = g.op("Round", [g.op("Mul", [fraction, coef])])
+    w0 = g.op("Round", [g.op("Mul", [g.op("Sub", [g.const(1.0), fraction]), coef])])
+    zero, top = g.const(0.0), g.op("Squeeze", [last])
+    tap0 = g.cast(g.op("Clip", [tap, zero, top]), np.int64)
+    tap1 = g.cast(g.op("Clip", [g.op("Add", [tap, g.const(1.0)]), zero, top]), np.int64)
+    return tap0, tap1, g.cast(w0, np.int32), g.cast(w1, np.int32)
+
+
+def _linear(g: Graph, pixels: str, size_hw: str) -> str:
+    """int32 [H, W, C] -> int32 [h, w, C], OpenCV's fixed-point bilinear."""
+    dims = g.shape_dims(pixels, 0, 2)
+    h_in, w_in = (g.op("Slice", [dims, g.const([k], np.int64), g.const([k + 1], np.int64)]) for k in (0, 1))
+    h_out, w_out = (g.op("Slice", [size_hw, g.const([k], np.int64), g.const([k + 1], np.int64)]) for k in (0, 1))
+    x0, x1, a0, a1 = _axis(g, w_in, w_out, vertical=False)
+    y0, y1, b0, b1 = _axis(g, h_in, h_out, vertical=True)
+    column = g.const([1, -1, 1], np.int64, "column_shape")
+    a0, a1 = g.op("Reshape", [a0, column]), g.op("Reshape", [a1, column])
+    rows = g.op("Add", [g.op("Mul", [g.op("Gather", [pixels, x0], axis=1), a0]),
+                        g.op("Mul", [g.op("Gather", [pixels, x1], axis=1), a1])])
+    rows = g.op("Div", [rows, g.const(16, np.int32)])
+    row = g.const([-1, 1, 1], np.int64, "row_shape")
+    b0, b1 = g.op("Reshape", [b0, row]), g.op("Reshape", [b1, row])
+    k16 = g.const(1 << 16, np.int32)
+    top = g.op("Div", [g.op("Mul", [g.op("Gather", [rows, y0], axis=0), b0]), k16])
+    bottom = g.op("Div", [g.op("Mul", [g.op("Gather", [rows, y1], axis=0), b1]), k16])
+    return g.op("Div", [g.op("Add", [g.op("Add", [top, bottom]), g.const(2, np.int32)]), g.const(4, np.int32)])
+
+
+def _halve(g: Graph, pixels: str, size_hw: str) -> str:
+    """int32 [2h, 2w, C] -> [h, w, C]: the 2x2 mean, rounded as OpenCV's INTER_AREA fast path."""
+    shape = g.op("Concat", [g.op("Slice", [size_hw, g.const([0], np.int64), g.const([1], np.int64)]),
+                            g.const([2], np.int64),
+                            g.op("Slice", [size_hw, g.const([1], np.int64), g.const([2], np.int64)]),
+                            g.const([2, -1], np.int64)], axis=0)
+    total = g.op("ReduceSum", [g.op("Reshape", [pixels, shape]), g.const([1, 3], np.int64)], keepdims=0)
+    return g.op("Div", [g.op("Add", [total, g.const(2, np.int32)]), g.const(4, np.int32)])
+
+
+def resize_linear_hwc(g: Graph, hwc: str, size_hw: str) -> str:
+    """float32 [H, W, C] integer levels -> float32 [h, w, C] at ``size_hw`` (int64 [2]), as
+    cv2.resize(INTER_LINEAR) gives for the uint8 image."""
+    pixels = g.cast(hwc, np.int32)
+    halving = g.op("Equal", [g.shape_dims(hwc, 0, 2), g.op("Mul", [size_hw, g.const(2, np.int64)])])
+    is_half = g.op("ReduceMin", [g.cast(halving, np.int64)], keepdims=0)
+    then_g, else_g = g.branch(), g.branch()
+    halved = _halve(then_g, pixels, size_hw)
+    linear = _linear(else_g, pixels, size_hw)
+    out = g.op("If", [g.cast(is_half, np.bool_)], then_branch=then_g.subgraph("halve", [halved]),
+               else_branch=else_g.subgraph("linear", [linear]))
+    return g.cast(out, np.float32)
+
+
+def size_const(g: Graph, height: int, width: int) -> str:
+    """An int64 [2] size constant (h, w)."""
+    return g.const([height, width], np.int64, "size")
