@@ -90,3 +90,64 @@ def test_float_resize_would_differ():
                                                           mode="linear")]), {"x": image.astype(np.float32)})
     expected = cv2.resize(image, (320, 240), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     assert (out != expected).mean() > 0.05
+
+
+def _python_faces(scores: np.ndarray, boxes: np.ndarray, width: int, height: int):
+    from fqe_onnx.align.detection import Detection, FaceDetector
+
+    detector = FaceDetector.__new__(FaceDetector)
+    detector.confidence, detector.nms_iou = 0.65, 0.4
+    return detector._confident(scores, boxes, width, height)
+
+
+def test_detector_input_is_detection_detector_input():
+    from fqe_onnx.align.detection import detector_input as python_input
+    from fqe_onnx.bundle import detector
+
+    image = cv2.resize(_astronaut(), (300, 200), interpolation=cv2.INTER_AREA)
+    (out,) = run_piece(lambda g, x: detector.detector_input(g, x), {"x": image.astype(np.float32)})
+    np.testing.assert_array_equal(out[0], python_input(image))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_post_processing_and_main_face_match_the_python_path(seed):
+    from fqe_onnx.align.detection import select_main_face
+    from fqe_onnx.bundle import detector
+
+    rng = np.random.default_rng(seed)
+    k, width, height = 300, 640, 480
+    centres = rng.uniform(0.1, 0.9, (k, 2))
+    sizes = rng.uniform(0.05, 0.4, (k, 2))
+    boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1).astype(np.float32)[None]
+    face = rng.uniform(0, 1, k).astype(np.float32)
+    face[:3] = [0.65, 0.6499999, 0.99]  # at the threshold, just under, and a clear best
+    scores = np.stack([1 - face, face], axis=1)[None]
+
+    def build(g, s, b):
+        scale = g.const([[width, height, width, height]], np.float64)
+        face_scores, pixel_boxes = detector.candidates(g, s, b, scale, g.const(np.zeros((1, 4)), np.float64))
+        kept_scores, kept_boxes = detector.confident_faces(g, face_scores, pixel_boxes)
+        index, found = detector.main_face(g, kept_boxes, g.const([width, height], np.float64))
+        return kept_scores, kept_boxes, index, found
+
+    kept_scores, kept_boxes, index, found = run_piece(build, {"scores": scores, "boxes": boxes})
+    expected = _python_faces(scores[0, :, 1], boxes[0], width, height)
+    np.testing.assert_array_equal(kept_scores, [d.score for d in expected])
+    np.testing.assert_allclose(kept_boxes, [d.box for d in expected], rtol=0, atol=1e-9)
+    assert bool(found) and int(index) == select_main_face(expected, width, height)
+
+
+def test_no_confident_face_is_not_found():
+    from fqe_onnx.bundle import detector
+
+    scores = np.tile(np.array([[0.9, 0.1]], np.float32), (50, 1))[None]
+    boxes = np.tile(np.array([[0.1, 0.1, 0.5, 0.5]], np.float32), (50, 1))[None]
+
+    def build(g, s, b):
+        face_scores, pixel_boxes = detector.candidates(g, s, b, g.const([[100, 100, 100, 100]], np.float64),
+                                                       g.const(np.zeros((1, 4)), np.float64))
+        _, kept = detector.confident_faces(g, face_scores, pixel_boxes)
+        return detector.main_face(g, kept, g.const([100, 100], np.float64))
+
+    _, found = run_piece(build, {"scores": scores, "boxes": boxes})
+    assert not bool(found) and _python_faces(scores[0, :, 1], boxes[0], 100, 100) == []

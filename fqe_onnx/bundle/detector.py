@@ -1,0 +1,86 @@
+"""The face detector's stage: its input (resize, RGB, normalisation), the network, and its
+post-processing (boxes to pixels, confidence threshold, NMS, the main-face rule).
+
+Mirrors ``fqe_onnx.align.detection`` (``detector_input``, ``FaceDetector._confident``, ``nms``) and
+``select_main_face``. The detector runs on a batch of views of the image: today one, the whole image
+(batch item 0, scale ``[W, H, W, H]``, offset 0). Each item carries its own scale and offset from its
+normalised boxes to image pixels and all items' boxes meet in one NMS, so a batch of tile crops for
+large photos can be added later as items 1..N without changing the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..align.detection import CONFIDENCE, DETECTOR_SIZE, NMS_IOU
+from .builder import Graph
+from .resize import resize_linear_hwc, size_const
+
+#: detection.detector_input: (x - 127) / 128 on RGB.
+DETECTOR_MEAN = 127.0
+DETECTOR_SCALE = 128.0
+#: An upper bound on faces kept by NMS (the Python path keeps all; the detector has 4,420 priors).
+MAX_FACES = 4420
+
+
+def detector_input(g: Graph, bgr: str) -> str:
+    """float32 [H, W, 3] BGR -> [1, 3, 240, 320]: stretched with cv2's bilinear, RGB, (x - 127) / 128."""
+    width, height = DETECTOR_SIZE
+    resized = resize_linear_hwc(g, bgr, size_const(g, height, width))
+    rgb = g.op("Gather", [resized, g.const([2, 1, 0], np.int64, "bgr_to_rgb")], axis=2)
+    normalised = g.op("Div", [g.op("Sub", [rgb, g.const(DETECTOR_MEAN)]), g.const(DETECTOR_SCALE)])
+    return g.op("Unsqueeze", [g.op("Transpose", [normalised], perm=[2, 0, 1]), g.const([0], np.int64)])
+
+
+def whole_image_item(g: Graph, bgr: str) -> tuple[str, str]:
+    """(scale, offset), float64 [1, 4] each: batch item 0 is the whole image, boxes times [W, H, W, H]."""
+    hw = g.cast(g.shape_dims(bgr, 0, 2), np.float64)
+    wh = g.op("Gather", [hw, g.const([1, 0, 1, 0], np.int64)], axis=0)
+    return g.op("Unsqueeze", [wh, g.const([0], np.int64)]), g.const(np.zeros((1, 4)), np.float64, "offset")
+
+
+def candidates(g: Graph, scores: str, boxes: str, scale: str, offset: str) -> tuple[str, str]:
+    """Detector outputs scores [N, K, 2] and normalised boxes [N, K, 4] of N views -> every prior of
+    every view as (face score float32 [M], box float64 [M, 4] in image pixels), M = N * K."""
+    face = g.op("Gather", [scores, g.const(1, np.int64)], axis=2)
+    pixels = g.op("Add", [g.op("Mul", [g.cast(boxes, np.float64), g.op("Unsqueeze", [scale, g.const([1], np.int64)])]),
+                          g.op("Unsqueeze", [offset, g.const([1], np.int64)])])
+    return (g.op("Reshape", [face, g.const([-1], np.int64)]),
+            g.op("Reshape", [pixels, g.const([-1, 4], np.int64)]))
+
+
+def confident_faces(g: Graph, face_scores: str, boxes: str) -> tuple[str, str]:
+    """Scores >= CONFIDENCE, then NMS at NMS_IOU (a box goes when its IoU with a better one is over
+    it): (scores float32 [F], boxes float64 [F, 4]), best score first, as ``FaceDetector._confident``."""
+    confident = g.op("GreaterOrEqual", [face_scores, g.const(CONFIDENCE)])
+    # Below the threshold a score becomes -1, which NMS's threshold of 0 drops (no confident score is <= 0).
+    gated = g.op("Where", [confident, face_scores, g.const(-1.0)])
+    selected = g.op("NonMaxSuppression", [
+        g.op("Unsqueeze", [g.cast(boxes, np.float32), g.const([0], np.int64)]),
+        g.op("Reshape", [gated, g.const([1, 1, -1], np.int64)]),
+        g.const([MAX_FACES], np.int64), g.const([NMS_IOU]), g.const([0.0])])
+    index = g.op("Gather", [selected, g.const(2, np.int64)], axis=1)
+    return g.op("Gather", [face_scores, index], axis=0), g.op("Gather", [boxes, index], axis=0)
+
+
+def main_face(g: Graph, boxes: str, width_height: str) -> tuple[str, str]:
+    """``select_main_face``: the index (int64 []) of the largest box weighted by closeness to the image
+    centre, first on ties, and whether any face was found (bool []). ``width_height`` float64 [2].
+    With no face the index is 0 of a padded row (callers mask by the flag)."""
+    x1, y1, x2, y2 = (g.op("Gather", [boxes, g.const(k, np.int64)], axis=1) for k in range(4))
+    w, h = g.op("Gather", [width_height, g.const(0, np.int64)]), g.op("Gather", [width_height, g.const(1, np.int64)])
+    half = g.const(0.5, np.float64)
+    cx, cy = g.op("Mul", [g.op("Add", [x1, x2]), half]), g.op("Mul", [g.op("Add", [y1, y2]), half])
+
+    def hypot(a: str, b: str) -> str:
+        return g.op("Sqrt", [g.op("Add", [g.op("Mul", [a, a]), g.op("Mul", [b, b])])])
+
+    diagonal = g.op("Div", [hypot(w, h), g.const(2.0, np.float64)])
+    off = g.op("Div", [hypot(g.op("Sub", [cx, g.op("Mul", [w, half])]), g.op("Sub", [cy, g.op("Mul", [h, half])])), diagonal])
+    off = g.op("Min", [off, g.const(1.0, np.float64)])
+    weight = g.op("Sub", [g.const(1.0, np.float64), g.op("Mul", [half, off])])
+    merit = g.op("Mul", [g.op("Mul", [g.op("Sub", [x2, x1]), g.op("Sub", [y2, y1])]), weight])
+    padded = g.op("Concat", [merit, g.const([-np.inf], np.float64)], axis=0)  # ArgMax needs one row
+    index = g.op("ArgMax", [padded], axis=0, keepdims=0)
+    found = g.op("Greater", [g.op("Size", [merit]), g.const(0, np.int64)])
+    return index, found
