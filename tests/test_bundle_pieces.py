@@ -151,3 +151,45 @@ def test_no_confident_face_is_not_found():
 
     _, found = run_piece(build, {"scores": scores, "boxes": boxes})
     assert not bool(found) and _python_faces(scores[0, :, 1], boxes[0], 100, 100) == []
+
+
+def test_landmark_crop_and_input_match_the_python_path():
+    from fqe_onnx.align.detection import landmark_crop as python_crop, landmark_input as python_input
+    from fqe_onnx.bundle import landmarks
+
+    image = cv2.resize(_astronaut(), (300, 260), interpolation=cv2.INTER_AREA)
+    height, width = image.shape[:2]
+    for box in [(90.3, 20.7, 170.2, 121.5), (-10.0, -5.0, 60.0, 80.5), (250.0, 200.0, 330.0, 290.0), (5.0, 5.0, 5.2, 5.3)]:
+        crop, net_input = run_piece(
+            lambda g, x, b: (lambda c: (c, landmarks.landmark_input(g, x, c)))(
+                landmarks.landmark_crop(g, b, g.const([width, height], np.float64))),
+            {"x": image.astype(np.float32), "box": np.array(box, np.float64)})
+        expected = python_crop(box, width, height)
+        assert tuple(crop) == expected
+        np.testing.assert_array_equal(net_input[0], python_input(image, expected))
+
+
+def test_five_points_match_detection_five_points():
+    from fqe_onnx.align.detection import five_points as python_five
+    from fqe_onnx.bundle import landmarks
+
+    output = RNG.uniform(0, 1, (1, 136)).astype(np.float32)
+    crop = np.array([12.0, 30.0, 112.0, 130.0])
+    (points,) = run_piece(lambda g, o, c: landmarks.five_points(g, o, c), {"output": output, "crop": crop})
+    pixels = output.reshape(68, 2).astype(np.float64) * [100, 100] + [12, 30]
+    np.testing.assert_allclose(points, python_five(pixels), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_similarity_is_umeyama(seed):
+    from fqe_onnx.align.template import ARCFACE_TEMPLATE_112, similarity_transform
+    from fqe_onnx.bundle.similarity import similarity
+
+    rng = np.random.default_rng(seed)
+    angle, scale = rng.uniform(-1, 1), rng.uniform(0.2, 3)
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = ARCFACE_TEMPLATE_112 @ rotation.T + rng.uniform(-200, 200, 2) + rng.normal(0, 4, (5, 2))
+    if seed == 5:
+        points[:, 0] = -points[:, 0]  # a mirrored face: Umeyama rules out the reflection
+    (matrix,) = run_piece(lambda g, p, t: similarity(g, p, t), {"points": points, "template": ARCFACE_TEMPLATE_112})
+    np.testing.assert_allclose(matrix, similarity_transform(points, ARCFACE_TEMPLATE_112), rtol=0, atol=1e-9)
