@@ -193,3 +193,19 @@ def test_similarity_is_umeyama(seed):
         points[:, 0] = -points[:, 0]  # a mirrored face: Umeyama rules out the reflection
     (matrix,) = run_piece(lambda g, p, t: similarity(g, p, t), {"points": points, "template": ARCFACE_TEMPLATE_112})
     np.testing.assert_allclose(matrix, similarity_transform(points, ARCFACE_TEMPLATE_112), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_warp_matches_cv2_warp_affine(seed):
+    from fqe_onnx.align.template import ARCFACE_TEMPLATE_112, similarity_transform
+    from fqe_onnx.bundle.warp import warp
+
+    rng = np.random.default_rng(seed)
+    image = cv2.resize(_astronaut(), (400, 360), interpolation=cv2.INTER_AREA)
+    points = ARCFACE_TEMPLATE_112 * rng.uniform(0.6, 1.9) + rng.uniform(-60, 330, 2) + rng.normal(0, 3, (5, 2))
+    matrix = similarity_transform(points, ARCFACE_TEMPLATE_112)
+    (crop,) = run_piece(lambda g, x, m: warp(g, x, m, 112, 112), {"x": image.astype(np.float32), "m": matrix})
+    expected = cv2.warpAffine(image, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    difference = np.abs(crop - expected.astype(np.float32))
+    # float rounding at exact halves: a pixel in tens of thousands is one level apart
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, (difference.max(), (difference > 0).mean())

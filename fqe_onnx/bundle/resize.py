@@ -87,3 +87,8 @@ def resize_linear_hwc(g: Graph, hwc: str, size_hw: str) -> str:
 def size_const(g: Graph, height: int, width: int) -> str:
     """An int64 [2] size constant (h, w)."""
     return g.const([height, width], np.int64, "size")
+
+
+def clip_levels(g: Graph, x: str) -> str:
+    """Clamp to 0..255, as cv2's saturate_cast to uint8 does."""
+    return g.op("Clip", [x, g.const(0.0), g.const(255.0)])
