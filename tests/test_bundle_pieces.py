@@ -209,3 +209,38 @@ def test_warp_matches_cv2_warp_affine(seed):
     difference = np.abs(crop - expected.astype(np.float32))
     # float rounding at exact halves: a pixel in tens of thousands is one level apart
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, (difference.max(), (difference > 0).mean())
+
+
+@pytest.mark.parametrize("channel_order, layout, mean, scale", [
+    ("BGR", "NCHW", (0.0,), (255.0,)), ("RGB", "NHWC", (127.5, 127.0, 126.0), (128.0, 127.0, 1.0)),
+    ("GRAY", "NCHW", (127.0,), (128.0,))])
+def test_model_input_is_prepare_crop(channel_order, layout, mean, scale):
+    from fqe_onnx.bundle.head import model_input
+    from fqe_onnx.contract import Geometry, Preprocess
+    from fqe_onnx.preprocess import prepare_crop
+
+    preprocess = Preprocess(channel_order=channel_order, layout=layout, mean=mean, scale=scale,
+                            geometry=Geometry(resize=(112, 112)))
+    crop = RNG.integers(0, 256, (112, 112, 3), dtype=np.uint8)
+    (out,) = run_piece(lambda g, x: model_input(g, x, preprocess), {"crop": crop.astype(np.float32)})
+    np.testing.assert_array_equal(out[0], prepare_crop(crop, preprocess))
+
+
+def test_norm_and_score_match_quality():
+    from fqe_onnx.bundle.head import norm, score
+    from fqe_onnx.contract import Calibration
+    from fqe_onnx.quality import embedding_norms, norm_to_score
+
+    calibration = Calibration(x0=2.5, w=0.4)
+    embeddings = RNG.normal(0, 0.2, (200, 1, 128)).astype(np.float32)
+    # q values whose Q sits exactly on a half, where round-half-to-even would differ
+    for row in embeddings:
+        (q, score_q) = run_piece(lambda g, e: (lambda q: (q, score(g, q, calibration)))(norm(g, e, "embedding")),
+                                 {"embedding": row})
+        expected_q = float(embedding_norms(row)[0])
+        assert abs(float(q) - expected_q) <= 1e-12 * expected_q
+        assert int(score_q) == norm_to_score(expected_q, calibration)
+    seed = Calibration()
+    half = np.log(0.425 / 0.575)  # 100 * sigmoid(q) = 42.5 exactly: Q 43, not 42
+    (score_half,) = run_piece(lambda g, q: score(g, q, seed), {"q": np.array(half)})
+    assert int(score_half) == norm_to_score(half, seed) == 43
