@@ -58,7 +58,9 @@ class Graph:
         """This branch's nodes as a GraphProto with ``outputs`` (types left to inference)."""
         from onnx import helper
 
-        values = [helper.make_empty_tensor_value_info(o) for o in outputs]
+        # A branch output must be made by one of its own nodes (not an outer value or initializer).
+        own = [self.op("Identity", [o], hint=f"{name}_out") for o in outputs]
+        values = [helper.make_empty_tensor_value_info(o) for o in own]
         return helper.make_graph(self.nodes, name, [], values)
 
     def model(self, inputs: Sequence[Any], outputs: Sequence[Any], name: str = "fqe_onnx_bundle") -> Any:
