@@ -668,5 +668,10 @@ def models_pull(name: str, force: bool, from_file: Optional[Path]) -> None:
         raise fail(exc) from exc
 
 
+from .bundle.command import bundle as _bundle  # noqa: E402  (its own module; registered here)
+
+main.add_command(_bundle)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
