@@ -1,0 +1,111 @@
+"""The whole bundle on the real default model against the Python path (Scorer), and its command."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fqe_onnx import Scorer
+from fqe_onnx.bundle.api import BundleSession, make_bundle
+from fqe_onnx.bundle.assemble import KEY_BUNDLE, STATUS_CODES
+from fqe_onnx.bundle.check import python_status
+from fqe_onnx.cli import main
+from fqe_onnx.contract import ALL_KEYS
+from fqe_onnx.demo import demo_face
+
+
+def _photo() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+
+
+def _images() -> dict[str, np.ndarray]:
+    photo = _photo()
+    face = demo_face()
+    return {
+        "photo": cv2.resize(photo, (300, 300), interpolation=cv2.INTER_AREA),  # face under twice the crop's size
+        "frame": cv2.resize(photo[0:260, 120:380], (250, 250), interpolation=cv2.INTER_AREA),
+        "crop112": face,
+        "blurred-crop": cv2.GaussianBlur(face, (0, 0), 2.5),
+        "no-face": np.random.default_rng(0).integers(0, 256, (200, 240, 3), dtype=np.uint8),
+        "flat": np.full((120, 90, 3), 200, np.uint8),
+        "tiny": face[:12, :12].copy(),
+    }
+
+
+@pytest.fixture(scope="module")
+def sessions(default_model):
+    return {pixels: BundleSession(make_bundle(default_model, pixels=pixels)) for pixels in ("bgr", "rgba")}
+
+
+@pytest.mark.parametrize("pixels", ["bgr", "rgba"])
+def test_bundle_meets_the_python_path(default_model, sessions, pixels):
+    expected_status = {"photo": "aligned", "frame": "aligned", "crop112": "as-is", "blurred-crop": "as-is",
+                       "no-face": "no-face", "flat": "flat", "tiny": "too-small"}
+    with Scorer(default_model, threads=1, batch_size=1) as scorer:
+        for name, image in _images().items():
+            record = scorer.score_array(image)
+            out = sessions[pixels].run(image)
+            status = STATUS_CODES[int(out["status"])]
+            assert status == python_status(record) == expected_status[name], name
+            if record.q is None:
+                assert np.isnan(out["q"]) and int(out["Q"]) == -1
+                continue
+            tolerance = 1e-5 if status == "as-is" else 1e-3
+            assert abs(float(out["q"]) - record.q) <= tolerance * record.q, (name, float(out["q"]), record.q)
+            assert abs(int(out["Q"]) - record.Q) <= (0 if status == "as-is" else 1), name
+
+
+def test_box_and_points_match_the_aligner(default_model, sessions):
+    from fqe_onnx.align.aligner import FaceAligner
+
+    image = _images()["frame"]
+    (face,) = FaceAligner().locate(image)
+    out = sessions["bgr"].run(image)
+    np.testing.assert_allclose(out["box"], face.detection.box, atol=1e-3)
+    np.testing.assert_allclose(out["points"], face.points, atol=0.05)
+    assert abs(float(out["face_score"]) - face.detection.score) < 1e-5
+
+
+def test_metadata_keeps_the_contract_and_describes_the_io(default_model):
+    bundle = make_bundle(default_model, align="always", embedding=True)
+    metadata = {p.key: p.value for p in bundle.metadata_props}
+    assert set(ALL_KEYS) <= set(metadata)
+    info = json.loads(metadata[KEY_BUNDLE])
+    assert info["align"] == "always" and info["status_codes"] == list(STATUS_CODES)
+    assert info["outputs"][-1] == "embedding"
+    assert {o.domain for o in bundle.opset_import} <= {"", "ai.onnx"}
+    session = BundleSession(bundle)
+    out = session.run(demo_face())
+    assert STATUS_CODES[int(out["status"])] == "aligned" and out["embedding"].shape == (512,)
+    assert abs(float(np.linalg.norm(out["embedding"].astype(np.float64))) - float(out["q"])) < 1e-5
+
+
+def test_align_never_applies_the_geometry(default_model):
+    session = BundleSession(make_bundle(default_model, align="never"))
+    image = _images()["frame"]
+    with Scorer(default_model, align="never", threads=1, batch_size=1) as scorer:
+        record = scorer.score_array(image)
+    out = session.run(image)
+    assert STATUS_CODES[int(out["status"])] == record.mode == "geometry"
+    assert abs(float(out["q"]) - record.q) <= 1e-5 * record.q and int(out["Q"]) == record.Q
+
+
+def test_bundle_command_writes_and_checks(default_model, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for name, image in _images().items():
+        cv2.imwrite(str(images / f"{name}.png"), image)
+    out = tmp_path / "b.onnx"
+    result = CliRunner().invoke(main, ["bundle", str(default_model), "-o", str(out), "--check", str(images)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 1_000_000
+    assert "status agreement: 1.0000 (7 of 7)" in result.stdout
+    assert "disagreeing images: 0" in result.stdout
+    result = CliRunner().invoke(main, ["bundle"])
+    assert result.exit_code == 2 and "--check" in result.stderr
