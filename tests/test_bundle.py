@@ -109,3 +109,12 @@ def test_bundle_command_writes_and_checks(default_model, tmp_path):
     assert "disagreeing images: 0" in result.stdout
     result = CliRunner().invoke(main, ["bundle"])
     assert result.exit_code == 2 and "--check" in result.stderr
+
+
+def test_large_photo_goes_through_the_pre_shrink(default_model, sessions):
+    photo = cv2.resize(_photo(), (1400, 1400), interpolation=cv2.INTER_CUBIC)  # face about 5x the crop
+    with Scorer(default_model, threads=1, batch_size=1) as scorer:
+        record = scorer.score_array(photo)
+    out = sessions["bgr"].run(photo)
+    assert STATUS_CODES[int(out["status"])] == record.mode == "aligned"
+    assert abs(float(out["q"]) - record.q) <= 1e-3 * record.q and abs(int(out["Q"]) - record.Q) <= 1

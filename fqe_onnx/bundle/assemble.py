@@ -16,7 +16,7 @@ from ..align.framing import ALIGN_MODES, MODE_ALIGNED, MODE_AS_IS, MODE_GEOMETRY
 from ..align.template import model_template
 from ..contract import Contract, write_contract
 from ..errors import ContractError
-from . import detector, head, landmarks, pixels
+from . import detector, head, landmarks, pixels, shrink
 from .builder import OPSET, Graph
 from .resize import resize_linear_hwc, size_const
 from .similarity import similarity
@@ -71,8 +71,13 @@ def _align_branch(g: Graph, bgr: str, detector_model: Any, landmark_model: Any, 
     crop = landmarks.landmark_crop(g, box, width_height)
     (points68,) = inline(g, landmark_model, "landmarks", landmarks.landmark_input(g, bgr, crop))
     points = landmarks.five_points(g, points68, crop)
-    matrix = similarity(g, points, g.const(template, np.float64, "template"))
-    aligned = warp(g, bgr, matrix, *size_hw)
+    template_value = g.const(template, np.float64, "template")
+    shrink_g, direct_g = g.branch(), g.branch()
+    window, window_matrix = shrink.shrink_for_warp(shrink_g, bgr, points, template_value, *size_hw)
+    shrunk = warp(shrink_g, window, window_matrix, *size_hw)
+    direct = warp(direct_g, bgr, similarity(direct_g, points, template_value), *size_hw)
+    aligned = g.op("If", [shrink.needs_shrink(g, points, template_value)],
+                   then_branch=shrink_g.subgraph("pre_shrink", [shrunk]), else_branch=direct_g.subgraph("warp", [direct]))
     return [aligned, g.cast(box, np.float32), g.cast(points, np.float32), face_score, found]
 
 

@@ -7,8 +7,8 @@ here, the weights in float64, and the result rounded to levels: equal to OpenCV 
 (OpenCV 4 put positions on a 1/32 pixel grid with 15-bit weights; against that, about 7% of pixels
 land one or two levels away.)
 
-The Python path shrinks a photo first when the face is more than twice the crop's size
-(``warp_to_template``'s INTER_AREA pre-shrink); that step is not in the bundle yet.
+A photo whose face is more than twice the crop's size is shrunk first (``shrink``), as in
+``warp_to_template``.
 """
 
 from __future__ import annotations
