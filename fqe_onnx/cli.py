@@ -668,9 +668,10 @@ def models_pull(name: str, force: bool, from_file: Optional[Path]) -> None:
         raise fail(exc) from exc
 
 
-from .bundle.command import bundle as _bundle  # noqa: E402  (its own module; registered here)
+from .bundle.command import bundle as _bundle, vectors as _vectors  # noqa: E402  (their own module)
 
 main.add_command(_bundle)
+main.add_command(_vectors)
 
 
 if __name__ == "__main__":  # pragma: no cover

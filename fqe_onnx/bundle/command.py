@@ -40,3 +40,21 @@ def bundle(model: Optional[str], out: Optional[Path], pixels: str, align: str, e
             click.echo(format_comparison(compare(sources, proto, align, model)), nl=False)
     except FqeError as exc:
         raise fail(exc) from exc
+
+
+@click.command()
+@click.argument("model", required=False)
+@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNG images and expected.json.")
+def vectors(model: Optional[str], out: Path) -> None:
+    """Write conformance vectors for MODEL (default: the default zoo model): PNG images and
+    expected.json with the Python path's status, q, Q, box and points for each."""
+    from ..cli import fail
+    from ..errors import FqeError
+    from .vectors import write_vectors
+
+    try:
+        document = write_vectors(out, model)
+    except FqeError as exc:
+        raise fail(exc) from exc
+    click.echo(f"wrote {len(document['images'])} images and expected.json to {out}", err=True)

@@ -1,0 +1,104 @@
+"""Conformance vectors: a few PNG images and ``expected.json`` with what the Python path gives for each
+(status, q, Q, box, points, face score), the model's sha256 and the package version. Any other
+implementation of the pipeline (the bundle in Node, in a browser, or a port) runs them as its test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import cv2
+import numpy as np
+
+#: How close an implementation must come, per status group; the bundle meets these (tests/test_vectors.py).
+TOLERANCES = {
+    "as-is": {"q_relative": 1e-5, "Q": 0},
+    "aligned": {"q_relative": 1e-3, "Q": 1, "box_px": 0.01, "points_px": 0.1, "face_score": 1e-4},
+    "geometry": {"q_relative": 1e-5, "Q": 0},
+}
+
+
+def vector_images(face: np.ndarray, photo: np.ndarray) -> dict[str, np.ndarray]:
+    """The set, by file stem: the demo face and a mid level of each degradation, a frame, a photo, a
+    picture without a face, a flat image and a tiny one."""
+    from ..demo import FAMILIES
+
+    images = {"face-112": face}
+    for family in FAMILIES:
+        images[f"face-{family.name}"] = family.apply(face, family.levels[3])
+    images["frame-250"] = cv2.resize(photo[0:280, 110:390], (250, 250), interpolation=cv2.INTER_AREA)
+    images["photo-320x240"] = cv2.resize(photo[0:384, 0:512], (320, 240), interpolation=cv2.INTER_AREA)
+    ys, xs = np.mgrid[0:120, 0:160]
+    no_face = np.stack([xs * 1.5, ys * 2.0, (xs + ys) * 0.9], axis=2)
+    cv2.circle(no_face, (50, 60), 25, (30, 200, 90), -1)
+    cv2.rectangle(no_face, (95, 20), (140, 90), (220, 40, 40), -1)
+    images["no-face"] = np.clip(no_face, 0, 255).astype(np.uint8)
+    images["flat"] = np.full((48, 64, 3), (40, 120, 200), np.uint8)
+    images["tiny"] = face[40:52, 40:52].copy()
+    return images
+
+
+def expected_row(name: str, image: np.ndarray, scorer: Any) -> dict[str, Any]:
+    """What the Python path gives for one image (box and points from its aligner for aligned faces)."""
+    from .check import python_status
+
+    record = scorer.score_array(image)
+    row: dict[str, Any] = {"file": f"{name}.png", "height": image.shape[0], "width": image.shape[1],
+                           "status": python_status(record), "q": record.q, "Q": record.Q,
+                           "box": None, "points": None, "face_score": None}
+    if record.mode == "aligned" and record.ok:
+        (face,) = scorer.framer.aligner.locate(image)
+        row.update(box=[float(v) for v in face.detection.box], points=face.points.tolist(),
+                   face_score=float(face.detection.score))
+    return row
+
+
+def write_vectors(out: Union[str, "os.PathLike[str]"], model: Optional[str] = None) -> dict[str, Any]:
+    """Write the PNGs and expected.json into ``out``; returns the expected document."""
+    from .. import __version__
+    from ..demo import astronaut_bgr, demo_face
+    from ..output import write_atomically
+    from ..scorer import Scorer
+    from ..zoo import resolve_model, sha256_of
+    from .assemble import STATUS_CODES
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = resolve_model(model)
+    rows = []
+    with Scorer(path, threads=1, batch_size=1) as scorer:
+        face = demo_face(scorer.framer.template, scorer.framer.size_hw)
+        for name, image in vector_images(face, astronaut_bgr()).items():
+            ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            if not ok:
+                raise ValueError(f"PNG encoding failed for {name}")
+            write_atomically(out / f"{name}.png", data.tobytes())
+            rows.append(expected_row(name, image, scorer))
+    document = {"fqe_onnx_version": __version__, "model": {"file": Path(path).name, "sha256": sha256_of(Path(path))},
+                "pixels": "the PNGs decoded to 8-bit BGR (or RGB/RGBA for a bundle made so)",
+                "status_codes": list(STATUS_CODES), "tolerances": TOLERANCES, "images": rows}
+    write_atomically(out / "expected.json", (json.dumps(document, indent=1) + "\n").encode())
+    return document
+
+
+def meets(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    """The ways ``got`` (status, q, Q, box, points, face_score) misses one expected row; empty if it meets it."""
+    misses = []
+    if got["status"] != expected["status"]:
+        return [f"status {got['status']}, expected {expected['status']}"]
+    tolerance = TOLERANCES.get(expected["status"])
+    if tolerance is None:  # not scored: nothing more to compare
+        return []
+    if abs(got["q"] - expected["q"]) > tolerance["q_relative"] * abs(expected["q"]):
+        misses.append(f"q {got['q']}, expected {expected['q']}")
+    if abs(got["Q"] - expected["Q"]) > tolerance["Q"]:
+        misses.append(f"Q {got['Q']}, expected {expected['Q']}")
+    for key, limit in (("box", "box_px"), ("points", "points_px"), ("face_score", "face_score")):
+        if expected.get(key) is not None and limit in tolerance:
+            gap = float(np.max(np.abs(np.asarray(got[key], np.float64) - np.asarray(expected[key], np.float64))))
+            if gap > tolerance[limit]:
+                misses.append(f"{key} off by {gap:.4g}")
+    return misses
