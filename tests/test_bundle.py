@@ -118,3 +118,9 @@ def test_large_photo_goes_through_the_pre_shrink(default_model, sessions):
     out = sessions["bgr"].run(photo)
     assert STATUS_CODES[int(out["status"])] == record.mode == "aligned"
     assert abs(float(out["q"]) - record.q) <= 1e-3 * record.q and abs(int(out["Q"]) - record.Q) <= 1
+
+
+def test_no_face_has_no_box_or_points(sessions):
+    out = sessions["bgr"].run(_images()["no-face"])
+    assert STATUS_CODES[int(out["status"])] == "no-face"
+    assert np.isnan(out["box"]).all() and np.isnan(out["points"]).all() and np.isnan(out["face_score"])

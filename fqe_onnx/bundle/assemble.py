@@ -122,6 +122,10 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
         crop, box, points, face_score, found = g.op(
             "If", [g.op("Not", [skip])], outputs=5,
             then_branch=then_g.subgraph("align", then_out), else_branch=else_g.subgraph("as_is", else_out))
+        # no face: no box, points or score (the padded row only kept the steps defined)
+        box = g.op("Where", [found, box, _nan(g, (4,))])
+        points = g.op("Where", [found, points, _nan(g, (5, 2))])
+        face_score = g.op("Where", [found, face_score, _nan(g, ())])
         aligned = g.op("Where", [found, code(MODE_ALIGNED), code("no-face")])
         framed = g.op("Where", [skip, code(MODE_AS_IS), aligned])
     status = g.op("Where", [small, code("too-small"), g.op("Where", [flat, code("flat"), framed])])
