@@ -21,4 +21,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[cpu,test,export,openvino,ray]'
 # The real default model (npm + sha256 check); tests need it and must not skip without it.
 .venv/bin/fqe-onnx models pull faceplugin-mobilefacenet
+# The Node and browser examples' packages, from their committed lockfiles (the tests run both).
+(cd examples/node && npm ci --no-audit --no-fund)
+(cd examples/browser && npm ci --no-audit --no-fund)
 .venv/bin/python -m pytest "$@"

@@ -124,3 +124,13 @@ def test_no_face_has_no_box_or_points(sessions):
     out = sessions["bgr"].run(_images()["no-face"])
     assert STATUS_CODES[int(out["status"])] == "no-face"
     assert np.isnan(out["box"]).all() and np.isnan(out["points"]).all() and np.isnan(out["face_score"])
+
+
+def test_crop_output_is_what_the_python_path_warps(sessions):
+    from fqe_onnx.align.aligner import FaceAligner
+
+    image = _images()["frame"]
+    (aligned,) = FaceAligner().faces(image)
+    crop = sessions["bgr"].run(image)["crop"]
+    assert crop.dtype == np.uint8 and crop.shape == (112, 112, 3)
+    assert np.abs(crop.astype(int) - aligned.crop.astype(int)).max() <= 1

@@ -1,4 +1,5 @@
-"""The whole pipeline as one ONNX model: pixels in; q, Q, status, box, points, face score out.
+"""The whole pipeline as one ONNX model: pixels in; q, Q, status, box, points, face score and the
+model-sized BGR crop the network saw out.
 
 The detector, landmark and quality networks are inlined (converted to the bundle's opset, names
 prefixed). The framing rule is ``align.framing.Framer``'s, decided inside the graph by an If: images
@@ -134,9 +135,10 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
     scored = g.op("Less", [status, code("no-face")])
     q = g.op("Where", [scored, g.cast(q64, np.float32), g.const(np.nan)])
     Q = g.op("Where", [scored, head.score(g, q64, contract.calibration), g.const(-1, np.int32)])
-    named = {"q": q, "Q": Q, "status": status, "box": box, "points": points, "face_score": face_score}
-    shapes = {"q": [], "Q": [], "status": [], "box": [4], "points": [5, 2], "face_score": []}
-    types = {"Q": TensorProto.INT32, "status": TensorProto.INT32}
+    named = {"q": q, "Q": Q, "status": status, "box": box, "points": points, "face_score": face_score,
+             "crop": g.cast(crop, np.uint8)}
+    shapes = {"q": [], "Q": [], "status": [], "box": [4], "points": [5, 2], "face_score": [], "crop": [*size_hw, 3]}
+    types = {"Q": TensorProto.INT32, "status": TensorProto.INT32, "crop": TensorProto.UINT8}
     if embedding:
         named["embedding"] = g.op("Reshape", [output, g.const([-1], np.int64)])
         shapes["embedding"] = [contract.output.dim]
@@ -154,7 +156,7 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
 
 def bundle_info(pixel_layout: str, align: str, embedding: bool) -> dict[str, Any]:
     """The ``fqe_onnx.bundle`` metadata: the I/O and its version."""
-    outputs = ["q", "Q", "status", "box", "points", "face_score"] + (["embedding"] if embedding else [])
+    outputs = ["q", "Q", "status", "box", "points", "face_score", "crop"] + (["embedding"] if embedding else [])
     return {"version": BUNDLE_VERSION, "pixels": pixel_layout, "align": align, "opset": OPSET,
             "input": {"name": "image", "dtype": "uint8", "shape": ["H", "W", 4 if pixel_layout == "rgba" else 3]},
             "outputs": outputs, "status_codes": list(STATUS_CODES)}
