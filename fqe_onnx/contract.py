@@ -431,3 +431,11 @@ def write_contract(model: Any, contract: Contract) -> None:
     for key, value in kept + sorted(contract.to_metadata().items()):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
+
+
+def json_schema() -> dict[str, Any]:
+    """The contract as a JSON Schema (``contract.schema.json`` in the package): the metadata map with
+    each value parsed from its JSON text, for tools in other languages to validate against."""
+    from importlib.resources import files
+
+    return json.loads(files(__package__).joinpath("contract.schema.json").read_text(encoding="utf-8"))
