@@ -134,3 +134,15 @@ def test_crop_output_is_what_the_python_path_warps(sessions):
     crop = sessions["bgr"].run(image)["crop"]
     assert crop.dtype == np.uint8 and crop.shape == (112, 112, 3)
     assert np.abs(crop.astype(int) - aligned.crop.astype(int)).max() <= 1
+
+
+def test_check_report_names_the_disagreeing_images():
+    from fqe_onnx.bundle.check import Comparison, format_comparison
+
+    result = Comparison(names=["a.png", "b.png", "c.png"], python_status=["aligned", "no-face", "as-is"],
+                        bundle_status=["aligned", "aligned", "as-is"], python_q=[2.0, None, 3.0],
+                        bundle_q=[2.002, 1.5, 3.0])
+    text = format_comparison(result)
+    assert "status agreement: 0.6667 (2 of 3)" in text
+    assert "median 0.0005, p99 0.00099, max 0.001" in text
+    assert "disagreeing images: 1\n  b.png: python no-face, bundle aligned\n" in text

@@ -62,12 +62,16 @@ def compare(paths: Iterable[tuple[str, "os.PathLike[str]"]], bundle: Any, align:
                 result.undecodable += 1
                 continue
             record = next(scorer.score_paths([path]))
-            out = session.run(bgr)
+            try:
+                out = session.run(bgr)
+                status, q = STATUS_CODES[int(out["status"])], float(out["q"])
+            except Exception as exc:  # ONNX Runtime's errors have no common base: one image's failure, reported
+                status, q = f"model-error ({type(exc).__name__})", float("nan")
             result.names.append(name)
             result.python_status.append(python_status(record))
-            result.bundle_status.append(STATUS_CODES[int(out["status"])])
+            result.bundle_status.append(status)
             result.python_q.append(record.q)
-            result.bundle_q.append(None if not np.isfinite(out["q"]) else float(out["q"]))
+            result.bundle_q.append(q if np.isfinite(q) else None)
     return result
 
 
