@@ -33,7 +33,7 @@ def test_to_bgr_matches_cv2_channel_order(layout):
 
 
 def test_grey_is_cv2_bit_for_bit():
-    bgr = RNG.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    bgr = RNG.integers(0, 256, (400, 500, 3), dtype=np.uint8)  # 200,000 random pixels and the corners
     bgr[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [1, 2, 3], [128, 128, 128], [127, 128, 129]]
     (out,) = run_piece(lambda g, x: pixels.grey(g, x), {"bgr": bgr.astype(np.float32)})
     np.testing.assert_array_equal(out[..., 0], cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32))
