@@ -20,8 +20,8 @@ import numpy as np
 
 from ..evaluation.edc import edc_curve
 from ..evaluation.pairs import mated_pairs
-from .search import Neighbours, block_similarities, exact_cross_search, groups
-from .thresholds import Thresholds, label_sums, pair_similarities, unit_rows
+from .search import Neighbours, block_similarities, groups, same_person_pairs
+from .thresholds import Thresholds, label_sums, pair_similarities
 
 KEEP, REVIEW, REJECT = "keep", "review", "reject"
 #: Per-image reason words (error kinds come from fqe_onnx.errors.ERROR_KINDS); the README lists them.
@@ -125,22 +125,17 @@ def _best_own(members: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.nda
     return best, best_s
 
 
-def same_person_pairs(sums: np.ndarray, counts: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
-    """Pairs of labels (a < b, with their similarity) whose mean embeddings are more alike than
-    ``threshold`` (the per-folder false-alarm rate over the search of all folders): two folders
-    that hold one person. Found by the blocked search over one mean per label."""
-    present = np.flatnonzero(counts > 0)
-    if len(present) < 2:
-        return []
-    centroids = unit_rows(sums[present])
-    found = exact_cross_search(centroids, np.arange(len(present)), np.ones(len(present), bool), k=4)
-    pairs = set()
-    for row in range(len(present)):
-        for other, similarity in zip(found.index[row].tolist(), found.similarity[row].tolist()):
-            if other >= 0 and similarity >= threshold:
-                a, b = sorted((int(present[row]), int(present[other])))
-                pairs.add((a, b, float(similarity)))
-    return sorted(pairs)
+def _look_alike(neighbours: Neighbours, row: int, thresholds: Thresholds, suspect: np.ndarray) -> int:
+    """The most similar image of another identity at or above the search threshold that matches
+    its own identity (-1 if none). An image filed in the wrong folder (it matches none of its
+    identity) is left out: every image of its real identity would otherwise look like that folder,
+    and the question is about that one image, which gets its own reason."""
+    for other, similarity in zip(neighbours.index[row].tolist(), neighbours.similarity[row].tolist()):
+        if other < 0 or similarity < thresholds.search:
+            return -1
+        if not suspect[other]:
+            return int(other)
+    return -1
 
 
 def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequence[str], Q: np.ndarray,
@@ -172,6 +167,9 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
         identity_verdicts[by_label[a]].same_person_as.append(identity_of[b])
         identity_verdicts[by_label[b]].same_person_as.append(identity_of[a])
     sizes = np.bincount(labels[valid], minlength=int(labels.max()) + 1)
+    # matches none of its identity: unlike the rest of its folder taken together, and no single image
+    # of the folder matches it either (in a folder of two people, each image matches its own group)
+    suspect = valid & np.isfinite(own) & (own < thresholds.own) & (own_best_s < thresholds.group)
     for i in range(n):
         v = verdicts[i]
         if error_kinds[i] or not valid[i]:
@@ -184,7 +182,7 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
         low = Q[i] < quality_cut
         if low:
             v.reasons.append("low-quality")
-        elif math.isfinite(v.own_similarity) and v.own_similarity < thresholds.own:
+        elif suspect[i]:
             v.reasons.append("not-own-identity")
         duplicate, dup_s = -1, -np.inf
         if own_best[i] >= 0 and own_best_s[i] >= thresholds.duplicate and names[own_best[i]] < names[i]:
@@ -194,13 +192,18 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
         if duplicate >= 0:
             v.duplicate = duplicate
             v.reasons.append(f"duplicate-of:{names[duplicate]}")
-        if top >= 0 and top_s >= thresholds.search:
-            v.reasons.append(f"looks-like:{identities[top]}")
+        alike = _look_alike(neighbours, i, thresholds, suspect)
+        if alike >= 0:
+            v.reasons.append(f"looks-like:{identities[alike]}")
         elif sizes[labels[i]] < 2:
             v.reasons.append("too-few-to-check")
         same_identity_copy = duplicate >= 0 and labels[duplicate] == labels[i]
+        # of a photo filed under two names, the copy that matches its folder while the other does not
+        # is where it belongs: the question is the other one's
+        settled_copy = duplicate >= 0 and not same_identity_copy and suspect[duplicate] and not suspect[i]
+        questions = [r for r in v.reasons if r.split(":")[0] in ("not-own-identity", "looks-like", "duplicate-of")]
         if low or same_identity_copy:
             v.decision = REJECT
-        elif any(r.split(":")[0] in ("not-own-identity", "looks-like", "duplicate-of") for r in v.reasons):
+        elif questions and not (settled_copy and all(r.startswith("duplicate-of:") for r in questions)):
             v.decision = REVIEW
     return verdicts, identity_verdicts

@@ -81,10 +81,10 @@ def curate(store: EmbeddingStore, settings: Optional[Settings] = None,
     identities = [r.identity for r in records]
     labels = integer_labels(identities)
     sums, counts = label_sums(unit, labels, valid)
-    thresholds = fix_thresholds(unit, labels, valid, sums, counts, settings.search_far, settings.own_fmr,
-                                settings.duplicate_similarity, settings.non_mated, settings.seed)
     rows = np.arange(len(records))
     own = loo_centroid_similarity(unit, labels, valid, rows, rows, sums, counts)
+    thresholds = fix_thresholds(unit, labels, valid, sums, counts, own, settings.search_far, settings.own_fmr,
+                                settings.duplicate_similarity, settings.non_mated, settings.seed)
     Q = np.array([r.Q if r.Q is not None else -1 for r in records], dtype=np.float64)
     cut, fnmr0 = float(settings.min_Q), float("nan")
     if settings.max_fnmr is not None:

@@ -177,3 +177,27 @@ def block_similarities(unit: np.ndarray, members: np.ndarray, block: int = BLOCK
     vectors = unit[members]
     for start in range(0, len(members), block):
         yield start, vectors[start:start + block] @ vectors.T
+
+
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.where(norms > 0, norms, 1)).astype(np.float32)
+
+
+def same_person_pairs(sums: np.ndarray, counts: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+    """Pairs of labels (a < b, with their similarity) whose mean embeddings are more alike than
+    ``threshold`` (the per-folder false-alarm rate over the search of all folders): two folders
+    that hold one person. Found by the blocked search over one mean per label."""
+    present = np.flatnonzero(counts > 0)
+    if len(present) < 2:
+        return []
+    centroids = unit_rows(sums[present])
+    found = exact_cross_search(centroids, np.arange(len(present)), np.ones(len(present), bool), k=4)
+    pairs = set()
+    for row in range(len(present)):
+        for other, similarity in zip(found.index[row].tolist(), found.similarity[row].tolist()):
+            if other >= 0 and similarity >= threshold:
+                a, b = sorted((int(present[row]), int(present[other])))
+                pairs.add((a, b, float(similarity)))
+    return sorted(pairs)

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import FqeError
 from ..evaluation.edc import MIN_FALSE_MATCHES, threshold_at_fmr
 from ..evaluation.pairs import non_mated_pairs
+from .search import same_person_pairs, unit_rows
 
 #: Non-mated comparisons sampled from the data (as evaluate's default).
 NON_MATED = 200_000
@@ -49,11 +50,25 @@ def pair_similarities(unit: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int
 
 
 def sample_non_mated(labels: np.ndarray, valid: np.ndarray, count: int = NON_MATED, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded sample of cross-identity pairs of valid images (evaluate's ``non_mated_pairs``)."""
+    """A seeded sample of cross-identity pairs of valid images (a, b): a drawn from all images, b
+    from an identity drawn uniformly among the others, then an image of it.
+
+    Why not uniformly over image pairs (as evaluate's ``non_mated_pairs``)? On data with label
+    errors, a person split into two folders makes every pair across the two folders a mated pair
+    labelled non-mated: with one large folder split, that is about 1% of all image pairs, enough
+    to lift the tail. Drawn this way, a wrong pair of folders is one among all pairs of folders."""
     rows = np.flatnonzero(valid)
-    if len(np.unique(labels[rows])) < 2:
+    present, inverse = np.unique(labels[rows], return_inverse=True)
+    if len(present) < 2:
         raise FqeError("curation needs images of at least two identities that could be embedded")
-    a, b = non_mated_pairs(list(labels[rows]), count, seed)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(len(present)))
+    sizes = np.bincount(inverse, minlength=len(present))
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, len(rows), size=count)
+    other = rng.integers(0, len(present) - 1, size=count)
+    other = other + (other >= inverse[a])  # uniform among the identities other than a's
+    b = order[starts[other] + (rng.random(count) * sizes[other]).astype(np.int64)]
     return rows[a], rows[b]
 
 
@@ -129,29 +144,38 @@ class Thresholds:
         return dict(self.__dict__)
 
 
-def unit_rows(rows: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), float32."""
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return (rows / np.where(norms > 0, norms, 1)).astype(np.float32)
-
-
 def fix_thresholds(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, sums: np.ndarray, counts: np.ndarray,
-                   search_far: float, own_fmr: float, duplicate: float, count: int = NON_MATED,
+                   own: np.ndarray, search_far: float, own_fmr: float, duplicate: float, count: int = NON_MATED,
                    seed: int = 0) -> Thresholds:
-    """All thresholds from one seeded sample of the data's non-mated comparisons."""
+    """All thresholds from one seeded sample of the data's non-mated comparisons (``own``: each
+    image's leave-one-out similarity to its identity, from ``loo_centroid_similarity``).
+
+    Robust to the label errors being looked for: the own-identity and folder thresholds come first
+    (a label error moves a mean of many images little), then the pairs that they explain (an image
+    that matches none of its identity, two folders of one person) leave the sample before the
+    pair, group and search thresholds are read from its tail. Otherwise 2% of images filed under
+    the wrong name, each a mated pair with every image of its real identity, would be a larger
+    share of the "non-mated" sample than the tail read from it."""
     a, b = sample_non_mated(labels, valid, count, seed)
-    similarity = pair_similarities(unit, a, b)
-    gallery = int(valid.sum()) - 1
-    p = pairwise_fmr_for_search(search_far, gallery)
     own_null = loo_centroid_similarity(unit, labels, valid, a, b, sums, counts)
-    own_null = own_null[np.isfinite(own_null)]
-    own = threshold_at_fmr(own_null, own_fmr)
+    own_threshold = threshold_at_fmr(own_null[np.isfinite(own_null)], own_fmr)
     present = np.flatnonzero(counts > 0)
     centroids = unit_rows(sums[present])
     ia, ib = non_mated_pairs(list(range(len(present))), count, seed)
-    identity = tail_threshold(pair_similarities(centroids, ia, ib), pairwise_fmr_for_search(search_far, len(present) - 1))
-    search = tail_threshold(similarity, p)
+    identity = min(1.0, tail_threshold(pair_similarities(centroids, ia, ib),
+                                       pairwise_fmr_for_search(search_far, len(present) - 1)))
+    suspect = np.isfinite(own) & (own < own_threshold)
+    keep = ~(suspect[a] | suspect[b])
+    same = {(x, y) for x, y, _ in same_person_pairs(sums, counts, identity)}
+    if same:
+        pair_labels = np.minimum(labels[a], labels[b]) * (int(labels.max()) + 1) + np.maximum(labels[a], labels[b])
+        known = np.array([x * (int(labels.max()) + 1) + y for x, y in same])
+        keep &= ~np.isin(pair_labels, known)
+    similarity = pair_similarities(unit, a[keep], b[keep])
+    gallery = int(valid.sum()) - 1
+    p = pairwise_fmr_for_search(search_far, gallery)
+    search = min(1.0, tail_threshold(similarity, p))
     return Thresholds(pair=threshold_at_fmr(similarity, PAIR_FMR), group=tail_threshold(similarity, GROUP_FMR),
-                      search=min(search, 1.0), search_pairwise_fmr=p,
-                      own=own, identity=min(identity, 1.0), duplicate=max(duplicate, search), search_far=search_far, own_fmr=own_fmr,
-                      gallery=gallery, non_mated=len(similarity))
+                      search=search, search_pairwise_fmr=p, own=own_threshold, identity=identity,
+                      duplicate=max(duplicate, search), search_far=search_far, own_fmr=own_fmr, gallery=gallery,
+                      non_mated=len(similarity))
