@@ -40,6 +40,7 @@ class ImageVerdict:
     decision: str = KEEP
     reasons: list[str] = field(default_factory=list)
     duplicate: int = -1  # the row it duplicates
+    duplicate_similarity: float = math.nan
 
 
 @dataclass
@@ -188,9 +189,9 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
         if own_best[i] >= 0 and own_best_s[i] >= thresholds.duplicate and names[own_best[i]] < names[i]:
             duplicate, dup_s = int(own_best[i]), float(own_best_s[i])  # the later copy in one identity
         if top >= 0 and top_s >= thresholds.duplicate and top_s > dup_s:
-            duplicate = top
+            duplicate, dup_s = top, top_s
         if duplicate >= 0:
-            v.duplicate = duplicate
+            v.duplicate, v.duplicate_similarity = duplicate, dup_s
             v.reasons.append(f"duplicate-of:{names[duplicate]}")
         alike = _look_alike(neighbours, i, thresholds, suspect)
         if alike >= 0:
