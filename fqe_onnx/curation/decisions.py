@@ -126,15 +126,18 @@ def _best_own(members: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.nda
     return best, best_s
 
 
-def _look_alike(neighbours: Neighbours, row: int, thresholds: Thresholds, suspect: np.ndarray) -> int:
+def _look_alike(neighbours: Neighbours, row: int, thresholds: Thresholds, suspect: np.ndarray, labels: np.ndarray,
+                same: set[tuple[int, int]]) -> int:
     """The most similar image of another identity at or above the search threshold that matches
-    its own identity (-1 if none). An image filed in the wrong folder (it matches none of its
-    identity) is left out: every image of its real identity would otherwise look like that folder,
-    and the question is about that one image, which gets its own reason."""
+    its own identity (-1 if none). Left out: an image filed in the wrong folder (it matches none of
+    its identity), or every image of its real identity would look like that folder, and the
+    question is about that one image, which has its own reason; and images of a folder flagged
+    same-person-as with this one, where the folder's reason says it once."""
     for other, similarity in zip(neighbours.index[row].tolist(), neighbours.similarity[row].tolist()):
         if other < 0 or similarity < thresholds.search:
             return -1
-        if not suspect[other]:
+        pair = (min(int(labels[row]), int(labels[other])), max(int(labels[row]), int(labels[other])))
+        if not suspect[other] and pair not in same:
             return int(other)
     return -1
 
@@ -164,7 +167,9 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
         identity_verdicts.append(verdict)
     by_label = {int(labels[v[0]]): k for k, v in enumerate(groups(labels))}
     sums, counts = label_sums(unit, labels, valid)
+    same = set()
     for a, b, _ in same_person_pairs(sums, counts, thresholds.identity):
+        same.add((a, b))
         identity_verdicts[by_label[a]].same_person_as.append(identity_of[b])
         identity_verdicts[by_label[b]].same_person_as.append(identity_of[a])
     sizes = np.bincount(labels[valid], minlength=int(labels.max()) + 1)
@@ -193,7 +198,7 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
         if duplicate >= 0:
             v.duplicate, v.duplicate_similarity = duplicate, dup_s
             v.reasons.append(f"duplicate-of:{names[duplicate]}")
-        alike = _look_alike(neighbours, i, thresholds, suspect)
+        alike = _look_alike(neighbours, i, thresholds, suspect, labels, same)
         if alike >= 0:
             v.reasons.append(f"looks-like:{identities[alike]}")
         elif sizes[labels[i]] < 2:

@@ -55,6 +55,15 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]])
         writer.writerows([row[c] for c in columns] for row in rows)
 
 
+def _json_safe(value: Any) -> Any:
+    """Non-finite numbers as null (strict JSON has no Infinity or NaN)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_tables(curation: Curation, out: Path, info: dict[str, Any]) -> list[Path]:
     """curation.csv, identities.csv and summary.json in ``out``; returns what was written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -62,5 +71,5 @@ def write_tables(curation: Curation, out: Path, info: dict[str, Any]) -> list[Pa
     _write_csv(written[0], tuple(COLUMNS) + CURATION_COLUMNS, image_rows(curation))
     _write_csv(written[1], IDENTITY_COLUMNS, identity_rows(curation))
     with atomic_file(written[2]) as temporary:
-        temporary.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+        temporary.write_text(json.dumps(_json_safe(info), indent=2, default=str) + "\n", encoding="utf-8")
     return written
