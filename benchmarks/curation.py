@@ -134,10 +134,31 @@ def score(found: set, truth: set) -> tuple[float, float, int, int]:
     return (hits / len(found) if found else float("nan")), hits / len(truth), len(found), len(truth)
 
 
+def tail_check(store: EmbeddingStore) -> None:
+    """The search threshold's tail against every non-mated pair of the unplanted set: how many pairs
+    reach the threshold extrapolated to each FMR, and how many that FMR predicts."""
+    from fqe_onnx.curation.pipeline import integer_labels
+    from fqe_onnx.curation.thresholds import pair_similarities, sample_non_mated, tail_threshold
+
+    unit, labels, valid = store.unit(), integer_labels([r.identity for r in store.records]), store.ok
+    a, b = sample_non_mated(labels, valid, 200_000, 0)
+    sample = pair_similarities(unit, a, b)
+    rows = np.flatnonzero(valid)
+    sims = unit[rows] @ unit[rows].T
+    upper = np.triu(np.ones(sims.shape, bool), 1) & (labels[rows][:, None] != labels[rows][None, :])
+    every = sims[upper]
+    print(f"tail check on all {len(every)} non-mated pairs of the unplanted set (threshold from a sample of 200,000):")
+    for fmr in (1e-4, 1e-5, 5e-6):
+        threshold = tail_threshold(sample, fmr)
+        print(f"  FMR {fmr:g}: threshold {threshold:.4f}, {int(np.sum(every >= threshold))} pairs reach it, "
+              f"{fmr * len(every):.1f} expected")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, help="npy store of the LFW embeddings (written when missing)")
+    parser.add_argument("--no-tail-check", action="store_true", help="skip the check of the tail on all pairs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
@@ -179,6 +200,8 @@ def main() -> None:
             print(f"  {kind} flagged, not planted: {item}")
         for item in sorted(map(str, truth_set - found)):
             print(f"  {kind} planted, missed: {item}")
+    if not args.no_tail_check:
+        tail_check(store)
     print(f"curation step: {seconds:.2f} s ({', '.join(f'{k} {v:.2f} s' for k, v in result.seconds.items())}), "
           f"peak traced memory {peak / 2**20:.1f} MiB")
 

@@ -126,18 +126,18 @@ def _best_own(members: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.nda
     return best, best_s
 
 
-def _look_alike(neighbours: Neighbours, row: int, thresholds: Thresholds, suspect: np.ndarray, labels: np.ndarray,
+def _look_alike(neighbours: Neighbours, row: int, thresholds: Thresholds, explained: np.ndarray, labels: np.ndarray,
                 same: set[tuple[int, int]]) -> int:
-    """The most similar image of another identity at or above the search threshold that matches
-    its own identity (-1 if none). Left out: an image filed in the wrong folder (it matches none of
-    its identity), or every image of its real identity would look like that folder, and the
-    question is about that one image, which has its own reason; and images of a folder flagged
-    same-person-as with this one, where the folder's reason says it once."""
+    """The most similar image of another identity at or above the search threshold (-1 if none).
+    Left out: ``explained`` images, filed in the wrong folder (they match none of their identity)
+    or copied into another folder, or every image of their real identity would look like that
+    folder, when the question is about that one image, which has its own reason; and images of a
+    folder flagged same-person-as with this one, where the folder's reason says it once."""
     for other, similarity in zip(neighbours.index[row].tolist(), neighbours.similarity[row].tolist()):
         if other < 0 or similarity < thresholds.search:
             return -1
         pair = (min(int(labels[row]), int(labels[other])), max(int(labels[row]), int(labels[other])))
-        if not suspect[other] and pair not in same:
+        if not explained[other] and pair not in same:
             return int(other)
     return -1
 
@@ -176,6 +176,9 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
     # matches none of its identity: unlike the rest of its folder taken together, and no single image
     # of the folder matches it either (in a folder of two people, each image matches its own group)
     suspect = valid & np.isfinite(own) & (own < thresholds.own) & (own_best_s < thresholds.group)
+    # an image with a near-identical copy in another folder: its duplicate-of says what is wrong, so
+    # it is no look-alike to other images (or every image of the photo's person would get one)
+    explained = suspect | (valid & (neighbours.similarity[:, 0] >= thresholds.duplicate))
     for i in range(n):
         v = verdicts[i]
         if error_kinds[i] or not valid[i]:
@@ -198,7 +201,7 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
         if duplicate >= 0:
             v.duplicate, v.duplicate_similarity = duplicate, dup_s
             v.reasons.append(f"duplicate-of:{names[duplicate]}")
-        alike = _look_alike(neighbours, i, thresholds, suspect, labels, same)
+        alike = _look_alike(neighbours, i, thresholds, explained, labels, same)
         if alike >= 0:
             v.reasons.append(f"looks-like:{identities[alike]}")
         elif sizes[labels[i]] < 2:
