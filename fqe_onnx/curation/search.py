@@ -96,11 +96,11 @@ def import_faiss():  # type: ignore[no-untyped-def]
 
 def faiss_index(unit: np.ndarray, valid: np.ndarray, lists: Optional[int] = None, seed: int = 0):  # type: ignore[no-untyped-def]
     """An inverted-file index (IVF, flat lists, inner product) over the valid rows, trained on a
-    seeded sample of at most 64 images per list. ``lists`` defaults to about 4 sqrt(N)."""
+    seeded sample of at most 64 images per list. ``lists`` defaults to about sqrt(N)."""
     faiss = import_faiss()
     gallery = np.flatnonzero(valid)
     dim = unit.shape[1]
-    lists = lists or max(1, min(65536, int(4 * np.sqrt(max(len(gallery), 1)))))
+    lists = lists or max(1, min(65536, int(np.sqrt(max(len(gallery), 1)))))
     lists = min(lists, max(1, len(gallery) // 39))  # faiss wants 39 training points per list
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
