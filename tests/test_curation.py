@@ -308,3 +308,64 @@ def test_curate_refuses_a_store_that_is_not_one(tmp_path):
     result = CliRunner().invoke(main, ["curate", str(tmp_path / "faces"), "-o", str(tmp_path / "o"), "--embeddings",
                                        str(tmp_path / "x.npy")])
     assert result.exit_code == 2 and "cannot read the embeddings" in result.stderr
+
+
+def test_review_page_renders_in_headless_chromium(folder, tmp_path):
+    import shutil
+
+    import cv2
+    from playwright.sync_api import sync_playwright
+
+    from test_report import BROWSER_FLAGS
+
+    root, model = folder
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(out), "-m", str(model), "--align", "never",
+                                       "--calibration", "x0=1,w=0.5", "--embedding-dim", "64", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    html = (out / "review.html").read_text()
+    assert "<script" not in html and "https://" not in html and "http://" not in html
+    for text in ("Flagged images (3)", "not-own-identity", "duplicate-of:id03/0.png", "truncated", "typical of id05",
+                 "expected by chance"):
+        assert text in html, text
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is needed for this test: apt-get install chromium (scripts/test.sh does)"
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+        page.goto((out / "review.html").as_uri())
+        page.wait_for_load_state("load")
+        images = page.evaluate("document.images.length")
+        loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
+        cases = page.evaluate("document.querySelectorAll('.case').length")
+        shot = tmp_path / "shot.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert problems == []
+    assert cases == 3 and images >= 9 and loaded == images  # each case: the image, its folder, its nearest other
+    image = cv2.imread(str(shot))
+    assert image.shape[0] > 300 and float(image.std()) > 20
+
+
+def test_engine_ray_gives_the_same_curation(folder, tmp_path):
+    import ray
+
+    root, model = folder
+    common = ["-m", str(model), "--align", "never", "--calibration", "x0=1,w=0.5", "--embedding-dim", "64",
+              "--no-progress", "--no-page"]
+    local = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(tmp_path / "local"), *common])
+    assert local.exit_code == 0, local.output
+    started_here = not ray.is_initialized()
+    try:
+        on_ray = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(tmp_path / "ray"), "--engine", "ray",
+                                           *common])
+    finally:
+        if started_here:
+            ray.shutdown()
+    assert on_ray.exit_code == 0, on_ray.output
+    assert "124 images: 0 already" in on_ray.stderr
+    assert (tmp_path / "ray" / "curation.csv").read_text() == (tmp_path / "local" / "curation.csv").read_text()

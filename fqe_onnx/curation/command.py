@@ -73,6 +73,10 @@ def embed_into_store(root: str, out: Path, model: Optional[str], device: str, ba
               help="exact: every pair, in blocks; faiss: an approximate IVF index (the curate extra), for very "
               "large sets.")
 @click.option("--page/--no-page", default=True, help="Write review.html (thumbnails read from ROOT).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="ray: embed on Ray Data (the ray extra) into OUT/embeddings/ (Parquet part files; a rerun "
+              "skips what is there), then search here.")
+@click.option("--address", help="With --engine ray: the cluster to join (default: start a local Ray on loopback).")
 @model_option
 @device_option
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference call (default: 4 on CPU, 32 on CUDA).")
@@ -82,8 +86,8 @@ def embed_into_store(root: str, out: Path, model: Optional[str], device: str, ba
 @align_option
 @contract_options
 def curate(root: str, out: Path, embeddings: Optional[str], min_q: float, max_fnmr: Optional[float],
-           search_far: float, own_fmr: float, duplicate_similarity: float, index: str, page: bool,
-           model: Optional[str], device: str, batch_size: Optional[int], max_pixels: int, progress: bool, align: str,
+           search_far: float, own_fmr: float, duplicate_similarity: float, index: str, page: bool, engine: str,
+           address: Optional[str], model: Optional[str], device: str, batch_size: Optional[int], max_pixels: int, progress: bool, align: str,
            overrides: dict[str, Any]) -> None:
     """Find the mislabelled, duplicated and merged faces of ROOT/IDENTITY/IMAGE: a decision (keep,
     review, reject) and stable reasons per image and per identity folder, and a review page."""
@@ -93,8 +97,17 @@ def curate(root: str, out: Path, embeddings: Optional[str], min_q: float, max_fn
     from .store import read_store
 
     try:
-        store_path = Path(embeddings) if embeddings else embed_into_store(
-            root, out, model, device, batch_size, align, max_pixels, overrides, progress)
+        if embeddings:
+            store_path = Path(embeddings)
+        elif engine == "ray":
+            from .ray import embed_on_ray
+
+            store_path = out / "embeddings"
+            counts = embed_on_ray(root, str(store_path), model, device, align, max_pixels, address, overrides)
+            click.echo(f"{counts['inputs']} images: {counts['already']} already in {store_path}, "
+                       f"{counts['scored']} embedded now on Ray", err=True)
+        else:
+            store_path = embed_into_store(root, out, model, device, batch_size, align, max_pixels, overrides, progress)
         store = read_store(store_path)
         settings = Settings(search_far=search_far, own_fmr=own_fmr, min_Q=min_q, max_fnmr=max_fnmr,
                             duplicate_similarity=duplicate_similarity, index=index)

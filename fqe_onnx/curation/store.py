@@ -2,8 +2,9 @@
 
 Two layouts. ``FILE.npy`` (float32, N x D, a NaN row for an image that failed) with its index
 ``FILE.index.csv`` beside it: the columns of ``score``'s CSV, one row per npy row, in the same
-order. Or one Parquet file (``FILE.parquet``): ``score``'s engine-facing columns plus an
-``embedding`` column (a list of D float32; null for an image that failed). The npy is written
+order. Or one Parquet file (``FILE.parquet``), or a folder of Parquet part files (``curate
+--engine ray``): ``score``'s engine-facing columns plus an ``embedding`` column (a list of D
+float32; null for an image that failed), rows in path order. The npy is written
 through a memory map as the images are embedded, so memory stays bounded however many there are.
 """
 
@@ -170,7 +171,7 @@ def read_store(path: PathLike) -> EmbeddingStore:
     """Read an npy store (with its index CSV) or a Parquet store. FqeError when it cannot be used."""
     path = Path(path)
     try:
-        if is_parquet(path):
+        if is_parquet(path) or path.is_dir():  # a folder: the part files of curate --engine ray
             return _read_parquet(path)
         embeddings = np.load(path, mmap_mode="r")
         with open(index_path(path), newline="", encoding="utf-8") as handle:
@@ -196,9 +197,9 @@ def _read_parquet(path: Path) -> EmbeddingStore:
         raise FqeError(f"{path} has no 'embedding' column: write it with score --embeddings-out FILE.parquet")
     names = {engine: column for column, engine in ENGINE_NAMES.items()}
     data = table.to_pydict()
-    records = [_record({names.get(k, k): v[i] for k, v in data.items() if k != "embedding"})
-               for i in range(table.num_rows)]
-    vectors = data["embedding"]
+    order = sorted(range(table.num_rows), key=lambda i: data["path"][i])  # part files come in any order
+    records = [_record({names.get(k, k): v[i] for k, v in data.items() if k != "embedding"}) for i in order]
+    vectors = [data["embedding"][i] for i in order]
     dim = next((len(v) for v in vectors if v is not None), 0)
     embeddings = np.full((len(vectors), dim), np.nan, dtype=np.float32)
     for i, vector in enumerate(vectors):
