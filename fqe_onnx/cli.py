@@ -212,17 +212,23 @@ def main(debug: bool) -> None:
               "options only; a torn last line is dropped).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=50_000_000, show_default=True,
               help="Refuse images whose header declares more pixels (decompression bombs).")
+@click.option("--embeddings-out", type=click.Path(dir_okay=False),
+              help="Also write each image's embedding: FILE.npy with FILE.index.csv, or FILE.parquet (curate --embeddings reads either).")
 @align_option
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
           fmt: str, engine: str, address: Optional[str], from_list: Optional[str], threads: Optional[int],
-          precision: str, progress: bool, resume: bool, max_pixels: int, align: str, overrides: dict[str, Any]) -> None:
+          precision: str, progress: bool, resume: bool, max_pixels: int, embeddings_out: Optional[str], align: str,
+          overrides: dict[str, Any]) -> None:
     """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
+    if embeddings_out and (engine == "ray" or resume):
+        raise click.UsageError("--embeddings-out writes one store of the whole run: not with --engine ray or --resume")
     if engine == "ray":
         if precision != "fp32":
             raise click.UsageError("--engine ray runs fp32 models; convert the model once for fp16 instead")
         score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides)
         return
+    from .curation.command import scored_records
     from .diagnostics import score_warning
     from .output import RunSummary, open_writer, skip_done, write_records, write_side_file
     from .scorer import Scorer
@@ -262,8 +268,8 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
             write_side_file(output, settings)
         with scorer, sigterm_raises(), (bar or contextlib.nullcontext()), open_writer(
                 output, fmt, append=resume, header=header, metadata=run_metadata(scorer.contract, settings)
-                if fmt == "parquet" else None) as writer:
-            write_records(scorer.score_sources(sources), writer, summary, progress=bar.update if bar else None)
+                if fmt == "parquet" else None) as writer, scored_records(scorer, sources, embeddings_out) as records:
+            write_records(records, writer, summary, progress=bar.update if bar else None)
     except FqeError as exc:
         raise fail(exc) from exc
     except KeyboardInterrupt:
@@ -673,6 +679,9 @@ from .bundle.command import bundle as _bundle, vectors as _vectors  # noqa: E402
 main.add_command(_bundle)
 main.add_command(_vectors)
 
+from .curation.command import curate  # noqa: E402  (it uses this module's options)
+
+main.add_command(curate)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -320,6 +320,10 @@ class Scorer:
         """Score ImageSources (from ``find_images``/``read_list``), yielding records in order."""
         return (scored.record for scored in self.embed_sources(sources))
 
+    def embed_items(self, items: Iterable[Item]) -> Iterator[Scored]:
+        """As ``score_items``, one ``Scored`` (record, embedding, model input) per item."""
+        return self._score(items)
+
     def score_items(self, items: Iterable[Item]) -> Iterator[Record]:
         """Score (name, identity, loader) items, where ``loader()`` returns (BGR uint8 image, format)
         or raises ImageError: for images that come from elsewhere than local files (object storage)."""

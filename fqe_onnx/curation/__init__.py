@@ -1,0 +1,1 @@
+"""Curation: embeddings in, a decision and stable reasons per image and per identity out."""
