@@ -668,5 +668,10 @@ def models_pull(name: str, force: bool, from_file: Optional[Path]) -> None:
         raise fail(exc) from exc
 
 
+from .serve.command import serve  # noqa: E402  (its own module; it imports the options above)
+
+main.add_command(serve)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -325,6 +325,11 @@ class Scorer:
         or raises ImageError: for images that come from elsewhere than local files (object storage)."""
         return (scored.record for scored in self._score(items))
 
+    def embed_items(self, items: Iterable[Item]) -> Iterator[Scored]:
+        """``score_items`` with the embedding and model input of each image (``Scored``): for the
+        HTTP service, whose uploads are bytes in memory."""
+        return self._score(items)
+
     def score_paths(self, paths: Iterable[Union[str, "os.PathLike[str]"]]) -> Iterator[Record]:
         """Score image files, yielding one record per path, in order (``path`` as given)."""
         items = ((str(p), "", lambda p=p: load_file(p, self.limits)) for p in paths)
