@@ -65,6 +65,7 @@ class Service:
         self.ready = self.draining = False
         self.in_flight = 0
         self.failure = ""  # why the warm-up failed, if it did
+        self.answered = 0  # scoring requests answered with rows (logged at shutdown)
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.model_info = _model_info(scorer, config)
 
@@ -236,6 +237,7 @@ async def score(request: Request) -> Response:
             return Response(status_code=CLIENT_GONE)
         for scored in results:
             service.metrics.image(scored.record.mode, scored.record.error_kind)
+        service.answered += 1
         return JSONResponse({"rows": [row(s.record, s.embedding, with_embedding) for s in results]})
     finally:
         service.in_flight -= 1
@@ -340,6 +342,7 @@ def build_app(service: Service) -> Starlette:
         finally:
             task.cancel()
             await anyio.to_thread.run_sync(service.stop)
+            log.info("stopped: %d scoring requests answered with rows", service.answered)
 
     routes = [Route("/v1/score", score, methods=["POST"]), Route("/v1/model", model, methods=["GET"]),
               Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"]),
