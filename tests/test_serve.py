@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import random_face
-from serving import FQE, Server
-from test_hostile import corpus, encoded, png_bomb  # noqa: F401  (corpus is a fixture)
+from serving import FQE, Server, free_port
+from test_hostile import corpus, encoded, png_bomb, reshape_model  # noqa: F401  (corpus is a fixture)
 from tiny_models import fixed_matrix, pooled_linear
 
 from fqe_onnx.cli import main
@@ -386,3 +386,11 @@ def test_usage_errors_exit_2(tiny):
     assert result.exit_code == 2 and "--max-images" in result.stderr
     result = CliRunner().invoke(main, ["serve", "-m", str(tiny) + ".missing"])
     assert result.exit_code == 2
+
+
+def test_a_model_that_cannot_score_ends_the_server_with_exit_2(tmp_path):
+    model = reshape_model(tmp_path / "broken.onnx", [2, 256])  # any batch gives the wrong output shape
+    port = str(free_port())
+    done = subprocess.run(FQE + ["serve", "-m", str(model), "--port", port], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "warm-up failed" in done.stderr and "Traceback" not in done.stderr

@@ -158,7 +158,8 @@ async def _read_body(request: Request, max_body: int, timeout_s: float) -> bytes
     try:
         return await asyncio.wait_for(read(), timeout_s)
     except asyncio.TimeoutError:
-        raise Refusal(408, "body-timeout", f"the body did not arrive within {timeout_s:g} s (--body-timeout)") from None
+        raise Refusal(408, "body-timeout", f"the body did not arrive within {timeout_s:g} s (--body-timeout)",
+                      {"Connection": "close"}) from None
 
 
 async def _disconnected(receive: Receive) -> None:
