@@ -6,7 +6,9 @@ rounds: one offline `fqe-onnx score` (its rate from the first row to the last, s
 not counted), then 1, 8, 32 and 128 concurrent clients, each sending one-image multipart requests
 back to back (closed loop) until the level has sent max(--requests, 4 x clients) requests or
 --level-seconds passed. Reported per level: throughput (images/s, median over rounds), its ratio to
-the offline rate, p50/p99 latency (over every request of every round), errors.
+the offline rate, p50/p99 latency (over every request of every round), errors, and the server's CPU
+time per image against the offline run's (a ratio that holds on a machine shared with other work,
+where throughput depends on what else runs).
 
 Then, once:
 - overload: requests sent at 2x the offline rate (open loop, for --overload-seconds) to a server with
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -50,22 +54,34 @@ def lfw_files(count: int) -> list[Path]:
     return files
 
 
-def offline_rate(files: list[Path], root: Path) -> float:
-    """`fqe-onnx score` over the files: images/s from its first row to its last."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def offline_rate(files: list[Path], root: Path) -> tuple[float, float]:
+    """`fqe-onnx score` over the files: images/s and CPU ms per image, from its first row to its last."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.write("\n".join(str(f.relative_to(root)) for f in files))
     process = subprocess.Popen(FQE + ["score", str(root), "--from-list", listing.name, "--no-progress"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
     process.stdout.readline()  # the header
-    times = [time.perf_counter() for _ in process.stdout]
+    times, cpu = [], []
+    for _ in process.stdout:
+        times.append(time.perf_counter())
+        with contextlib.suppress(OSError):  # the process may be gone after its last row
+            cpu.append(cpu_seconds(process.pid))
     process.wait(600)
     Path(listing.name).unlink()
-    return (len(times) - 1) / (times[-1] - times[0])
+    rows = len(times) - 1
+    return rows / (times[-1] - times[0]), 1000 * (cpu[-1] - cpu[0]) / max(1, len(cpu) - 1)
 
 
-async def closed_loop(url: str, images: list[bytes], clients: int, requests: int, seconds: float) -> dict:
-    """``clients`` tasks, each sending one request after the other, until ``requests`` are sent or time is up."""
+async def closed_loop(url: str, images: list[bytes], clients: int, requests: int, seconds: float, pid: int) -> dict:
+    """``clients`` tasks, each sending one request after the other, until ``requests`` are sent or time
+    is up; also the server's (``pid``) CPU ms per image answered."""
     sent = 0
     latencies: list[float] = []
     statuses: dict[str, int] = {}
@@ -89,10 +105,11 @@ async def closed_loop(url: str, images: list[bytes], clients: int, requests: int
             statuses[key] = statuses.get(key, 0) + 1
 
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds(pid)
         await asyncio.gather(*(client(http) for _ in range(clients)))
-        wall = time.perf_counter() - start
-    return {"rate": statuses.get("200", 0) / wall, "latencies": latencies, "statuses": statuses}
+        wall, cpu = time.perf_counter() - start, cpu_seconds(pid) - cpu
+    ok = statuses.get("200", 0)
+    return {"rate": ok / wall, "latencies": latencies, "statuses": statuses, "cpu_ms": 1000 * cpu / max(1, ok)}
 
 
 def rss_mib(pid: int) -> float:
@@ -189,24 +206,28 @@ def main(argv: Optional[list[str]] = None) -> None:
     print(f"{len(files)} LFW frames (250x250 JPEG), default model and options, {args.rounds} interleaved rounds")
 
     offline: list[float] = []
+    offline_cpu: list[float] = []
     results: dict[int, list[dict]] = {c: [] for c in levels}
     server = Server(*args.serve_args.split())
     try:
         for round_ in range(args.rounds):
-            offline.append(offline_rate(files, LFW))
-            print(f"round {round_ + 1}: offline score {offline[-1]:.1f} images/s", flush=True)
+            rate, cpu = offline_rate(files, LFW)
+            offline.append(rate)
+            offline_cpu.append(cpu)
+            print(f"round {round_ + 1}: offline score {rate:.1f} images/s, {cpu:.1f} CPU ms/image", flush=True)
             for clients in levels:
                 result = asyncio.run(closed_loop(server.url, images, clients, max(args.requests, 4 * clients),
-                                                 args.level_seconds))
+                                                 args.level_seconds, server.process.pid))
                 results[clients].append(result)
                 print(f"round {round_ + 1}: {clients:4d} clients {result['rate']:6.1f} images/s "
-                      f"{result['statuses']}", flush=True)
+                      f"{result['cpu_ms']:.1f} server CPU ms/image {result['statuses']}", flush=True)
     finally:
         assert server.stop() == 0, server.output()[-2000:]
-    base = float(np.median(offline))
-    print(f"\noffline `fqe-onnx score`: {base:.1f} images/s (median of {', '.join(f'{r:.1f}' for r in offline)})")
-    print("| clients | images/s | x offline | p50 ms | p99 ms | p99/p50 | requests | errors |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    base, base_cpu = float(np.median(offline)), float(np.median(offline_cpu))
+    print(f"\noffline `fqe-onnx score`: {base:.1f} images/s (median of {', '.join(f'{r:.1f}' for r in offline)}), "
+          f"{base_cpu:.1f} CPU ms/image")
+    print("| clients | images/s | x offline | p50 ms | p99 ms | p99/p50 | server CPU ms/image (x offline) | requests | errors |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for clients in levels:
         rate = float(np.median([r["rate"] for r in results[clients]]))
         latencies = [v for r in results[clients] for v in r["latencies"]]
@@ -216,10 +237,12 @@ def main(argv: Optional[list[str]] = None) -> None:
                 if key != "200":
                     errors[key] = errors.get(key, 0) + n
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        cpu = float(np.median([r["cpu_ms"] for r in results[clients]]))
         print(f"| {clients} | {rate:.1f} | {rate / base:.2f} | {p50:.0f} | {p99:.0f} | {p99 / p50:.1f} | "
-              f"{len(latencies)} | {errors or 'none'} |")
+              f"{cpu:.1f} ({cpu / base_cpu:.2f}) | {len(latencies)} | {errors or 'none'} |")
 
-    server = Server(*args.serve_args.split(), "--max-queue", str(args.overload_queue))
+    server = Server(*args.serve_args.split(), "--max-queue", str(args.overload_queue), "--max-images",
+                    str(args.overload_queue))
     try:
         over = asyncio.run(open_loop(server.url, images, 2 * base, args.overload_seconds, server.process.pid))
     finally:
