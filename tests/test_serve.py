@@ -394,3 +394,28 @@ def test_a_model_that_cannot_score_ends_the_server_with_exit_2(tmp_path):
     done = subprocess.run(FQE + ["serve", "-m", str(model), "--port", port], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "warm-up failed" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_more_requests_in_flight_than_allowed_are_503_busy(tiny):
+    service = Server("-m", str(tiny), "--align", "never", "--threads", "1", "--batch-size", "64",
+                     "--max-wait-ms", "60000", "--max-in-flight", "2")
+    replies: list = []
+
+    def send() -> None:
+        with httpx.Client(base_url=service.url, timeout=60) as client:
+            replies.append(client.post("/v1/score", files=as_files({"a.png": png(1)})))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        service.wait_metric("fqe_onnx_requests_in_flight", 2)
+        busy = service.client.post("/v1/score", files=as_files({"b.png": png(2)}))
+        refused(busy, 503, "busy")
+        assert busy.headers["retry-after"] == "1"
+        service.process.send_signal(signal.SIGTERM)  # the two waiting requests are answered
+        for t in threads:
+            t.join(30)
+    finally:
+        assert service.stop() == 0, service.output()
+    assert [r.status_code for r in replies] == [200, 200]
