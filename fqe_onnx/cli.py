@@ -668,9 +668,7 @@ def models_pull(name: str, force: bool, from_file: Optional[Path]) -> None:
         raise fail(exc) from exc
 
 
-from .serve.command import serve  # noqa: E402  (its own module; it imports the options above)
-
-main.add_command(serve)
+from .serve import command as serve_command  # noqa: E402,F401  (registers `fqe-onnx serve` on main)
 
 
 if __name__ == "__main__":  # pragma: no cover
