@@ -683,5 +683,8 @@ from .curation.command import curate  # noqa: E402  (it uses this module's optio
 
 main.add_command(curate)
 
+from .serve import command as serve_command  # noqa: E402,F401  (registers `fqe-onnx serve` on main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

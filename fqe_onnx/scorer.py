@@ -320,14 +320,15 @@ class Scorer:
         """Score ImageSources (from ``find_images``/``read_list``), yielding records in order."""
         return (scored.record for scored in self.embed_sources(sources))
 
-    def embed_items(self, items: Iterable[Item]) -> Iterator[Scored]:
-        """As ``score_items``, one ``Scored`` (record, embedding, model input) per item."""
-        return self._score(items)
-
     def score_items(self, items: Iterable[Item]) -> Iterator[Record]:
         """Score (name, identity, loader) items, where ``loader()`` returns (BGR uint8 image, format)
         or raises ImageError: for images that come from elsewhere than local files (object storage)."""
         return (scored.record for scored in self._score(items))
+
+    def embed_items(self, items: Iterable[Item]) -> Iterator[Scored]:
+        """``score_items`` with the embedding and model input of each image (``Scored``): for the
+        HTTP service, whose uploads are bytes in memory, and for curation."""
+        return self._score(items)
 
     def score_paths(self, paths: Iterable[Union[str, "os.PathLike[str]"]]) -> Iterator[Record]:
         """Score image files, yielding one record per path, in order (``path`` as given)."""
