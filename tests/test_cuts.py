@@ -170,3 +170,40 @@ def test_quality_csv_sources_get_their_own_cuts_and_the_screen_shows_the_summary
     assert f"--target-fnmr 0.05: drop Q < {target['cut']}: {target['images_below']} images" in out
     assert "--max-discard 0.1: drop Q < " in out
     assert (root / "ev" / "edc.png").is_file()
+
+
+def test_the_png_plot_keeps_labels_in_the_frame_and_legends_off_the_curves(evaluated):
+    """The figure edc.png is drawn from: every text inside the figure, each legend outside its axes,
+    the pAUC named as normalised, and the chosen cuts marked on the Q axis."""
+    import matplotlib.pyplot as plt
+
+    from fqe_onnx.evaluation.plot import edc_figure
+    from fqe_onnx.evaluation.run import Evaluation
+
+    root, _ = evaluated
+    summary = json.loads((root / "ev" / "summary.json").read_text())
+    with open(root / "ev" / "curves.csv") as handle:
+        curves = [(r["source"], r["fmr"], float(r["discarded"]), float(r["fnmr"])) for r in csv.DictReader(handle)]
+    from fqe_onnx.evaluation.cuts import Cut
+
+    with open(root / "ev" / "cuts.csv") as handle:
+        rows = [(r["source"], r["fmr"], Cut(float(r["cut"]), int(r["images_below"]), float(r["images_share"]),
+                                            int(r["mated_discarded"]), float(r["mated_share"]), int(r["mated_kept"]),
+                                            float(r["fnmr"]) if r["fnmr"] else None)) for r in csv.DictReader(handle)]
+    figure = edc_figure(Evaluation(summary, curves, rows))
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    frame = figure.bbox
+    inside = lambda box: frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    for axes in figure.axes:  # what is drawn: tick labels, axis labels, title and legend
+        assert inside(axes.get_tightbbox(renderer)) and inside(axes.get_legend().get_window_extent(renderer))
+    edc, q_axis = figure.axes
+    for axes in (edc, q_axis):
+        assert not axes.get_legend().get_window_extent(renderer).overlaps(axes.get_window_extent(renderer))
+    entries = [t.get_text() for t in edc.get_legend().get_texts()]
+    assert len(entries) == 4 and all("normalised pAUC 0-20%" in e for e in entries)
+    marks = [t.get_text() for t in q_axis.get_legend().get_texts()]
+    target = summary["fmr"]["0.001"]["cuts"]["Q"]["target_fnmr"]["cut"]
+    assert f"--target-fnmr 0.05 (Q): drop Q < {target['cut']}, {target['images_below']} images" in " ".join(marks)
+    assert any(m.startswith("--max-discard 0.1 (Q)") for m in marks) and "Q cut" in q_axis.get_xlabel()
+    plt.close(figure)
