@@ -174,7 +174,7 @@ model_option = click.option(
     "--model", "-m", "model", help="ONNX model file, or a zoo name (default: the default zoo model)."
 )
 device_option = click.option(
-    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or openvino."
 )
 align_option = click.option(
     "--align", "align", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
@@ -236,6 +236,10 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         raise click.UsageError("--format parquet writes one file: give --output FILE (and no --resume; "
                                "--engine ray writes resumable part files)")
     try:
+        if fmt == "parquet":  # a missing extra is said before any image is read or any file written
+            from .table import import_pyarrow
+
+            import_pyarrow()
         sources = read_list(from_list, root) if from_list else find_images(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, threads=threads, align=align,
                         max_pixels=max_pixels, precision=precision, **overrides)
