@@ -564,7 +564,9 @@ def evaluate(root: str, model: Optional[str], fr_model: Optional[str], quality_c
         write_pairs(pairs_out, records, similarity, pairs, qualities["q"])
         written.append(pairs_out)
     click.echo(format_evaluation(evaluation.summary))
-    click.echo(format_cuts({k: v["cuts"] for k, v in evaluation.summary["fmr"].items() if "cuts" in v}))
+    cuts = format_cuts({k: v["cuts"] for k, v in evaluation.summary["fmr"].items() if "cuts" in v})
+    if cuts or target_fnmr is not None or max_discard is not None:
+        click.echo(cuts or "no Q cuts: no FMR could be evaluated on these comparisons (see above)")
     if not any(p.suffix == ".png" for p in written):
         click.echo(PLOT_HINT, err=True)
     click.echo("wrote " + ", ".join(str(p) for p in written), err=True)

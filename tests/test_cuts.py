@@ -207,3 +207,18 @@ def test_the_png_plot_keeps_labels_in_the_frame_and_legends_off_the_curves(evalu
     assert f"--target-fnmr 0.05 (Q): drop Q < {target['cut']}, {target['images_below']} images" in " ".join(marks)
     assert any(m.startswith("--max-discard 0.1 (Q)") for m in marks) and "Q cut" in q_axis.get_xlabel()
     plt.close(figure)
+
+
+def test_without_a_supported_fmr_the_options_say_why_there_is_no_cut(tmp_path, model_path):
+    from test_evaluation import make_identities
+
+    make_identities(tmp_path / "faces")  # 240 non-mated comparisons: no FMR can be evaluated
+    args = ["evaluate", str(tmp_path / "faces"), "-m", str(model_path), "--align", "never", "-o", str(tmp_path / "ev")]
+    result = CliRunner().invoke(main, args + ["--target-fnmr", "0.01"])
+    assert result.exit_code == 0 and "no Q cuts: no FMR could be evaluated" in result.stdout
+    assert "cuts" not in json.loads((tmp_path / "ev" / "summary.json").read_text())["fmr"]["0.001"]
+    assert (tmp_path / "ev" / "cuts.csv").read_text() == ",".join(
+        ["source", "fmr", "cut", "images_below", "images_share", "mated_discarded", "mated_share", "mated_kept",
+         "fnmr"]) + "\n"
+    plain = CliRunner().invoke(main, args)
+    assert plain.exit_code == 0 and "no Q cuts" not in plain.stdout
