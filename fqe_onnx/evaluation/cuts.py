@@ -194,7 +194,8 @@ def format_cuts(by_fmr: dict[str, dict[str, Any]]) -> str:
     for key, sources in by_fmr.items():
         for name, entry in sources.items():
             lines.append(f"FMR {key}, cuts on {name} ({entry['cuts']} cuts in cuts.csv):")
-            lines.append(f"  {'drop below':>10} {'images':>7} {'share':>6} {'mated disc.':>11} {'share':>6} {'FNMR':>7}")
+            lines.append(f"  {'drop below':>10} {'images':>7} {'share':>6} {'mated disc.':>11} {'share':>6}"
+                         f" {'FNMR':>7}")
             for c in entry["summary"]:
                 value = f"{c['cut']}" if isinstance(c["cut"], int) else f"{c['cut']:.4g}"
                 fnmr = "n/a" if c["fnmr"] is None else f"{c['fnmr']:.4f}"

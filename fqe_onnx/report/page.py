@@ -74,7 +74,8 @@ def _faces(rows: list[Row], images: Path) -> str:
     for row in rows:
         uri = thumbnail_uri(images / row.path)
         image = f'<img src="{uri}" alt="{escape(row.path)}">' if uri else '<div class="muted">(unreadable)</div>'
-        cells.append(f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}<br>q {row.q:.3f} · Q {row.Q}'
+        cells.append(f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}<br>'
+                     f'q {row.q:.3f} · Q {row.Q}'
                      "</figcaption></figure>")
     return f'<div class="grid">{"".join(cells)}</div>'
 
