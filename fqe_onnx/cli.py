@@ -174,7 +174,7 @@ model_option = click.option(
     "--model", "-m", "model", help="ONNX model file, or a zoo name (default: the default zoo model)."
 )
 device_option = click.option(
-    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or openvino."
 )
 align_option = click.option(
     "--align", "align", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
@@ -242,6 +242,10 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         raise click.UsageError("--format parquet writes one file: give --output FILE (and no --resume; "
                                "--engine ray writes resumable part files)")
     try:
+        if fmt == "parquet":  # a missing extra is said before any image is read or any file written
+            from .table import import_pyarrow
+
+            import_pyarrow()
         sources = read_list(from_list, root) if from_list else find_images(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, threads=threads, align=align,
                         max_pixels=max_pixels, precision=precision, **overrides)
@@ -537,23 +541,28 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
 @click.option("--non-mated", type=click.IntRange(min=1), default=200_000, show_default=True,
               help="Non-mated pairs sampled across identities.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pair samples and the random quality.")
+@click.option("--target-fnmr", type=click.FloatRange(min=0, max=1), help="Print the lowest Q cut whose FNMR is at most this.")
+@click.option("--max-discard", type=click.FloatRange(min=0), help="Print the cut with the lowest FNMR that drops at most "
+              "this many images (below 1: a share of the images, e.g. 0.05).")
 @device_option
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference call (default: 4 on CPU, 32 on CUDA).")
 @align_option
 @contract_options
 def evaluate(root: str, model: Optional[str], fr_model: Optional[str], quality_csvs: tuple, out: Path,
-             pairs_out: Optional[Path], mated_cap: int, non_mated: int, seed: int, device: str, batch_size: int,
-             align: str, overrides: dict[str, Any]) -> None:
+             pairs_out: Optional[Path], mated_cap: int, non_mated: int, seed: int, target_fnmr: Optional[float],
+             max_discard: Optional[float], device: str, batch_size: int, align: str, overrides: dict[str, Any]) -> None:
     """EDC evaluation on ROOT/IDENTITY/IMAGE: how much discarding the lowest-quality images lowers the
     false non-match rate at a fixed threshold (ISO/IEC 29794-1), for q and every other quality given."""
     from .evaluation.plot import PLOT_HINT
+    from .evaluation.cuts import format_cuts
     from .evaluation.run import format_evaluation, run_evaluation, write_outputs, write_pairs
 
     try:
         scorer, fr_scorer = build_scorers(model, fr_model, device, batch_size, align, overrides)
         with scorer, (fr_scorer or contextlib.nullcontext()):
             evaluation, records, similarity, pairs, qualities = run_evaluation(
-                root, scorer, fr_scorer, quality_csvs, mated_cap, non_mated, seed)
+                root, scorer, fr_scorer, quality_csvs, mated_cap, non_mated, seed, target_fnmr=target_fnmr,
+                max_discard=max_discard)
     except FqeError as exc:
         raise fail(exc) from exc
     written = write_outputs(evaluation, out)
@@ -561,6 +570,9 @@ def evaluate(root: str, model: Optional[str], fr_model: Optional[str], quality_c
         write_pairs(pairs_out, records, similarity, pairs, qualities["q"])
         written.append(pairs_out)
     click.echo(format_evaluation(evaluation.summary))
+    cuts = format_cuts({k: v["cuts"] for k, v in evaluation.summary["fmr"].items() if "cuts" in v})
+    if cuts or target_fnmr is not None or max_discard is not None:
+        click.echo(cuts or "no Q cuts: no FMR could be evaluated on these comparisons (see above)")
     if not any(p.suffix == ".png" for p in written):
         click.echo(PLOT_HINT, err=True)
     click.echo("wrote " + ", ".join(str(p) for p in written), err=True)

@@ -23,8 +23,8 @@ def run(
     align: Union[str, bool] = "auto",
     **overrides: Any,
 ) -> Any:
-    """Score a folder (or one image, or a list file) and return a pandas DataFrame with columns
-    ``path, identity, q, Q, mode, error_kind, error``. ``model`` is a file, a zoo name, or None for
+    """Score a folder (or one image, or a list file) and return a pandas DataFrame with the columns
+    of ``fqe_onnx.records.COLUMNS`` (path, identity, q, Q, mode, format, error_kind, error). ``model`` is a file, a zoo name, or None for
     the default model; ``align`` is auto, always or never (see ``Scorer``). Warns (``warnings``)
     when the scores carry no information. Needs the ``pandas`` extra."""
     try:

@@ -19,7 +19,23 @@ def load_model_proto(model: str | os.PathLike[str] | bytes) -> Any:
         return onnx.load_model_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
     except Exception as exc:  # onnx raises DecodeError, OSError and its own types
         where = "<bytes>" if isinstance(model, bytes) else model
+        if not isinstance(exc, OSError):
+            raise ModelError(f"cannot read ONNX model {where}: {not_onnx(model)}") from exc
         raise ModelError(f"cannot read ONNX model {where}: {exc}") from exc
+
+
+def not_onnx(model: str | os.PathLike[str] | bytes) -> str:
+    """One line for a file that does not parse as ONNX: what it looks like instead (an image is the
+    usual mistake: ``--model photo.jpg``)."""
+    from .decode import sniff
+
+    try:
+        head = model[:16] if isinstance(model, bytes) else Path(model).open("rb").read(16)
+    except OSError:
+        head = b""
+    kind = sniff(head)
+    looks = f"it is a {kind.upper()} image" if kind else "it does not parse as an ONNX protobuf"
+    return f"not an ONNX model file ({looks}); --model takes an .onnx file or a zoo name"
 
 
 def proto_contract(model: Any) -> tuple[Contract, bool]:

@@ -118,6 +118,11 @@ def create_session(model: ModelSource, device: str = "auto", threads: Optional[i
         try:
             return ort.InferenceSession(source, sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own pybind exception types
+            if "INVALID_PROTOBUF" in str(exc) or "Protobuf parsing failed" in str(exc):
+                from .modelfile import not_onnx
+
+                where = "" if isinstance(source, bytes) else f"{source}: "
+                raise ModelError(f"ONNX Runtime cannot load the model: {where}{not_onnx(source)}") from exc
             raise ModelError(f"ONNX Runtime cannot load the model: {exc}") from exc
 
     if kind in ("cuda", "auto") and CUDA in available:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .errors import ModelFetchError
+from .errors import ModelError, ModelFetchError
 
 log = logging.getLogger(__name__)
 
@@ -240,9 +240,24 @@ def resolve_model(model: Optional[str | os.PathLike[str]]) -> Path:
     if model is None:
         model = DEFAULT_MODEL
     path = Path(model)
-    if path.exists() or str(model) not in ZOO:
+    if not path.exists() and str(model) not in ZOO:
+        raise unknown_model(str(model))
+    if path.exists():
         return path
     cached = model_file(str(model))
     if not cached.is_file():
         log.warning("model %s is not in %s yet: pulling it (once)", model, cache_dir())
     return pull(str(model))
+
+
+def unknown_model(name: str) -> ModelError:
+    """A ``--model`` value that is neither a file nor a zoo name: say so, with the closest zoo name
+    and where the zoo is listed. A value that looks like a path is a missing file."""
+    from difflib import get_close_matches
+
+    listing = "`fqe-onnx models list` shows the zoo"
+    if name.endswith(".onnx") or os.sep in name or "/" in name:
+        return ModelError(f"model file not found: {name} (and no zoo model has that name; {listing})")
+    close = get_close_matches(name, list(ZOO), n=1, cutoff=0.5)
+    hint = f"; the closest zoo name is {close[0]}" if close else ""
+    return ModelError(f"no zoo model or file named {name}{hint}; {listing}")

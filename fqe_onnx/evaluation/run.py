@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import FqeError
 from ..records import Record
 from ..sources import ImageSource, find_images
+from .cuts import CSV_COLUMNS as CUT_COLUMNS, csv_row, threshold_cuts
 from .edc import MIN_FALSE_MATCHES, edc_curve, edc_summary, fmr_supported, threshold_at_fmr
 from .pairs import MATED_CAP, NON_MATED, Pairs, comparison_pairs, cosine_similarities
 
@@ -91,6 +92,7 @@ def _is_number(text: Optional[str]) -> bool:
 class Evaluation:
     summary: dict[str, Any]
     curves: list[tuple[str, str, float, float]]  # (source, fmr, discarded fraction, FNMR)
+    cut_rows: list = field(default_factory=list)  # (source, fmr, cuts.Cut): the complete Q-cut tables
 
 
 def evaluate_qualities(qualities: dict[str, np.ndarray], similarity: np.ndarray, pairs: Pairs,
@@ -119,7 +121,8 @@ def evaluate_qualities(qualities: dict[str, np.ndarray], similarity: np.ndarray,
 
 def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: Sequence[str] = (),
                    cap: int = MATED_CAP, non_mated: int = NON_MATED, seed: int = 0,
-                   fmrs: Sequence[float] = FMRS) -> tuple[Evaluation, list[Record], np.ndarray, Pairs, dict[str, np.ndarray]]:
+                   fmrs: Sequence[float] = FMRS, target_fnmr: Optional[float] = None,
+                   max_discard: Optional[float] = None) -> tuple[Evaluation, list[Record], np.ndarray, Pairs, dict[str, np.ndarray]]:
     """Score and embed ROOT's images once, build the pairs, and evaluate every quality source.
 
     Returns the evaluation, the quality model's records, the similarities, the pairs and the
@@ -140,10 +143,15 @@ def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: 
     qualities = {"q": model_q, f"random (seed {seed})": random_q,
                  "laplacian variance": np.array(quality_pass.laplacian)}
     missing = {}
+    scales = {"Q": np.array([LOWEST if r.Q is None else r.Q for r in quality_pass.records], dtype=np.float64)}
     for spec in quality_csvs:
         name, values, absent = read_quality_csv(spec, names)
-        qualities[name], missing[name] = values, absent
+        qualities[name], missing[name], scales[name] = values, absent, values
     evaluation = evaluate_qualities(qualities, similarity, pairs, fmrs)
+    cuts, evaluation.cut_rows = threshold_cuts(scales, similarity, pairs, evaluation.summary["fmr"], target_fnmr,
+                                               max_discard)
+    for key, by_source in cuts.items():
+        evaluation.summary["fmr"][key]["cuts"] = by_source
     kinds: dict[str, int] = {}
     for record in quality_pass.records:
         if record.error_kind:
@@ -165,14 +173,19 @@ def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: 
 
 
 def write_outputs(evaluation: Evaluation, out_dir: Path) -> list[Path]:
-    """summary.json, curves.csv and (with matplotlib) edc.png in ``out_dir``; returns what was written."""
+    """summary.json, curves.csv, cuts.csv and (with matplotlib) edc.png in ``out_dir``; returns what
+    was written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "summary.json", out_dir / "curves.csv"]
+    written = [out_dir / "summary.json", out_dir / "curves.csv", out_dir / "cuts.csv"]
     written[0].write_text(json.dumps(evaluation.summary, indent=2) + "\n", encoding="utf-8")
     with open(written[1], "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["source", "fmr", "discarded", "fnmr"])
         writer.writerows((s, f, repr(d), repr(v)) for s, f, d, v in evaluation.curves)
+    with open(written[2], "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(CUT_COLUMNS)
+        writer.writerows(csv_row(source, fmr, cut) for source, fmr, cut in evaluation.cut_rows)
     from .plot import plot_edc
 
     png = plot_edc(evaluation, out_dir / "edc.png")

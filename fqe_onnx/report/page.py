@@ -13,7 +13,9 @@ from typing import Any, Optional
 
 from ..errors import FqeError
 from ..records import COLUMNS
+from ..evaluation.plot import pauc_label
 from .charts import histogram, scatter, step_curves
+from .slider import STYLE as SLIDER_STYLE, read_cut_table, slider_section
 from .thumbnails import thumbnail_uri
 
 #: Identities shown in the per-identity table at most (those with the lowest median Q first).
@@ -30,7 +32,7 @@ figure img{width:112px;height:112px;object-fit:contain;background:#f4f4f4;displa
 .chart text{font-size:11px} .chart .title{font-size:13px;font-weight:600} .axis{stroke:#555}
 .bar{fill:#4c78a8} .dot{fill:#4c78a8;fill-opacity:.5} .tick{fill:#555} .legend{font-size:11px}
 .charts{display:flex;flex-wrap:wrap;gap:16px} .muted{color:#777}
-"""
+""" + SLIDER_STYLE
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ def _faces(rows: list[Row], images: Path) -> str:
     for row in rows:
         uri = thumbnail_uri(images / row.path)
         image = f'<img src="{uri}" alt="{escape(row.path)}">' if uri else '<div class="muted">(unreadable)</div>'
-        cells.append(f'<figure class="face">{image}<figcaption>{escape(row.path)}<br>q {row.q:.3f} · Q {row.Q}'
+        cells.append(f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}<br>'
+                     f'q {row.q:.3f} · Q {row.Q}'
                      "</figcaption></figure>")
     return f'<div class="grid">{"".join(cells)}</div>'
 
@@ -114,7 +117,7 @@ def _evaluation(folder: Path) -> str:
             if p["fmr"] == fmr:
                 name = p["source"]
                 pauc = result["sources"][name]["pauc"]["0.2"]["normalised"]
-                label = f"{name} (pAUC20 {pauc:.3f})" if pauc is not None else name
+                label = pauc_label(name, pauc)
                 curves.setdefault(label, []).append((float(p["discarded"]), float(p["fnmr"])))
         parts.append(step_curves(curves, f"EDC at FMR {fmr} (threshold {result['threshold']:.3f})"))
     return '<div class="charts">' + "".join(parts) + "</div>"
@@ -141,8 +144,12 @@ def build_report(scores: Path, images: Path, count: int = 24, evaluation: Option
         f"<h2>The {min(count, len(scored))} highest scored faces</h2>" + _faces(scored[::-1][:count], images),
         "<h2>Per identity</h2>" + _identities(rows),
     ]
+    slider, script = slider_section([r.Q for r in scored], len(rows) - len(scored), any(r.identity for r in rows),
+                                    read_cut_table(evaluation) if evaluation is not None else None)
+    sections.insert(2, "<h2>Threshold</h2>" + slider)
     if evaluation is not None:
         sections.append("<h2>Error versus discard</h2>" + _evaluation(evaluation))
+    sections.append(script)
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>fqe-onnx report: {escape(scores.name)}</title><style>{STYLE}</style></head><body>"
             + "".join(sections) + "</body></html>\n")
