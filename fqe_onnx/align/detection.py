@@ -4,10 +4,17 @@ Detector (``fr_detect.onnx``): the whole image stretched to 320x240, RGB, ``(x -
 graph already applies the softmax and the prior decoding, so ``boxes`` are normalised x1, y1, x2, y2.
 Landmarks (``fr_landmark.onnx``): a square crop around the box (side = box height), grey, / 256,
 64x64; output 68 (x, y) points normalised to that crop, in the usual 68-point layout.
+
+Small faces in large photos: the detector finds faces from about 12 of its input pixels wide, so a
+photo much larger than its input is also looked at in overlapping tiles at finer scales
+(``tile_rects``: a fixed grid computed from the image's height and width alone), all run as one
+detector batch with the whole image, and merged by one NMS. Frames near the detector's size (a
+250x250 crop, a 640x480 frame) get no tiles and the same detections as without tiling.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -20,6 +27,65 @@ DETECTOR_SIZE = (320, 240)  # (width, height)
 CONFIDENCE = 0.65
 NMS_IOU = 0.4
 LANDMARK_SIZE = 64
+
+# -- tiling: the constants live here only (the ONNX bundle imports them) -----------------------------
+#: Source pixels per detector pixel of each tile level, finest first: at 2.5 a face 32 px wide is
+#: 12.8 detector pixels wide, above what the detector finds reliably.
+TILE_SCALES = (2.5, 7.5)
+#: A tile level is used when the whole image is shrunk by more than this times the level's scale.
+TILE_TRIGGER = 1.2
+#: The narrowest face (detector pixels) the detector finds reliably, measured on the demo face.
+MIN_FACE_PX = 12
+#: Tiles of a level overlap by this times the narrowest face the next coarser level finds, so a
+#: face too small for that level lies wholly inside one of these tiles, clear of its edges.
+TILE_OVERLAP = 1.25
+#: A tile's detection this close (detector pixels) to one of its sides inside the image is a face
+#: cut by the tile: dropped, since a neighbouring tile holds all of it.
+TILE_EDGE_PX = 2.0
+#: Detector inputs per runtime call at most (memory stays bounded whatever the photo's size).
+DETECTOR_BATCH = 16
+
+
+def tile_positions(length: int, tile: int, overlap: int) -> list[int]:
+    """Starts of the fewest tiles of ``tile`` pixels covering ``length`` with at least ``overlap``
+    between neighbours, spread evenly from 0 to ``length - tile``."""
+    if tile >= length:
+        return [0]
+    count = math.ceil((length - tile) / max(tile - overlap, 1)) + 1
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+def tile_rects(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """The detector's views of an image of ``height`` x ``width``, as (x, y, w, h) in image pixels:
+    the whole image first, then each used level's tiles (``TILE_SCALES``: a tile is the detector's
+    input size times the scale, clipped to the image), row by row. A pure function of the size."""
+    det_w, det_h = DETECTOR_SIZE
+    whole = max(width / det_w, height / det_h)
+    levels = [scale for scale in TILE_SCALES if whole > scale * TILE_TRIGGER]
+    rects = [(0, 0, width, height)]
+    for scale, coarser in zip(levels, levels[1:] + [whole]):
+        tile_w, tile_h = min(round(det_w * scale), width), min(round(det_h * scale), height)
+        overlap = math.ceil(TILE_OVERLAP * MIN_FACE_PX * coarser)
+        rects += [(x, y, tile_w, tile_h) for y in tile_positions(height, tile_h, overlap)
+                  for x in tile_positions(width, tile_w, overlap)]
+    return rects
+
+
+def inside_tile(boxes: np.ndarray, rect: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
+    """Which boxes (image pixels) keep clear of the tile's sides that lie inside the image: the others
+    are faces cut by the tile. The whole image keeps every box."""
+    x, y, w, h = rect
+    margin_x, margin_y = TILE_EDGE_PX * w / DETECTOR_SIZE[0], TILE_EDGE_PX * h / DETECTOR_SIZE[1]
+    keep = np.ones(len(boxes), dtype=bool)
+    if x > 0:
+        keep &= boxes[:, 0] > x + margin_x
+    if y > 0:
+        keep &= boxes[:, 1] > y + margin_y
+    if x + w < width:
+        keep &= boxes[:, 2] < x + w - margin_x
+    if y + h < height:
+        keep &= boxes[:, 3] < y + h - margin_y
+    return keep
 
 
 @dataclass(frozen=True)
@@ -107,22 +173,40 @@ class FaceDetector:
         self.nms_iou = nms_iou
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Per image: the faces above the confidence threshold after NMS, in image pixels, best score first."""
+        """Per image: the faces above the confidence threshold after NMS, in image pixels, best score
+        first. Each image is seen whole and, when large, in tiles (``tile_rects``); all the views of
+        all the images go through the detector together, in calls of at most DETECTOR_BATCH."""
         if not images:
             return []
-        scores, boxes = _run_batch(self.detector, ["scores", "boxes"], np.stack([detector_input(b) for b in images]))
-        return [self._confident(scores[k, :, 1], boxes[k], image.shape[1], image.shape[0])
-                for k, image in enumerate(images)]
+        views = [(k, rect) for k, image in enumerate(images) for rect in tile_rects(*image.shape[:2])]
+        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in images]
+        for start in range(0, len(views), DETECTOR_BATCH):
+            part = views[start : start + DETECTOR_BATCH]
+            batch = np.stack([detector_input(images[k][y : y + h, x : x + w]) for k, (x, y, w, h) in part])
+            scores, boxes = _run_batch(self.detector, ["scores", "boxes"], batch)
+            for (k, rect), view_scores, view_boxes in zip(part, scores[:, :, 1], boxes):
+                found[k].append(self._in_view(view_scores, view_boxes, rect, images[k].shape[1], images[k].shape[0]))
+        return [self._merged(parts) for parts in found]
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """One image's faces (``detect_batch`` of one)."""
         return self.detect_batch([bgr])[0]
 
-    def _confident(self, face_scores: np.ndarray, face_boxes: np.ndarray, width: int, height: int) -> list[Detection]:
+    def _in_view(self, face_scores: np.ndarray, face_boxes: np.ndarray, rect: tuple[int, int, int, int],
+                 width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """One view's confident boxes in image pixels (and their scores), without faces cut by a tile."""
+        x, y, w, h = rect
         confident = face_scores >= self.confidence
-        face_scores, face_boxes = face_scores[confident], face_boxes[confident] * [width, height, width, height]
-        keep = nms(face_boxes, face_scores, self.nms_iou)
-        return [Detection(tuple(float(v) for v in face_boxes[i]), float(face_scores[i])) for i in keep]
+        boxes = face_boxes[confident].astype(np.float64) * [w, h, w, h] + [x, y, x, y]
+        keep = inside_tile(boxes, rect, width, height)
+        return boxes[keep], face_scores[confident][keep]
+
+    def _merged(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[Detection]:
+        """All views' boxes of one image merged by one NMS, best score first."""
+        boxes = np.concatenate([b for b, _ in parts]).reshape(-1, 4)
+        scores = np.concatenate([s for _, s in parts])
+        keep = nms(boxes, scores, self.nms_iou)
+        return [Detection(tuple(float(v) for v in boxes[i]), float(scores[i])) for i in keep]
 
     def landmarks_batch(self, faces: Sequence[tuple[np.ndarray, Detection]]) -> list[np.ndarray]:
         """68 (x, y) points in image pixels for each (BGR image, detected face)."""
