@@ -204,7 +204,7 @@ def test_faces_all_resume_parquet_run_and_report(tmp_path, default_model, astron
     resumed = invoke(*args, "-o", part, "--resume")
     assert resumed.exit_code == 0 and part.read_text() == full.read_text()
 
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pq  # the ray extra, installed by scripts/test.sh
     out = tmp_path / "faces.parquet"
     assert invoke(*args, "--format", "parquet", "-o", out).exit_code == 0
     table = pq.read_table(out)
@@ -222,7 +222,6 @@ def test_faces_all_resume_parquet_run_and_report(tmp_path, default_model, astron
 
 
 def test_ray_actor_gives_one_row_per_face(tmp_path, default_model, astronaut):
-    pytest.importorskip("pyarrow")
     from fqe_onnx.ray import ScoreImages
 
     path = write_image(tmp_path / "group.png", group_photo(astronaut))
@@ -275,3 +274,72 @@ def test_a_small_face_in_a_large_frame_is_found_where_it_is(default_model, astro
     assert iou(record.box, (astronaut_box - offset) * scale + [x, y, x, y]) > 0.6
     assert 10 < record.eye_distance < 25
     assert faceless.error_kind == "no-face"
+
+
+# -- what already worked, kept: each case's q against the upright photo's --------------------------
+
+def exif_jpeg(bgr, orientation):
+    """A JPEG of ``bgr`` with an EXIF Orientation tag (APP1 right after SOI)."""
+    data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    tiff = b"MM\x00*" + struct.pack(">IH", 8, 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + b"\x00" * 4
+    payload = b"Exif\x00\x00" + tiff
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+
+
+def pillow_bytes(image, fmt, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def scorer(default_model):
+    from fqe_onnx import Scorer
+
+    with Scorer(default_model, device="cpu", threads=0) as built:
+        yield built
+
+
+def q_of(scorer, data):
+    record = scorer.score_array(decode_image(data)[0])
+    assert record.ok and record.mode == "aligned", record.error
+    return record.q
+
+
+#: How each orientation stores the upright photo (the tag says how to turn it back).
+STORED = {3: cv2.ROTATE_180, 6: cv2.ROTATE_90_COUNTERCLOCKWISE, 8: cv2.ROTATE_90_CLOCKWISE}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED))
+def test_exif_orientation_scores_like_the_upright_photo(scorer, astronaut, orientation):
+    upright = q_of(scorer, cv2.imencode(".jpg", astronaut, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())
+    stored = exif_jpeg(cv2.rotate(astronaut, STORED[orientation]), orientation)
+    assert decode_image(stored)[0].shape == astronaut.shape
+    assert q_of(scorer, stored) == pytest.approx(upright, rel=0.02)
+
+
+def test_jpeg_and_png_flavours_score_as_their_pixels(scorer, astronaut):
+    from PIL import Image
+
+    png = q_of(scorer, cv2.imencode(".png", astronaut)[1].tobytes())
+    baseline = q_of(scorer, cv2.imencode(".jpg", astronaut, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())
+    progressive = cv2.imencode(".jpg", astronaut, [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert q_of(scorer, progressive[1].tobytes()) == pytest.approx(baseline, rel=1e-6)
+    assert q_of(scorer, cv2.imencode(".png", astronaut.astype(np.uint16) * 257)[1].tobytes()) == pytest.approx(png, rel=1e-9)
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    assert q_of(scorer, cv2.imencode(".png", rgba)[1].tobytes()) == pytest.approx(png, rel=1e-9)
+    rgb = Image.fromarray(cv2.cvtColor(astronaut, cv2.COLOR_BGR2RGB))
+    cmyk = pillow_bytes(rgb.convert("CMYK"), "JPEG", quality=95)
+    assert q_of(scorer, cmyk) == pytest.approx(png, rel=0.02)
+    palette = rgb.quantize(256)
+    as_rgb = cv2.cvtColor(np.asarray(palette.convert("RGB")), cv2.COLOR_RGB2BGR)
+    assert q_of(scorer, pillow_bytes(palette, "PNG")) == pytest.approx(scorer.score_array(as_rgb).q, rel=1e-9)
+
+
+@pytest.mark.parametrize("angle", [15, 30, 45, -45])
+def test_in_plane_roll_up_to_45_degrees_is_aligned_away(scorer, astronaut, angle):
+    upright = scorer.score_array(astronaut).q
+    turned = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((224, 120), angle, 1.0), (512, 512),
+                            borderMode=cv2.BORDER_REFLECT)
+    record = scorer.score_array(turned)
+    assert record.ok and record.q == pytest.approx(upright, rel=0.03)
