@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from conftest import random_face, write_image
 
-from fqe_onnx.align.detection import DETECTOR_SIZE, MIN_FACE_PX, TILE_EDGE_PX, tile_rects
+from fqe_onnx.align.detection import DETECTOR_SIZE, MIN_FACE_PX, TILE_EDGE_PX, TILE_OVERLAP, View, tile_rects
 from fqe_onnx.cli import main
 from fqe_onnx.decode import decode_image, tiff_size
 from fqe_onnx.errors import FqeError, ImageError
@@ -234,27 +234,28 @@ def test_ray_actor_gives_one_row_per_face(tmp_path, default_model, astronaut):
 # -- small faces in large frames ---------------------------------------------------------------------
 
 def test_frames_near_the_detector_size_get_no_tiles():
-    assert tile_rects(250, 250) == [(0, 0, 250, 250)]
-    assert tile_rects(480, 640) == [(0, 0, 640, 480)]
+    assert tile_rects(250, 250) == [View(0, 0, 250, 250)]
+    assert tile_rects(480, 640) == [View(0, 0, 640, 480)]
     assert len(tile_rects(1080, 1920)) > 1
 
 
 @pytest.mark.parametrize("height, width", [(1080, 1920), (2000, 3000), (4000, 6000), (3000, 500)])
 def test_tiles_cover_the_frame_and_hold_every_small_face_whole(height, width):
     rects = tile_rects(height, width)
-    assert rects[0] == (0, 0, width, height) and rects == tile_rects(height, width)
+    assert rects[0] == View(0, 0, width, height) and rects == tile_rects(height, width)
     tiles = rects[1:]
-    assert all(0 <= x and 0 <= y and x + w <= width and y + h <= height for x, y, w, h in tiles)
-    finest = min(w for _, _, w, _ in tiles)
-    scale = finest / DETECTOR_SIZE[0]
-    face = int(MIN_FACE_PX * scale * 3)  # up to the size the next coarser level finds
-    margin = TILE_EDGE_PX * scale
+    assert all(0 <= x and 0 <= y and x + w <= width and y + h <= height for x, y, w, h, _ in tiles)
+    finest = [t for t in tiles if t.max_face == min(t.max_face for t in tiles)]
+    face = int(finest[0].max_face / TILE_OVERLAP)  # the narrowest face the next coarser view finds
     rng = np.random.default_rng(0)
-    for _ in range(200):  # any face up to that size lies wholly inside one finest tile, clear of its edges
+    for _ in range(200):  # any narrower face lies wholly inside one finest tile, clear of its edges
         fx, fy = rng.integers(0, width - face), rng.integers(0, height - face)
-        assert any(w == finest and (x == 0 or fx > x + margin) and (y == 0 or fy > y + margin)
-                   and (x + w == width or fx + face < x + w - margin) and (y + h == height or fy + face < y + h - margin)
-                   for x, y, w, h in tiles)
+        assert any((x == 0 or fx > x + TILE_EDGE_PX * w / DETECTOR_SIZE[0])
+                   and (y == 0 or fy > y + TILE_EDGE_PX * h / DETECTOR_SIZE[1])
+                   and (x + w == width or fx + face < x + w - TILE_EDGE_PX * w / DETECTOR_SIZE[0])
+                   and (y + h == height or fy + face < y + h - TILE_EDGE_PX * h / DETECTOR_SIZE[1])
+                   for x, y, w, h, _ in finest)
+    assert face >= MIN_FACE_PX * finest[0].w / DETECTOR_SIZE[0]  # the finest level itself finds faces that wide
 
 
 def test_a_small_face_in_a_large_frame_is_found_where_it_is(default_model, astronaut, astronaut_box):

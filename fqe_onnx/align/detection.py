@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -55,28 +55,40 @@ def tile_positions(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
-def tile_rects(height: int, width: int) -> list[tuple[int, int, int, int]]:
-    """The detector's views of an image of ``height`` x ``width``, as (x, y, w, h) in image pixels:
-    the whole image first, then each used level's tiles (``TILE_SCALES``: a tile is the detector's
-    input size times the scale, clipped to the image), row by row. A pure function of the size."""
+class View(NamedTuple):
+    """One detector view of an image, in image pixels: x, y, w, h, and the widest face it may
+    report (a tile leaves wider faces to the coarser views, which find them whole; inf for the whole image)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    max_face: float = math.inf
+
+
+def tile_rects(height: int, width: int) -> list[View]:
+    """The detector's views of an image of ``height`` x ``width``: the whole image first, then each
+    used level's tiles (``TILE_SCALES``: a tile is the detector's input size times the scale,
+    clipped to the image), row by row. Neighbouring tiles overlap by the widest face their level
+    reports, the narrowest face the next coarser view finds times TILE_OVERLAP. A pure function of the size."""
     det_w, det_h = DETECTOR_SIZE
     whole = max(width / det_w, height / det_h)
     levels = [scale for scale in TILE_SCALES if whole > scale * TILE_TRIGGER]
-    rects = [(0, 0, width, height)]
+    rects = [View(0, 0, width, height)]
     for scale, coarser in zip(levels, levels[1:] + [whole]):
         tile_w, tile_h = min(round(det_w * scale), width), min(round(det_h * scale), height)
         overlap = math.ceil(TILE_OVERLAP * MIN_FACE_PX * coarser)
-        rects += [(x, y, tile_w, tile_h) for y in tile_positions(height, tile_h, overlap)
+        rects += [View(x, y, tile_w, tile_h, float(overlap)) for y in tile_positions(height, tile_h, overlap)
                   for x in tile_positions(width, tile_w, overlap)]
     return rects
 
 
-def inside_tile(boxes: np.ndarray, rect: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
-    """Which boxes (image pixels) keep clear of the tile's sides that lie inside the image: the others
-    are faces cut by the tile. The whole image keeps every box."""
-    x, y, w, h = rect
+def inside_tile(boxes: np.ndarray, rect: View, width: int, height: int) -> np.ndarray:
+    """Which boxes (image pixels) a view keeps: those no wider than its ``max_face`` and clear of its
+    sides that lie inside the image (the others are faces cut by the tile). The whole image keeps all."""
+    x, y, w, h, max_face = rect
     margin_x, margin_y = TILE_EDGE_PX * w / DETECTOR_SIZE[0], TILE_EDGE_PX * h / DETECTOR_SIZE[1]
-    keep = np.ones(len(boxes), dtype=bool)
+    keep = boxes[:, 2] - boxes[:, 0] <= max_face
     if x > 0:
         keep &= boxes[:, 0] > x + margin_x
     if y > 0:
@@ -163,14 +175,21 @@ class FaceDetector:
     ``landmarks_batch`` 68 points for each (image, face) pair.
 
     Models with a dynamic batch axis (the zoo's prepared copies) take a whole batch in one call;
-    a model fixed at batch 1 is run once per image."""
+    a model fixed at batch 1 is run once per image. ``tiling=False`` looks at each image whole
+    only (the behaviour before tiling, for comparisons)."""
 
     def __init__(self, detector_model, landmark_model, device: str = "cpu",
-                 confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None):
+                 confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None,
+                 tiling: bool = True):
         self.detector, self.provider = create_session(detector_model, device, threads)
         self.landmarker, _ = create_session(landmark_model, device, threads)
         self.confidence = confidence
         self.nms_iou = nms_iou
+        self.tiling = tiling
+
+    def views(self, height: int, width: int) -> list[View]:
+        """The views of an image the detector looks at: ``tile_rects``, or the whole image only."""
+        return tile_rects(height, width) if self.tiling else [View(0, 0, width, height)]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Per image: the faces above the confidence threshold after NMS, in image pixels, best score
@@ -178,11 +197,11 @@ class FaceDetector:
         all the images go through the detector together, in calls of at most DETECTOR_BATCH."""
         if not images:
             return []
-        views = [(k, rect) for k, image in enumerate(images) for rect in tile_rects(*image.shape[:2])]
+        views = [(k, rect) for k, image in enumerate(images) for rect in self.views(*image.shape[:2])]
         found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in images]
         for start in range(0, len(views), DETECTOR_BATCH):
             part = views[start : start + DETECTOR_BATCH]
-            batch = np.stack([detector_input(images[k][y : y + h, x : x + w]) for k, (x, y, w, h) in part])
+            batch = np.stack([detector_input(images[k][v.y : v.y + v.h, v.x : v.x + v.w]) for k, v in part])
             scores, boxes = _run_batch(self.detector, ["scores", "boxes"], batch)
             for (k, rect), view_scores, view_boxes in zip(part, scores[:, :, 1], boxes):
                 found[k].append(self._in_view(view_scores, view_boxes, rect, images[k].shape[1], images[k].shape[0]))
@@ -192,10 +211,10 @@ class FaceDetector:
         """One image's faces (``detect_batch`` of one)."""
         return self.detect_batch([bgr])[0]
 
-    def _in_view(self, face_scores: np.ndarray, face_boxes: np.ndarray, rect: tuple[int, int, int, int],
+    def _in_view(self, face_scores: np.ndarray, face_boxes: np.ndarray, rect: View,
                  width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         """One view's confident boxes in image pixels (and their scores), without faces cut by a tile."""
-        x, y, w, h = rect
+        x, y, w, h, _ = rect
         confident = face_scores >= self.confidence
         boxes = face_boxes[confident].astype(np.float64) * [w, h, w, h] + [x, y, x, y]
         keep = inside_tile(boxes, rect, width, height)
