@@ -5,7 +5,8 @@ LFW faces (../shared/data/lfw-dev) are pasted into large frames at face widths f
 on plain backgrounds, textured backgrounds, and other LFW frames tiled as a crowd around them. A
 pasted face is found when a detection overlaps its box (the box found in the LFW frame, moved and
 scaled with it) by IoU >= 0.4. Faceless frames are mosaics of LFW backgrounds cropped away from the
-face (the strips beside each face), plus plain and textured frames. Speed: the default Scorer
+face (the strips beside and below each face, far enough not to show a cheek or an ear), plus plain
+and textured frames. Speed: the default Scorer
 (``--align auto``) end to end on decoded frames, with tiling and without, in interleaved rounds.
 
     python benchmarks/wild_photos.py                  # a few minutes on 2 cores
@@ -110,12 +111,12 @@ def faceless_frame(kind: str, size: tuple[int, int], strips: list[np.ndarray], r
 
 
 def background_strips(faces: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """Strips of each LFW frame away from its face: left and right of the box by half its width,
-    and below it by a third of its height (shoulders, clothes, the scene)."""
+    """Strips of each LFW frame away from its face: left and right of the box by 0.75 of its width
+    (a half-width margin still shows cheeks and ears), and below it by 0.6 of its height."""
     strips = []
     for image, box in faces:
-        margin = 0.5 * (box[2] - box[0])
-        left, right, below = int(box[0] - margin), int(box[2] + margin), int(box[3] + (box[3] - box[1]) / 3)
+        margin = 0.75 * (box[2] - box[0])
+        left, right, below = int(box[0] - margin), int(box[2] + margin), int(box[3] + 0.6 * (box[3] - box[1]))
         if left >= 16:
             strips.append(image[:, :left])
         if image.shape[1] - right >= 16:
@@ -175,9 +176,9 @@ def speed(scorers: dict[str, Scorer], frames: dict[str, list[np.ndarray]], round
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", type=int, default=4, help="pasted faces per (frame size, face width, background)")
-    parser.add_argument("--faceless", type=int, default=8, help="faceless frames per frame size")
-    parser.add_argument("--speed-frames", type=int, default=3, help="large frames per size in the speed rounds")
+    parser.add_argument("--faces", type=int, default=3, help="pasted faces per (frame size, face width, background)")
+    parser.add_argument("--faceless", type=int, default=20, help="faceless frames per frame size")
+    parser.add_argument("--speed-frames", type=int, default=2, help="large frames per size in the speed rounds")
     parser.add_argument("--lfw-frames", type=int, default=200, help="250x250 LFW frames in the speed rounds")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds")
     parser.add_argument("--seed", type=int, default=0)
@@ -185,8 +186,8 @@ def main() -> None:
     started = time.perf_counter()
     rng = random.Random(args.seed)
     aligners = {"before": FaceAligner(device="cpu", tiling=False), "after": FaceAligner(device="cpu")}
-    faces = lfw_faces(aligners["before"], 60, rng)
-    crowd, strips = [image for image, _ in faces[30:]], background_strips(faces)
+    faces = lfw_faces(aligners["before"], 260, rng)
+    crowd, strips = [image for image, _ in faces[30:60]], background_strips(faces[60:])
     faces = faces[:30]
     print(f"{len(faces)} LFW faces pasted, {len(crowd)} crowd frames, {len(strips)} background strips; "
           f"views per frame: " + ", ".join(f"{w}x{h} {len(tile_rects(h, w))}" for w, h in ((250, 250),) + SIZES))

@@ -344,3 +344,14 @@ def test_in_plane_roll_up_to_45_degrees_is_aligned_away(scorer, astronaut, angle
                             borderMode=cv2.BORDER_REFLECT)
     record = scorer.score_array(turned)
     assert record.ok and record.q == pytest.approx(upright, rel=0.03)
+
+
+def test_the_second_look_window_holds_the_face_at_the_detectors_aspect():
+    from fqe_onnx.align.detection import SECOND_LOOK_SHARE, second_look_window
+
+    x, y, w, h, _ = second_look_window((1000.0, 800.0, 1040.0, 850.0), 6000, 4000)
+    assert w == round(40 / SECOND_LOOK_SHARE) and h == round(w * DETECTOR_SIZE[1] / DETECTOR_SIZE[0])
+    assert x < 1000 and x + w > 1040 and y < 800 and y + h > 850
+    x, y, w, h, _ = second_look_window((5990.0, 3980.0, 6000.0, 4000.0), 6000, 4000)  # moved inside at a corner
+    assert x + w == 6000 and y + h == 4000
+    assert second_look_window((0.0, 0.0, 300.0, 300.0), 500, 400) == View(0, 0, 500, 400)  # clipped to the image

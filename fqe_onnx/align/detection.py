@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import Any, Iterator, NamedTuple, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -42,6 +42,11 @@ TILE_OVERLAP = 1.25
 #: A tile's detection this close (detector pixels) to one of its sides inside the image is a face
 #: cut by the tile: dropped, since a neighbouring tile holds all of it.
 TILE_EDGE_PX = 2.0
+#: A face only a tile saw gets a second look: the detector on a window around it where the face is
+#: this share of the window's width (about 80 detector pixels), which must find it again (IoU >=
+#: SECOND_LOOK_IOU). Texture and half faces that fire the detector's smallest anchors do not come back.
+SECOND_LOOK_SHARE = 0.25
+SECOND_LOOK_IOU = 0.3
 #: Detector inputs per runtime call at most (memory stays bounded whatever the photo's size).
 DETECTOR_BATCH = 16
 
@@ -81,6 +86,26 @@ def tile_rects(height: int, width: int) -> list[View]:
         rects += [View(x, y, tile_w, tile_h, float(overlap)) for y in tile_positions(height, tile_h, overlap)
                   for x in tile_positions(width, tile_w, overlap)]
     return rects
+
+
+def second_look_window(box: tuple[float, float, float, float], width: int, height: int) -> View:
+    """The window (detector aspect, the face SECOND_LOOK_SHARE of its width, moved inside the
+    image and clipped to it) in which a face only a tile saw must be found again."""
+    x1, y1, x2, y2 = box
+    window_w = (x2 - x1) / SECOND_LOOK_SHARE
+    window_h = window_w * DETECTOR_SIZE[1] / DETECTOR_SIZE[0]
+    w, h = max(min(round(window_w), width), 1), max(min(round(window_h), height), 1)
+    x = min(max(round((x1 + x2) / 2 - w / 2), 0), width - w)
+    y = min(max(round((y1 + y2) / 2 - h / 2), 0), height - h)
+    return View(x, y, w, h)
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box with each of ``boxes`` (x1, y1, x2, y2)."""
+    inter = (np.maximum(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0)
+             * np.maximum(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0))
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum((box[2] - box[0]) * (box[3] - box[1]) + areas - inter, 1e-12)
 
 
 def inside_tile(boxes: np.ndarray, rect: View, width: int, height: int) -> np.ndarray:
@@ -197,35 +222,44 @@ class FaceDetector:
         all the images go through the detector together, in calls of at most DETECTOR_BATCH."""
         if not images:
             return []
-        views = [(k, rect) for k, image in enumerate(images) for rect in self.views(*image.shape[:2])]
-        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in images]
+        views = [(k, view) for k, image in enumerate(images) for view in self.views(*image.shape[:2])]
+        found: list[list[tuple[np.ndarray, np.ndarray, bool]]] = [[] for _ in images]
+        for (k, view), (boxes, scores) in zip(views, self._look(images, views)):
+            keep = inside_tile(boxes, view, images[k].shape[1], images[k].shape[0])
+            found[k].append((boxes[keep], scores[keep], view.w < images[k].shape[1] or view.h < images[k].shape[0]))
+        merged = [self._merged(parts) for parts in found]
+        doubtful = [(k, i, second_look_window(face.box, images[k].shape[1], images[k].shape[0]))
+                    for k, faces in enumerate(merged) for i, (face, tiled) in enumerate(faces) if tiled]
+        lost = set()
+        for (k, i, _), (boxes, _) in zip(doubtful, self._look(images, [(k, window) for k, _, window in doubtful])):
+            if not (len(boxes) and box_iou(np.array(merged[k][i][0].box), boxes).max() >= SECOND_LOOK_IOU):
+                lost.add((k, i))
+        return [[face for i, (face, _) in enumerate(faces) if (k, i) not in lost] for k, faces in enumerate(merged)]
+
+    def _look(self, images: Sequence[np.ndarray], views: Sequence[tuple[int, View]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per (image index, view): the view's confident boxes in image pixels and their scores; the
+        detector runs on at most DETECTOR_BATCH views at a time."""
         for start in range(0, len(views), DETECTOR_BATCH):
             part = views[start : start + DETECTOR_BATCH]
             batch = np.stack([detector_input(images[k][v.y : v.y + v.h, v.x : v.x + v.w]) for k, v in part])
             scores, boxes = _run_batch(self.detector, ["scores", "boxes"], batch)
-            for (k, rect), view_scores, view_boxes in zip(part, scores[:, :, 1], boxes):
-                found[k].append(self._in_view(view_scores, view_boxes, rect, images[k].shape[1], images[k].shape[0]))
-        return [self._merged(parts) for parts in found]
+            for (_, view), view_scores, view_boxes in zip(part, scores[:, :, 1], boxes):
+                confident = view_scores >= self.confidence
+                scaled = view_boxes[confident].astype(np.float64) * [view.w, view.h, view.w, view.h]
+                yield scaled + [view.x, view.y, view.x, view.y], view_scores[confident]
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """One image's faces (``detect_batch`` of one)."""
         return self.detect_batch([bgr])[0]
 
-    def _in_view(self, face_scores: np.ndarray, face_boxes: np.ndarray, rect: View,
-                 width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        """One view's confident boxes in image pixels (and their scores), without faces cut by a tile."""
-        x, y, w, h, _ = rect
-        confident = face_scores >= self.confidence
-        boxes = face_boxes[confident].astype(np.float64) * [w, h, w, h] + [x, y, x, y]
-        keep = inside_tile(boxes, rect, width, height)
-        return boxes[keep], face_scores[confident][keep]
-
-    def _merged(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[Detection]:
-        """All views' boxes of one image merged by one NMS, best score first."""
-        boxes = np.concatenate([b for b, _ in parts]).reshape(-1, 4)
-        scores = np.concatenate([s for _, s in parts])
+    def _merged(self, parts: list[tuple[np.ndarray, np.ndarray, bool]]) -> list[tuple[Detection, bool]]:
+        """All views' boxes of one image merged by one NMS, best score first, each with whether only
+        a tile (not the whole image) gave it."""
+        boxes = np.concatenate([b for b, _, _ in parts]).reshape(-1, 4)
+        scores = np.concatenate([s for _, s, _ in parts])
+        tiled = np.concatenate([np.full(len(s), t) for _, s, t in parts])
         keep = nms(boxes, scores, self.nms_iou)
-        return [Detection(tuple(float(v) for v in boxes[i]), float(scores[i])) for i in keep]
+        return [(Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i])) for i in keep]
 
     def landmarks_batch(self, faces: Sequence[tuple[np.ndarray, Detection]]) -> list[np.ndarray]:
         """68 (x, y) points in image pixels for each (BGR image, detected face)."""
