@@ -58,27 +58,37 @@ def lfw_faces(aligner: FaceAligner, count: int, rng: random.Random) -> list[tupl
     return faces
 
 
-def background(kind: str, size: tuple[int, int], width: int, crowd: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """A frame (H, W, 3) of the kind: plain colour, a smooth colour field with noise, or LFW frames
-    tiled at the scale where their faces are ``width`` px wide (about 0.4 of a frame's width)."""
+Region = tuple[int, int, int, int]  # x, y, w, h
+
+
+def background(kind: str, size: tuple[int, int], width: int, crowd: list[np.ndarray],
+               rng: np.random.Generator) -> tuple[np.ndarray, Region]:
+    """A frame (H, W, 3) of the kind, and the region to paste a face in: plain colour, a smooth
+    colour field with noise (anywhere), or a crowd: the textured frame with a block of up to 5x5
+    LFW frames at the scale where their faces are ``width`` px wide (the face goes among them)."""
     w, h = size
     if kind == "plain":
-        return np.full((h, w, 3), rng.integers(40, 220, 3), np.uint8)
-    if kind == "textured":
-        field = cv2.resize(rng.integers(0, 256, (max(h // 60, 2), max(w // 60, 2), 3)).astype(np.uint8), (w, h),
-                           interpolation=cv2.INTER_CUBIC)
-        noise = rng.normal(0, 12, (h, w, 1)).astype(np.float32)
-        return np.clip(field.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    side = max(int(round(250 * width / 100)), 16)  # LFW faces are about 100 px wide in the 250 px frame
-    block = np.vstack([np.hstack([cv2.resize(crowd[(r * 4 + c) % len(crowd)], (side, side), interpolation=cv2.INTER_AREA)
-                                  for c in range(4)]) for r in range(4)])
-    reps = (h // block.shape[0] + 1, w // block.shape[1] + 1, 1)
-    return np.ascontiguousarray(np.tile(block, reps)[:h, :w])
+        return np.full((h, w, 3), rng.integers(40, 220, 3), np.uint8), (0, 0, w, h)
+    field = cv2.resize(rng.integers(0, 256, (max(h // 60, 2), max(w // 60, 2), 3)).astype(np.uint8), (w, h),
+                       interpolation=cv2.INTER_CUBIC)
+    noise = rng.normal(0, 12, (h, w, 1)).astype(np.float32)
+    frame = np.clip(field.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if kind == "crowd":
+        side = max(int(round(250 * width / 100)), 16)  # LFW faces are about 100 px wide in the 250 px frame
+        cols, rows = max(min(5, w // side), 1), max(min(5, h // side), 1)
+        block = np.vstack([np.hstack([cv2.resize(crowd[int(rng.integers(len(crowd)))], (side, side),
+                                                 interpolation=cv2.INTER_AREA) for _ in range(cols)]) for _ in range(rows)])
+        block = block[:h, :w]
+        x, y = int(rng.integers(0, w - block.shape[1] + 1)), int(rng.integers(0, h - block.shape[0] + 1))
+        frame[y : y + block.shape[0], x : x + block.shape[1]] = block
+        return frame, (x, y, block.shape[1], block.shape[0])
+    return frame, (0, 0, w, h)
 
 
-def paste(frame: np.ndarray, face: np.ndarray, box: np.ndarray, width: int, rng: np.random.Generator) -> np.ndarray | None:
+def paste(frame: np.ndarray, face: np.ndarray, box: np.ndarray, width: int, rng: np.random.Generator,
+          region: Region) -> np.ndarray | None:
     """Paste the face (its box plus a margin, scaled so the box is ``width`` px wide) at a random
-    place; returns the box in the frame, or None when it does not fit."""
+    place in ``region`` (as far as it fits); returns the box in the frame, or None when it does not fit."""
     scale = width / (box[2] - box[0])
     margin = 0.35 * (box[2] - box[0])
     x1, y1 = int(max(box[0] - margin, 0)), int(max(box[1] - margin, 0))
@@ -88,7 +98,10 @@ def paste(frame: np.ndarray, face: np.ndarray, box: np.ndarray, width: int, rng:
     ph, pw = patch.shape[:2]
     if ph >= frame.shape[0] or pw >= frame.shape[1]:
         return None
-    x, y = int(rng.integers(0, frame.shape[1] - pw)), int(rng.integers(0, frame.shape[0] - ph))
+    bx, by, bw, bh = region
+    x = int(rng.integers(bx, max(min(bx + bw, frame.shape[1]) - pw, bx + 1)))
+    y = int(rng.integers(by, max(min(by + bh, frame.shape[0]) - ph, by + 1)))
+    x, y = min(x, frame.shape[1] - pw), min(y, frame.shape[0] - ph)
     frame[y : y + ph, x : x + pw] = patch
     return (box - [x1, y1, x1, y1]) * scale + [x, y, x, y]
 
@@ -96,7 +109,7 @@ def paste(frame: np.ndarray, face: np.ndarray, box: np.ndarray, width: int, rng:
 def faceless_frame(kind: str, size: tuple[int, int], strips: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """A frame with no face: plain, textured, or a mosaic of LFW background strips (beside the face)."""
     if kind != "lfw":
-        return background(kind, size, 0, [], rng)
+        return background(kind, size, 0, [], rng)[0]
     w, h = size
     rows = []
     while sum(r.shape[0] for r in rows) < h:
@@ -135,8 +148,8 @@ def recall(aligners: dict[str, FaceAligner], faces, crowd, per_cell: int, seed: 
             for kind in BACKGROUNDS:
                 for k in range(per_cell):
                     image, box = faces[(k * 7 + width + BACKGROUNDS.index(kind)) % len(faces)]
-                    frame = background(kind, size, width, crowd, rng)
-                    where = paste(frame, image, box, width, rng)
+                    frame, region = background(kind, size, width, crowd, rng)
+                    where = paste(frame, image, box, width, rng, region)
                     if where is None:
                         continue
                     for variant, aligner in aligners.items():
@@ -218,9 +231,9 @@ def main() -> None:
     for w, h in SIZES:
         frames[f"{w}x{h}"] = []
         for k in range(args.speed_frames):
-            frame = background("textured", (w, h), 64, crowd, frng)
+            frame, region = background("textured", (w, h), 64, crowd, frng)
             image, box = faces[k % len(faces)]
-            paste(frame, image, box, 64, frng)
+            paste(frame, image, box, 64, frng, region)
             frames[f"{w}x{h}"].append(frame)
     scorers = {"before": Scorer(device="cpu", aligner=aligners["before"]), "after": Scorer(device="cpu", aligner=aligners["after"])}
     for scorer in scorers.values():  # warm up

@@ -358,7 +358,8 @@ class Scorer:
         return (scored.record for scored in self._score(items))
 
     def score_array(self, image: np.ndarray) -> Record:
-        """Score one in-memory BGR uint8 image."""
+        """Score one in-memory BGR uint8 image (with ``faces="all"``: its first face's record; use
+        ``score_arrays`` for every face)."""
         return next(self.score_arrays([image]))
 
     def score_folder(self, root: Union[str, "os.PathLike[str]"]) -> Iterator[Record]:
