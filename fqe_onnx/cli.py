@@ -215,24 +215,35 @@ def main(debug: bool) -> None:
 @click.option("--embeddings-out", type=click.Path(dir_okay=False),
               help="Also write each image's embedding: FILE.npy with FILE.index.csv, or FILE.parquet (curate --embeddings reads either).")
 @align_option
+@click.option("--ext", "ext", help="Extensions to score under ROOT, comma-separated (replaces the default "
+              ".jpg,.jpeg,.jpe,.jfif,.png,.bmp,.webp,.tif,.tiff), or '+EXT,...' to add to them.")
+@click.option("--faces", type=click.Choice(["main", "all"]), default="main", show_default=True,
+              help="main: one row per image (its biggest face); all: one row per confident face, keyed by (path, face).")
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
           fmt: str, engine: str, address: Optional[str], from_list: Optional[str], threads: Optional[int],
           precision: str, progress: bool, resume: bool, max_pixels: int, embeddings_out: Optional[str], align: str,
-          overrides: dict[str, Any]) -> None:
-    """Score every .jpg/.jpeg/.png under ROOT (or the single image ROOT); rows as they are scored."""
-    if embeddings_out and (engine == "ray" or resume):
-        raise click.UsageError("--embeddings-out writes one store of the whole run: not with --engine ray or --resume")
+          ext: Optional[str], faces: str, overrides: dict[str, Any]) -> None:
+    """Score every image under ROOT (or the single image ROOT); rows as they are scored."""
+    from .sources import IMAGE_EXTENSIONS, discover, parse_extensions, read_list
+
+    if embeddings_out and (engine == "ray" or resume or faces == "all"):
+        raise click.UsageError("--embeddings-out writes one store of the whole run, one row per image: not with "
+                               "--engine ray, --resume or --faces all")
+    try:
+        extensions = parse_extensions(ext) if ext else IMAGE_EXTENSIONS
+    except FqeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ext") from exc
     if engine == "ray":
         if precision != "fp32":
             raise click.UsageError("--engine ray runs fp32 models; convert the model once for fp16 instead")
-        score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides)
+        score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides,
+                     extensions=extensions, faces=faces)
         return
     from .curation.command import scored_records
     from .diagnostics import score_warning
     from .output import RunSummary, open_writer, skip_done, write_records, write_side_file
     from .scorer import Scorer
-    from .sources import find_images, read_list
 
     if root is None and from_list is None:
         raise click.UsageError("give ROOT, or --from-list FILE")
@@ -246,10 +257,13 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
             from .table import import_pyarrow
 
             import_pyarrow()
-        sources = read_list(from_list, root) if from_list else find_images(root)
+        found = None if from_list else discover(root, extensions)
+        sources = read_list(from_list, root) if found is None else found.sources
+        if found is not None and not sources and os.path.isdir(root):
+            raise found.nothing_found(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, threads=threads, align=align,
-                        max_pixels=max_pixels, precision=precision, **overrides)
-        summary = RunSummary(inputs=len(sources))
+                        max_pixels=max_pixels, precision=precision, faces=faces, **overrides)
+        summary = RunSummary(inputs=len(sources), left_out=found.describe_skipped() if found else "", per_face=faces == "all")
         settings = run_settings(scorer, root, from_list, fmt, max_pixels) if output else {}
         header = True
         if resume:
@@ -261,7 +275,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     click.echo(f"scoring {len(sources)} images on {scorer.provider}, --align {align}"
                + (f" ({summary.already} already in {output})" if resume else ""), err=True)
     if not sources and not summary.already:
-        click.echo(f"warning: no .jpg, .jpeg or .png images in {from_list or root}", err=True)
+        click.echo(f"warning: no images in {from_list or root}", err=True)
     warn_if_misframed(align, sources, scorer.contract.preprocess)
     bar = click.progressbar(length=len(sources), file=sys.stderr, label="scoring") if progress else None
     interrupted = ""
@@ -304,7 +318,8 @@ def warn_if_misframed(align: str, sources: list, preprocess: Any) -> None:
 
 
 def score_on_ray(root: Optional[str], from_list: Optional[str], output: Optional[str], model: Optional[str],
-                 device: str, align: str, max_pixels: int, address: Optional[str], overrides: dict[str, Any]) -> None:
+                 device: str, align: str, max_pixels: int, address: Optional[str], overrides: dict[str, Any],
+                 extensions: tuple[str, ...] = (), faces: str = "main") -> None:
     """``score --engine ray``: the same rows, on Ray Data, into Parquet part files; reruns resume."""
     from .ray import count_errors, score_dataset
 
@@ -314,7 +329,8 @@ def score_on_ray(root: Optional[str], from_list: Optional[str], output: Optional
         raise click.UsageError("give ROOT (a folder or a URI such as s3://bucket/faces/)")
     try:
         counts = score_dataset(root, output, model=model, device=device, align=align, from_list=from_list,
-                               max_pixels=max_pixels, address=address, **overrides)
+                               max_pixels=max_pixels, address=address, extensions=extensions or None, faces=faces,
+                               **overrides)
         rows, errors = count_errors(output)
     except FqeError as exc:
         raise fail(exc) from exc
@@ -332,6 +348,7 @@ def run_settings(scorer: Any, root: Optional[str], from_list: Optional[str], fmt
         "model_sha256": sha256_of(Path(scorer.model.source)) if scorer.model.source else "",
         "contract": scorer.contract.to_json(),
         "align": scorer.align,
+        "faces": scorer.faces,
         "precision": scorer.model.precision,
         "max_pixels": max_pixels,
         "format": fmt,

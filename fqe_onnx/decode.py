@@ -2,7 +2,7 @@
 
 Safe on hostile input: only regular files are opened (non-blocking, so a FIFO or a device never
 hangs), at most ``max_bytes + 1`` bytes are read, the format is sniffed from magic bytes (not the
-file name), the pixel count is read from the header (PNG IHDR, JPEG SOFn, BMP, WebP) and checked
+file name), the pixel count is read from the header (PNG IHDR, JPEG SOFn, BMP, WebP, TIFF) and checked
 before anything is decoded, and completeness is checked by walking the JPEG markers or PNG chunks
 (bytes appended after the end of the image, such as a Motion Photo's video, are fine). OpenCV would
 otherwise return the top of a truncated JPEG filled with grey, and allocate whatever a header
@@ -140,6 +140,28 @@ def png_size(data: bytes) -> tuple[int, int]:
             return width, height
 
 
+def tiff_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a TIFF from its first image directory (tags 256 ImageWidth, 257 ImageLength)."""
+    order = "<" if data[:2] == b"II" else ">"
+    if len(data) < 8:
+        raise _truncated("tiff", "no image directory offset")
+    offset = struct.unpack(order + "I", data[4:8])[0]
+    if offset < 8 or offset + 2 > len(data):
+        raise _truncated("tiff", f"the image directory at byte {offset} is past the end")
+    count = struct.unpack(order + "H", data[offset : offset + 2])[0]
+    if offset + 2 + 12 * count > len(data):
+        raise _truncated("tiff", "the image directory is cut off")
+    sizes = {}
+    for k in range(count):
+        tag, kind = struct.unpack(order + "HH", data[offset + 2 + 12 * k : offset + 6 + 12 * k])
+        value = data[offset + 10 + 12 * k : offset + 14 + 12 * k]
+        if tag in (256, 257) and kind in (3, 4):  # SHORT or LONG, stored in the entry itself
+            sizes[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), value[: 2 if kind == 3 else 4])[0]
+    if 256 not in sizes or 257 not in sizes:
+        raise ImageError("corrupt TIFF: no ImageWidth/ImageLength in the first image directory")
+    return sizes[256], sizes[257]
+
+
 def header_size(data: bytes, fmt: str) -> Optional[tuple[int, int]]:
     """(width, height) from the header, with completeness checked for JPEG and PNG; None when the
     format has no parser here."""
@@ -160,6 +182,8 @@ def header_size(data: bytes, fmt: str) -> Optional[tuple[int, int]]:
         if chunk == b"VP8L":
             bits = int.from_bytes(data[21:25], "little")
             return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if fmt == "tiff":
+        return tiff_size(data)
     return None
 
 
@@ -198,7 +222,7 @@ def decode_image(data: Union[bytes, bytearray, np.ndarray], limits: Limits = DEF
 def _decode_known(raw: bytes, fmt: str, limits: Limits) -> np.ndarray:
     size = header_size(raw, fmt)
     if size is None:
-        raise ImageError(f"unsupported image format {fmt} (JPEG, PNG, BMP and WebP are decoded)", "not-an-image")
+        raise ImageError(f"unsupported image format {fmt} (JPEG, PNG, BMP, WebP and TIFF are decoded)", "not-an-image")
     check_size(*size, limits)
     try:
         image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)

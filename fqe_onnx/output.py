@@ -1,6 +1,6 @@
 """Writing records as they are scored, and resuming an interrupted run.
 
-Formats: CSV (``path,identity,q,Q,mode,format,error_kind,error``) or JSON Lines with the same keys.
+Formats: CSV (the columns of ``fqe_onnx.records.COLUMNS``) or JSON Lines with the same keys.
 Every row is flushed as it is written, so a killed run loses at most the row being written. Next
 to an output file, a small side file (``OUTPUT.fqe-run.json``) records what made it (model file
 hash, contract, framing and decoding options, inputs); ``--resume`` refuses to append rows made
@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from .diagnostics import tally
 from .errors import FqeError
-from .records import COLUMNS, Record
+from .records import COLUMNS, Record, cell
 
 FORMATS = ("csv", "jsonl")
 SIDE_SUFFIX = ".fqe-run.json"
@@ -47,9 +47,7 @@ class RecordWriter:
     def write(self, record: Record) -> None:
         values = record.as_dict()
         if self._csv is not None:
-            values["q"] = "" if record.q is None else repr(record.q)
-            values["Q"] = "" if record.Q is None else str(record.Q)
-            self._csv.writerow([values[c] for c in self.columns])
+            self._csv.writerow([cell(values[c]) for c in self.columns])
         else:
             self.stream.write(json.dumps({c: values[c] for c in self.columns}, ensure_ascii=False) + "\n")
 
@@ -70,12 +68,17 @@ class RunSummary:
     inputs: int = 0
     already: int = 0  # rows of these inputs already in the output (--resume)
     already_errors: int = 0
+    left_out: str = ""  # the files a folder walk left out, by extension with the reason
+    per_face: bool = False  # --faces all: an image's rows are its faces 0, 1, ...
+    images: int = 0
 
     @property
     def total(self) -> int:
         return len(self.scores) + self.errors
 
     def add(self, record: Record) -> None:
+        if not self.per_face or record.face is None or record.face == 0:  # an image's first (or only) row
+            self.images += 1
         self.modes[record.mode] += 1
         if record.ok and record.Q is not None:
             self.scores.append(record.Q)
@@ -84,13 +87,17 @@ class RunSummary:
             self.error_kinds[record.error_kind] += 1
 
     def describe(self, provider: str, interrupted: str = "") -> str:
-        rate = self.total / self.seconds if self.seconds > 0 else 0.0
-        text = f"{self.total} images, {self.errors} errors, {rate:.1f} images/s, {provider}; mode: {tally(self.modes.elements())}"
+        rate = self.images / self.seconds if self.seconds > 0 else 0.0
+        faces = f" ({self.total} rows: one per face)" if self.per_face else ""
+        text = (f"{self.images} images{faces}, {self.errors} errors, {rate:.1f} images/s, {provider}; "
+                f"mode: {tally(self.modes.elements())}")
         if self.errors:
             text += f"; errors: {tally(self.error_kinds.elements())}"
         if self.already:
             text += f"; {self.already} inputs were already in the output ({self.already_errors} of them errors)"
-        left = self.inputs - self.already - self.total
+        if self.left_out:
+            text += f"; files left out: {self.left_out}"
+        left = self.inputs - self.already - self.images
         if interrupted:
             text = f"{interrupted}: {text}; {left} of {self.inputs} inputs not scored yet (rerun with --resume)"
         elif left:  # cannot happen: one row per input; said loudly if it ever does
@@ -185,23 +192,45 @@ def read_for_resume(output: Path, fmt: str, settings: dict[str, Any]) -> ResumeS
             handle.truncate(keep)
         data = data[:keep]
     text = data.decode("utf-8")
-    done: dict[str, str] = {}
+    rows: list[tuple[str, str]] = []  # (path, error kind) per row
     if fmt == "csv":
-        rows = list(csv.reader(io.StringIO(text)))
-        if rows and rows[0] != list(COLUMNS):
+        cells = list(csv.reader(io.StringIO(text)))
+        if cells and cells[0] != list(COLUMNS):
             raise FqeError(f"cannot resume {output}: its header is not {','.join(COLUMNS)}")
-        for row in rows[1:]:
+        for row in cells[1:]:
             if len(row) != len(COLUMNS):
                 raise FqeError(f"cannot resume {output}: a row has {len(row)} cells, expected {len(COLUMNS)}")
-            done[row[0]] = row[COLUMNS.index("error_kind")]
+            rows.append((row[0], row[COLUMNS.index("error_kind")]))
     else:
         for number, line in enumerate(text.splitlines(), 1):
             try:
                 row = json.loads(line)
-                done[row["path"]] = row["error_kind"]
+                rows.append((row["path"], row["error_kind"]))
             except (ValueError, KeyError, TypeError) as exc:
                 raise FqeError(f"cannot resume {output}: line {number} is not a row ({exc})") from exc
-    return ResumeState(done, torn)
+    if settings.get("faces") == "all" and rows:
+        rows = drop_last_image(output, fmt, text, rows)
+    return ResumeState(dict(rows), torn)
+
+
+def drop_last_image(output: Path, fmt: str, text: str, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """With one row per face, a killed run may have written only some faces of its last image: its
+    rows are cut from the file (and the image scored again). Returns the rows kept."""
+    last = rows[-1][0]
+    keep = len(rows)
+    while keep and rows[keep - 1][0] == last:
+        keep -= 1
+    if fmt == "csv":
+        kept = io.StringIO()
+        csv.writer(kept, lineterminator="\n").writerows(list(csv.reader(io.StringIO(text)))[: keep + 1])
+        prefix = kept.getvalue()
+    else:
+        prefix = "".join(line + "\n" for line in text.splitlines()[:keep])
+    if not text.startswith(prefix):  # not written by this writer: refuse rather than cut wrongly
+        raise FqeError(f"cannot resume {output}: its rows are not as fqe-onnx writes them")
+    with open(output, "r+b") as handle:
+        handle.truncate(len(prefix.encode("utf-8")))
+    return rows[:keep]
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .errors import FqeError, ImageError
-from .sources import is_image_name, printable
+from .sources import IMAGE_EXTENSIONS, is_image_name, printable
 
 #: Rows each actor scores per call (one Ray batch; the Scorer splits it into its own batches).
 RAY_BATCH = 64
@@ -57,8 +57,9 @@ class Input:
     identity: str
 
 
-def list_inputs(source: str, from_list: Optional[str] = None) -> tuple[str, list[Input]]:
-    """(the source's filesystem URI root, its images in sorted order)."""
+def list_inputs(source: str, from_list: Optional[str] = None,
+                extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> tuple[str, list[Input]]:
+    """(the source's filesystem URI root, its images in sorted order: files with one of ``extensions``)."""
     filesystem, root = _filesystem(source)
     if from_list is not None:
         with open(from_list, encoding="utf-8", errors="surrogateescape") as handle:
@@ -72,7 +73,7 @@ def list_inputs(source: str, from_list: Optional[str] = None) -> tuple[str, list
         if info.type == fs.FileType.File:
             return source, [Input(root, printable(os.path.basename(root)), "")]
         found = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
-        names = sorted(f.path[len(root):].lstrip("/") for f in found if f.type == fs.FileType.File and is_image_name(f.path))
+        names = sorted(f.path[len(root):].lstrip("/") for f in found if f.type == fs.FileType.File and is_image_name(f.path, extensions))
     inputs = []
     for name in names:
         parts = name.split("/")
@@ -86,7 +87,7 @@ class ScoreImages:
 
     def __init__(self, source: str, model: Optional[str] = None, device: str = "cpu", align: str = "auto",
                  threads: int = 1, max_pixels: int = 50_000_000, overrides: Optional[dict] = None,
-                 settings: Optional[dict] = None) -> None:
+                 settings: Optional[dict] = None, faces: str = "main") -> None:
         import cv2
         from pyarrow import fs
 
@@ -97,7 +98,7 @@ class ScoreImages:
         self.filesystem, _ = _filesystem(source)
         self.local = isinstance(self.filesystem, fs.LocalFileSystem)
         self.scorer = Scorer(model, device=device, align=align, threads=threads, max_pixels=max_pixels,
-                             **(overrides or {}))
+                             faces=faces, **(overrides or {}))
         self.metadata = run_metadata(self.scorer.contract, settings or {})
 
     def _load(self, path: str) -> tuple[np.ndarray, str]:
@@ -145,14 +146,16 @@ def done_paths(destination: str) -> set[str]:
 def score_dataset(source: str, destination: str, *, model: Optional[str] = None, device: str = "cpu",
                   align: str = "auto", from_list: Optional[str] = None, actors: Optional[int] = None,
                   cpus_per_actor: float = 1, batch_size: int = RAY_BATCH, max_pixels: int = 50_000_000,
-                  address: Optional[str] = None, udf: type = ScoreImages, **overrides: Any) -> dict[str, int]:
+                  address: Optional[str] = None, udf: type = ScoreImages, extensions: Optional[tuple[str, ...]] = None,
+                  faces: str = "main", **overrides: Any) -> dict[str, int]:
     """Score every image of ``source`` into Parquet part files under ``destination`` on Ray Data,
     skipping the paths already there; returns counts (inputs, already done, scored now).
+    ``extensions`` (default ``IMAGE_EXTENSIONS``) and ``faces`` (main or all) as for ``score``.
 
     Without ``address`` a local Ray is started on this machine's cores, bound to loopback. ``udf``
     is the map_batches class (``ScoreImages`` or a subclass of it)."""
     ray = import_ray()
-    _, inputs = list_inputs(source, from_list)
+    _, inputs = list_inputs(source, from_list, extensions or IMAGE_EXTENSIONS)
     done = done_paths(destination)
     todo = [i for i in inputs if i.name not in done]
     counts = {"inputs": len(inputs), "already": len(inputs) - len(todo), "scored": len(todo)}
@@ -166,14 +169,14 @@ def score_dataset(source: str, destination: str, *, model: Optional[str] = None,
     cpus = int(ray.cluster_resources().get("CPU", 1))
     # leave a CPU for reading and writing blocks: two 1-CPU actors on 2 cores starve the rest and hang
     actors = actors or max(1, int((cpus - 1) // cpus_per_actor))
-    settings = {"model": model or "default", "align": align, "max_pixels": max_pixels,
+    settings = {"model": model or "default", "align": align, "max_pixels": max_pixels, "faces": faces,
                 "overrides": json.loads(json.dumps(overrides, default=list))}
     dataset = ray.data.from_items([{"source_path": i.path, "path": i.name, "identity": i.identity} for i in todo])
     scored = dataset.map_batches(
         udf, batch_size=batch_size, concurrency=actors, num_cpus=cpus_per_actor, batch_format="numpy",
         fn_constructor_kwargs={"source": source, "model": model, "device": device, "align": align,
                                "threads": max(1, int(cpus_per_actor)), "max_pixels": max_pixels, "overrides": overrides,
-                               "settings": settings},
+                               "settings": settings, "faces": faces},
         max_restarts=-1, max_task_retries=-1)
     scored.write_parquet(destination)
     return counts

@@ -8,7 +8,14 @@ from typing import Any, Optional
 #: Output columns, in order. ``mode``: how the image was framed (aligned, as-is, geometry);
 #: ``format``: sniffed from the file's bytes (jpeg, png, bmp, webp; empty for arrays and unreadable
 #: files); ``error_kind``: a stable word from ``fqe_onnx.errors.ERROR_KINDS``; ``error``: the message.
-COLUMNS = ("path", "identity", "q", "Q", "mode", "format", "error_kind", "error")
+#: The geometry of an aligned face (empty for as-is and geometry rows and for errors): ``face``, its
+#: index among the image's detections (best detector score first); ``box``, x1 y1 x2 y2 in source
+#: pixels; ``face_score``, the detector's confidence; ``eye_distance``, eye centre to eye centre in
+#: source pixels (ISO/IEC 29794-5's inter-eye distance).
+COLUMNS = ("path", "identity", "q", "Q", "mode", "format", "error_kind", "error",
+           "face", "box", "face_score", "eye_distance")
+#: The columns that are empty unless the row is an aligned face.
+GEOMETRY_COLUMNS = ("face", "box", "face_score", "eye_distance")
 
 
 @dataclass(frozen=True)
@@ -23,10 +30,28 @@ class Record:
     format: str = ""
     error_kind: str = ""
     error: str = ""
+    face: Optional[int] = None
+    box: Optional[tuple[float, float, float, float]] = None
+    face_score: Optional[float] = None
+    eye_distance: Optional[float] = None
 
     @property
     def ok(self) -> bool:
         return not self.error_kind
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        if self.box is not None:
+            values["box"] = list(self.box)
+        return values
+
+
+def cell(value: Any) -> str:
+    """A CSV cell: '' for None, full float precision (repr round-trips), a box as 'x1 y1 x2 y2'."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return " ".join(cell(v) for v in value)
+    return str(value)

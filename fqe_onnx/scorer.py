@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
+from .align.aligner import face_geometry
 from .align.framing import MODE_ALIGNED, Framer
 from .contract import Contract
 from .decode import MAX_PIXELS, Limits, as_bgr_image, load_file
@@ -57,6 +58,7 @@ class Prepared:
     error: Optional[ImageError]
     mode: str = ""
     format: str = ""
+    geometry: Optional[dict[str, Any]] = None  # an aligned face's Record fields (face, box, face_score, eye_distance)
 
 
 def _failed(exc: Exception, mode: str, fmt: str) -> Prepared:
@@ -66,6 +68,11 @@ def _failed(exc: Exception, mode: str, fmt: str) -> Prepared:
         return Prepared(None, exc, mode, fmt or exc.format)
     log.debug("preparing an image failed", exc_info=exc)
     return Prepared(None, ImageError(f"{type(exc).__name__}: {exc}", "internal"), mode, fmt)
+
+
+#: ``faces``: ``main`` scores each image's main face (the biggest; see ``select_main_face``), ``all``
+#: every confident face, one record each, in detector-score order.
+FACES = ("main", "all")
 
 
 def _each_alone(call: Callable[[Any], Any], items: list[Any]) -> list[Any]:
@@ -110,7 +117,9 @@ class Scorer:
     images (default 4 on the CPU, 32 on CUDA). ``max_pixels`` refuses larger images from their header.
     ``precision="fp16"`` converts the model to half precision as it loads (for CUDA; inputs and
     outputs stay float32); ``io_binding`` binds each batch's input and output instead of passing
-    arrays (it spares staging copies on a GPU). After ``close()`` the scorer refuses to score.
+    arrays (it spares staging copies on a GPU). ``faces="all"`` gives one record per confident face
+    of each aligned image (key: path and ``face``) instead of its main face; an image without a
+    face is still one ``no-face`` record. After ``close()`` the scorer refuses to score.
     """
 
     def __init__(
@@ -125,6 +134,7 @@ class Scorer:
         max_pixels: int = MAX_PIXELS,
         precision: str = "fp32",
         io_binding: bool = False,
+        faces: str = "main",
         **overrides: Any,
     ) -> None:
         if batch_size is not None and batch_size < 1:
@@ -133,6 +143,9 @@ class Scorer:
             raise FqeError(f"threads must be 0 or more, got {threads}")
         if max_pixels < 1:
             raise FqeError(f"max_pixels must be at least 1, got {max_pixels}")
+        if faces not in FACES:
+            raise FqeError(f"faces must be one of {', '.join(FACES)}, got {faces!r}")
+        self.faces = faces
         from .zoo import resolve_model
 
         parse_device(device)  # a bad device name fails before anything is loaded
@@ -185,10 +198,11 @@ class Scorer:
 
     # -- per image: read, frame, prepare; anything that goes wrong is this image's error ------------
 
-    def _prepare_chunk(self, loads: list[Callable[[], tuple[np.ndarray, str]]]) -> list[Prepared]:
-        """Read and frame a chunk's images. Those to align go through the aligner together (one
-        detector call and one landmark call); the others are prepared one by one."""
-        ready: list[Optional[Prepared]] = []
+    def _prepare_chunk(self, loads: list[Callable[[], tuple[np.ndarray, str]]]) -> list[list[Prepared]]:
+        """Read and frame a chunk's images: per image, one Prepared per face to score (one for the
+        main face, an error, or an image not aligned). Those to align go through the aligner
+        together (one detector call and one landmark call); the others are prepared one by one."""
+        ready: list[Optional[list[Prepared]]] = []
         to_align: list[tuple[int, np.ndarray, str]] = []  # (position in the chunk, image, format)
         for position, load in enumerate(loads):
             mode = fmt = ""
@@ -199,26 +213,28 @@ class Scorer:
                     to_align.append((position, image, fmt))
                     ready.append(None)
                 else:
-                    ready.append(Prepared(self.framer.tensor(image, mode), None, mode, fmt))
+                    ready.append([Prepared(self.framer.tensor(image, mode), None, mode, fmt)])
             except Exception as exc:
-                ready.append(_failed(exc, mode, fmt))
+                ready.append([_failed(exc, mode, fmt)])
         if to_align:
             aligned = self._align([image for _, image, _ in to_align])
             for (position, _, fmt), result in zip(to_align, aligned):
-                ready[position] = (_failed(result, MODE_ALIGNED, fmt) if isinstance(result, Exception)
-                                   else Prepared(result, None, MODE_ALIGNED, fmt))
+                ready[position] = ([_failed(result, MODE_ALIGNED, fmt)] if isinstance(result, Exception) else
+                                   [Prepared(tensor, None, MODE_ALIGNED, fmt, face_geometry(face)) for face, tensor in result])
         return ready  # type: ignore[return-value]  # every position is filled by now
 
-    def _align(self, images: list[np.ndarray]) -> list[Union[np.ndarray, Exception]]:
-        """Model inputs of the images' aligned faces, or each image's exception. When the batched call
-        fails, the images are retried one at a time so that only the one at fault gets an error."""
+    def _align(self, images: list[np.ndarray]) -> list[Union[list[tuple[Any, np.ndarray]], Exception]]:
+        """(located face, model input) of the images' faces to score, or each image's exception. When
+        the batched call fails, the images are retried one at a time so that only the one at fault
+        gets an error."""
+        all_faces = self.faces == "all"
         try:
-            return list(self.framer.aligned_tensors(images))
+            return list(self.framer.aligned_faces(images, all_faces))
         except Exception as exc:
             if len(images) == 1:
                 return [exc]
             log.debug("aligning a batch of %d failed (%s); retrying one image at a time", len(images), exc)
-        return _each_alone(lambda image: self.framer.aligned_tensors([image])[0], images)
+        return _each_alone(lambda image: self.framer.aligned_faces([image], all_faces)[0], images)
 
     def _score(self, items: Iterable[Item]) -> Iterator[Scored]:
         self._check_open()
@@ -278,26 +294,29 @@ class Scorer:
             raise ModelError(f"the model fails on every image so far: {type(errors[0]).__name__}: {errors[0]}") from errors[0]
         return results if results is not None else list(errors)
 
-    def _infer(self, chunk: list[Item], ready: list[Prepared]) -> Iterator[Scored]:
-        good = [i for i, p in enumerate(ready) if p.tensor is not None]
-        outputs = dict(zip(good, self._run([ready[i].tensor for i in good]))) if good else {}
+    def _infer(self, chunk: list[Item], prepared: list[list[Prepared]]) -> Iterator[Scored]:
+        """The chunk's records: one per image, or per face with ``faces="all"``, in input order."""
+        rows = [(name, identity, p) for (name, identity, _), faces in zip(chunk, prepared) for p in faces]
+        good = [i for i, (_, _, p) in enumerate(rows) if p.tensor is not None]
+        outputs = dict(zip(good, self._run([rows[i][2].tensor for i in good]))) if good else {}
         calibration = self.contract.calibration
-        for i, (name, identity, _) in enumerate(chunk):
-            p = ready[i]
+        for i, (name, identity, p) in enumerate(rows):
             if p.error is not None:
                 yield Scored(Record(name, identity, None, None, p.mode, p.format, p.error.kind, str(p.error)), None, None)
                 continue
             output = outputs[i]
             if isinstance(output, Exception):
                 message = f"ONNX Runtime failed on this image: {type(output).__name__}: {output}"
-                yield Scored(Record(name, identity, None, None, p.mode, p.format, "model-error", message), None, None)
+                yield Scored(Record(name, identity, None, None, p.mode, p.format, "model-error", message,
+                                    **(p.geometry or {})), None, None)
                 continue
             q = float(self.model.norms_of(output[None])[0])
             if not math.isfinite(q):
                 yield Scored(Record(name, identity, None, None, p.mode, p.format, "bad-output",
-                                    f"non-finite model output (q = {q})"), None, None)
+                                    f"non-finite model output (q = {q})", **(p.geometry or {})), None, None)
             else:
-                yield Scored(Record(name, identity, q, norm_to_score(q, calibration), p.mode, p.format), output, p.tensor)
+                yield Scored(Record(name, identity, q, norm_to_score(q, calibration), p.mode, p.format,
+                                    **(p.geometry or {})), output, p.tensor)
 
     # -- public entry points -------------------------------------------------------------------------
 
@@ -344,7 +363,8 @@ class Scorer:
         return (scored.record for scored in self._score(items))
 
     def score_array(self, image: np.ndarray) -> Record:
-        """Score one in-memory BGR uint8 image."""
+        """Score one in-memory BGR uint8 image (with ``faces="all"``: its first face's record; use
+        ``score_arrays`` for every face)."""
         return next(self.score_arrays([image]))
 
     def score_folder(self, root: Union[str, "os.PathLike[str]"]) -> Iterator[Record]:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from .errors import FqeError, ImageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+#: The extensions of every format the decoder reads (JPEG, PNG, BMP, WebP, TIFF), any letter case.
+#: The format itself is sniffed from the bytes, whatever the name says.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff")
+#: Photo formats met in the wild that this decoder cannot read (phone HEIC/AVIF, JPEG XL and 2000, raw files).
+NOT_DECODABLE = frozenset((".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".dng", ".cr2", ".cr3", ".nef",
+                           ".arw", ".orf", ".rw2", ".raf", ".psd"))
+#: Image formats that are not photos to score (animations, drawings, icons).
+NOT_SCORED = frozenset((".gif", ".svg", ".ico", ".eps", ".ai", ".apng"))
 
 
 @dataclass(frozen=True)
@@ -32,8 +40,67 @@ def printable(text: str) -> str:
     return text.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
+def is_image_name(name: str, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> bool:
+    """Whether a file name ends with one of ``extensions`` (lower case, with the dot), any letter case."""
+    return name.lower().endswith(tuple(extensions))
+
+
+def extension_of(name: str) -> str:
+    """The lower-case extension with its dot ('.heic'), or '' for a name without one."""
+    suffix = Path(name).suffix.lower()
+    return suffix if suffix != "." else ""
+
+
+def parse_extensions(text: str) -> tuple[str, ...]:
+    """``--ext``: a comma-separated list that replaces the default extensions ('jpg,.PNG'), or, when
+    every entry starts with '+', is added to them ('+heic,+jp2'). Dots and letter case are optional."""
+    entries = [e.strip() for e in text.split(",") if e.strip()]
+    if not entries:
+        raise FqeError("--ext needs at least one extension, e.g. --ext jpg,png or --ext +jfif")
+    adding = [e.startswith("+") for e in entries]
+    if any(adding) and not all(adding):
+        raise FqeError(f"--ext {text!r}: either list the extensions to use, or add to the defaults with '+' on each")
+    names = tuple("." + e.lstrip("+").lstrip(".").lower() for e in entries)
+    if any(n == "." for n in names):
+        raise FqeError(f"--ext {text!r} has an empty extension")
+    base = IMAGE_EXTENSIONS if all(adding) else ()
+    return tuple(dict.fromkeys(base + names))
+
+
+def skip_reason(extension: str, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> str:
+    """Why a file with this extension was left out of a folder's images."""
+    if extension in IMAGE_EXTENSIONS and extension not in tuple(extensions):
+        return "left out by --ext"
+    if extension in NOT_DECODABLE:
+        return "not decodable here"
+    if extension in NOT_SCORED:
+        return "not an image format we score"
+    return "not an image extension (--ext +EXT adds one)"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What a folder walk found: the images to score, and the files left out, counted by extension."""
+
+    sources: list[ImageSource]
+    skipped: dict[str, int] = field(default_factory=dict)  # extension ('' for none) -> files left out
+    extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+
+    def skipped_summary(self) -> dict[str, dict[str, object]]:
+        """For summary files: ``{".heic": {"count": 12, "reason": "not decodable here"}, ...}``."""
+        return {ext or "(no extension)": {"count": n, "reason": skip_reason(ext, self.extensions)}
+                for ext, n in sorted(self.skipped.items(), key=lambda item: (-item[1], item[0]))}
+
+    def describe_skipped(self) -> str:
+        """'12 .heic: not decodable here; 3 .gif: not an image format we score', or '' when none."""
+        return "; ".join(f"{v['count']} {ext}: {v['reason']}" for ext, v in self.skipped_summary().items())
+
+    def nothing_found(self, root: str) -> FqeError:
+        """The error for a folder without a single image, saying what it holds instead."""
+        wanted = " ".join(self.extensions)
+        held = self.describe_skipped()
+        return FqeError(f"no images under {printable(str(root))} (extensions {wanted}); "
+                        + (f"found instead: {held}" if held else "it holds no files at all"))
 
 
 def source_for(path: Path, relative: str) -> ImageSource:
@@ -43,19 +110,28 @@ def source_for(path: Path, relative: str) -> ImageSource:
     return ImageSource(path=path, name=printable(relative), identity=printable(identity))
 
 
-def find_images(root: str | os.PathLike[str]) -> list[ImageSource]:
-    """Every .jpg/.jpeg/.png (any letter case) under ``root``, recursively, sorted by relative path.
+def find_images(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[ImageSource]:
+    """Every image (``IMAGE_EXTENSIONS``, any letter case) under ``root``, recursively, sorted by
+    relative path: ``discover(root).sources``."""
+    return discover(root, extensions).sources
+
+
+def discover(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS) -> Discovery:
+    """Every file with one of ``extensions`` (any letter case) under ``root``, recursively, sorted
+    by relative path, and the count of the other files by extension.
 
     Symlinked folders are followed; each folder is walked once (under the first name met), so a
     link loop ends and no file is listed twice. A folder that cannot be listed becomes an error
     source (kind ``unreadable``, named ``FOLDER/``). ``root`` may also be a single image file
     (named by its file name, identity empty)."""
+    extensions = tuple(extensions)
     root_path = Path(root)
     if not root_path.is_dir():
         if os.path.lexists(root_path):  # a file, or something else with that name: the decoder says what
-            return [source_for(root_path, root_path.name)]
+            return Discovery([source_for(root_path, root_path.name)], {}, extensions)
         raise FqeError(f"no such file or folder: {printable(str(root_path))}")
     found: list[ImageSource] = []
+    skipped: Counter = Counter()
     visited: set[tuple[int, int]] = set()
     stack = [(root_path, "")]
     while stack:
@@ -79,10 +155,12 @@ def find_images(root: str | os.PathLike[str]) -> list[ImageSource]:
                 is_dir = False
             if is_dir:
                 stack.append((Path(entry.path), child))
-            elif is_image_name(entry.name):
+            elif is_image_name(entry.name, extensions):
                 found.append(source_for(Path(entry.path), child))
+            else:
+                skipped[extension_of(entry.name)] += 1
     found.sort(key=lambda s: s.name)
-    return found
+    return Discovery(found, dict(skipped), extensions)
 
 
 def read_list(list_file: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> list[ImageSource]:

@@ -17,7 +17,8 @@ from .records import COLUMNS, Record
 
 #: CSV column -> engine-facing column. Distinct even when compared case-insensitively.
 ENGINE_NAMES = {"path": "path", "identity": "identity", "q": "quality_raw", "Q": "quality_score",
-                "mode": "framing_mode", "format": "image_format", "error_kind": "error_kind", "error": "error"}
+                "mode": "framing_mode", "format": "image_format", "error_kind": "error_kind", "error": "error",
+                "face": "face_index", "box": "face_box", "face_score": "face_score", "eye_distance": "eye_distance"}
 KEY_CONTRACT_SHA256 = b"fqe_onnx.contract_sha256"
 KEY_SETTINGS = b"fqe_onnx.settings"
 
@@ -38,7 +39,8 @@ def contract_sha256(contract: Any) -> str:
 def schema(metadata: Optional[Mapping[bytes, bytes]] = None) -> Any:
     """The fixed Arrow schema, in CSV column order."""
     pa = import_pyarrow()
-    types = {"q": pa.float64(), "Q": pa.int32()}
+    types = {"q": pa.float64(), "Q": pa.int32(), "face": pa.int32(), "box": pa.list_(pa.float64()),
+             "face_score": pa.float64(), "eye_distance": pa.float64()}
     return pa.schema([pa.field(ENGINE_NAMES[c], types.get(c, pa.string())) for c in COLUMNS], metadata=metadata)
 
 

@@ -223,7 +223,7 @@ def test_score_marks_the_mode_and_keeps_going(tmp_path, astronaut):
     result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--device", "cpu"])  # no options: auto
     assert result.exit_code == 1
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error"]
+    assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]
     assert rows["astro.png"]["mode"] == "aligned" and float(rows["astro.png"]["q"]) > 3.0
     assert rows["wall.png"]["error_kind"] == "no-face" and rows["wall.png"]["error"].startswith("no face found")
     assert rows["wall.png"]["mode"] == "aligned" and rows["wall.png"]["q"] == ""

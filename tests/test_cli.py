@@ -19,7 +19,7 @@ def invoke(*args):
 
 def parse_csv(text):
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error"]
+    assert rows[0] == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]
     return rows[1:]
 
 
@@ -32,7 +32,7 @@ def test_score_csv_to_stdout(dataset, model_path, weights):
     for seed, row in zip([3, 0, 1, 2], rows):
         q = float(row[2])
         assert q == pytest.approx(pooled_linear_q(seed_preprocess(random_face(seed)), weights), rel=1e-5)
-        assert int(row[3]) == seed_score(q) and row[4:] == ["geometry", "png", "", ""]
+        assert int(row[3]) == seed_score(q) and row[4:] == ["geometry", "png", "", "", "", "", "", ""]
     assert "4 images, 0 errors" in result.stderr and "CPUExecutionProvider" in result.stderr
     assert "images/s" in result.stderr
 
@@ -42,7 +42,7 @@ def test_score_jsonl_to_file_keeps_full_precision(dataset, model_path, tmp_path)
     result = invoke("score", dataset, "--align", "never", "-m", model_path, "--format", "jsonl", "-o", out, "--no-progress")
     assert result.exit_code == 0 and result.stdout == ""
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [list(r) for r in records] == [["path", "identity", "q", "Q", "mode", "format", "error_kind", "error"]] * 4
+    assert [list(r) for r in records] == [["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]] * 4
     csv_rows = parse_csv(invoke("score", dataset, "--align", "never", "-m", model_path).stdout)
     assert [repr(r["q"]) for r in records] == [row[2] for row in csv_rows]  # same float, every digit
 
@@ -53,7 +53,7 @@ def test_a_broken_image_is_a_row_and_exit_1(dataset, model_path):
     assert result.exit_code == 1
     rows = {r[0]: r for r in parse_csv(result.stdout)}
     assert len(rows) == 5
-    assert rows["person_a/bad.jpg"][2:] == ["", "", "", "", "not-an-image",  # no mode: never decoded
+    assert rows["person_a/bad.jpg"][2:8] == ["", "", "", "", "not-an-image",  # no mode: never decoded
                                             "not an image: the bytes start with no known image signature"]
     assert "5 images, 1 errors" in result.stderr and "errors: not-an-image 1" in result.stderr
 
@@ -188,7 +188,7 @@ def test_run_returns_a_dataframe(dataset, model_path):
 
     (dataset / "bad.png").write_bytes(b"x")
     df = run(image_root=dataset, model=model_path, device="cpu", align="never")
-    assert list(df.columns) == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error"]
+    assert list(df.columns) == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]
     assert len(df) == 5 and (df["error"] != "").sum() == 1 and set(df["error_kind"]) == {"", "not-an-image"}
     assert df.loc[df["path"] == "bad.png", "Q"].isna().all()
     ok = df[df["error"] == ""]
@@ -203,5 +203,5 @@ def test_unwritable_output_is_a_usage_error(dataset, model_path, tmp_path):
 def test_empty_folder_says_so(tmp_path, model_path):
     (tmp_path / "empty").mkdir()
     result = invoke("score", tmp_path / "empty", "--align", "never", "-m", model_path)
-    assert result.exit_code == 0 and result.stdout == "path,identity,q,Q,mode,format,error_kind,error\n"
-    assert "warning: no .jpg, .jpeg or .png images in" in result.stderr
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "no images under" in result.stderr and "it holds no files at all" in result.stderr

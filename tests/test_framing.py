@@ -208,14 +208,14 @@ def test_a_failing_batched_alignment_is_retried_image_by_image(astronaut, defaul
     photos = [astronaut, cv2.resize(astronaut, (300, 300)), np.roll(astronaut, (40, -60), axis=(0, 1))]
     with Scorer(default_model, device="cpu", batch_size=3, threads=0) as scorer:
         expected = [r.q for r in scorer.score_arrays(photos)]
-        real = scorer.framer.aligned_tensors
+        real = scorer.framer.aligned_faces
 
-        def fails_on_the_small_photo(images):
+        def fails_on_the_small_photo(images, all_faces=False):
             if any(image.shape[0] == 300 for image in images):
                 raise RuntimeError("detector broke")
-            return real(images)
+            return real(images, all_faces)
 
-        monkeypatch.setattr(scorer.framer, "aligned_tensors", fails_on_the_small_photo)
+        monkeypatch.setattr(scorer.framer, "aligned_faces", fails_on_the_small_photo)
         records = list(scorer.score_arrays(photos))
     assert [r.error_kind for r in records] == ["", "internal", ""]
     assert records[1].error == "RuntimeError: detector broke" and records[1].mode == "aligned"

@@ -21,6 +21,14 @@ class LocatedFace:
     points: np.ndarray  # (5, 2): left eye, right eye, nose tip, left and right mouth corner
 
 
+def face_geometry(face: LocatedFace) -> dict[str, Any]:
+    """The geometry columns of a row for one located face: its index, box (x1, y1, x2, y2, to 0.1 px),
+    detector score (to 1e-4) and inter-eye distance (eye centre to eye centre, to 0.01 px), in source pixels."""
+    eye_distance = float(np.linalg.norm(face.points[0] - face.points[1]))
+    return {"face": face.face_index, "box": tuple(round(float(v), 1) for v in face.detection.box),
+            "face_score": round(float(face.detection.score), 4), "eye_distance": round(eye_distance, 2)}
+
+
 @dataclass(frozen=True)
 class AlignedFace:
     """A located face and its crop on the template."""
@@ -34,18 +42,20 @@ class FaceAligner:
 
     The models default to the pinned files of the default model's npm package (fetched once,
     hash-checked). The template and crop size default to ArcFace's 112x112; a scorer passes its
-    model's own (``fqe_onnx.align.template.model_template``).
+    model's own (``fqe_onnx.align.template.model_template``). Large photos are also searched in
+    tiles for small faces (``tiling``, see ``fqe_onnx.align.detection.tile_rects``).
     """
 
     def __init__(self, device: str = "cpu", detector_model: Any = None, landmark_model: Any = None,
-                 confidence: float = CONFIDENCE, threads: Optional[int] = None):
+                 confidence: float = CONFIDENCE, threads: Optional[int] = None, tiling: bool = True):
         if detector_model is None or landmark_model is None:
             from ..zoo import aligner_models
 
             default_detector, default_landmarks = aligner_models()
             detector_model = detector_model or default_detector
             landmark_model = landmark_model or default_landmarks
-        self.detector = FaceDetector(detector_model, landmark_model, device=device, confidence=confidence, threads=threads)
+        self.detector = FaceDetector(detector_model, landmark_model, device=device, confidence=confidence, threads=threads,
+                                     tiling=tiling)
 
     def locate_batch(self, images: Sequence[np.ndarray], all_faces: bool = False) -> list[list[LocatedFace] | ImageError]:
         """Per image, the main face (or every face) with its five points, or an ImageError (kind

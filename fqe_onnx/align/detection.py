@@ -4,12 +4,19 @@ Detector (``fr_detect.onnx``): the whole image stretched to 320x240, RGB, ``(x -
 graph already applies the softmax and the prior decoding, so ``boxes`` are normalised x1, y1, x2, y2.
 Landmarks (``fr_landmark.onnx``): a square crop around the box (side = box height), grey, / 256,
 64x64; output 68 (x, y) points normalised to that crop, in the usual 68-point layout.
+
+Small faces in large photos: the detector finds faces from about 12 of its input pixels wide, so a
+photo much larger than its input is also looked at in overlapping tiles at finer scales
+(``tile_rects``: a fixed grid computed from the image's height and width alone), all run as one
+detector batch with the whole image, and merged by one NMS. Frames near the detector's size (a
+250x250 crop, a 640x480 frame) get no tiles and the same detections as without tiling.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, NamedTuple, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -20,6 +27,102 @@ DETECTOR_SIZE = (320, 240)  # (width, height)
 CONFIDENCE = 0.65
 NMS_IOU = 0.4
 LANDMARK_SIZE = 64
+
+# -- tiling: the constants live here only (the ONNX bundle imports them) -----------------------------
+#: Source pixels per detector pixel of each tile level, finest first: at 2.5 a face 32 px wide is
+#: 12.8 detector pixels wide, above what the detector finds reliably.
+TILE_SCALES = (2.5, 7.5)
+#: A tile level is used when the whole image is shrunk by more than this times the level's scale.
+TILE_TRIGGER = 1.2
+#: The narrowest face (detector pixels) the detector finds reliably, measured on the demo face.
+MIN_FACE_PX = 12
+#: Tiles of a level overlap by this times the narrowest face the next coarser level finds, so a
+#: face too small for that level lies wholly inside one of these tiles, clear of its edges.
+TILE_OVERLAP = 1.25
+#: A tile's detection this close (detector pixels) to one of its sides inside the image is a face
+#: cut by the tile: dropped, since a neighbouring tile holds all of it.
+TILE_EDGE_PX = 2.0
+#: A face only a tile saw gets a second look: the detector on a window around it where the face is
+#: this share of the window's width (about 80 detector pixels), which must find it again (IoU >=
+#: SECOND_LOOK_IOU). Texture and half faces that fire the detector's smallest anchors do not come back.
+SECOND_LOOK_SHARE = 0.25
+SECOND_LOOK_IOU = 0.3
+#: Detector inputs per runtime call at most (memory stays bounded whatever the photo's size).
+DETECTOR_BATCH = 16
+
+
+def tile_positions(length: int, tile: int, overlap: int) -> list[int]:
+    """Starts of the fewest tiles of ``tile`` pixels covering ``length`` with at least ``overlap``
+    between neighbours, spread evenly from 0 to ``length - tile``."""
+    if tile >= length:
+        return [0]
+    count = math.ceil((length - tile) / max(tile - overlap, 1)) + 1
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+class View(NamedTuple):
+    """One detector view of an image, in image pixels: x, y, w, h, and the widest face it may
+    report (a tile leaves wider faces to the coarser views, which find them whole; inf for the whole image)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    max_face: float = math.inf
+
+
+def tile_rects(height: int, width: int) -> list[View]:
+    """The detector's views of an image of ``height`` x ``width``: the whole image first, then each
+    used level's tiles (``TILE_SCALES``: a tile is the detector's input size times the scale,
+    clipped to the image), row by row. Neighbouring tiles overlap by the widest face their level
+    reports, the narrowest face the next coarser view finds times TILE_OVERLAP. A pure function of the size."""
+    det_w, det_h = DETECTOR_SIZE
+    whole = max(width / det_w, height / det_h)
+    levels = [scale for scale in TILE_SCALES if whole > scale * TILE_TRIGGER]
+    rects = [View(0, 0, width, height)]
+    for scale, coarser in zip(levels, levels[1:] + [whole]):
+        tile_w, tile_h = min(round(det_w * scale), width), min(round(det_h * scale), height)
+        overlap = math.ceil(TILE_OVERLAP * MIN_FACE_PX * coarser)
+        rects += [View(x, y, tile_w, tile_h, float(overlap)) for y in tile_positions(height, tile_h, overlap)
+                  for x in tile_positions(width, tile_w, overlap)]
+    return rects
+
+
+def second_look_window(box: tuple[float, float, float, float], width: int, height: int) -> View:
+    """The window (detector aspect, the face SECOND_LOOK_SHARE of its width, moved inside the
+    image and clipped to it) in which a face only a tile saw must be found again."""
+    x1, y1, x2, y2 = box
+    window_w = (x2 - x1) / SECOND_LOOK_SHARE
+    window_h = window_w * DETECTOR_SIZE[1] / DETECTOR_SIZE[0]
+    w, h = max(min(round(window_w), width), 1), max(min(round(window_h), height), 1)
+    x = min(max(round((x1 + x2) / 2 - w / 2), 0), width - w)
+    y = min(max(round((y1 + y2) / 2 - h / 2), 0), height - h)
+    return View(x, y, w, h)
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box with each of ``boxes`` (x1, y1, x2, y2)."""
+    inter = (np.maximum(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0)
+             * np.maximum(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0))
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum((box[2] - box[0]) * (box[3] - box[1]) + areas - inter, 1e-12)
+
+
+def inside_tile(boxes: np.ndarray, rect: View, width: int, height: int) -> np.ndarray:
+    """Which boxes (image pixels) a view keeps: those no wider than its ``max_face`` and clear of its
+    sides that lie inside the image (the others are faces cut by the tile). The whole image keeps all."""
+    x, y, w, h, max_face = rect
+    margin_x, margin_y = TILE_EDGE_PX * w / DETECTOR_SIZE[0], TILE_EDGE_PX * h / DETECTOR_SIZE[1]
+    keep = boxes[:, 2] - boxes[:, 0] <= max_face
+    if x > 0:
+        keep &= boxes[:, 0] > x + margin_x
+    if y > 0:
+        keep &= boxes[:, 1] > y + margin_y
+    if x + w < width:
+        keep &= boxes[:, 2] < x + w - margin_x
+    if y + h < height:
+        keep &= boxes[:, 3] < y + h - margin_y
+    return keep
 
 
 @dataclass(frozen=True)
@@ -97,32 +200,66 @@ class FaceDetector:
     ``landmarks_batch`` 68 points for each (image, face) pair.
 
     Models with a dynamic batch axis (the zoo's prepared copies) take a whole batch in one call;
-    a model fixed at batch 1 is run once per image."""
+    a model fixed at batch 1 is run once per image. ``tiling=False`` looks at each image whole
+    only (the behaviour before tiling, for comparisons)."""
 
     def __init__(self, detector_model, landmark_model, device: str = "cpu",
-                 confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None):
+                 confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None,
+                 tiling: bool = True):
         self.detector, self.provider = create_session(detector_model, device, threads)
         self.landmarker, _ = create_session(landmark_model, device, threads)
         self.confidence = confidence
         self.nms_iou = nms_iou
+        self.tiling = tiling
+
+    def views(self, height: int, width: int) -> list[View]:
+        """The views of an image the detector looks at: ``tile_rects``, or the whole image only."""
+        return tile_rects(height, width) if self.tiling else [View(0, 0, width, height)]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Per image: the faces above the confidence threshold after NMS, in image pixels, best score first."""
+        """Per image: the faces above the confidence threshold after NMS, in image pixels, best score
+        first. Each image is seen whole and, when large, in tiles (``tile_rects``); all the views of
+        all the images go through the detector together, in calls of at most DETECTOR_BATCH."""
         if not images:
             return []
-        scores, boxes = _run_batch(self.detector, ["scores", "boxes"], np.stack([detector_input(b) for b in images]))
-        return [self._confident(scores[k, :, 1], boxes[k], image.shape[1], image.shape[0])
-                for k, image in enumerate(images)]
+        views = [(k, view) for k, image in enumerate(images) for view in self.views(*image.shape[:2])]
+        found: list[list[tuple[np.ndarray, np.ndarray, bool]]] = [[] for _ in images]
+        for (k, view), (boxes, scores) in zip(views, self._look(images, views)):
+            keep = inside_tile(boxes, view, images[k].shape[1], images[k].shape[0])
+            found[k].append((boxes[keep], scores[keep], view.w < images[k].shape[1] or view.h < images[k].shape[0]))
+        merged = [self._merged(parts) for parts in found]
+        doubtful = [(k, i, second_look_window(face.box, images[k].shape[1], images[k].shape[0]))
+                    for k, faces in enumerate(merged) for i, (face, tiled) in enumerate(faces) if tiled]
+        lost = set()
+        for (k, i, _), (boxes, _) in zip(doubtful, self._look(images, [(k, window) for k, _, window in doubtful])):
+            if not (len(boxes) and box_iou(np.array(merged[k][i][0].box), boxes).max() >= SECOND_LOOK_IOU):
+                lost.add((k, i))
+        return [[face for i, (face, _) in enumerate(faces) if (k, i) not in lost] for k, faces in enumerate(merged)]
+
+    def _look(self, images: Sequence[np.ndarray], views: Sequence[tuple[int, View]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per (image index, view): the view's confident boxes in image pixels and their scores; the
+        detector runs on at most DETECTOR_BATCH views at a time."""
+        for start in range(0, len(views), DETECTOR_BATCH):
+            part = views[start : start + DETECTOR_BATCH]
+            batch = np.stack([detector_input(images[k][v.y : v.y + v.h, v.x : v.x + v.w]) for k, v in part])
+            scores, boxes = _run_batch(self.detector, ["scores", "boxes"], batch)
+            for (_, view), view_scores, view_boxes in zip(part, scores[:, :, 1], boxes):
+                confident = view_scores >= self.confidence
+                scaled = view_boxes[confident].astype(np.float64) * [view.w, view.h, view.w, view.h]
+                yield scaled + [view.x, view.y, view.x, view.y], view_scores[confident]
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """One image's faces (``detect_batch`` of one)."""
         return self.detect_batch([bgr])[0]
 
-    def _confident(self, face_scores: np.ndarray, face_boxes: np.ndarray, width: int, height: int) -> list[Detection]:
-        confident = face_scores >= self.confidence
-        face_scores, face_boxes = face_scores[confident], face_boxes[confident] * [width, height, width, height]
-        keep = nms(face_boxes, face_scores, self.nms_iou)
-        return [Detection(tuple(float(v) for v in face_boxes[i]), float(face_scores[i])) for i in keep]
+    def _merged(self, parts: list[tuple[np.ndarray, np.ndarray, bool]]) -> list[tuple[Detection, bool]]:
+        """All views' boxes of one image merged by one NMS, best score first, each with whether only
+        a tile (not the whole image) gave it."""
+        boxes = np.concatenate([b for b, _, _ in parts]).reshape(-1, 4)
+        scores = np.concatenate([s for _, s, _ in parts])
+        tiled = np.concatenate([np.full(len(s), t) for _, s, t in parts])
+        keep = nms(boxes, scores, self.nms_iou)
+        return [(Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i])) for i in keep]
 
     def landmarks_batch(self, faces: Sequence[tuple[np.ndarray, Detection]]) -> list[np.ndarray]:
         """68 (x, y) points in image pixels for each (BGR image, detected face)."""

@@ -79,8 +79,15 @@ class Framer:
     def aligned_tensors(self, images: Sequence[np.ndarray]) -> list[Union[np.ndarray, ImageError]]:
         """The model input of each image's main face aligned onto the template, or that image's
         ImageError (``no-face``): one detector call and one landmark call for all the images."""
-        found = self.aligner.faces_batch(images, template=self.template, size_hw=self.size_hw)
-        return [faces if isinstance(faces, ImageError) else prepare_crop(faces[0].crop, self.preprocess) for faces in found]
+        return [found if isinstance(found, ImageError) else found[0][1] for found in self.aligned_faces(images)]
+
+    def aligned_faces(self, images: Sequence[np.ndarray], all_faces: bool = False
+                      ) -> list[Union[list[tuple[Any, np.ndarray]], ImageError]]:
+        """Per image, (``LocatedFace``, model input) for its main face (or every face, best detector
+        score first), or its ImageError (``no-face``): one detector and one landmark call for all."""
+        found = self.aligner.faces_batch(images, all_faces=all_faces, template=self.template, size_hw=self.size_hw)
+        return [faces if isinstance(faces, ImageError) else
+                [(aligned.face, prepare_crop(aligned.crop, self.preprocess)) for aligned in faces] for faces in found]
 
     def tensor(self, bgr: np.ndarray, mode: str) -> np.ndarray:
         """The model input for an image in ``mode``; raises ImageError (``no-face``) when aligning fails."""

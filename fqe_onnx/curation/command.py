@@ -37,7 +37,7 @@ def embed_into_store(root: str, out: Path, model: Optional[str], device: str, ba
 
     sources = find_images(root)
     if not sources:
-        raise FqeError(f"no .jpg, .jpeg or .png images in {root}")
+        raise FqeError(f"no images in {root}")
     out.mkdir(parents=True, exist_ok=True)
     path = out / STORE_NAME
     scorer = Scorer(model, device=device, batch_size=batch_size, align=align, max_pixels=max_pixels, **overrides)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import FqeError
 from ..records import Record
-from ..sources import ImageSource, find_images
+from ..sources import ImageSource, discover
 from .cuts import CSV_COLUMNS as CUT_COLUMNS, csv_row, threshold_cuts
 from .edc import MIN_FALSE_MATCHES, edc_curve, edc_summary, fmr_supported, threshold_at_fmr
 from .pairs import MATED_CAP, NON_MATED, Pairs, comparison_pairs, cosine_similarities
@@ -127,7 +127,8 @@ def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: 
 
     Returns the evaluation, the quality model's records, the similarities, the pairs and the
     per-image qualities by source."""
-    sources = [s for s in find_images(root) if s.identity]
+    found = discover(root)
+    sources = [s for s in found.sources if s.identity]
     if not sources:
         raise FqeError(f"no images in identity folders under {root}: evaluate needs ROOT/IDENTITY/IMAGE")
     quality_pass = embed(scorer, sources)
@@ -167,6 +168,7 @@ def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: 
         "comparisons": {"mated": int(pairs.mated.sum()), "non_mated": int((~pairs.mated).sum()),
                         "mated_cap_per_identity": cap, "non_mated_requested": non_mated, "seed": seed},
         "quality_csv_images_without_value": missing,
+        "files_left_out": found.skipped_summary(),
         **evaluation.summary,
     }
     return evaluation, quality_pass.records, similarity, pairs, qualities

@@ -43,6 +43,16 @@ class Row:
     Q: Optional[int]
     mode: str
     error_kind: str
+    face: Optional[int] = None  # with score --faces all: the face's index and box (source pixels)
+    box: Optional[tuple[float, ...]] = None
+
+
+def _box(value: Any) -> Optional[tuple[float, ...]]:
+    """A box cell as score writes it: 'x1 y1 x2 y2' in CSV, a list in JSONL; None when empty."""
+    if value in ("", None):
+        return None
+    numbers = tuple(float(v) for v in (value.split() if isinstance(value, str) else value))
+    return numbers if len(numbers) == 4 else None
 
 
 def read_scores(path: Path) -> list[Row]:
@@ -59,7 +69,8 @@ def read_scores(path: Path) -> list[Row]:
             raise FqeError(f"{path} is not a score table: its header must have path, q and Q ({','.join(COLUMNS)})")
         raw = list(reader)
     return [Row(r["path"], r.get("identity", "") or "", float(r["q"]) if r["q"] not in ("", None) else None,
-                int(r["Q"]) if r["Q"] not in ("", None) else None, r.get("mode", "") or "", r.get("error_kind", "") or "")
+                int(r["Q"]) if r["Q"] not in ("", None) else None, r.get("mode", "") or "", r.get("error_kind", "") or "",
+                int(r["face"]) if r.get("face") not in ("", None) else None, _box(r.get("box")))
             for r in raw]
 
 
@@ -72,9 +83,10 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 def _faces(rows: list[Row], images: Path) -> str:
     cells = []
     for row in rows:
-        uri = thumbnail_uri(images / row.path)
+        uri = thumbnail_uri(images / row.path, box=row.box)
         image = f'<img src="{uri}" alt="{escape(row.path)}">' if uri else '<div class="muted">(unreadable)</div>'
-        cells.append(f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}<br>'
+        face = f" · face {row.face}" if row.face is not None else ""
+        cells.append(f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}{face}<br>'
                      f'q {row.q:.3f} · Q {row.Q}'
                      "</figcaption></figure>")
     return f'<div class="grid">{"".join(cells)}</div>'
@@ -133,7 +145,7 @@ def build_report(scores: Path, images: Path, count: int = 24, evaluation: Option
     kinds = Counter(r.error_kind for r in rows if r.error_kind)
     sections = [
         f"<h1>fqe-onnx report: {escape(scores.name)}</h1>",
-        f"<p>{len(rows)} images, {len(scored)} scored, {len(rows) - len(scored)} errors. Images from "
+        f"<p>{len(rows)} {'rows (one per face)' if any(r.face is not None for r in rows) else 'images'}, {len(scored)} scored, {len(rows) - len(scored)} errors. Images from "
         f"{escape(str(images))}.</p>",
         '<h2>Scores</h2><div class="charts">' + histogram([r.Q for r in scored])
         + scatter([r.q for r in sample], [r.Q for r in sample], "Q against q", "q (embedding norm)", "Q") + "</div>",
