@@ -93,11 +93,11 @@ def test_float_resize_would_differ():
 
 
 def _python_faces(scores: np.ndarray, boxes: np.ndarray, width: int, height: int):
-    from fqe_onnx.align.detection import Detection, FaceDetector
+    """The Python path's faces for the whole image seen as one view (no tiles)."""
+    from fqe_onnx.align.detection import View, confident_boxes, merge_views
 
-    detector = FaceDetector.__new__(FaceDetector)
-    detector.confidence, detector.nms_iou = 0.65, 0.4
-    return detector._confident(scores, boxes, width, height)
+    found = confident_boxes(scores, boxes, View(0, 0, width, height))
+    return [face for face, _ in merge_views([(*found, False)])]
 
 
 def test_detector_input_is_detection_detector_input():

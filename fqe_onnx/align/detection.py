@@ -244,22 +244,14 @@ class FaceDetector:
             batch = np.stack([detector_input(images[k][v.y : v.y + v.h, v.x : v.x + v.w]) for k, v in part])
             scores, boxes = _run_batch(self.detector, ["scores", "boxes"], batch)
             for (_, view), view_scores, view_boxes in zip(part, scores[:, :, 1], boxes):
-                confident = view_scores >= self.confidence
-                scaled = view_boxes[confident].astype(np.float64) * [view.w, view.h, view.w, view.h]
-                yield scaled + [view.x, view.y, view.x, view.y], view_scores[confident]
+                yield confident_boxes(view_scores, view_boxes, view, self.confidence)
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """One image's faces (``detect_batch`` of one)."""
         return self.detect_batch([bgr])[0]
 
     def _merged(self, parts: list[tuple[np.ndarray, np.ndarray, bool]]) -> list[tuple[Detection, bool]]:
-        """All views' boxes of one image merged by one NMS, best score first, each with whether only
-        a tile (not the whole image) gave it."""
-        boxes = np.concatenate([b for b, _, _ in parts]).reshape(-1, 4)
-        scores = np.concatenate([s for _, s, _ in parts])
-        tiled = np.concatenate([np.full(len(s), t) for _, s, t in parts])
-        keep = nms(boxes, scores, self.nms_iou)
-        return [(Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i])) for i in keep]
+        return merge_views(parts, self.nms_iou)
 
     def landmarks_batch(self, faces: Sequence[tuple[np.ndarray, Detection]]) -> list[np.ndarray]:
         """68 (x, y) points in image pixels for each (BGR image, detected face)."""
@@ -274,6 +266,25 @@ class FaceDetector:
     def landmarks(self, bgr: np.ndarray, detection: Detection) -> np.ndarray:
         """68 points for one detected face (``landmarks_batch`` of one)."""
         return self.landmarks_batch([(bgr, detection)])[0]
+
+
+def confident_boxes(view_scores: np.ndarray, view_boxes: np.ndarray, view: View,
+                    confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """One view's detector output (scores (N,), boxes (N, 4) in the view's 0..1 units): the boxes at
+    or above ``confidence``, in image pixels (float64), and their scores."""
+    confident = view_scores >= confidence
+    scaled = view_boxes[confident].astype(np.float64) * [view.w, view.h, view.w, view.h]
+    return scaled + [view.x, view.y, view.x, view.y], view_scores[confident]
+
+
+def merge_views(parts: list[tuple[np.ndarray, np.ndarray, bool]], nms_iou: float = NMS_IOU) -> list[tuple[Detection, bool]]:
+    """All views' (boxes, scores, tiled) of one image merged by one NMS, best score first, each
+    with whether only a tile (not the whole image) gave it."""
+    boxes = np.concatenate([b for b, _, _ in parts]).reshape(-1, 4)
+    scores = np.concatenate([s for _, s, _ in parts])
+    tiled = np.concatenate([np.full(len(s), t) for _, s, t in parts])
+    keep = nms(boxes, scores, nms_iou)
+    return [(Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i])) for i in keep]
 
 
 def _run_batch(session: Any, outputs: Optional[list[str]], batch: np.ndarray) -> list[np.ndarray]:
