@@ -1,0 +1,187 @@
+"""Decoder behaviours that users rely on and no other test pinned: restart markers, the exact pixel
+limit, files that lie about their size, WebP/BMP headers, cut-short and corrupt files."""
+
+import os
+import struct
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import random_face, write_image
+
+from fqe_onnx import decode
+from fqe_onnx.decode import Limits, decode_bytes, decode_image, header_size, load_file, read_bytes, read_image
+from fqe_onnx.errors import ERROR_KINDS, ImageError
+
+LENIENT = Limits(min_side=1, refuse_flat=False)
+
+
+def textured(seed=0, size=(120, 160)) -> np.ndarray:
+    """Noise over a smooth image: JPEG needs detail to make long entropy-coded scans."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-40, 40, size=(*size, 3))
+    return np.clip(random_face(seed, size).astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def encode(ext: str, image: np.ndarray, params=()) -> bytes:
+    ok, data = cv2.imencode(ext, image, list(params))
+    assert ok
+    return data.tobytes()
+
+
+def corrupt_jpeg() -> bytes:
+    """A JPEG whose markers are all intact but whose entropy-coded data has bytes flipped."""
+    data = bytearray(encode(".jpg", textured(0, (250, 250))))
+    sos = data.find(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    for k in range(start + 200, start + 2000, 37):
+        if data[k] != 0xFF and data[k - 1] != 0xFF and data[k] ^ 0x5A != 0xFF:
+            data[k] ^= 0x5A
+    return bytes(data)
+
+
+def test_a_jpeg_with_restart_markers_decodes():
+    image = textured(1)
+    data = encode(".jpg", image, [cv2.IMWRITE_JPEG_RST_INTERVAL, 2])
+    assert any(bytes([0xFF, m]) in data for m in range(0xD0, 0xD8))  # the file really has RSTn markers
+    decoded = decode_bytes(data)
+    assert decoded.shape == image.shape
+    assert np.abs(decoded.astype(int) - image).mean() < 20
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_exactly_max_pixels_is_accepted_and_one_more_refused(ext):
+    data = encode(ext, textured(2, (40, 50)))
+    assert decode_bytes(data, Limits(max_pixels=2000)).shape == (40, 50, 3)
+    with pytest.raises(ImageError, match="over the limit") as error:
+        decode_bytes(data, Limits(max_pixels=1999))
+    assert error.value.kind == "too-large"
+
+
+def test_a_file_reporting_size_0_but_holding_more_is_too_large_not_cut():
+    assert os.stat("/proc/self/maps").st_size == 0  # procfs: a regular file whose size says nothing
+    with pytest.raises(ImageError, match="over the limit") as error:
+        read_bytes("/proc/self/maps", max_bytes=64)
+    assert error.value.kind == "too-large"
+    assert len(read_bytes("/proc/self/maps", max_bytes=1 << 20)) > 64  # read whole when allowed
+
+
+def test_a_file_of_exactly_max_bytes_is_read(tmp_path):
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"a" * 100)
+    assert read_bytes(path, max_bytes=100) == b"a" * 100
+    with pytest.raises(ImageError, match="over the limit"):
+        read_bytes(path, max_bytes=99)
+
+
+def test_vp8x_webp_header_size_equals_its_decoded_size():
+    bgra = np.dstack([textured(3, (37, 53)), np.full((37, 53), 200, np.uint8)])
+    data = encode(".webp", bgra, [cv2.IMWRITE_WEBP_QUALITY, 90])  # lossy with alpha: VP8X + ALPH + VP8
+    assert data[12:16] == b"VP8X"
+    image, fmt = decode_image(data, LENIENT)
+    assert fmt == "webp" and header_size(data, "webp") == (53, 37) == (image.shape[1], image.shape[0])
+
+
+@pytest.mark.parametrize("params, chunk", [([cv2.IMWRITE_WEBP_QUALITY, 80], b"VP8 "),
+                                           ([cv2.IMWRITE_WEBP_QUALITY, 101], b"VP8L")])
+def test_simple_webp_header_sizes(params, chunk):
+    data = encode(".webp", textured(4, (37, 53)), params)
+    assert data[12:16] == chunk and header_size(data, "webp") == (53, 37)
+
+
+def test_the_size_is_checked_again_after_decoding(monkeypatch):
+    """A header parser that under-reads (or a header that lies) is caught by the decoded size."""
+    data = encode(".png", textured(5, (40, 50)))
+    monkeypatch.setattr(decode, "header_size", lambda raw, fmt: (20, 20))
+    with pytest.raises(ImageError, match="50x40") as error:
+        decode_bytes(data, Limits(max_pixels=1999))
+    assert error.value.kind == "too-large"
+    with pytest.raises(ImageError, match="below the smallest usable side") as error:
+        decode_bytes(data, Limits(min_side=41))
+    assert error.value.kind == "too-small"
+
+
+def os2_bmp(image: np.ndarray) -> bytes:
+    """An OS/2 1.x BMP (BITMAPCOREHEADER: 12 bytes, 16-bit sizes), 24 bits, bottom-up."""
+    height, width = image.shape[:2]
+    row = (width * 3 + 3) // 4 * 4
+    pixels = b"".join(image[y].tobytes().ljust(row, b"\0") for y in range(height - 1, -1, -1))
+    header = struct.pack("<IHHHH", 12, width, height, 1, 24)
+    return b"BM" + struct.pack("<IHHI", 26 + len(pixels), 0, 0, 26) + header + pixels
+
+
+def test_an_os2_bmp_is_decoded_not_refused_as_a_bomb():
+    image = textured(6, (30, 41))
+    data = os2_bmp(image)
+    assert header_size(data, "bmp") == (41, 30)
+    decoded, fmt = decode_image(data, LENIENT)
+    assert fmt == "bmp"
+    np.testing.assert_array_equal(decoded, image)
+
+
+def test_a_windows_bmp_top_down_size():
+    data = bytearray(encode(".bmp", textured(7, (30, 41))))
+    data[22:26] = struct.pack("<i", -30)  # top-down rows: a negative height
+    assert header_size(bytes(data), "bmp") == (41, 30)
+
+
+@pytest.mark.parametrize("ext, params", [(".bmp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
+                                         (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101])])
+def test_cut_short_bmp_and_webp_are_truncated(ext, params):
+    data = encode(ext, textured(8), params)
+    for cut in (len(data) - 1, len(data) // 2, 29):
+        with pytest.raises(ImageError, match=f"truncated {ext[1:].upper()}") as error:
+            decode_bytes(data[:cut])
+        assert error.value.kind == "truncated" and error.value.format == ext[1:]
+    assert decode_bytes(data + b"appended").shape == (120, 160, 3)  # bytes after the end are fine
+
+
+def test_a_cut_short_os2_bmp_is_truncated():
+    data = os2_bmp(textured(9, (30, 41)))
+    with pytest.raises(ImageError) as error:
+        decode_bytes(data[:-1], LENIENT)
+    assert error.value.kind == "truncated"
+
+
+def test_a_jpeg_with_corrupt_data_is_a_corrupt_error():
+    assert "corrupt" in ERROR_KINDS
+    with pytest.raises(ImageError, match="corrupt JPEG data .libjpeg: Corrupt JPEG data") as error:
+        decode_bytes(corrupt_jpeg())
+    assert error.value.kind == "corrupt" and error.value.format == "jpeg"
+
+
+def test_decoder_messages_pass_other_lines_on(capfd):
+    with decode.decoder_messages(("Corrupt",)) as lines:
+        os.write(2, b"Corrupt JPEG data: x\nsomething else\n")
+    assert lines == ["Corrupt JPEG data: x"]
+    assert capfd.readouterr().err == "something else\n"
+
+
+def test_no_decoder_message_reaches_stderr_without_the_file_name(tmp_path, model_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes(corrupt_jpeg())
+    write_image(folder / "fine.png", random_face(1))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
+    result = subprocess.run([sys.executable, "-m", "fqe_onnx", "score", str(folder), "--align", "never",
+                             "--model", str(model_path), "--no-progress"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "Corrupt JPEG" not in result.stderr and "libjpeg" not in result.stderr
+    rows = [line.split(",") for line in result.stdout.splitlines()[1:]]
+    broken = next(r for r in rows if r[0] == "broken.jpg")
+    assert broken[6] == "corrupt" and "Corrupt JPEG data" in ",".join(broken[7:])
+    assert "2 images, 1 errors" in result.stderr
+
+
+def test_the_file_entry_points_are_one_path(tmp_path):
+    path = write_image(tmp_path / "a.png", random_face(2))
+    data = path.read_bytes()
+    from_file, fmt = load_file(path)
+    np.testing.assert_array_equal(from_file, read_image(path))
+    np.testing.assert_array_equal(from_file, decode_bytes(data))
+    np.testing.assert_array_equal(from_file, decode_image(data)[0])
+    assert fmt == "png"
