@@ -1,0 +1,111 @@
+"""Evaluation pairs and the EDC at their edges: huge identities in bounded memory, FMR thresholds
+that are not whole counts, a similarity exactly at the threshold, embeddings with no direction."""
+
+import tracemalloc
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from fqe_onnx.evaluation.edc import edc_curve, threshold_at_fmr
+from fqe_onnx.evaluation.pairs import (Pairs, comparison_pairs, cosine_similarities, mated_pairs, non_mated_pairs,
+                                       pair_at)
+
+
+def peak_mib(function, *args, **kwargs):
+    tracemalloc.start()
+    try:
+        result = function(*args, **kwargs)
+        return result, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("m", [2, 3, 7, 50])
+def test_pair_at_is_the_combinations_order(m):
+    expected = list(combinations(range(m), 2))
+    i, j = pair_at(np.arange(len(expected)), m)
+    assert list(zip(i.tolist(), j.tolist())) == expected
+
+
+def test_pair_at_is_exact_for_a_huge_identity():
+    m = 20_000
+    total = m * (m - 1) // 2
+    i, j = pair_at(np.array([0, 1, m - 2, m - 1, total // 2, total - 2, total - 1]), m)
+    assert list(zip(i.tolist(), j.tolist()))[:4] == [(0, 1), (0, 2), (0, m - 1), (1, 2)]
+    assert (i[-2], j[-2]) == (m - 3, m - 1) and (i[-1], j[-1]) == (m - 2, m - 1)
+    start = i[4] * m - i[4] * (i[4] + 1) // 2
+    assert start + j[4] - i[4] - 1 == total // 2 and i[4] < j[4] < m
+
+
+def test_small_identities_keep_every_pair_and_a_capped_one_a_sample():
+    identities = ["a"] * 4 + ["b"] * 2 + ["c"] * 40
+    a, b = mated_pairs(identities, cap=100, seed=3)
+    pairs = list(zip(a.tolist(), b.tolist()))
+    assert pairs[:7] == list(combinations(range(4), 2)) + [(4, 5)]
+    sampled = pairs[7:]
+    assert len(sampled) == len(set(sampled)) == 100
+    assert all(6 <= x < y < 46 for x, y in sampled) and sampled == sorted(sampled)
+    assert mated_pairs(identities, cap=100, seed=3)[0].tolist() == a.tolist()  # seeded
+    assert mated_pairs(identities, cap=100, seed=4)[0].tolist() != a.tolist()
+
+
+def test_twenty_thousand_images_of_one_identity_in_bounded_memory():
+    identities = ["one"] * 20_000 + ["two"] * 3
+    (a, b), peak = peak_mib(mated_pairs, identities, cap=500)
+    assert len(a) == 503 and peak < 20, f"mated pairs peaked at {peak:.0f} MiB"
+    assert np.all(a < b) and len(set(zip(a.tolist(), b.tolist()))) == 503
+    (na, nb), peak = peak_mib(non_mated_pairs, identities, count=200_000)
+    assert len(na) == 60_000 and peak < 40, f"non-mated pairs peaked at {peak:.0f} MiB"  # all 3 x 20,000
+    assert np.all(np.asarray(identities)[na] != np.asarray(identities)[nb])
+    pairs, peak = peak_mib(comparison_pairs, identities, 500, 200_000)
+    assert len(pairs) == 60_503 and peak < 60
+
+
+def test_few_cross_pairs_among_many_are_sampled_exactly_and_distinct():
+    identities = ["big"] * 3000 + [f"x{i}" for i in range(100)]  # 3e5 + 4950 cross pairs of 4.8e6
+    a, b = non_mated_pairs(identities, count=50_000, seed=1)
+    labels = np.asarray(identities)
+    assert len(a) == 50_000 and np.all(a < b) and np.all(labels[a] != labels[b])
+    keys = a * len(identities) + b
+    assert len(np.unique(keys)) == 50_000 and np.all(np.diff(keys) > 0)
+    share_big = np.mean(labels[a] == "big")
+    assert share_big == pytest.approx(300_000 / 304_950, abs=0.01)  # uniform over the cross pairs
+
+
+def test_all_cross_pairs_when_there_are_fewer_than_asked():
+    identities = ["a", "b", "a", "c"]
+    a, b = non_mated_pairs(identities, count=100)
+    assert list(zip(a.tolist(), b.tolist())) == [(0, 1), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+def test_the_fmr_threshold_never_allows_more_false_matches_than_the_fmr():
+    scores = np.random.default_rng(0).permutation(np.linspace(-1, 1, 15_500))  # distinct
+    threshold = threshold_at_fmr(scores, 1e-3)  # 15.5 false matches allowed: at most 15
+    false_matches = int(np.sum(scores >= threshold))
+    assert false_matches == 15
+    assert false_matches / len(scores) <= 1e-3
+    assert np.sort(scores)[-16] < threshold <= np.sort(scores)[-15]
+
+
+def test_a_mated_similarity_exactly_at_the_threshold_is_a_match():
+    curve = edc_curve(np.array([1.0, 2.0]), np.array([np.nextafter(0.5, -1), 0.5]), 0.5)
+    assert curve.fnmr_at(0.0) == pytest.approx(0.5)  # only the one below is a false non-match
+    assert curve.fnmr_at(0.5) == 0.0  # the one left is exactly at it
+
+
+def test_a_nan_similarity_is_not_a_match():
+    curve = edc_curve(np.array([1.0, 2.0]), np.array([np.nan, 0.9]), 0.5)
+    assert curve.fnmr_at(0.0) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(4), np.array([1.0, np.nan, 0, 0]), np.array([np.inf, 0, 0, 0])],
+                         ids=["zero", "nan", "inf"])
+def test_an_embedding_with_no_direction_is_a_failed_image(bad):
+    good = np.array([1.0, 0.0, 0.0, 0.0])
+    pairs = Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.array([True, True, False]))
+    with np.errstate(all="raise"):  # no RuntimeWarning either
+        similarity = cosine_similarities([good, bad, good * 2], pairs)
+    assert similarity.tolist() == [-np.inf, 1.0, -np.inf]
+    curve = edc_curve(np.array([0.0, 1.0]), similarity[:2], 0.5)
+    assert curve.fnmr_at(0.0) == pytest.approx(0.5)  # the failed mated comparison is a false non-match
