@@ -23,7 +23,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import IO, Iterator, Optional, Union
 
 import cv2
 import numpy as np
@@ -271,7 +271,8 @@ def _decode_known(raw: bytes, fmt: str, limits: Limits) -> np.ndarray:
 @contextlib.contextmanager
 def decoder_messages(prefixes: tuple[str, ...]) -> Iterator[list[str]]:
     """Collect the lines a C library writes to the process's stderr (fd 2) while the block runs
-    and that begin with one of ``prefixes``; every other line is written on to stderr unchanged.
+    and that begin with one of ``prefixes`` (filled in when the block ends); every other line is
+    written on to stderr unchanged.
 
     OpenCV has no hook for libjpeg's warnings, so fd 2 itself is pointed at a temporary file for
     the block. The windows are serialised (a lock), so each line belongs to the one decode that
@@ -287,25 +288,36 @@ def decoder_messages(prefixes: tuple[str, ...]) -> Iterator[list[str]]:
         except OSError:  # no fd 2 at all: nothing can be printed there either
             yield lines
             return
+        capture = _capture_file()
+        capture.seek(0)
+        capture.truncate()
+        os.dup2(capture.fileno(), 2)
         try:
-            with tempfile.TemporaryFile() as capture:
-                os.dup2(capture.fileno(), 2)
-                try:
-                    yield lines
-                finally:
-                    os.dup2(saved, 2)
-                capture.seek(0)
-                text = capture.read().decode("utf-8", "replace")
+            yield lines
         finally:
+            os.dup2(saved, 2)
             os.close(saved)
-    passed = []
-    for line in text.splitlines(keepends=True):
-        if line.startswith(prefixes):
-            lines.append(line.rstrip("\r\n"))
-        else:
-            passed.append(line)
-    if passed:
-        os.write(2, "".join(passed).encode("utf-8", "replace"))
+            capture.seek(0)
+            passed = []
+            for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if line.startswith(prefixes):
+                    lines.append(line.rstrip("\r\n"))
+                else:
+                    passed.append(line)
+            if passed:
+                os.write(2, "".join(passed).encode("utf-8", "replace"))
+
+
+_CAPTURE: dict[int, IO[bytes]] = {}
+
+
+def _capture_file() -> IO[bytes]:
+    """One unnamed temporary file per process, reused by every capture (called under the lock)."""
+    pid = os.getpid()
+    if pid not in _CAPTURE:  # a forked child gets its own, not its parent's file offset
+        _CAPTURE.clear()
+        _CAPTURE[pid] = tempfile.TemporaryFile()
+    return _CAPTURE[pid]
 
 
 def read_bytes(path: Union[str, "os.PathLike[str]"], max_bytes: int = MAX_BYTES) -> bytes:
