@@ -185,3 +185,133 @@ def test_the_file_entry_points_are_one_path(tmp_path):
     np.testing.assert_array_equal(from_file, decode_bytes(data))
     np.testing.assert_array_equal(from_file, decode_image(data)[0])
     assert fmt == "png"
+
+
+# -- every refusal, with its exact kind and message (what a pipeline and a reader act on) -------------
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    import zlib
+
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A complete PNG container (IHDR, IEND) that declares a size and holds no pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IEND", b"")
+
+
+def jpeg_parts():
+    data = encode(".jpg", textured(10))
+    sos = data.find(b"\xff\xda")
+    return data, sos
+
+
+def byte_cases():
+    jpeg, sos = jpeg_parts()
+    png = encode(".png", textured(11))
+    bmp = encode(".bmp", textured(12, (20, 30)))
+    webp = encode(".webp", textured(13, (20, 30)), [cv2.IMWRITE_WEBP_QUALITY, 80])
+    riff = struct.unpack("<I", webp[4:8])[0]
+    return [
+        ("empty", b"", "empty-file", "empty file"),
+        ("text", b"hello, not an image", "not-an-image", "not an image: the bytes start with no known image signature"),
+        ("gif", b"GIF89a" + b"\0" * 40, "not-an-image", "unsupported image format gif (JPEG, PNG, BMP and WebP are decoded)"),
+        ("jpeg-soi-only", b"\xff\xd8", "truncated", "truncated JPEG: no end-of-image marker"),
+        ("jpeg-no-marker", b"\xff\xd8\x00\x00\x00\x00", "not-an-image", "corrupt JPEG: expected a marker at byte 2"),
+        ("jpeg-fill-bytes", b"\xff\xd8\xff\xff\xff\xd9", "not-an-image", "corrupt JPEG: no frame header (SOF)"),
+        ("jpeg-bad-length", b"\xff\xd8\xff\xe0\x00\x01\x00\x00", "not-an-image", "corrupt JPEG: segment length 1 at byte 2"),
+        ("jpeg-header-cut", b"\xff\xd8\xff\xe0\x00", "truncated", "truncated JPEG: a segment header is cut off"),
+        ("jpeg-segment-cut", jpeg[:sos + 6], "truncated", "truncated JPEG: a segment is cut off"),
+        ("jpeg-scan-cut", jpeg[: len(jpeg) - 2], "truncated", "truncated JPEG: no end-of-image marker after the last scan"),
+        ("png-short", png[:20], "truncated", "truncated PNG: no IHDR chunk"),
+        ("png-not-ihdr", png[:12] + b"IDAT" + png[16:], "not-an-image", "corrupt PNG: the first chunk is not IHDR"),
+        ("png-no-iend", png[:33], "truncated", "truncated PNG: no IEND chunk"),
+        ("png-chunk-cut", png[:-20], "truncated", "truncated PNG: chunk 'IDAT' is cut off"),
+        ("png-no-pixels", png_header_only(30, 20), "not-an-image", "not a decodable image (OpenCV could not decode the png bytes)"),
+        ("png-bomb", png_header_only(5000, 4000), "too-large",
+         "image declares 5000x4000 = 20.0 MP, over the limit of 0.5 MP (--max-pixels)"),
+        ("png-tiny", png_header_only(15, 40), "too-small", "image is 15x40, below the smallest usable side of 16 px"),
+        ("bmp-cut", bmp[:-7], "truncated", f"truncated BMP: {len(bmp) - 7} bytes, the pixel rows need {len(bmp)}"),
+        ("bmp-info-cut", bmp[:30], "truncated", "truncated BMP: the info header is cut off"),
+        ("webp-short", webp[:29], "truncated", "truncated WEBP: the header is cut off"),
+        ("webp-cut", webp[:-3], "truncated", f"truncated WEBP: {len(webp) - 3} bytes, the RIFF container declares {riff + 8}"),
+        ("flat", encode(".png", np.full((20, 30, 3), 77, np.uint8)), "flat", "image has no detail (one flat colour, grey level 77)"),
+    ]
+
+
+@pytest.mark.parametrize("name, data, kind, message", byte_cases(), ids=[c[0] for c in byte_cases()])
+def test_every_refusal_of_bytes_has_its_kind_and_message(name, data, kind, message):
+    with pytest.raises(ImageError) as error:
+        decode_image(data, Limits(max_pixels=500_000))
+    assert (error.value.kind, str(error.value)) == (kind, message)
+    assert error.value.format == ("" if kind == "empty-file" or name == "text" else decode.sniff(data))
+
+
+def test_every_refusal_of_a_path_has_its_kind_and_message(tmp_path):
+    import socket
+
+    def refusal(path, max_bytes=decode.MAX_BYTES):
+        with pytest.raises(ImageError) as error:
+            read_bytes(path, max_bytes)
+        return error.value.kind, str(error.value)
+
+    assert refusal(tmp_path / "missing.jpg") == ("unreadable", "cannot read file: No such file or directory")
+    assert refusal(tmp_path) == ("unreadable", "cannot read file: it is a folder")
+    assert refusal("/dev/null") == ("not-a-file", "not a regular file (a FIFO, socket or device)")
+    os.mkfifo(tmp_path / "fifo.jpg")  # nobody writes to it: opened non-blocking, refused at once
+    assert refusal(tmp_path / "fifo.jpg") == ("not-a-file", "not a regular file (a FIFO, socket or device)")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "s.jpg"))
+        assert refusal(tmp_path / "s.jpg") == ("not-a-file", "not a regular file (a FIFO or socket)")
+    assert refusal(str(tmp_path / "a\0b.jpg")) == ("unreadable", "cannot read file: embedded null byte")
+    (tmp_path / "big.jpg").write_bytes(b"\xff" * (3 * 2**19))
+    assert refusal(tmp_path / "big.jpg", 2**20) == ("too-large", "file is 1.5 MiB, over the limit of 1 MiB")
+    assert refusal("/proc/self/maps", 2**9) == ("too-large", "file is over the limit of 0.000488281 MiB")
+
+
+def test_files_are_opened_non_blocking_and_close_on_exec(tmp_path, monkeypatch):
+    (tmp_path / "a.bin").write_bytes(b"x")
+    flags = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, flag, *rest: flags.append(flag) or real_open(path, flag, *rest))
+    read_bytes(tmp_path / "a.bin")
+    assert flags == [os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC]
+
+
+@pytest.mark.parametrize("array, message", [
+    ([[1]], "expected a numpy array, got list"),
+    (np.zeros((5, 6, 3), np.float32), "expected dtype uint8, got float32"),
+    (np.zeros((5, 6, 4), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (5, 6, 4)"),
+    (np.zeros((2, 3, 4, 3), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (2, 3, 4, 3)"),
+    (np.zeros((5,), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (5,)"),
+    (np.zeros((0, 6, 3), np.uint8), "empty image, shape (0, 6, 3)"),
+    (np.zeros((6, 0), np.uint8), "empty image, shape (6, 0)"),
+    (np.zeros((15, 40, 3), np.uint8), "image is 40x15, below the smallest usable side of 16 px"),
+    (np.full((20, 30), 9, np.uint8), "image has no detail (one flat colour, grey level 9)"),
+])
+def test_every_refusal_of_an_array_has_its_message(array, message):
+    with pytest.raises(ImageError) as error:
+        decode.as_bgr_image(array)
+    assert (error.value.kind, str(error.value)) == ({"image is": "too-small", "image ha": "flat"}.get(message[:8], "bad-array"),
+                                                    message)
+
+
+def test_arrays_at_the_limits_are_accepted():
+    grey = textured(14, (16, 16))[:, :, 0]
+    converted = decode.as_bgr_image(grey)
+    assert converted.shape == (16, 16, 3) and np.array_equal(converted[:, :, 2], grey)
+    assert decode.as_bgr_image(textured(15, (16, 40)), Limits(max_pixels=640)).shape == (16, 40, 3)
+    with pytest.raises(ImageError, match="over the limit"):
+        decode.as_bgr_image(textured(15, (16, 40)), Limits(max_pixels=639))
+    almost_flat = np.full((20, 30), 100, np.uint8)
+    almost_flat[::2, ::2] = 103  # a standard deviation of 1.3 grey levels: some detail
+    assert decode.as_bgr_image(almost_flat).shape == (20, 30, 3)
+    assert decode.as_bgr_image(np.full((20, 30), 9, np.uint8), Limits(refuse_flat=False)).shape == (20, 30, 3)
+
+
+def test_sniffing_reads_magic_bytes_only():
+    assert [decode.sniff(d) for d in (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM" + b"\0" * 24, b"BM" + b"\0" * 23,
+                                      b"RIFF\0\0\0\0WEBP", b"RIFF\0\0\0\0WAVE", b"GIF87a", b"GIF89a", b"GIF88a",
+                                      b"II*\x00", b"MM\x00*", b"\x89PNG\r\n\x1a")] == \
+        ["jpeg", "png", "bmp", "", "webp", "", "gif", "gif", "", "tiff", "tiff", ""]
