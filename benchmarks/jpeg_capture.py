@@ -2,9 +2,10 @@
 against the same decoder with the capture replaced by a no-op, in one process, interleaved rounds.
 
 The capture points fd 2 at a temporary file for each JPEG decode, under a lock, so JPEG decodes
-never overlap; this measures that on one thread and on several. Ratios are within this run.
+never overlap; this measures that on one thread and on several, then ``Scorer.score_paths`` end to
+end on the same files (default model, ``--align auto``, default threads). Ratios are within this run.
 
-    python benchmarks/jpeg_capture.py [--images 200] [--rounds 5] [--threads 2] [--dir /work/shared/data/lfw-dev]
+    python benchmarks/jpeg_capture.py [--images 200] [--rounds 5] [--threads 2] [--dir ../shared/data/lfw-dev]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,12 +29,22 @@ def no_capture(prefixes):
     yield []
 
 
-def jpeg_files(folder: str, count: int) -> list[bytes]:
-    paths = sorted(Path(folder).rglob("*.jpg"))[:count] if folder else []
-    if paths:
-        return [p.read_bytes() for p in paths]
-    rng = np.random.default_rng(0)
-    return [cv2.imencode(".jpg", rng.integers(0, 256, (250, 250, 3), dtype=np.uint8))[1].tobytes() for _ in range(count)]
+def jpeg_paths(folder: str, count: int) -> list[Path]:
+    paths = sorted(Path(folder).rglob("*.jpg"))[:count] if Path(folder).is_dir() else []
+    if not paths:
+        out = Path(tempfile.mkdtemp(prefix="jpeg-capture-"))
+        rng = np.random.default_rng(0)
+        for i in range(count):
+            cv2.imwrite(str(out / f"{i}.jpg"), rng.integers(0, 256, (250, 250, 3), dtype=np.uint8))
+        paths = sorted(out.glob("*.jpg"))
+    return paths
+
+
+def scorer_rate(scorer, paths: list[Path]) -> float:
+    started = time.perf_counter()
+    for _ in scorer.score_paths(paths):
+        pass
+    return len(paths) / (time.perf_counter() - started)
 
 
 def rate(datas: list[bytes], threads: int) -> float:
@@ -51,22 +63,30 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--dir", default="/work/shared/data/lfw-dev")
+    parser.add_argument("--dir", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/lfw-dev"))
     args = parser.parse_args()
-    datas = jpeg_files(args.dir if Path(args.dir).is_dir() else "", args.images)
+    from fqe_onnx import Scorer
+
+    paths = jpeg_paths(args.dir, args.images)
+    datas = [p.read_bytes() for p in paths]
     shipped = decode.decoder_messages
-    results: dict[tuple[str, int], list[float]] = {}
-    for _ in range(args.rounds):
-        for threads in sorted({1, args.threads}):
+    results: dict[tuple[str, object], list[float]] = {}
+    with Scorer(device="cpu") as scorer:
+        list(scorer.score_paths(paths[:8]))  # warm: models loaded, detector built
+        for _ in range(args.rounds):
             for name, capture in (("capture", shipped), ("no capture", no_capture)):
                 decode.decoder_messages = capture
-                results.setdefault((name, threads), []).append(rate(datas, threads))
-    decode.decoder_messages = shipped
-    print(f"{len(datas)} JPEGs, {args.rounds} interleaved rounds, median images/s")
-    for threads in sorted({1, args.threads}):
-        on = statistics.median(results[("capture", threads)])
-        off = statistics.median(results[("no capture", threads)])
-        print(f"threads {threads}: capture {on:.0f}/s, no capture {off:.0f}/s, ratio {on / off:.3f}")
+                for threads in sorted({1, args.threads}):
+                    results.setdefault((name, threads), []).append(rate(datas, threads))
+                results.setdefault((name, "scorer"), []).append(scorer_rate(scorer, paths))
+        decode.decoder_messages = shipped
+        print(f"{len(datas)} JPEGs ({paths[0].parent.parent}), {args.rounds} interleaved rounds, median images/s; "
+              f"scorer: {scorer.threads} threads, {scorer.provider}")
+    for what in [*sorted({1, args.threads}), "scorer"]:
+        on = statistics.median(results[("capture", what)])
+        off = statistics.median(results[("no capture", what)])
+        label = f"decode, {what} thread(s)" if what != "scorer" else "Scorer.score_paths end to end"
+        print(f"{label}: capture {on:.0f}/s, no capture {off:.0f}/s, ratio {on / off:.3f}")
 
 
 if __name__ == "__main__":
