@@ -53,12 +53,19 @@ for spec in "${modules[@]}"; do
   (cd "$work" && timeout "${MUTATION_TIMEOUT:-3600}" nice -n 19 "$mutmut" run --max-children 1) \
     >"$out/$name.log" 2>&1 || echo "   mutmut ended with status $? (see $out/$name.log)"
   (cd "$work" && "$mutmut" export-cicd-stats >/dev/null 2>&1 || true)
-  (cd "$work" && "$mutmut" results 2>/dev/null | awk -F: '/: survived/ {gsub(/ /, "", $1); print $1}') \
-    >"$out/$name.survived-names" || true
-  : >"$out/$name.survivors"
-  while read -r mutant; do
-    [ -n "$mutant" ] && (cd "$work" && "$mutmut" show "$mutant" >>"$out/$name.survivors" 2>&1 || true)
-  done <"$out/$name.survived-names"
+  # the diff of every survivor, in one process (mutmut show, once per mutant, is slow)
+  (cd "$work" && "$python" - "$target" >"$out/$name.survivors" 2>&1 <<'PY'
+import json, sys
+from pathlib import Path
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+target = sys.argv[1]
+codes = json.load(open(f"mutants/{target}.meta"))["exit_code_by_key"]
+for mutant, code in codes.items():
+    if code == 0:  # the tests passed: the mutant survived
+        print(f"# {mutant}: survived")
+        print(get_diff_for_mutant(mutant, path=Path(target)))
+PY
+  ) || true
   "$python" - "$work/mutants/mutmut-cicd-stats.json" "$name" "$(( $(date +%s) - started ))" \
     >>"$out/summary.tsv" <<'PY'
 import json, sys
