@@ -315,3 +315,167 @@ def test_sniffing_reads_magic_bytes_only():
                                       b"RIFF\0\0\0\0WEBP", b"RIFF\0\0\0\0WAVE", b"GIF87a", b"GIF89a", b"GIF88a",
                                       b"II*\x00", b"MM\x00*", b"\x89PNG\r\n\x1a")] == \
         ["jpeg", "png", "bmp", "", "webp", "", "gif", "gif", "", "tiff", "tiff", ""]
+
+
+# -- the header walkers on hand-made streams ------------------------------------------------------------
+
+def sof(width: int, height: int, length: int = 11) -> bytes:
+    """A start-of-frame segment (SOF0) of ``length`` declaring the size (one component)."""
+    body = struct.pack(">BHH", 8, height, width) + b"\x01\x01\x11\x00"
+    return b"\xff\xc0" + struct.pack(">H", length) + body[: length - 2]
+
+
+SCAN = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"  # a start-of-scan header; entropy-coded data follows
+
+
+@pytest.mark.parametrize("stream, size", [
+    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\x34\xff\xd9", (33, 44)),
+    (b"\xff\xd8\xff\xff\xff" + sof(33, 44)[1:] + SCAN + b"\x12\xff\xd9", (33, 44)),  # fill bytes before a marker
+    (b"\xff\xd8\xff\x01\xff\xd0" + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # standalone TEM, RST0
+    (b"\xff\xd8\xff\xfe\x00\x02" + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # an empty comment segment
+    (b"\xff\xd8" + sof(33, 44, length=7) + SCAN + b"\x12\xff\xd9", (33, 44)),  # the shortest SOF with a size
+    (b"\xff\xd8" + sof(40_000, 50_000) + SCAN + b"\x12\xff\xd9", (40_000, 50_000)),  # sizes are unsigned
+    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\x00\xff\xd9", (33, 44)),  # a stuffed FF 00 right before EOI
+    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd7\x00\xff\xd9", (33, 44)),  # RST7 inside the scan
+    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd9\xff\xe1\x00", (33, 44)),  # a trailer holding FF: not ours
+    (b"\xff\xd8" + sof(99, 99) + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # the last frame header wins
+])
+def test_jpeg_size_walks_markers_to_the_end(stream, size):
+    assert decode.jpeg_size(stream) == size
+
+
+@pytest.mark.parametrize("stream, message", [
+    (b"\xff\xd8\xff\xe0\x00\x10", "truncated JPEG: a segment is cut off"),  # header complete, body missing
+    (b"\xff\xd8\xff\xfe\x00\x04ab", "truncated JPEG: no end-of-image marker"),  # segment ends at the end
+    (b"\xff\xd8\xff\xe0\x80\x00" + b"\0" * 10, "truncated JPEG: a segment is cut off"),  # a length over 32767
+    (b"\xff\xd8\xff\xe0\x00\x02" + b"\xff", "truncated JPEG: no end-of-image marker"),
+    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff", "truncated JPEG: no end-of-image marker after the last scan"),
+    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd8\x34\xff\xd9", f"corrupt JPEG: expected a marker at byte "
+                                                                       f"{2 + 13 + 10 + 3}"),  # SOI is no restart
+    (b"\xff\xd8" + sof(33, 44, length=6) + SCAN + b"\x12\xff\xd9", "corrupt JPEG: no frame header (SOF)"),
+])
+def test_jpeg_size_refuses_broken_streams(stream, message):
+    with pytest.raises(ImageError) as error:
+        decode.jpeg_size(stream)
+    assert str(error.value) == message
+
+
+def test_png_walker_edges():
+    assert decode.png_size(png_header_only(2**31, 20)) == (2**31, 20)  # sizes are unsigned
+    with pytest.raises(ImageError, match="over the limit") as error:
+        decode_image(png_header_only(2**31, 20))
+    assert error.value.kind == "too-large"
+    cut_crc = png_header_only(30, 20)[:-4]  # IEND's length and type are there, its CRC is not
+    with pytest.raises(ImageError) as error:
+        decode.png_size(cut_crc)
+    assert str(error.value) == "truncated PNG: chunk 'IEND' is cut off"
+    huge = png_header_only(30, 20)[:33] + struct.pack(">I", 0xFFFFFFF0) + b"tEXt" + b"\0" * 20
+    with pytest.raises(ImageError) as error:
+        decode.png_size(huge)  # a chunk length over 2**31 is not negative
+    assert str(error.value) == "truncated PNG: chunk 'tEXt' is cut off"
+
+
+def palette_bmp(width: int, height: int, bits: int, compression: int = 0, pixels: bytes = b"") -> bytes:
+    """A Windows BMP (40-byte info header) with a grey palette; uncompressed rows unless given."""
+    colours = 2**bits if bits <= 8 else 0
+    palette = b"".join(bytes([v, v, v, 0]) for v in np.linspace(0, 255, colours).astype(int)) if colours else b""
+    if not pixels:
+        row = (width * bits + 31) // 32 * 4
+        rng = np.random.default_rng(bits)
+        pixels = rng.integers(0, 256, row * height, dtype=np.uint8).tobytes()
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, compression, len(pixels), 2835, 2835, colours, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + palette + pixels
+
+
+@pytest.mark.parametrize("bits", [1, 8, 24, 32])
+def test_bmp_row_sizes_for_every_bit_depth(bits):
+    data = palette_bmp(37, 20, bits)
+    assert header_size(data, "bmp") == (37, 20)
+    assert decode_image(data, LENIENT)[0].shape == (20, 37, 3)
+    with pytest.raises(ImageError, match="truncated BMP") as error:
+        decode_image(data[:-1], LENIENT)
+    assert error.value.kind == "truncated"
+
+
+@pytest.mark.parametrize("compression", [3, 6])
+def test_a_cut_bitfields_bmp_is_truncated(compression):
+    data = bytearray(palette_bmp(37, 20, 32))
+    data[30:34] = struct.pack("<I", compression)
+    with pytest.raises(ImageError, match="truncated BMP: 3010 bytes, the pixel rows need 3014"):
+        header_size(bytes(data[:-4]), "bmp")
+
+
+def test_an_rle_bmp_is_not_measured_by_rows():
+    rle = b"".join(bytes([37, 128, 0, 0]) for _ in range(20)) + b"\x00\x01"  # 37 pixels of grey 128 a row
+    data = palette_bmp(37, 20, 8, compression=1, pixels=rle)
+    assert header_size(data, "bmp") == (37, 20)  # far shorter than 20 uncompressed rows: fine
+
+
+def test_bmp_header_edges():
+    wide = os2_bmp(np.zeros((1, 40_000, 3), np.uint8))
+    assert header_size(wide, "bmp") == (40_000, 1)  # OS/2 sizes are unsigned 16-bit
+    data = encode(".bmp", textured(12, (20, 30)))
+    with pytest.raises(ImageError) as error:
+        header_size(data[:34], "bmp")  # the whole info header, no rows
+    assert str(error.value) == f"truncated BMP: 34 bytes, the pixel rows need {len(data)}"
+
+
+def test_webp_container_edges():
+    canvas = b"VP8X" + struct.pack("<I", 10) + b"\0" * 4 + (29).to_bytes(3, "little") + (19).to_bytes(3, "little")
+    minimal = b"RIFF" + struct.pack("<I", 4 + len(canvas)) + b"WEBP" + canvas  # 30 bytes, complete, no image
+    assert len(minimal) == 30 and header_size(minimal, "webp") == (30, 20)
+    with pytest.raises(ImageError) as error:
+        decode_image(minimal, LENIENT)
+    assert error.value.kind == "not-an-image" and "truncated" not in str(error.value)
+    huge = b"RIFF" + struct.pack("<I", 0xFFFFFFF0) + minimal[8:]
+    with pytest.raises(ImageError) as error:
+        header_size(huge, "webp")
+    assert str(error.value) == "truncated WEBP: 30 bytes, the RIFF container declares 4294967288"
+
+
+def test_the_pixel_limit_message_has_the_sizes_in_mp():
+    with pytest.raises(ImageError) as error:
+        decode_image(png_header_only(1050, 1000), Limits(max_pixels=1_000_000))
+    assert str(error.value) == "image declares 1050x1000 = 1.1 MP, over the limit of 1 MP (--max-pixels)"
+
+
+def test_detail_is_measured_on_grey_and_exactly_1_grey_level_is_enough():
+    rng = np.random.default_rng(3)
+    green = np.dstack([np.full((20, 30), 100, np.uint8), rng.integers(0, 256, (20, 30), dtype=np.uint8),
+                       np.full((20, 30), 100, np.uint8)])  # flat blue, textured green
+    assert decode.as_bgr_image(green).shape == (20, 30, 3)
+    halves = np.full((20, 30), 100, np.uint8)
+    halves[:, 15:] = 102  # a standard deviation of exactly 1 grey level
+    assert decode.as_bgr_image(halves).shape == (20, 30, 3)
+
+
+def test_one_pixel_wide_or_high_arrays_are_images():
+    assert decode.as_bgr_image(np.zeros((1, 30, 3), np.uint8), LENIENT).shape == (1, 30, 3)
+    assert decode.as_bgr_image(np.zeros((30, 1), np.uint8), LENIENT).shape == (30, 1, 3)
+
+
+def test_an_array_of_encoded_bytes_need_not_be_contiguous():
+    data = encode(".png", textured(16))
+    strided = np.repeat(np.frombuffer(data, np.uint8)[:, None], 2, axis=1)[:, 0]
+    assert not strided.flags["C_CONTIGUOUS"]
+    assert decode_image(strided)[1] == "png"
+
+
+def test_the_file_entry_points_honour_the_limits(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(encode(".png", textured(17, (40, 50))))
+    for entry in (load_file, read_image):
+        with pytest.raises(ImageError, match="over the limit of 0.0019 MP"):
+            entry(path, Limits(max_pixels=1900))
+        with pytest.raises(ImageError, match="file is .* MiB, over the limit"):
+            entry(path, Limits(max_bytes=100))
+
+
+def test_a_harmless_libjpeg_warning_is_logged_and_the_image_used(caplog):
+    data = bytearray(encode(".jpg", textured(18)))
+    app0 = data.find(b"JFIF\x00")
+    data[app0 + 5] = 3  # JFIF version 3.01: libjpeg warns that it does not know it
+    with caplog.at_level("DEBUG", logger="fqe_onnx.decode"):
+        assert decode_bytes(bytes(data)).shape == (120, 160, 3)
+    assert [r.getMessage() for r in caplog.records] == ["libjpeg: Warning: unknown JFIF revision number 3.01"]
