@@ -7,7 +7,9 @@ before anything is decoded, and completeness is checked by walking the JPEG mark
 (bytes appended after the end of the image, such as a Motion Photo's video, are fine). OpenCV would
 otherwise return the top of a truncated JPEG filled with grey, and allocate whatever a header
 declares. Files are read as bytes and decoded with ``cv2.imdecode``: ``cv2.imread`` with a str path
-crashes on file names that are not UTF-8.
+crashes on file names that are not UTF-8. libjpeg prints its warnings about damaged compressed data
+to stderr itself (OpenCV has no hook for them): they are caught while a JPEG decodes and make that
+image a ``corrupt`` error row, so no decoder message reaches stderr without the file's name.
 """
 
 from __future__ import annotations
