@@ -26,7 +26,7 @@ modules=(
   "align-framing|fqe_onnx/align/framing.py|tests/test_framing.py tests/test_geometry_edges.py"
   "edc|fqe_onnx/evaluation/edc.py|tests/test_evaluation.py tests/test_pairs_edc.py"
   "pairs|fqe_onnx/evaluation/pairs.py|tests/test_evaluation.py tests/test_pairs_edc.py"
-  "output|fqe_onnx/output.py|tests/test_resume_sources.py tests/test_fs.py tests/test_cli.py"
+  "output|fqe_onnx/output.py|tests/test_output_units.py tests/test_resume_sources.py tests/test_fs.py tests/test_cli.py"
   "sources|fqe_onnx/sources.py|tests/test_resume_sources.py tests/test_scoring.py"
 )
 

@@ -84,3 +84,63 @@ def test_from_list_in_the_cli_names_rows_as_written(dataset, model_path, tmp_pat
     assert result.exit_code == 0, result.stderr
     row = result.stdout.splitlines()[1].split(",")
     assert row[:2] == ["./person_a/1.png", "person_a"]
+
+
+def test_printable_names():
+    from fqe_onnx.sources import printable
+
+    assert printable("a\\b.png") == "a\\\\b.png"
+    assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\xe9.png"
+    assert printable("café.png") == "café.png"
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_source_and_the_walk_goes_on(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    for name in ("a/1.png", "b/x/2.png", "c/3.png"):
+        write_image(root / name, random_face(0))
+    real = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("b/x"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    sources = find_images(root)
+    assert [(s.name, s.identity) for s in sources] == [("a/1.png", "a"), ("b/x/", "b"), ("c/3.png", "c")]
+    broken = sources[1]
+    assert broken.path == root / "b" / "x" and broken.error.kind == "unreadable"
+    assert str(broken.error) == "cannot read folder: Permission denied"
+
+
+def test_a_link_loop_ends_and_each_file_is_listed_once(tmp_path):
+    root = tmp_path / "root"
+    write_image(root / "a" / "1.png", random_face(0))
+    write_image(root / "b" / "2.png", random_face(1))
+    os.symlink(root, root / "a" / "loop")
+    os.symlink(root / "b", root / "c")  # the same folder under a second name, walked once
+    names = [s.name for s in find_images(root)]
+    assert len(names) == 2 and sorted(n.rsplit("/", 1)[1] for n in names) == ["1.png", "2.png"]
+
+
+def test_one_file_and_a_missing_root(tmp_path):
+    from fqe_onnx.errors import FqeError
+
+    path = write_image(tmp_path / "x" / "one.png", random_face(0))
+    (single,) = find_images(path)
+    assert (single.path, single.name, single.identity) == (path, "one.png", "")
+    with pytest.raises(FqeError) as error:
+        find_images(tmp_path / "caf\\e")
+    assert str(error.value) == f"no such file or folder: {tmp_path}/caf\\\\e"
+
+
+def test_a_list_file_in_latin_1_and_a_missing_one(tmp_path):
+    from fqe_onnx.errors import FqeError
+
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"a/caf\xe9.png\n")
+    (source,) = read_list(listing)
+    assert source.name == "a/caf\\xe9.png" and source.path == tmp_path / os.fsdecode(b"a/caf\xe9.png")
+    with pytest.raises(FqeError) as error:
+        read_list(tmp_path / "none.txt")
+    assert str(error.value) == f"cannot read list file {tmp_path / 'none.txt'}: No such file or directory"
