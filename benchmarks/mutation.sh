@@ -20,7 +20,7 @@ mkdir -p "$out"
 # name | the file mutated | the test files run against it
 modules=(
   "decode|fqe_onnx/decode.py|tests/test_decode.py tests/test_decode_edges.py"
-  "contract|fqe_onnx/contract.py|tests/test_contract.py tests/test_geometry_edges.py tests/test_preprocess.py"
+  "contract|fqe_onnx/contract.py|tests/test_contract_refusals.py tests/test_contract.py tests/test_geometry_edges.py tests/test_preprocess.py"
   "quality|fqe_onnx/quality.py|tests/test_quality.py tests/test_calibration.py"
   "align-template|fqe_onnx/align/template.py|tests/test_template_framing_units.py tests/test_align.py tests/test_geometry_edges.py"
   "align-framing|fqe_onnx/align/framing.py|tests/test_template_framing_units.py tests/test_framing.py tests/test_geometry_edges.py"
