@@ -138,6 +138,11 @@ def test_read_for_resume_names_the_settings_that_differ(tmp_path):
     side_file(out).write_text(json.dumps({"sha256": "x"}))
     with pytest.raises(FqeError, match=r"\(model differ\)"):
         read_for_resume(out, "csv", {"model": "m"})
+    body = json.loads(side_file(out).read_text())
+    body["sha256"] = "0" * 64  # the settings agree, the digest does not: edited by hand
+    side_file(out).write_text(json.dumps(body))
+    with pytest.raises(FqeError, match=r"\(unknown differ\)"):
+        read_for_resume(out, "csv", body["settings"])
     side_file(out).write_text("{broken")
     with pytest.raises(FqeError) as error:
         read_for_resume(out, "csv", {"model": "m"})
