@@ -138,6 +138,7 @@ def test_read_for_resume_names_the_settings_that_differ(tmp_path):
     side_file(out).write_text(json.dumps({"sha256": "x"}))
     with pytest.raises(FqeError, match=r"\(model differ\)"):
         read_for_resume(out, "csv", {"model": "m"})
+    write_side_file(out, {"model": "m"})
     body = json.loads(side_file(out).read_text())
     body["sha256"] = "0" * 64  # the settings agree, the digest does not: edited by hand
     side_file(out).write_text(json.dumps(body))
