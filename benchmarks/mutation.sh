@@ -11,7 +11,7 @@
 # <name>.survivors (the diff of every surviving mutant) and one line of summary.tsv:
 # module, killed, survived, timeout, no-tests, total, score (killed + timeout over those tested).
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/.." && pwd)"
+repo="${FQE_REPO:-$(cd "$(dirname "$0")/.." && pwd)}"  # FQE_REPO: run a copy of this script on a tree
 python="${PYTHON:-$repo/.venv/bin/python}"
 mutmut="$(dirname "$python")/mutmut"
 out="${MUTATION_DIR:-/tmp/fqe-mutation}"
