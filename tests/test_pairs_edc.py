@@ -221,3 +221,9 @@ def test_similarities_are_computed_in_float64_and_all_failed_is_fine():
     x, y = (v.astype(np.float64) for v in e)
     assert cosine_similarities(e, pairs)[0] == pytest.approx(x @ y / np.linalg.norm(x) / np.linalg.norm(y), abs=1e-15)
     assert cosine_similarities([None, None], pairs).tolist() == [-np.inf]
+
+
+def test_every_image_can_be_drawn_by_the_dense_sampler():
+    a, b = non_mated_pairs(DENSE, count=20_000, seed=3)
+    counts = np.bincount(np.concatenate([a, b]), minlength=600)
+    assert counts.min() > 0 and counts[0] > 0.7 * counts.mean() and counts[599] > 0.7 * counts.mean()
