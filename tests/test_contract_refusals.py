@@ -108,3 +108,8 @@ def test_override_details():
     assert with_overrides(SEED_CONTRACT, embedding_dim=64).output.dim == 64
     for field in ("h", "a", "s", "x0", "w"):
         assert getattr(with_overrides(SEED_CONTRACT, calibration={field: 0.5}).calibration, field) == 0.5
+
+
+def test_one_number_is_one_value_for_every_channel():
+    pre = Preprocess(mean=5, scale=2.5)
+    assert pre.mean == (5.0,) and pre.scale == (2.5,)
