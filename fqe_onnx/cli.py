@@ -660,14 +660,13 @@ def demo(model: Optional[str], device: str, out: Optional[Path]) -> None:
 def report(scores: Path, images: Path, out: Path, count: int, evaluation: Optional[Path]) -> None:
     """One self-contained HTML page of a score table: histogram, q against Q, counts by mode and error
     kind, the lowest and highest scored faces as thumbnails, per-identity summaries, the EDC plot."""
-    from .output import write_atomically
-    from .report.page import build_report
+    from .report.page import build_report, save_report
 
     try:
         page = build_report(scores, images, count, evaluation)
     except FqeError as exc:
         raise fail(exc) from exc
-    write_atomically(out, page.encode("utf-8"))
+    save_report(page, out)
     click.echo(f"wrote {out} ({len(page) / 1024:.0f} KiB)", err=True)
 
 

@@ -322,7 +322,7 @@ def contract_from_metadata(metadata: Mapping[str, str]) -> tuple[Contract, bool]
     if KEY_SCHEMA not in metadata:
         raise ContractError(f"model carries {', '.join(present)} but no {KEY_SCHEMA}")
     version = _load_json(metadata, KEY_SCHEMA)
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # true == 1 and 1.0 == 1 in Python
         raise ContractError(
             f"contract schema version {version!r} is not supported (this fqe-onnx reads {SCHEMA_VERSION}); "
             "upgrade fqe-onnx"
@@ -398,8 +398,9 @@ def with_overrides(
     geo = dataclasses.replace(geo, **geo_changes)
 
     pre_changes: dict[str, Any] = {"geometry": geo}
-    if template is not None:  # ten numbers x1,y1,...,x5,y5 or five (x, y) pairs
-        flat = list(template)
+    if template is not None:  # ten numbers x1,y1,...,x5,y5 or five (x, y) pairs; lists or arrays
+        flat = template.tolist() if hasattr(template, "tolist") else list(template)
+        flat = [p.tolist() if hasattr(p, "tolist") else p for p in flat]
         template = [flat[i : i + 2] for i in range(0, len(flat), 2)] if len(flat) == 10 else flat
     for name, value in (("channel_order", channel_order), ("mean", mean), ("scale", scale), ("layout", layout),
                         ("template", template)):

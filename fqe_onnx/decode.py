@@ -7,18 +7,25 @@ before anything is decoded, and completeness is checked by walking the JPEG mark
 (bytes appended after the end of the image, such as a Motion Photo's video, are fine). OpenCV would
 otherwise return the top of a truncated JPEG filled with grey, and allocate whatever a header
 declares. Files are read as bytes and decoded with ``cv2.imdecode``: ``cv2.imread`` with a str path
-crashes on file names that are not UTF-8.
+crashes on file names that are not UTF-8. libjpeg prints its warnings about damaged compressed data
+to stderr itself (OpenCV has no hook for them): they are caught while a JPEG decodes and make that
+image a ``corrupt`` error row, so no decoder message reaches stderr without the file's name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
 import os
 import stat
 import struct
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import IO, Iterator, Optional, Union
 
 import cv2
 import numpy as np
@@ -37,6 +44,14 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 #: Markers without a length field: SOI, EOI, RST0..7, TEM.
 _STANDALONE = frozenset([0xD8, 0xD9, 0x01]) | frozenset(range(0xD0, 0xD8))
+#: How libjpeg's warnings begin (its jerror.h): OpenCV lets libjpeg print them to stderr itself.
+#: These say the compressed data is damaged; the decoded image is then partly made up.
+_JPEG_CORRUPT = ("Corrupt JPEG data", "Premature end of JPEG file", "Invalid SOS parameters",
+                 "Inconsistent progression sequence", "Application transferred too")
+#: libjpeg warnings about harmless oddities: logged (debug), the image is used.
+_JPEG_HARMLESS = ("Warning: unknown JFIF revision", "Unknown Adobe color transform")
+_CAPTURE_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -170,9 +185,8 @@ def header_size(data: bytes, fmt: str) -> Optional[tuple[int, int]]:
     if fmt == "png":
         return png_size(data)
     if fmt == "bmp":
-        width, height = struct.unpack("<ii", data[18:26])
-        return abs(width), abs(height)
-    if fmt == "webp" and len(data) >= 30:
+        return bmp_size(data)
+    if fmt == "webp" and webp_complete(data):
         chunk = data[12:16]
         if chunk == b"VP8X":
             return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
@@ -185,6 +199,38 @@ def header_size(data: bytes, fmt: str) -> Optional[tuple[int, int]]:
     if fmt == "tiff":
         return tiff_size(data)
     return None
+
+
+def bmp_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a BMP, from its info header: 16-bit sizes in the OS/2 1.x
+    BITMAPCOREHEADER (12 bytes), signed 32-bit ones (negative: top-down) in every later one.
+    Raises ImageError ``truncated`` when an uncompressed file is shorter than its pixel rows."""
+    header = struct.unpack("<I", data[14:18])[0]
+    if header == 12:
+        width, height, planes, bits = struct.unpack("<HHHH", data[18:26])
+        compression = 0
+    else:
+        if len(data) < 34:
+            raise _truncated("bmp", "the info header is cut off")
+        width, height, planes, bits, compression = struct.unpack("<iiHHI", data[18:34])
+        width, height = abs(width), abs(height)
+    if compression in (0, 3, 6) and 0 < bits <= 32:  # BI_RGB, BI_BITFIELDS: rows of fixed size
+        pixels_at = struct.unpack("<I", data[10:14])[0]
+        row = (width * bits + 31) // 32 * 4
+        if len(data) < pixels_at + row * height:
+            raise _truncated("bmp", f"{len(data)} bytes, the pixel rows need {pixels_at + row * height}")
+    return width, height
+
+
+def webp_complete(data: bytes) -> bool:
+    """True when a WebP holds the whole RIFF container its header declares (bytes after it are
+    fine); raises ImageError ``truncated`` otherwise."""
+    if len(data) < 30:
+        raise _truncated("webp", "the header is cut off")
+    declared = 8 + struct.unpack("<I", data[4:8])[0]
+    if len(data) < declared:
+        raise _truncated("webp", f"{len(data)} bytes, the RIFF container declares {declared}")
+    return True
 
 
 def check_size(width: int, height: int, limits: Limits) -> None:
@@ -205,7 +251,10 @@ def check_detail(bgr: np.ndarray, limits: Limits) -> None:
 
 
 def decode_image(data: Union[bytes, bytearray, np.ndarray], limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, str]:
-    """Decode an encoded image to (HxWx3 BGR uint8, sniffed format)."""
+    """Decode an encoded image to (HxWx3 BGR uint8, sniffed format): the one decoding path.
+
+    Every other entry point ends here (``load_file`` after reading the file); this is the one
+    for bytes that never were a file (a Ray dataset's ``bytes`` column, an upload)."""
     raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
     if not raw:
         raise ImageError("empty file", "empty-file")
@@ -224,15 +273,77 @@ def _decode_known(raw: bytes, fmt: str, limits: Limits) -> np.ndarray:
     if size is None:
         raise ImageError(f"unsupported image format {fmt} (JPEG, PNG, BMP, WebP and TIFF are decoded)", "not-an-image")
     check_size(*size, limits)
+    messages: list[str] = []
     try:
-        image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if fmt == "jpeg":  # libjpeg prints its warnings itself: catch them, they belong to this image
+            with decoder_messages(_JPEG_CORRUPT + _JPEG_HARMLESS) as messages:
+                image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
+        else:
+            image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:  # e.g. a header OpenCV itself refuses
         raise ImageError(f"OpenCV refused to decode the {fmt} image: {exc.err}", "not-an-image") from exc
+    damage = [m for m in messages if m.startswith(_JPEG_CORRUPT)]
+    if damage:
+        raise ImageError(f"corrupt JPEG data (libjpeg: {'; '.join(damage)})", "corrupt")
+    for message in messages:
+        log.debug("libjpeg: %s", message)
     if image is None:
         raise ImageError(f"not a decodable image (OpenCV could not decode the {fmt} bytes)", "not-an-image")
     check_size(image.shape[1], image.shape[0], limits)
     check_detail(image, limits)
     return image
+
+
+@contextlib.contextmanager
+def decoder_messages(prefixes: tuple[str, ...]) -> Iterator[list[str]]:
+    """Collect the lines a C library writes to the process's stderr (fd 2) while the block runs
+    and that begin with one of ``prefixes`` (filled in when the block ends); every other line is
+    written on to stderr unchanged.
+
+    OpenCV has no hook for libjpeg's warnings, so fd 2 itself is pointed at a temporary file for
+    the block. The windows are serialised (a lock), so each line belongs to the one decode that
+    was running; a line some other thread writes meanwhile is passed on, not lost."""
+    lines: list[str] = []
+    with _CAPTURE_LOCK:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, ValueError, OSError):  # no usable Python stderr: fd 2 may still exist
+            pass
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 at all: nothing can be printed there either
+            yield lines
+            return
+        capture = _capture_file()
+        capture.seek(0)
+        capture.truncate()
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            passed = []
+            for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if line.startswith(prefixes):
+                    lines.append(line.rstrip("\r\n"))
+                else:
+                    passed.append(line)
+            if passed:
+                os.write(2, "".join(passed).encode("utf-8", "replace"))
+
+
+_CAPTURE: dict[int, IO[bytes]] = {}
+
+
+def _capture_file() -> IO[bytes]:
+    """One unnamed temporary file per process, reused by every capture (called under the lock)."""
+    pid = os.getpid()
+    if pid not in _CAPTURE:  # a forked child gets its own, not its parent's file offset
+        _CAPTURE.clear()
+        _CAPTURE[pid] = tempfile.TemporaryFile()
+    return _CAPTURE[pid]
 
 
 def read_bytes(path: Union[str, "os.PathLike[str]"], max_bytes: int = MAX_BYTES) -> bytes:
@@ -268,17 +379,20 @@ def read_bytes(path: Union[str, "os.PathLike[str]"], max_bytes: int = MAX_BYTES)
 
 
 def decode_bytes(data: Union[bytes, bytearray, np.ndarray], limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """Decode an encoded image to HxWx3 BGR uint8."""
+    """Decode an encoded image to HxWx3 BGR uint8: ``decode_image`` without the format, for callers
+    that only want the pixels (kept as a name because library users and the tests call it)."""
     return decode_image(data, limits)[0]
 
 
 def load_file(path: Union[str, "os.PathLike[str]"], limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, str]:
-    """Read and decode one image file to (HxWx3 BGR uint8, sniffed format)."""
+    """Read and decode one image file to (HxWx3 BGR uint8, sniffed format): ``read_bytes`` (bounded,
+    never blocks) then ``decode_image``. The scorer uses it: the format goes into the output."""
     return decode_image(read_bytes(path, limits.max_bytes), limits)
 
 
 def read_image(path: Union[str, "os.PathLike[str]"], limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """Read and decode one image file to HxWx3 BGR uint8."""
+    """Read and decode one image file to HxWx3 BGR uint8: ``load_file`` without the format, for
+    the aligner, the report's thumbnails and the benchmarks, which only want the pixels."""
     return load_file(path, limits)[0]
 
 

@@ -57,7 +57,7 @@ def with_contract_bytes(model: Any, contract: Contract) -> bytes:
 def save_model_bytes(data: bytes, out: str | os.PathLike[str]) -> Path:
     """Save a serialised model atomically (a unique temporary file renamed over ``out``; folders
     created as needed): a failed or interrupted write never leaves a half file at ``out``."""
-    from .output import write_atomically
+    from .fs import write_atomically
 
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)

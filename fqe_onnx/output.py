@@ -16,7 +16,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from .diagnostics import tally
 from .errors import FqeError
+from .fs import write_atomically
 from .records import COLUMNS, Record, cell
 
 FORMATS = ("csv", "jsonl")
@@ -130,28 +130,6 @@ def side_file(output: os.PathLike[str] | str) -> Path:
 
 def settings_digest(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """A unique temporary file beside ``path`` (its folder must exist) to write; renamed over
-    ``path`` when the block ends without an error, deleted otherwise. Concurrent writers each get
-    their own temporary file, and the rename is atomic: readers see the old file or the whole new one."""
-    path = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through ``atomic_file``."""
-    with atomic_file(path) as temporary:
-        temporary.write_bytes(data)
 
 
 def write_side_file(output: os.PathLike[str] | str, settings: dict[str, Any]) -> None:

@@ -163,11 +163,25 @@ def discover(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXT
     return Discovery(found, dict(skipped), extensions)
 
 
+def list_identity(entry: str, base: Path) -> str:
+    """The identity of a list entry: the first folder of its path under ``base`` (``./a/1.png`` and
+    ``a//1.png`` read as ``a/1.png``); for a path outside ``base`` (absolute, or through ``..``),
+    the folder that holds the image (ROOT/IDENTITY/IMAGE read from the end)."""
+    root = os.path.normpath(os.path.abspath(base))
+    full = Path(os.path.normpath(os.path.join(root, entry)))  # an absolute entry replaces root
+    try:
+        parts = full.relative_to(root).parts
+    except ValueError:
+        return full.parent.name
+    return parts[0] if len(parts) > 1 else ""
+
+
 def read_list(list_file: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> list[ImageSource]:
     """Images named one per line in ``list_file`` (blank lines and # comments skipped), in that order.
 
     Relative lines are taken from ``base`` (default: the list file's folder); the output names each
-    image as written, and its identity is the first folder of that name.
+    image exactly as written (surrounding blanks stripped), and its identity is given by
+    ``list_identity``.
     """
     list_path = Path(list_file)
     try:
@@ -180,6 +194,6 @@ def read_list(list_file: str | os.PathLike[str], base: str | os.PathLike[str] | 
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        relative = Path(entry).as_posix()
-        sources.append(source_for(base_path / entry, relative))
+        sources.append(ImageSource(path=base_path / entry, name=printable(entry),
+                                   identity=printable(list_identity(entry, base_path))))
     return sources

@@ -116,8 +116,8 @@ def verify(path: Path, expected: str) -> None:
 
 def install_verified(write: Callable[[Any], None], dest: Path, sha256: Optional[str] = None) -> None:
     """Write a file through ``write(handle)`` into a unique temporary file beside ``dest``, check its
-    sha256 if given, then rename it into place (``output.atomic_file``)."""
-    from .output import atomic_file
+    sha256 if given, then rename it into place (``fs.atomic_file``)."""
+    from .fs import atomic_file
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(dest, suffix=".part") as temporary:
@@ -199,7 +199,7 @@ def pull(name: str, *, force: bool = False, from_file: Optional[Path] = None) ->
     if out.is_file() and not force and from_file is None:
         return out
     raw = raw_file(entry.raw, from_file)
-    from .output import atomic_file
+    from .fs import atomic_file
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out, suffix=".part") as part:  # concurrent pulls each build their own; all equal
@@ -215,7 +215,7 @@ def aligner_models() -> tuple[Path, Path]:
     """The face detector and landmark models with a dynamic batch axis, prepared once from the
     pinned package files (fetched if missing) and cached beside the zoo models."""
     from .modelprep.faceplugin import prepare_faceplugin_batched
-    from .output import atomic_file
+    from .fs import atomic_file
 
     prepared = []
     for pinned in (FR_DETECT, FR_LANDMARK):

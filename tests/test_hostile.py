@@ -142,9 +142,10 @@ def test_hostile_corpus_one_row_each_right_kinds_no_hang(corpus, model_path):
 
 
 def test_every_error_kind_is_reachable():
-    """Each kind in ERROR_KINDS has a producing case in this suite (corpus above, test_framing, below)."""
+    """Each kind in ERROR_KINDS has a producing case in this suite (corpus above, test_framing, below;
+    ``corrupt``: test_decode_edges)."""
     covered = {"", "too-large", "truncated", "empty-file", "not-an-image", "too-small", "flat", "not-a-file",
-               "unreadable", "no-face", "bad-array", "bad-output", "model-error", "name-clash", "internal"}
+               "unreadable", "no-face", "bad-array", "bad-output", "model-error", "name-clash", "internal", "corrupt"}
     assert set(ERROR_KINDS) <= covered
 
 

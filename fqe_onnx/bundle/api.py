@@ -26,7 +26,7 @@ def make_bundle(model: ModelLike = None, *, pixels: str = "bgr", align: str = "a
 
 def write_bundle(out: Union[str, "os.PathLike[str]"], model: ModelLike = None, **options: Any) -> Any:
     """Build the bundle and write it to ``out`` atomically; returns the ModelProto."""
-    from ..output import write_atomically
+    from ..fs import write_atomically
 
     bundle = make_bundle(model, **options)
     write_atomically(out, bundle.SerializeToString())

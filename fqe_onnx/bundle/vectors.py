@@ -60,7 +60,7 @@ def write_vectors(out: Union[str, "os.PathLike[str]"], model: Optional[str] = No
     """Write the PNGs and expected.json into ``out``; returns the expected document."""
     from .. import __version__
     from ..demo import astronaut_bgr, demo_face
-    from ..output import write_atomically
+    from ..fs import write_atomically
     from ..scorer import Scorer
     from ..zoo import resolve_model, sha256_of
     from .assemble import STATUS_CODES

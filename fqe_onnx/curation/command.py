@@ -91,7 +91,7 @@ def curate(root: str, out: Path, embeddings: Optional[str], min_q: float, max_fn
            overrides: dict[str, Any]) -> None:
     """Find the mislabelled, duplicated and merged faces of ROOT/IDENTITY/IMAGE: a decision (keep,
     review, reject) and stable reasons per image and per identity folder, and a review page."""
-    from ..output import write_atomically
+    from ..fs import write_atomically
     from .files import write_tables
     from .pipeline import Settings, curate as run_curation, describe, summary
     from .store import read_store

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..output import atomic_file
+from ..fs import atomic_file
 from ..records import COLUMNS
 from .pipeline import Curation
 

@@ -21,8 +21,11 @@ MIN_FALSE_MATCHES = 10
 
 
 def threshold_at_fmr(non_mated: np.ndarray, fmr: float) -> float:
-    """The similarity threshold t at which the share of non-mated comparisons with similarity >= t is
-    at most ``fmr`` (and as close to it as the data allow): the smallest such t among the scores."""
+    """The comparison threshold t for a target FMR: a comparison with similarity >= t is a match.
+
+    Returns the smallest threshold (just above one of the scores) at which at most
+    floor(fmr x N) of the N non-mated comparisons match, so the FMR on these data never exceeds
+    ``fmr``. FqeError when N x fmr < MIN_FALSE_MATCHES (too few comparisons for this FMR)."""
     scores = np.sort(np.asarray(non_mated, dtype=np.float64))[::-1]  # descending
     if len(scores) * fmr < MIN_FALSE_MATCHES:
         raise FqeError(f"{len(scores)} non-mated comparisons cannot set a threshold at FMR {fmr:g}: at least "
@@ -64,7 +67,7 @@ def edc_curve(pair_quality: np.ndarray, similarity: np.ndarray, threshold: float
     if np.isnan(pair_quality).any():
         raise FqeError("pair qualities must not be NaN (failed images take -inf)")
     order = np.argsort(pair_quality, kind="stable")
-    quality, errors = pair_quality[order], (similarity[order] < threshold)
+    quality, errors = pair_quality[order], ~(similarity[order] >= threshold)  # NaN: no match
     remaining_errors = np.cumsum(errors[::-1])[::-1]  # errors among comparisons i..n-1
     starts = np.concatenate(([0], np.flatnonzero(quality[1:] != quality[:-1]) + 1))  # tie groups go together
     fnmr = remaining_errors[starts] / (n - starts)

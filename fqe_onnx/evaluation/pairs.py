@@ -4,7 +4,6 @@ random sample of non-mated pairs across identities, and their cosine similaritie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Optional, Sequence
 
 import numpy as np
@@ -30,33 +29,53 @@ class Pairs:
         return len(self.a)
 
 
+def pair_at(rank: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i, j), 0 <= i < j < m, at positions ``rank`` of their lexicographic order (the
+    order of ``itertools.combinations(range(m), 2)``), without listing the others."""
+    rank = np.asarray(rank, dtype=np.int64)
+    # row i starts at i*m - i*(i+1)/2; invert that quadratic, then correct float rounding
+    i = np.floor(((2 * m - 1) - np.sqrt(np.maximum((2 * m - 1) ** 2 - 8.0 * rank, 0.0))) / 2).astype(np.int64)
+    i = np.clip(i, 0, max(m - 2, 0))
+
+    def start(row: np.ndarray) -> np.ndarray:
+        return row * m - row * (row + 1) // 2
+
+    i -= start(i) > rank
+    i += start(i + 1) <= rank
+    return i, rank - start(i) + i + 1
+
+
 def mated_pairs(identities: Sequence[str], cap: int = MATED_CAP, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs within each identity, at most ``cap`` per identity (a seeded sample beyond)."""
+    """All pairs within each identity, at most ``cap`` per identity (a seeded sample beyond).
+
+    Memory is O(images + cap x identities): a capped identity's pairs are drawn by their rank in
+    the lexicographic order, never all listed (20,000 images of one person have 2e8 pairs)."""
     rng = np.random.default_rng(seed)
     groups: dict[str, list[int]] = {}
     for index, identity in enumerate(identities):
         groups.setdefault(identity, []).append(index)
-    a: list[int] = []
-    b: list[int] = []
+    a: list[np.ndarray] = [np.zeros(0, np.int64)]
+    b: list[np.ndarray] = [np.zeros(0, np.int64)]
     for identity in sorted(groups):
-        pairs = list(combinations(groups[identity], 2))
-        if len(pairs) > cap:
-            pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), size=cap, replace=False))]
-        a += [p[0] for p in pairs]
-        b += [p[1] for p in pairs]
-    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+        members = np.array(groups[identity], dtype=np.int64)
+        m = len(members)
+        total = m * (m - 1) // 2
+        ranks = np.arange(total) if total <= cap else np.sort(rng.choice(total, size=cap, replace=False))
+        i, j = pair_at(ranks, m)
+        a.append(members[i])
+        b.append(members[j])
+    return np.concatenate(a), np.concatenate(b)
 
 
 def non_mated_pairs(identities: Sequence[str], count: int = NON_MATED, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``count`` distinct cross-identity pairs (a < b), seeded; all of them when there are fewer."""
-    labels = np.unique(np.asarray(identities), return_inverse=True)[1]
+    labels = np.unique(np.asarray(identities), return_inverse=True)[1].reshape(-1)
     n = len(labels)
     sizes = np.bincount(labels)
     possible = n * (n - 1) // 2 - int(np.sum(sizes * (sizes - 1) // 2))
-    if possible <= count:
-        i, j = np.triu_indices(n, k=1)
-        keep = labels[i] != labels[j]
-        return i[keep].astype(np.int64), j[keep].astype(np.int64)
+    if possible <= count or 2 * possible < n * (n - 1) // 2:
+        return cross_pairs(labels, count, np.random.default_rng(seed + 1))
+    # most pairs are non-mated: draw pairs at random and drop mated and repeated ones
     rng = np.random.default_rng(seed + 1)
     chosen: set[int] = set()
     while len(chosen) < count:
@@ -69,6 +88,26 @@ def non_mated_pairs(identities: Sequence[str], count: int = NON_MATED, seed: int
                 break
             chosen.add(key)
     keys = np.array(sorted(chosen), dtype=np.int64)
+    return keys // n, keys % n
+
+
+def cross_pairs(labels: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` distinct pairs (a < b) of different labels, drawn uniformly by their rank (all of
+    them when there are fewer), sorted; memory O(images + count), however few such pairs exist.
+
+    With images ordered by label, the image at position p pairs with every position from the end
+    of its label's block on, so the k-th cross pair is found by a binary search on those counts."""
+    n = len(labels)
+    order = np.argsort(labels, kind="stable")
+    block_end = np.cumsum(np.bincount(labels))[labels[order]]  # per position: where its label's block ends
+    partners = n - block_end
+    first = np.concatenate(([0], np.cumsum(partners)))  # rank of each position's first cross pair
+    possible = int(first[-1])
+    ranks = np.arange(possible) if possible <= count else rng.choice(possible, size=count, replace=False)
+    p = np.searchsorted(first, ranks, side="right") - 1
+    q = block_end[p] + (ranks - first[p])
+    a, b = order[p], order[q]
+    keys = np.sort(np.minimum(a, b) * n + np.maximum(a, b))
     return keys // n, keys % n
 
 
@@ -87,14 +126,21 @@ def comparison_pairs(identities: Sequence[str], cap: int = MATED_CAP, non_mated:
 
 def cosine_similarities(embeddings: Sequence[Optional[np.ndarray]], pairs: Pairs) -> np.ndarray:
     """Cosine similarity of each pair's L2-normalised embeddings; -inf where an image has none (it
-    failed), so a failed mated comparison is a false non-match and a failed non-mated one no match."""
+    failed) or one with no direction (zero or non-finite), so a failed mated comparison is a false
+    non-match and a failed non-mated one no match."""
     dim = next((len(e) for e in embeddings if e is not None), 0)
     unit = np.zeros((len(embeddings), max(dim, 1)), dtype=np.float64)
-    failed = np.array([e is None for e in embeddings])
+    failed = np.zeros(len(embeddings), dtype=bool)
     for index, embedding in enumerate(embeddings):
-        if embedding is not None:
-            vector = np.asarray(embedding, dtype=np.float64).reshape(-1)
-            unit[index] = vector / np.linalg.norm(vector)
+        if embedding is None:
+            failed[index] = True
+            continue
+        vector = np.asarray(embedding, dtype=np.float64).reshape(-1)
+        norm = float(np.linalg.norm(vector))
+        if not (np.isfinite(norm) and norm > 0):  # zero, inf or NaN: no direction, a failed image
+            failed[index] = True
+            continue
+        unit[index] = vector / norm
     similarity = np.einsum("ij,ij->i", unit[pairs.a], unit[pairs.b])
     similarity[failed[pairs.a] | failed[pairs.b]] = -np.inf
     return similarity

@@ -165,3 +165,11 @@ def build_report(scores: Path, images: Path, count: int = 24, evaluation: Option
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>fqe-onnx report: {escape(scores.name)}</title><style>{STYLE}</style></head><body>"
             + "".join(sections) + "</body></html>\n")
+
+
+def save_report(page: str, out: Path) -> Path:
+    """Write the page to ``out`` atomically, with the user's file mode (``fs.atomic_file``)."""
+    from ..fs import write_atomically
+
+    write_atomically(out, page.encode("utf-8"))
+    return out

@@ -1,0 +1,146 @@
+"""Resuming (a header-only output, error rows already written) and finding images (symlinked
+folders, list files written with ./ or absolute paths)."""
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import random_face, write_image
+
+from fqe_onnx.cli import main
+from fqe_onnx.records import COLUMNS
+from fqe_onnx.sources import find_images, list_identity, read_list
+
+
+def score(*args):
+    return CliRunner().invoke(main, ["score", *map(str, args)], catch_exceptions=False)
+
+
+def test_resuming_an_output_holding_only_its_header_writes_no_second_header(dataset, model_path, tmp_path):
+    out = tmp_path / "out.csv"
+    args = [dataset, "-m", model_path, "--align", "never", "-o", out, "--no-progress"]
+    assert score(*args).exit_code == 0
+    full = out.read_text()
+    header = full.splitlines(keepends=True)[0]
+    assert header == ",".join(COLUMNS) + "\n"
+    out.write_text(header)  # killed after the header, before the first row
+    resumed = score(*args, "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert out.read_text() == full and out.read_text().count("path,identity") == 1
+
+
+def test_resuming_over_error_rows_keeps_them_errors_and_the_exit_status(dataset, model_path, tmp_path):
+    (dataset / "person_a" / "bad.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out.jsonl"
+    args = [dataset, "-m", model_path, "--align", "never", "-o", out, "--format", "jsonl", "--no-progress"]
+    first = score(*args)
+    assert first.exit_code == 1 and "5 images, 1 errors" in first.stderr
+    full = out.read_text()
+    again = score(*args, "--resume")  # nothing left to score: the error is still there
+    assert again.exit_code == 1, again.stderr
+    assert "5 inputs were already in the output (1 of them errors)" in again.stderr
+    assert out.read_text() == full
+    lines = full.splitlines(keepends=True)
+    out.write_text("".join(line for line in lines if "bad.jpg" in line))  # only the error row is in
+    partial = score(*args, "--resume")
+    assert partial.exit_code == 1 and "4 images, 0 errors" in partial.stderr
+    assert "1 inputs were already in the output (1 of them errors)" in partial.stderr
+
+
+def test_a_symlinked_folder_is_listed_under_its_link_name(tmp_path):
+    elsewhere = tmp_path / "storage" / "photos_0042"
+    write_image(elsewhere / "1.png", random_face(0))
+    root = tmp_path / "root"
+    write_image(root / "bob" / "1.png", random_face(1))
+    os.symlink(elsewhere, root / "alice")
+    sources = find_images(root)
+    assert [(s.name, s.identity) for s in sources] == [("alice/1.png", "alice"), ("bob/1.png", "bob")]
+    assert sources[0].path == root / "alice" / "1.png"
+
+
+def test_list_entries_keep_their_spelling_and_get_the_identity_of_the_path_they_mean(tmp_path):
+    listing = tmp_path / "list.txt"
+    absolute = tmp_path / "carol" / "1.png"
+    outside = tmp_path.parent / "dave" / "2.png"
+    listing.write_text(f"./alice/1.png\nbob//2.png\n{absolute}\n{outside}\n./top.png\n../eve/3.png\n")
+    sources = read_list(listing)
+    assert [s.name for s in sources] == ["./alice/1.png", "bob//2.png", str(absolute), str(outside), "./top.png",
+                                         "../eve/3.png"]
+    assert [s.identity for s in sources] == ["alice", "bob", "carol", "dave", "", "eve"]
+    assert sources[0].path == tmp_path / "./alice/1.png"
+
+
+@pytest.mark.parametrize("entry, identity", [("a/b/c.png", "a"), ("c.png", ""), ("./a/./c.png", "a"),
+                                             ("a/../c.png", ""), ("/x/y/z.png", "y")])
+def test_list_identity(entry, identity, tmp_path):
+    assert list_identity(entry, tmp_path) == identity
+
+
+def test_from_list_in_the_cli_names_rows_as_written(dataset, model_path, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text("./person_a/1.png\n")
+    result = score(dataset, "--from-list", listing, "-m", model_path, "--align", "never")
+    assert result.exit_code == 0, result.stderr
+    row = result.stdout.splitlines()[1].split(",")
+    assert row[:2] == ["./person_a/1.png", "person_a"]
+
+
+def test_printable_names():
+    from fqe_onnx.sources import printable
+
+    assert printable("a\\b.png") == "a\\\\b.png"
+    assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\xe9.png"
+    assert printable("café.png") == "café.png"
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_source_and_the_walk_goes_on(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    for name in ("a/1.png", "b/x/2.png", "c/3.png"):
+        write_image(root / name, random_face(0))
+    real = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("b/x"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    sources = find_images(root)
+    assert [(s.name, s.identity) for s in sources] == [("a/1.png", "a"), ("b/x/", "b"), ("c/3.png", "c")]
+    broken = sources[1]
+    assert broken.path == root / "b" / "x" and broken.error.kind == "unreadable"
+    assert str(broken.error) == "cannot read folder: Permission denied"
+
+
+def test_a_link_loop_ends_and_each_file_is_listed_once(tmp_path):
+    root = tmp_path / "root"
+    write_image(root / "a" / "1.png", random_face(0))
+    write_image(root / "b" / "2.png", random_face(1))
+    os.symlink(root, root / "a" / "loop")
+    os.symlink(root / "b", root / "c")  # the same folder under a second name, walked once
+    names = [s.name for s in find_images(root)]
+    assert len(names) == 2 and sorted(n.rsplit("/", 1)[1] for n in names) == ["1.png", "2.png"]
+
+
+def test_one_file_and_a_missing_root(tmp_path):
+    from fqe_onnx.errors import FqeError
+
+    path = write_image(tmp_path / "x" / "one.png", random_face(0))
+    (single,) = find_images(path)
+    assert (single.path, single.name, single.identity) == (path, "one.png", "")
+    with pytest.raises(FqeError) as error:
+        find_images(tmp_path / "caf\\e")
+    assert str(error.value) == f"no such file or folder: {tmp_path}/caf\\\\e"
+
+
+def test_a_list_file_in_latin_1_and_a_missing_one(tmp_path):
+    from fqe_onnx.errors import FqeError
+
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"a/caf\xe9.png\n")
+    (source,) = read_list(listing)
+    assert source.name == "a/caf\\xe9.png" and source.path == tmp_path / os.fsdecode(b"a/caf\xe9.png")
+    with pytest.raises(FqeError) as error:
+        read_list(tmp_path / "none.txt")
+    assert str(error.value) == f"cannot read list file {tmp_path / 'none.txt'}: No such file or directory"
