@@ -216,7 +216,7 @@ def byte_cases():
     return [
         ("empty", b"", "empty-file", "empty file"),
         ("text", b"hello, not an image", "not-an-image", "not an image: the bytes start with no known image signature"),
-        ("gif", b"GIF89a" + b"\0" * 40, "not-an-image", "unsupported image format gif (JPEG, PNG, BMP and WebP are decoded)"),
+        ("gif", b"GIF89a" + b"\0" * 40, "not-an-image", "unsupported image format gif (JPEG, PNG, BMP, WebP and TIFF are decoded)"),
         ("jpeg-soi-only", b"\xff\xd8", "truncated", "truncated JPEG: no end-of-image marker"),
         ("jpeg-no-marker", b"\xff\xd8\x00\x00\x00\x00", "not-an-image", "corrupt JPEG: expected a marker at byte 2"),
         ("jpeg-fill-bytes", b"\xff\xd8\xff\xff\xff\xd9", "not-an-image", "corrupt JPEG: no frame header (SOF)"),

@@ -28,7 +28,7 @@ def line_of(r: Record) -> str:
     values = r.as_dict()
     values["q"] = "" if r.q is None else repr(r.q)
     values["Q"] = "" if r.Q is None else str(r.Q)
-    return ",".join(str(values[c]) for c in COLUMNS) + "\n"
+    return ",".join("" if values[c] is None else str(values[c]) for c in COLUMNS) + "\n"
 
 
 def test_csv_rows_are_exact():

@@ -118,7 +118,7 @@ class FakeAligner:
     def faces_batch(self, images, **kwargs):
         self.calls.append(kwargs)
         height, width = kwargs["size_hw"]
-        return [ImageError("no face", "no-face") if image.mean() < 1 else [SimpleNamespace(crop=image[:height, :width])]
+        return [ImageError("no face", "no-face") if image.mean() < 1 else [SimpleNamespace(face=None, crop=image[:height, :width])]
                 for image in images]
 
     def locate(self, crop):
