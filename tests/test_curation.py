@@ -309,12 +309,9 @@ def test_curate_refuses_a_store_that_is_not_one(tmp_path):
 
 
 def test_review_page_renders_in_headless_chromium(folder, tmp_path):
-    import shutil
-
     import cv2
-    from playwright.sync_api import sync_playwright
 
-    from test_report import BROWSER_FLAGS
+    from browser import chromium_page
 
     root, model = folder
     out = tmp_path / "out"
@@ -326,15 +323,7 @@ def test_review_page_renders_in_headless_chromium(folder, tmp_path):
     for text in ("Flagged images (3)", "not-own-identity", "duplicate-of:id03/0.png", "truncated", "typical of id05",
                  "expected by chance"):
         assert text in html, text
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed for this test: apt-get install chromium (scripts/test.sh does)"
-    problems = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    with chromium_page({"width": 1200, "height": 900}) as (page, log):
         page.goto((out / "review.html").as_uri())
         page.wait_for_load_state("load")
         images = page.evaluate("document.images.length")
@@ -342,8 +331,7 @@ def test_review_page_renders_in_headless_chromium(folder, tmp_path):
         cases = page.evaluate("document.querySelectorAll('.case').length")
         shot = tmp_path / "shot.png"
         page.screenshot(path=str(shot), full_page=True)
-        browser.close()
-    assert problems == []
+    assert log.unexpected() == []
     assert cases == 3 and images >= 9 and loaded == images  # each case: the image, its folder, its nearest other
     image = cv2.imread(str(shot))
     assert image.shape[0] > 300 and float(image.std()) > 20

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from browser import chromium_page
 
 from fqe_onnx.bundle.api import write_bundle
 from fqe_onnx.bundle.vectors import meets
@@ -16,8 +17,6 @@ from fqe_onnx.bundle.vectors import meets
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "browser"
 VECTORS = ROOT / "tests" / "vectors" / "faceplugin-mobilefacenet"
-BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -44,33 +43,20 @@ def site(tmp_path: Path, model: Path) -> Path:
 
 
 def test_browser_page_meets_the_vectors(default_model, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed for this test: apt-get install chromium (scripts/test.sh does)"
     assert (EXAMPLE / "node_modules" / "onnxruntime-web").is_dir(), "run `npm ci` in examples/browser (scripts/test.sh does)"
-    from playwright.sync_api import sync_playwright
-
     expected = json.loads((VECTORS / "expected.json").read_text())
     server, origin = serve(site(tmp_path, default_model))
-    problems: list[str] = []
-    requests: list[str] = []
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
-            page = browser.new_page()
-            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("request", lambda request: requests.append(request.url))
+        with chromium_page() as (page, log):
             page.goto(f"{origin}/index.html")
             page.wait_for_function("window.bundleReady === true", timeout=120_000)
             results = {row["file"]: page.evaluate("url => window.scoreUrl(url)", f"vectors/{row['file']}")
                        for row in expected["images"]}
             assert "Q" in page.inner_text("#result") or "not scored" in page.inner_text("#result")
-            browser.close()
     finally:
         server.shutdown()
-    assert problems == []
-    assert requests and all(url.startswith(origin) for url in requests), [u for u in requests if not u.startswith(origin)]
-    assert any(url.endswith(".wasm") for url in requests)
+    assert log.unexpected(allowed=(origin,)) == []  # no error, and every request stayed on the page's own server
+    assert any(url.endswith(".wasm") for url in log.requests)
     for row in expected["images"]:
         got = results[row["file"]]
         nan = float("nan")

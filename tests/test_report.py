@@ -1,18 +1,18 @@
 """fqe-onnx report: one self-contained page, checked in a real headless browser (Debian's chromium)."""
 
-import shutil
 import sys
 
 import cv2
 import pytest
 from click.testing import CliRunner
 
+from browser import chromium_page
 from test_evaluation import make_identities
 
 from fqe_onnx.cli import main
 
-BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1200, "height": 900}
+
 
 
 @pytest.fixture(scope="module")
@@ -47,29 +47,18 @@ def test_report_is_self_contained(report_inputs):
 
 
 def test_report_renders_in_headless_chromium(report_inputs, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed for this test: apt-get install chromium (scripts/test.sh does)"
-    from playwright.sync_api import sync_playwright
-
     root = report_inputs
     out = tmp_path / "report.html"
     CliRunner().invoke(main, ["report", str(root / "scores.csv"), "--images", str(root / "faces"), "-o", str(out),
                               "--count", "6", "--evaluation", str(root / "ev")])
-    problems = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    with chromium_page(VIEWPORT) as (page, log):
         page.goto(out.as_uri())
         page.wait_for_load_state("load")
         loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
         svgs = page.evaluate("document.querySelectorAll('svg.chart').length")
         shot = tmp_path / "shot.png"
         page.screenshot(path=str(shot), full_page=True)
-        browser.close()
-    assert problems == []
+    assert log.unexpected() == []
     assert loaded == 12 and svgs >= 3  # 6 lowest + 6 highest faces; histogram, scatter, EDC
     image = cv2.imread(str(shot))
     assert image.shape[0] > 900 and float(image.std()) > 20  # not a blank page

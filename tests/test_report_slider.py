@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from test_cuts import grid_model, make_people
-from test_report import BROWSER_FLAGS
+from browser import chromium_page
 
 from fqe_onnx.cli import main
 
@@ -41,16 +41,7 @@ def make_report(root, out, scores="scores.csv", images="faces", evaluation=True)
     return out
 
 
-def browser_page(playwright, problems):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed for this test: apt-get install chromium (scripts/test.sh does)"
-    browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("request", lambda request: problems.append(f"request: {request.url}")
-            if not request.url.startswith(("file:", "data:")) else None)
-    return browser, page
+VIEWPORT = {"width": 1200, "height": 900}
 
 
 def read_outs(page):
@@ -59,8 +50,6 @@ def read_outs(page):
 
 
 def test_moving_the_slider_changes_the_counts_and_the_expected_fnmr(inputs, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     root = inputs
     out = make_report(root, tmp_path / "report.html")
     scores = [int(r["Q"]) for r in csv.DictReader(open(root / "scores.csv")) if r["Q"]]
@@ -76,9 +65,7 @@ def test_moving_the_slider_changes_the_counts_and_the_expected_fnmr(inputs, tmp_
         return {"value": str(cut), "dropped": str(dropped), "share": f"{100 * dropped / total:.1f}%", "fnmr": fnmr,
                 "mated": f"{100 * row[0][2]:.1f}%"}
 
-    problems = []
-    with sync_playwright() as playwright:
-        browser, page = browser_page(playwright, problems)
+    with chromium_page(VIEWPORT) as (page, log):
         page.goto(out.as_uri())
         page.wait_for_load_state("load")
         at_start = read_outs(page)
@@ -91,8 +78,7 @@ def test_moving_the_slider_changes_the_counts_and_the_expected_fnmr(inputs, tmp_
         after_keys = read_outs(page)
         shown = page.evaluate("Array.from(document.querySelectorAll('figure.face')).map("
                               "f => [Number(f.dataset.q), f.classList.contains('dropped')])")
-        browser.close()
-    assert problems == []
+    assert log.unexpected() == []
     for outs in (at_start, after_click, after_keys):
         cut = int(outs["value"])
         marked = [q for q, dropped in shown if dropped] if outs is after_keys else None
@@ -107,23 +93,18 @@ def test_moving_the_slider_changes_the_counts_and_the_expected_fnmr(inputs, tmp_
 
 
 def test_without_an_evaluation_or_identities_the_slider_shows_counts_only(inputs, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     root = inputs
     no_evaluation = make_report(root, tmp_path / "a.html", evaluation=False).read_text()
     assert "fqe-onnx evaluate ROOT -o DIR" in no_evaluation and 'id="cut-fnmr"' not in no_evaluation
     flat = make_report(root, tmp_path / "b.html", scores="flat.csv", images="flat", evaluation=False)
     assert "not in identity folders" in flat.read_text()
-    problems = []
-    with sync_playwright() as playwright:
-        browser, page = browser_page(playwright, problems)
+    with chromium_page(VIEWPORT) as (page, log):
         page.goto(flat.as_uri())
         before = read_outs(page)
         page.focus("#q-cut")
         page.keyboard.press("End")
         after = read_outs(page)
-        browser.close()
-    assert problems == [] and set(before) == {"value", "dropped", "share", "marked"}
+    assert log.unexpected() == [] and set(before) == {"value", "dropped", "share", "marked"}
     assert after["value"] == "100" and before["dropped"] == "0" and int(after["dropped"]) > 0
 
 
@@ -143,16 +124,11 @@ def overlaps(a, b):
 
 
 def test_chart_labels_stay_inside_the_frame_and_the_legend_off_the_curves(inputs, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     out = make_report(inputs, tmp_path / "report.html")
-    problems = []
-    with sync_playwright() as playwright:
-        browser, page = browser_page(playwright, problems)
+    with chromium_page(VIEWPORT) as (page, log):
         page.goto(out.as_uri())
         charts = page.evaluate(GEOMETRY)
-        browser.close()
-    assert problems == [] and len(charts) >= 3
+    assert log.unexpected() == [] and len(charts) >= 3
     legends = 0
     for chart in charts:
         frame, plot = chart["frame"], chart["plot"]
