@@ -268,3 +268,19 @@ def test_pre_shrink_and_warp_match_warp_to_template(factor):
     difference = np.abs(crop - expected.astype(np.float32))
     # measured: one level on 0.005% to 0.04% of the pixels (float sums in another order than OpenCV's)
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, (difference.max(), (difference > 0).mean())
+
+
+def test_a_norm_output_is_q_itself_and_q_clips_at_both_ends_of_the_scale():
+    """A model that outputs its norm (OFIQ's MagFace file) gives q as it is; a calibration whose
+    curve leaves 0..100 (h = 150, a = -0.2) clips as ``norm_to_score`` does."""
+    from fqe_onnx.bundle.head import norm, score
+    from fqe_onnx.contract import Calibration
+    from fqe_onnx.quality import norm_to_score
+
+    (q,) = run_piece(lambda g, out: norm(g, out, "norm"), {"output": np.array([[23.75]], np.float32)})
+    assert q.shape == () and float(q) == 23.75
+    wide = Calibration(h=150.0, a=-0.2, x0=0.0, w=1.0)
+    for value in (-8.0, -1.0, 0.3, 2.0, 8.0):
+        (got,) = run_piece(lambda g, v: score(g, v, wide), {"q": np.array(value)})
+        assert int(got) == norm_to_score(value, wide)
+    assert {norm_to_score(-8.0, wide), norm_to_score(8.0, wide)} == {0, 100}
