@@ -165,7 +165,7 @@ def _large_frame(height: int, width: int, background: str, face: bool) -> np.nda
 
 @pytest.mark.parametrize("height, width, background, face", [
     (1080, 1920, "plain", True), (1080, 1920, "textured", True), (2000, 3000, "textured", True),
-    (2000, 3000, "textured", False), (1080, 1920, "textured", False)])
+    (4000, 6000, "plain", True), (2000, 3000, "textured", False), (1080, 1920, "textured", False)])
 def test_small_face_in_a_large_frame_is_found_by_the_tiles(default_model, sessions, height, width, background, face):
     from fqe_onnx.align.aligner import FaceAligner
 
