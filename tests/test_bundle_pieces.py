@@ -282,10 +282,12 @@ def test_view_rects_are_tile_rects(height, width):
     from fqe_onnx.align.detection import tile_rects
     from fqe_onnx.bundle import tiles
 
-    (out,) = run_piece(lambda g, s: tiles.view_rects(g, s), {"hw": np.array([height, width], np.int64)})
+    out, tiled = run_piece(lambda g, s: (tiles.view_rects(g, s), tiles.has_tiles(g, s)),
+                           {"hw": np.array([height, width], np.int64)}, 2)
     expected = np.array([list(view) for view in tile_rects(height, width)], np.float64)
     assert out.shape == expected.shape
     np.testing.assert_array_equal(out, expected)
+    assert bool(tiled) == (len(expected) > 1)  # the bundle's If between the tiled and whole-image paths
     if (height, width) in [(250, 250), (480, 640)]:
         assert len(out) == 1  # the whole image alone: the bundle takes its path without tiles
 

@@ -101,8 +101,6 @@ def _main_face(g: Graph, bgr: str, detector_model: Any) -> list[str]:
     """(box float64 [4], face score float32 [], found bool []): an image with tiles (``tile_rects``
     gives more than the whole image) goes through ``tiles.tiled_main_face``; any other takes the
     whole-image path alone, as before tiling (the same nodes and cost)."""
-    views = tiles.view_rects(g, g.shape_dims(bgr, 0, 2))
-    has_tiles = g.op("Greater", [g.op("Squeeze", [g.op("Shape", [views], start=0, end=1)]), g.const(1, np.int64)])
     tiled_g, whole_g = g.branch(), g.branch()
     copies = iter(range(1, 3))
 
@@ -110,8 +108,8 @@ def _main_face(g: Graph, bgr: str, detector_model: Any) -> list[str]:
         return inline(body, detector_model, f"detector{next(copies)}", net_input, weights_of="detector")
 
     whole_out = _whole_image_face(whole_g, bgr, detector_model)  # adds the detector's weights, once
-    tiled_out = tiles.tiled_main_face(tiled_g, bgr, detect, views)
-    return g.op("If", [has_tiles], outputs=3, then_branch=tiled_g.subgraph("tiled", tiled_out),
+    tiled_out = tiles.tiled_main_face(tiled_g, bgr, detect, tiles.view_rects(tiled_g, tiled_g.shape_dims(bgr, 0, 2)))
+    return g.op("If", [tiles.has_tiles(g, g.shape_dims(bgr, 0, 2))], outputs=3, then_branch=tiled_g.subgraph("tiled", tiled_out),
                 else_branch=whole_g.subgraph("whole_image", whole_out))
 
 

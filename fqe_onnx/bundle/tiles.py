@@ -46,13 +46,25 @@ def _positions(g: Graph, length: str, tile: str, overlap: str, used: str) -> str
     return g.op("Round", [g.op("Div", [g.op("Mul", [index, span]), last])])  # Round: half to even, as round()
 
 
+def _whole_scale(g: Graph, height_width: str) -> tuple[str, str, str]:
+    """(H, W, the whole image's source pixels per detector pixel), float64 [] each."""
+    det_w, det_h = DETECTOR_SIZE
+    hw = g.cast(height_width, np.float64)
+    height, width = _at(g, hw, 0), _at(g, hw, 1)
+    return height, width, g.op("Max", [g.op("Div", [width, _f64(g, det_w)]), g.op("Div", [height, _f64(g, det_h)])])
+
+
+def has_tiles(g: Graph, height_width: str) -> str:
+    """bool []: ``tile_rects`` gives more than the whole image (some level is used), in a few scalar ops."""
+    _, _, whole = _whole_scale(g, height_width)
+    return g.op("Greater", [whole, _f64(g, min(scale * TILE_TRIGGER for scale in TILE_SCALES))])
+
+
 def view_rects(g: Graph, height_width: str) -> str:
     """``tile_rects``: int64 [2] (H, W) -> float64 [V, 5] rows (x, y, w, h, max_face), the whole
     image first (max_face inf)."""
     det_w, det_h = DETECTOR_SIZE
-    hw = g.cast(height_width, np.float64)
-    height, width = _at(g, hw, 0), _at(g, hw, 1)
-    whole = g.op("Max", [g.op("Div", [width, _f64(g, det_w)]), g.op("Div", [height, _f64(g, det_h)])])
+    height, width, whole = _whole_scale(g, height_width)
     used = [g.op("Greater", [whole, _f64(g, scale * TILE_TRIGGER)]) for scale in TILE_SCALES]
     # each level's coarser view: the next used level's scale, else the whole image
     coarser, following = [], whole
