@@ -51,14 +51,17 @@ def candidates(g: Graph, scores: str, boxes: str, scale: str, offset: str) -> tu
 def confident_faces(g: Graph, face_scores: str, boxes: str, with_index: bool = False) -> tuple[str, ...]:
     """Scores >= CONFIDENCE (a score of -1 marks a box already dropped), then NMS at NMS_IOU (a box
     goes when its IoU with a better one is over it): (scores float32 [F], boxes float64 [F, 4]), best
-    score first, as ``confident_boxes`` and ``merge_views``; ``with_index`` adds the kept rows' indices."""
+    score first, as ``confident_boxes`` and ``merge_views``; ``with_index`` adds the kept rows' indices.
+    NMS keeps at most MAX_FACES (every prior of one view); with ``with_index`` (the tiles' many views)
+    at most all the candidates, so that, as in the Python path, no face is ever cut."""
     confident = g.op("GreaterOrEqual", [face_scores, g.const(CONFIDENCE)])
     # Below the threshold a score becomes -1, which NMS's threshold of 0 drops (no confident score is <= 0).
     gated = g.op("Where", [confident, face_scores, g.const(-1.0)])
     selected = g.op("NonMaxSuppression", [
         g.op("Unsqueeze", [g.cast(boxes, np.float32), g.const([0], np.int64)]),
         g.op("Reshape", [gated, g.const([1, 1, -1], np.int64)]),
-        g.const([MAX_FACES], np.int64), g.const([NMS_IOU]), g.const([0.0])])
+        g.op("Reshape", [g.op("Size", [face_scores]), g.const([1], np.int64)]) if with_index else g.const([MAX_FACES], np.int64),
+        g.const([NMS_IOU]), g.const([0.0])])
     index = g.op("Gather", [selected, g.const(2, np.int64)], axis=1)
     kept = g.op("Gather", [face_scores, index], axis=0), g.op("Gather", [boxes, index], axis=0)
     return (*kept, index) if with_index else kept
