@@ -146,3 +146,44 @@ def test_check_report_names_the_disagreeing_images():
     assert "status agreement: 0.6667 (2 of 3)" in text
     assert "median 0.0005, p99 0.00099, max 0.001" in text
     assert "disagreeing images: 1\n  b.png: python no-face, bundle aligned\n" in text
+
+
+def _large_frame(height: int, width: int, background: str, face: bool) -> np.ndarray:
+    """A large frame, plain or textured, with the astronaut's head shrunk to a face about 34 px wide."""
+    rng = np.random.default_rng(height + width)
+    if background == "plain":
+        frame = np.full((height, width, 3), (120, 140, 160), np.uint8)
+    else:
+        blocks = rng.integers(60, 200, (height // 16 + 1, width // 16 + 1, 3), dtype=np.uint8)
+        frame = cv2.resize(blocks, (width, height), interpolation=cv2.INTER_LINEAR)
+    if face:
+        head = cv2.resize(_photo()[0:300, 100:360], None, fx=0.38, fy=0.38, interpolation=cv2.INTER_AREA)
+        y, x = height // 3, width // 2 + 37
+        frame[y : y + head.shape[0], x : x + head.shape[1]] = head
+    return frame
+
+
+@pytest.mark.parametrize("height, width, background, face", [
+    (1080, 1920, "plain", True), (1080, 1920, "textured", True), (2000, 3000, "textured", True),
+    (4000, 6000, "plain", True), (2000, 3000, "textured", False), (1080, 1920, "textured", False)])
+def test_small_face_in_a_large_frame_is_found_by_the_tiles(default_model, sessions, height, width, background, face):
+    from fqe_onnx.align.aligner import FaceAligner
+
+    image = _large_frame(height, width, background, face)
+    with Scorer(default_model, threads=1, batch_size=1) as scorer:
+        record = scorer.score_array(image)
+    out = sessions["bgr"].run(image)
+    status = STATUS_CODES[int(out["status"])]
+    assert status == python_status(record) == ("aligned" if face else "no-face")
+    if not face:
+        assert np.isnan(out["q"]) and int(out["Q"]) == -1 and np.isnan(out["box"]).all()
+        return
+    if background == "plain":  # seen whole, the face is missed: only a tile finds it (and its second look)
+        assert FaceAligner(tiling=False).detector.detect(image) == []
+    assert 30 < record.box[2] - record.box[0] < 40
+    np.testing.assert_allclose(out["box"], record.box, atol=0.051)  # the record's box is rounded to 0.1 px
+    (located,) = FaceAligner().locate(image)  # the main face at full precision
+    np.testing.assert_allclose(out["box"], located.detection.box, atol=1e-3)
+    np.testing.assert_allclose(out["points"], located.points, atol=0.05)
+    assert abs(float(out["face_score"]) - located.detection.score) < 1e-5
+    assert abs(float(out["q"]) - record.q) <= 1e-3 * record.q and abs(int(out["Q"]) - record.Q) <= 1

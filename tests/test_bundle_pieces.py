@@ -284,3 +284,137 @@ def test_a_norm_output_is_q_itself_and_q_clips_at_both_ends_of_the_scale():
         (got,) = run_piece(lambda g, v: score(g, v, wide), {"q": np.array(value)})
         assert int(got) == norm_to_score(value, wide)
     assert {norm_to_score(-8.0, wide), norm_to_score(8.0, wide)} == {0, 100}
+# -- tiled detection (fqe_onnx/bundle/tiles.py) beside fqe_onnx.align.detection ------------------------
+
+VIEW_SIZES = [(250, 250), (480, 640), (1080, 1920), (2000, 3000), (4000, 6000), (720, 960), (721, 961), (719, 2161),
+              (2161, 3), (3, 5000), (1999, 2999), (4321, 777), (7001, 9999), (600, 2880), (2401, 3201), (1, 1),
+              (241, 321), (5472, 3648), (12000, 9000)]
+
+
+@pytest.mark.parametrize("height, width", VIEW_SIZES)
+def test_view_rects_are_tile_rects(height, width):
+    from fqe_onnx.align.detection import tile_rects
+    from fqe_onnx.bundle import tiles
+
+    out, tiled = run_piece(lambda g, s: (tiles.view_rects(g, s), tiles.has_tiles(g, s)),
+                           {"hw": np.array([height, width], np.int64)}, 2)
+    expected = np.array([list(view) for view in tile_rects(height, width)], np.float64)
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(out, expected)
+    assert bool(tiled) == (len(expected) > 1)  # the bundle's If between the tiled and whole-image paths
+    if (height, width) in [(250, 250), (480, 640)]:
+        assert len(out) == 1  # the whole image alone: the bundle takes its path without tiles
+
+
+def test_inside_tile_second_look_window_and_iou_match_the_python_path():
+    from fqe_onnx.align.detection import box_iou, inside_tile, second_look_window, tile_rects
+    from fqe_onnx.bundle import tiles
+
+    height, width = 2000, 3000
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(-50, [width + 50, height + 50], (400, 2))
+    sizes = rng.uniform(2, 400, (400, 2))
+    boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+    for view in tile_rects(height, width):
+        (keep,) = run_piece(lambda g, b, r: tiles.inside_tile(g, b, r, g.const(float(width), np.float64),
+                                                              g.const(float(height), np.float64)),
+                            {"boxes": boxes, "rect": np.array(list(view), np.float64)})
+        np.testing.assert_array_equal(keep, inside_tile(boxes, view, width, height))
+    for box in boxes[:60]:
+        window, iou = run_piece(lambda g, b, o: (tiles.second_look_window(g, b, g.const(float(width), np.float64),
+                                                                         g.const(float(height), np.float64)),
+                                                 tiles.box_iou(g, b, o)), {"box": box, "others": boxes}, 2)
+        assert tuple(window) == tuple(second_look_window(tuple(box), width, height))[:4]
+        np.testing.assert_array_equal(iou, box_iou(box, boxes))
+
+
+def _fake_detector(seed: int, central: int = 3, k: int = 60):
+    """A stand-in for the face detector with its I/O ([N, 3, 240, 320] -> scores [N, K, 2], boxes
+    [N, K, 4]): fixed small priors (``central`` of them where a second look finds its face) scored by
+    a random function of the 8x8 mean-pooled input. It fires on many views, so the tiles, the NMS
+    over views and the second looks (confirmed and refused) are all exercised."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    centre, size = rng.uniform(0.05, 0.95, (k, 2)), rng.uniform(0.02, 0.1, (k, 2))
+    centre[:central] = 0.5 + rng.normal(0, 0.05, (central, 2))
+    size[:central] = [0.25, 0.33] + rng.normal(0, 0.05, (central, 2))
+    consts = {"priors": np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)[None],
+              "w": (3 * rng.normal(0, 1, (192, k))).astype(np.float32), "b": np.full(k, -1.0, np.float32),
+              "axis2": np.array([2], np.int64), "one": np.array([1.0], np.float32), "k4": np.array([k, 4], np.int64)}
+    node = helper.make_node
+    nodes = [node("AveragePool", ["input"], ["pool"], kernel_shape=[30, 40], strides=[30, 40]),
+             node("Flatten", ["pool"], ["flat"]), node("MatMul", ["flat", "w"], ["mm"]), node("Add", ["mm", "b"], ["logit"]),
+             node("Sigmoid", ["logit"], ["p"]), node("Sub", ["one", "p"], ["q"]),
+             node("Unsqueeze", ["p", "axis2"], ["p3"]), node("Unsqueeze", ["q", "axis2"], ["q3"]),
+             node("Concat", ["q3", "p3"], ["scores"], axis=2), node("Shape", ["input"], ["n"], start=0, end=1),
+             node("Concat", ["n", "k4"], ["shape"], axis=0), node("Expand", ["priors", "shape"], ["boxes"])]
+    graph = helper.make_graph(nodes, "fake_detector", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 240, 320])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", k, 2]),
+                               helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["N", k, 4])],
+                              [numpy_helper.from_array(v, n) for n, v in consts.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+
+
+@pytest.mark.parametrize("seed, whole, central, looked", [
+    (18, False, 3, 2),  # tiles only: the two faces of best merit are refused by their second look
+    (45, False, 3, 2),
+    (5, True, 3, 0),  # with the whole image: its face is the main one, no second look needed
+    (7, False, 0, None),  # no second look can confirm a face: no face at all
+])
+def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, looked):
+    """``tiles.tiled_main_face`` with a stand-in detector beside ``FaceDetector.detect`` (tiles, merge,
+    every second look) and ``select_main_face`` with the same model: the same face, box and score."""
+    import math
+
+    import onnx
+
+    from fqe_onnx.align import detection
+    from fqe_onnx.bundle import tiles
+    from fqe_onnx.bundle.assemble import inline
+    from fqe_onnx.zoo import aligner_models
+
+    model = _fake_detector(seed, central)
+    onnx.save(model, tmp_path / "fake.onnx")
+    python = detection.FaceDetector(str(tmp_path / "fake.onnx"), str(aligner_models()[1]), threads=1)
+    first = 0 if whole else 1
+    python.views = lambda h, w: detection.tile_rects(h, w)[first:]
+    height, width = 1000, 1400
+    rng = np.random.default_rng(seed)
+    image = cv2.resize(rng.integers(0, 256, (height // 60 + 1, width // 60 + 1, 3), dtype=np.uint8), (width, height),
+                       interpolation=cv2.INTER_LINEAR)
+    faces = python.detect(image)
+    main = detection.select_main_face(faces, width, height)
+    copies = iter(range(3))
+
+    def detect(g, net_input):
+        copy = next(copies)
+        return inline(g, model, f"fake{copy}", net_input, weights_of=None if copy == 0 else "fake0")
+
+    def build(g, x):
+        views = tiles.view_rects(g, g.shape_dims(x, 0, 2))
+        views = g.op("Slice", [views, g.const([first], np.int64), g.const([1 << 30], np.int64)])
+        return tiles.tiled_main_face(g, x, detect, views)
+
+    box, score, found = run_piece(build, {"x": image.astype(np.float32)}, 3)
+    views = [(0, v) for v in python.views(height, width)]
+    parts = []
+    for (_, view), (boxes, scores) in zip(views, python._look([image], views)):
+        keep = detection.inside_tile(boxes, view, width, height)
+        parts.append((boxes[keep], scores[keep], view.w < width or view.h < height))
+    merged = detection.merge_views(parts)
+    assert len(merged) > 20 and sum(tiled for _, tiled in merged) > 20  # many faces, many only a tile saw
+    assert bool(found) == (main is not None) == (looked is not None)
+    if main is None:
+        return
+    np.testing.assert_allclose(box, faces[main].box, rtol=0, atol=1e-6)
+    assert abs(float(score) - faces[main].score) < 1e-6
+
+    def merit(d):
+        off = math.hypot((d.box[0] + d.box[2] - width) / 2, (d.box[1] + d.box[3] - height) / 2) / (math.hypot(width, height) / 2)
+        return d.width * d.height * (1 - 0.5 * min(off, 1))
+
+    assert dict((d.box, tiled) for d, tiled in merged)[faces[main].box] == (not whole)  # whole: the whole image saw it
+    # how many faces of better merit the second look refused before the main one
+    by_merit = sorted((d for d, _ in merged), key=merit, reverse=True)
+    assert [d.box for d in by_merit].index(faces[main].box) == looked

@@ -5,7 +5,7 @@ import * as ort from "./node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
 ort.env.wasm.wasmPaths = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
 ort.env.wasm.numThreads = 1;
 
-// The status codes of the bundle's I/O version 1 (its metadata key fqe_onnx.bundle lists them too).
+// The status codes of the bundle's I/O version 2, the same as version 1 (its metadata key fqe_onnx.bundle lists them too).
 const STATUS = ["aligned", "as-is", "geometry", "no-face", "too-small", "flat"];
 const session = await ort.InferenceSession.create("bundle.onnx", { executionProviders: ["wasm"] });
 const result = document.getElementById("result");

@@ -11,7 +11,7 @@ if (!bundlePath || files.length === 0) {
   process.exit(2);
 }
 const session = await ort.InferenceSession.create(bundlePath, { intraOpNumThreads: 1 });
-// The status codes of the bundle's I/O version 1 (its metadata key fqe_onnx.bundle lists them too).
+// The status codes of the bundle's I/O version 2, the same as version 1 (its metadata key fqe_onnx.bundle lists them too).
 const STATUS = ["aligned", "as-is", "geometry", "no-face", "too-small", "flat"];
 
 const decoded = files.map((file) => PNG.sync.read(readFileSync(file))); // RGBA, 8 bits per channel

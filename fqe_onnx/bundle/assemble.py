@@ -17,7 +17,7 @@ from ..align.framing import ALIGN_MODES, MODE_ALIGNED, MODE_AS_IS, MODE_GEOMETRY
 from ..align.template import model_template
 from ..contract import Contract, write_contract
 from ..errors import ContractError
-from . import detector, head, landmarks, pixels, shrink
+from . import detector, head, landmarks, pixels, shrink, tiles
 from .builder import OPSET, Graph
 from .resize import resize_linear_hwc, size_const
 from .similarity import similarity
@@ -26,23 +26,31 @@ from .warp import warp
 #: The ``status`` output's codes, in order (0 = aligned, ...).
 STATUS_CODES = (MODE_ALIGNED, MODE_AS_IS, MODE_GEOMETRY, "no-face", "too-small", "flat")
 KEY_BUNDLE = "fqe_onnx.bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
 
 
-def inline(g: Graph, model: Any, prefix: str, value: str) -> list[str]:
+def inline(g: Graph, model: Any, prefix: str, value: str, weights_of: Optional[str] = None) -> list[str]:
     """Add ``model``'s nodes to ``g`` (its initializers to the model's root) with ``value`` as its
-    single input; returns its output names."""
+    single input; returns its output names. ``weights_of``: the prefix of an earlier inline of the
+    same model, whose initializers this copy reads instead of adding its own."""
     from onnx import compose, version_converter
 
     if any(o.domain not in ("", "ai.onnx") for o in model.opset_import):
         raise ContractError(f"{prefix}: only standard ONNX operators can go into a bundle")
     model = version_converter.convert_version(model, OPSET)
+    originals = [i.name for i in model.graph.initializer]
     model = compose.add_prefix(model, prefix + "/")
     initializers = {i.name for i in model.graph.initializer}
     (graph_input,) = [i.name for i in model.graph.input if i.name not in initializers]
     g.nodes.append(_identity(value, graph_input))
-    g.nodes.extend(model.graph.node)
-    g._root.initializers.extend(model.graph.initializer)
+    if weights_of is None:
+        g.nodes.extend(model.graph.node)
+        g._root.initializers.extend(model.graph.initializer)
+    else:
+        shared = {f"{prefix}/{name}": f"{weights_of}/{name}" for name in originals}
+        for node in model.graph.node:
+            node.input[:] = [shared.get(name, name) for name in node.input]
+            g.nodes.append(node)
     return [o.name for o in model.graph.output]
 
 
@@ -59,16 +67,8 @@ def _nan(g: Graph, shape: tuple[int, ...]) -> str:
 def _align_branch(g: Graph, bgr: str, detector_model: Any, landmark_model: Any, template: np.ndarray,
                   size_hw: tuple[int, int]) -> list[str]:
     """Detect, pick the main face, landmark, fit and warp: (crop, box, points, face score, found)."""
-    scores, boxes = inline(g, detector_model, "detector", detector.detector_input(g, bgr))
-    scale, offset = detector.whole_image_item(g, bgr)
-    face_scores, pixel_boxes = detector.candidates(g, scores, boxes, scale, offset)
-    kept_scores, kept_boxes = detector.confident_faces(g, face_scores, pixel_boxes)
+    box, face_score, found = _main_face(g, bgr, detector_model)
     width_height = g.op("Gather", [g.cast(g.shape_dims(bgr, 0, 2), np.float64), g.const([1, 0], np.int64)])
-    index, found = detector.main_face(g, kept_boxes, width_height)
-    # One padded row (the whole image) keeps every step below defined when no face was found.
-    whole = g.op("Unsqueeze", [g.op("Concat", [g.const([0.0, 0.0], np.float64), width_height], axis=0), g.const([0], np.int64)])
-    box = g.op("Gather", [g.op("Concat", [kept_boxes, whole], axis=0), index], axis=0)
-    face_score = g.op("Gather", [g.op("Concat", [kept_scores, g.const([np.nan])], axis=0), index], axis=0)
     crop = landmarks.landmark_crop(g, box, width_height)
     (points68,) = inline(g, landmark_model, "landmarks", landmarks.landmark_input(g, bgr, crop))
     points = landmarks.five_points(g, points68, crop)
@@ -80,6 +80,37 @@ def _align_branch(g: Graph, bgr: str, detector_model: Any, landmark_model: Any, 
     aligned = g.op("If", [shrink.needs_shrink(g, points, template_value)],
                    then_branch=shrink_g.subgraph("pre_shrink", [shrunk]), else_branch=direct_g.subgraph("warp", [direct]))
     return [aligned, g.cast(box, np.float32), g.cast(points, np.float32), face_score, found]
+
+
+def _whole_image_face(g: Graph, bgr: str, detector_model: Any) -> list[str]:
+    """The detector on the whole image alone (no tiles): the main face's (box float64 [4], score, found)."""
+    scores, boxes = inline(g, detector_model, "detector", detector.detector_input(g, bgr))
+    scale, offset = detector.whole_image_item(g, bgr)
+    face_scores, pixel_boxes = detector.candidates(g, scores, boxes, scale, offset)
+    kept_scores, kept_boxes = detector.confident_faces(g, face_scores, pixel_boxes)
+    width_height = g.op("Gather", [g.cast(g.shape_dims(bgr, 0, 2), np.float64), g.const([1, 0], np.int64)])
+    index, found = detector.main_face(g, kept_boxes, width_height)
+    # One padded row (the whole image) keeps every step below defined when no face was found.
+    whole = g.op("Unsqueeze", [g.op("Concat", [g.const([0.0, 0.0], np.float64), width_height], axis=0), g.const([0], np.int64)])
+    box = g.op("Gather", [g.op("Concat", [kept_boxes, whole], axis=0), index], axis=0)
+    face_score = g.op("Gather", [g.op("Concat", [kept_scores, g.const([np.nan])], axis=0), index], axis=0)
+    return [box, face_score, found]
+
+
+def _main_face(g: Graph, bgr: str, detector_model: Any) -> list[str]:
+    """(box float64 [4], face score float32 [], found bool []): an image with tiles (``tile_rects``
+    gives more than the whole image) goes through ``tiles.tiled_main_face``; any other takes the
+    whole-image path alone, as before tiling (the same nodes and cost)."""
+    tiled_g, whole_g = g.branch(), g.branch()
+    copies = iter(range(1, 3))
+
+    def detect(body: Graph, net_input: str) -> list[str]:
+        return inline(body, detector_model, f"detector{next(copies)}", net_input, weights_of="detector")
+
+    whole_out = _whole_image_face(whole_g, bgr, detector_model)  # adds the detector's weights, once
+    tiled_out = tiles.tiled_main_face(tiled_g, bgr, detect, tiles.view_rects(tiled_g, tiled_g.shape_dims(bgr, 0, 2)))
+    return g.op("If", [tiles.has_tiles(g, g.shape_dims(bgr, 0, 2))], outputs=3, then_branch=tiled_g.subgraph("tiled", tiled_out),
+                else_branch=whole_g.subgraph("whole_image", whole_out))
 
 
 def _geometry_crop(g: Graph, bgr: str, contract: Contract) -> str:

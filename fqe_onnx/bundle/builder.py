@@ -54,14 +54,16 @@ class Graph:
         """A builder for an If branch: its own node list, the model's names and initializers."""
         return Graph(parent=self)
 
-    def subgraph(self, name: str, outputs: Sequence[str]) -> Any:
-        """This branch's nodes as a GraphProto with ``outputs`` (types left to inference)."""
+    def subgraph(self, name: str, outputs: Sequence[str], inputs: Sequence[tuple[str, Any]] = ()) -> Any:
+        """This branch's nodes as a GraphProto with ``outputs`` (types left to inference); ``inputs``
+        are (name, numpy dtype) scalars, for a Loop body (iteration number, condition, carried values)."""
         from onnx import helper
 
         # A branch output must be made by one of its own nodes (not an outer value or initializer).
         own = [self.op("Identity", [o], hint=f"{name}_out") for o in outputs]
         values = [helper.make_empty_tensor_value_info(o) for o in own]
-        return helper.make_graph(self.nodes, name, [], values)
+        given = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(np.dtype(t)), []) for n, t in inputs]
+        return helper.make_graph(self.nodes, name, given, values)
 
     def model(self, inputs: Sequence[Any], outputs: Sequence[Any], name: str = "fqe_onnx_bundle") -> Any:
         """The ModelProto of the root graph with the given ValueInfo inputs and outputs."""

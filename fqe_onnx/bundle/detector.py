@@ -1,11 +1,10 @@
 """The face detector's stage: its input (resize, RGB, normalisation), the network, and its
 post-processing (boxes to pixels, confidence threshold, NMS, the main-face rule).
 
-Mirrors ``fqe_onnx.align.detection`` (``detector_input``, ``FaceDetector._confident``, ``nms``) and
-``select_main_face``. The detector runs on a batch of views of the image: today one, the whole image
-(batch item 0, scale ``[W, H, W, H]``, offset 0). Each item carries its own scale and offset from its
-normalised boxes to image pixels and all items' boxes meet in one NMS, so a batch of tile crops for
-large photos can be added later as items 1..N without changing the rest.
+Mirrors ``fqe_onnx.align.detection`` (``detector_input``, ``confident_boxes``, ``merge_views``, ``nms``)
+and ``select_main_face``. Here the detector sees the whole image alone (batch item 0, scale
+``[W, H, W, H]``, offset 0): the path of every image that ``tile_rects`` gives no tiles (a 250x250
+frame, a 640x480 one). Larger photos take ``tiles.py``, which reuses these steps over all its views.
 """
 
 from __future__ import annotations
@@ -49,24 +48,28 @@ def candidates(g: Graph, scores: str, boxes: str, scale: str, offset: str) -> tu
             g.op("Reshape", [pixels, g.const([-1, 4], np.int64)]))
 
 
-def confident_faces(g: Graph, face_scores: str, boxes: str) -> tuple[str, str]:
-    """Scores >= CONFIDENCE, then NMS at NMS_IOU (a box goes when its IoU with a better one is over
-    it): (scores float32 [F], boxes float64 [F, 4]), best score first, as ``FaceDetector._confident``."""
+def confident_faces(g: Graph, face_scores: str, boxes: str, with_index: bool = False) -> tuple[str, ...]:
+    """Scores >= CONFIDENCE (a score of -1 marks a box already dropped), then NMS at NMS_IOU (a box
+    goes when its IoU with a better one is over it): (scores float32 [F], boxes float64 [F, 4]), best
+    score first, as ``confident_boxes`` and ``merge_views``; ``with_index`` adds the kept rows' indices.
+    NMS keeps at most MAX_FACES (every prior of one view); with ``with_index`` (the tiles' many views)
+    at most all the candidates, so that, as in the Python path, no face is ever cut."""
     confident = g.op("GreaterOrEqual", [face_scores, g.const(CONFIDENCE)])
     # Below the threshold a score becomes -1, which NMS's threshold of 0 drops (no confident score is <= 0).
     gated = g.op("Where", [confident, face_scores, g.const(-1.0)])
     selected = g.op("NonMaxSuppression", [
         g.op("Unsqueeze", [g.cast(boxes, np.float32), g.const([0], np.int64)]),
         g.op("Reshape", [gated, g.const([1, 1, -1], np.int64)]),
-        g.const([MAX_FACES], np.int64), g.const([NMS_IOU]), g.const([0.0])])
+        g.op("Reshape", [g.op("Size", [face_scores]), g.const([1], np.int64)]) if with_index else g.const([MAX_FACES], np.int64),
+        g.const([NMS_IOU]), g.const([0.0])])
     index = g.op("Gather", [selected, g.const(2, np.int64)], axis=1)
-    return g.op("Gather", [face_scores, index], axis=0), g.op("Gather", [boxes, index], axis=0)
+    kept = g.op("Gather", [face_scores, index], axis=0), g.op("Gather", [boxes, index], axis=0)
+    return (*kept, index) if with_index else kept
 
 
-def main_face(g: Graph, boxes: str, width_height: str) -> tuple[str, str]:
-    """``select_main_face``: the index (int64 []) of the largest box weighted by closeness to the image
-    centre, first on ties, and whether any face was found (bool []). ``width_height`` float64 [2].
-    With no face the index is 0 of a padded row (callers mask by the flag)."""
+def merit(g: Graph, boxes: str, width_height: str) -> str:
+    """``select_main_face``'s merit of each box (float64 [F]): its area weighted by closeness to the
+    image centre. ``width_height`` float64 [2]."""
     x1, y1, x2, y2 = (g.op("Gather", [boxes, g.const(k, np.int64)], axis=1) for k in range(4))
     w, h = g.op("Gather", [width_height, g.const(0, np.int64)]), g.op("Gather", [width_height, g.const(1, np.int64)])
     half = g.const(0.5, np.float64)
@@ -79,8 +82,15 @@ def main_face(g: Graph, boxes: str, width_height: str) -> tuple[str, str]:
     off = g.op("Div", [hypot(g.op("Sub", [cx, g.op("Mul", [w, half])]), g.op("Sub", [cy, g.op("Mul", [h, half])])), diagonal])
     off = g.op("Min", [off, g.const(1.0, np.float64)])
     weight = g.op("Sub", [g.const(1.0, np.float64), g.op("Mul", [half, off])])
-    merit = g.op("Mul", [g.op("Mul", [g.op("Sub", [x2, x1]), g.op("Sub", [y2, y1])]), weight])
-    padded = g.op("Concat", [merit, g.const([-np.inf], np.float64)], axis=0)  # ArgMax needs one row
+    return g.op("Mul", [g.op("Mul", [g.op("Sub", [x2, x1]), g.op("Sub", [y2, y1])]), weight])
+
+
+def main_face(g: Graph, boxes: str, width_height: str) -> tuple[str, str]:
+    """``select_main_face``: the index (int64 []) of the largest box weighted by closeness to the image
+    centre, first on ties, and whether any face was found (bool []). ``width_height`` float64 [2].
+    With no face the index is 0 of a padded row (callers mask by the flag)."""
+    merits = merit(g, boxes, width_height)
+    padded = g.op("Concat", [merits, g.const([-np.inf], np.float64)], axis=0)  # ArgMax needs one row
     index = g.op("ArgMax", [padded], axis=0, keepdims=0)
-    found = g.op("Greater", [g.op("Size", [merit]), g.const(0, np.int64)])
+    found = g.op("Greater", [g.op("Size", [merits]), g.const(0, np.int64)])
     return index, found
