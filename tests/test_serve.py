@@ -420,3 +420,28 @@ def test_more_requests_in_flight_than_allowed_are_503_busy(tiny):
     finally:
         assert service.stop() == 0, service.output()
     assert [r.status_code for r in replies] == [200, 200]
+
+
+def test_readyz_is_503_until_the_warm_up_batch_is_done(tiny):
+    """In process (the app over a Service whose warm-up waits for the test): live at once, not ready,
+    and scoring refused with 503 not-ready, until the warm-up batch has run."""
+    from starlette.testclient import TestClient
+
+    from fqe_onnx.scorer import Scorer
+    from fqe_onnx.serve.app import build_app
+    from fqe_onnx.serve.service import ServeConfig, Service
+
+    service = Service(Scorer(str(tiny), align="never", threads=1), ServeConfig())
+    release, warmed = threading.Event(), service.warm_up
+    service.warm_up = lambda: (release.wait(30), warmed())[-1]
+    with TestClient(build_app(service)) as client:
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/readyz")
+        assert "warming up" in refused(response, 503, "not-ready")["detail"] and response.headers["Retry-After"]
+        refused(client.post("/v1/score", files=as_files({"a.png": png(1)})), 503, "not-ready")
+        release.set()
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "never became ready"
+            time.sleep(0.05)
+        assert client.post("/v1/score", files=as_files({"a.png": png(1)})).json()["rows"][0]["error_kind"] == ""
