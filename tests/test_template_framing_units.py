@@ -166,3 +166,42 @@ def test_the_geometry_warning_fires_only_beyond_the_tolerance(offsets, warns):
         assert message.startswith("with --align never, the images do not look aligned")
         assert message.endswith("use the default --align auto, or --geometry/--crop to match your framing")
     assert geometry_warning(images, PRE, None) is None
+
+
+def test_a_face_exactly_twice_the_crop_is_warped_without_a_pre_shrink():
+    """The pre-shrink starts only when the face is MORE than twice the crop's scale (scale < 0.5)."""
+    from fqe_onnx.align.template import ARCFACE_TEMPLATE_112, similarity_transform, warp_to_template
+
+    image = np.random.default_rng(3).integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    points = ARCFACE_TEMPLATE_112 * np.nextafter(2.0, 0.0)  # (at 2.0 itself the SVD gives 0.5 - 1 ulp)
+    matrix = similarity_transform(points, ARCFACE_TEMPLATE_112)
+    assert np.hypot(matrix[0, 0], matrix[0, 1]) == 0.5  # exactly on the boundary
+    direct = cv2.warpAffine(image, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(warp_to_template(image, points, ARCFACE_TEMPLATE_112, (112, 112)), direct)
+    assert not np.array_equal(warp_to_template(image, points * 1.01, ARCFACE_TEMPLATE_112, (112, 112)),
+                              cv2.warpAffine(image, similarity_transform(points * 1.01, ARCFACE_TEMPLATE_112), (112, 112),
+                                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+
+
+def test_a_mirrored_stretched_face_gets_the_best_proper_similarity():
+    """For mirrored points the weakest axis is flipped: the result is a rotation (no reflection) and
+    fits at least as well as every rotation angle on a fine grid (each with its best scale and shift)."""
+    from fqe_onnx.align.template import ARCFACE_TEMPLATE_112, similarity_transform
+
+    src = (ARCFACE_TEMPLATE_112 - ARCFACE_TEMPLATE_112.mean(axis=0)) * [-3.0, 0.7] + [200.0, 150.0]  # mirrored, stretched
+    dst = ARCFACE_TEMPLATE_112
+    matrix = similarity_transform(src, dst)
+    assert np.linalg.det(matrix[:, :2]) > 0
+
+    def residual(m):
+        return float((((src @ m[:, :2].T + m[:, 2]) - dst) ** 2).sum())
+
+    src_c, dst_c = src - src.mean(axis=0), dst - dst.mean(axis=0)
+    best = np.inf
+    for theta in np.linspace(-np.pi, np.pi, 20001):
+        rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        rotated = src_c @ rotation.T
+        scale = max(0.0, float((rotated * dst_c).sum() / (rotated ** 2).sum()))
+        m = np.hstack([scale * rotation, (dst.mean(axis=0) - scale * rotation @ src.mean(axis=0))[:, None]])
+        best = min(best, residual(m))
+    assert residual(matrix) <= best + 1e-6
