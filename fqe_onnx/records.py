@@ -55,3 +55,12 @@ def cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return " ".join(cell(v) for v in value)
     return str(value)
+
+
+def parse_box(value: Any) -> Optional[tuple[float, float, float, float]]:
+    """A box as ``cell`` writes it ('x1 y1 x2 y2'), or as JSONL and Parquet give it (a list); None
+    when empty or not four numbers."""
+    if value in ("", None):
+        return None
+    numbers = tuple(float(v) for v in (value.split() if isinstance(value, str) else value))
+    return numbers if len(numbers) == 4 else None  # type: ignore[return-value]

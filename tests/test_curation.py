@@ -206,7 +206,8 @@ def test_integer_labels_give_loose_images_their_own():
 @pytest.mark.parametrize("name", ["e.npy", "e.parquet"])
 def test_the_store_round_trips(tmp_path, name):
     records = [Record("a/1.png", "a", 1.5, 70, "as-is", "png"), Record("a/2.png", "a", None, None, "", "", "no-face", "x"),
-               Record("b/1.png", "b", 2.0, 90, "aligned", "jpeg")]
+               Record("b/1.png", "b", 2.0, 90, "aligned", "jpeg", face=0, box=(35.7, 17.5, 104.7, 128.0), face_score=0.99,
+                      eye_distance=42.12)]  # an aligned face carries its geometry, which must come back too
     vectors = [np.arange(4, dtype=np.float32), None, np.ones(4, np.float32)]
     with StoreWriter(tmp_path / name, 3) as writer:
         for record, vector in zip(records, vectors):

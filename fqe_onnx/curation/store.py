@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import FqeError
 from ..output import RecordWriter
-from ..records import COLUMNS, Record
+from ..records import COLUMNS, Record, parse_box
 
 PathLike = Union[str, Path]
 
@@ -149,6 +149,8 @@ def write_parquet(path: PathLike, records: list[Record], rows: list[Optional[np.
 
 
 def _converter(annotation: str) -> Any:
+    if "tuple" in annotation:  # the box
+        return parse_box
     if "float" in annotation:
         return lambda text: None if text in ("", None) else float(text)
     if "int" in annotation:
@@ -163,7 +165,8 @@ def _record(values: dict[str, Any]) -> Record:
     for name, annotation in hints.items():
         if name in values:
             value = values[name]
-            kwargs[name] = _converter(annotation)(value) if isinstance(value, str) or value is None else value
+            typed = isinstance(value, str) or value is None or "tuple" in annotation  # Parquet's box is a list
+            kwargs[name] = _converter(annotation)(value) if typed else value
     return Record(**kwargs)
 
 

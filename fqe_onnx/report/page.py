@@ -12,7 +12,7 @@ from statistics import median
 from typing import Any, Optional
 
 from ..errors import FqeError
-from ..records import COLUMNS
+from ..records import COLUMNS, parse_box
 from ..evaluation.plot import pauc_label
 from .charts import histogram, scatter, step_curves
 from .slider import STYLE as SLIDER_STYLE, read_cut_table, slider_section
@@ -47,14 +47,6 @@ class Row:
     box: Optional[tuple[float, ...]] = None
 
 
-def _box(value: Any) -> Optional[tuple[float, ...]]:
-    """A box cell as score writes it: 'x1 y1 x2 y2' in CSV, a list in JSONL; None when empty."""
-    if value in ("", None):
-        return None
-    numbers = tuple(float(v) for v in (value.split() if isinstance(value, str) else value))
-    return numbers if len(numbers) == 4 else None
-
-
 def read_scores(path: Path) -> list[Row]:
     """Rows of a ``fqe-onnx score`` CSV (or JSONL)."""
     try:
@@ -70,7 +62,7 @@ def read_scores(path: Path) -> list[Row]:
         raw = list(reader)
     return [Row(r["path"], r.get("identity", "") or "", float(r["q"]) if r["q"] not in ("", None) else None,
                 int(r["Q"]) if r["Q"] not in ("", None) else None, r.get("mode", "") or "", r.get("error_kind", "") or "",
-                int(r["face"]) if r.get("face") not in ("", None) else None, _box(r.get("box")))
+                int(r["face"]) if r.get("face") not in ("", None) else None, parse_box(r.get("box")))
             for r in raw]
 
 
