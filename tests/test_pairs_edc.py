@@ -227,3 +227,19 @@ def test_every_image_can_be_drawn_by_the_dense_sampler():
     a, b = non_mated_pairs(DENSE, count=20_000, seed=3)
     counts = np.bincount(np.concatenate([a, b]), minlength=600)
     assert counts.min() > 0 and counts[0] > 0.7 * counts.mean() and counts[599] > 0.7 * counts.mean()
+
+
+@pytest.mark.parametrize("m", [300_000_000, 3_000_000_000])
+def test_pair_at_corrects_float_rounding_of_more_than_one_row(m):
+    """Near the end of a very large m the float estimate of the row is off by up to two: every rank
+    at, just before and just after a row's start still gives the pair of that rank."""
+    def start(row):
+        return row * m - row * (row + 1) // 2
+
+    rows = np.unique(np.concatenate([np.arange(0, m - 1, m // 20_000), np.arange(m - 2_000, m - 1)])).astype(np.int64)
+    total = m * (m - 1) // 2
+    ranks = np.concatenate([start(rows), start(rows) - 1, start(rows) + 1])
+    ranks = ranks[(ranks >= 0) & (ranks < total)]
+    i, j = pair_at(ranks, m)
+    assert ((0 <= i) & (i < j) & (j < m)).all()
+    assert ((start(i) <= ranks) & (ranks < start(i + 1))).all() and (start(i) + j - i - 1 == ranks).all()

@@ -40,9 +40,11 @@ def pair_at(rank: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     def start(row: np.ndarray) -> np.ndarray:
         return row * m - row * (row + 1) // 2
 
-    i -= start(i) > rank
-    i += start(i + 1) <= rank
-    return i, rank - start(i) + i + 1
+    while True:  # the float estimate can be a few rows off near the end of a very large m (3e8: two)
+        over, under = start(i) > rank, start(i + 1) <= rank
+        if not (over.any() or under.any()):
+            return i, rank - start(i) + i + 1
+        i = i - over + under
 
 
 def mated_pairs(identities: Sequence[str], cap: int = MATED_CAP, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
