@@ -205,3 +205,20 @@ def test_a_mirrored_stretched_face_gets_the_best_proper_similarity():
         m = np.hstack([scale * rotation, (dst.mean(axis=0) - scale * rotation @ src.mean(axis=0))[:, None]])
         best = min(best, residual(m))
     assert residual(matrix) <= best + 1e-6
+
+
+@pytest.mark.parametrize("shape", [(3, 400, 3), (400, 3, 3)])
+def test_the_pre_shrink_keeps_a_side_of_one_pixel(shape):
+    """A thin strip shrunk by the pre-shrink keeps its short side at 1 px (round(3 x 0.2) = 1), and
+    the warp reads that shrunk image: the documented rule, done by hand, gives the same crop."""
+    from fqe_onnx.align.template import ARCFACE_TEMPLATE_112, similarity_transform, warp_to_template
+
+    image = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+    points = ARCFACE_TEMPLATE_112 * 10.0  # scale 0.1: shrink by 0.2
+    height, width = shape[:2]
+    size = (max(1, round(width * 0.2)), max(1, round(height * 0.2)))
+    assert 1 in size
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    matrix = similarity_transform(points * [size[0] / width, size[1] / height], ARCFACE_TEMPLATE_112)
+    expected = cv2.warpAffine(small, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(warp_to_template(image, points, ARCFACE_TEMPLATE_112, (112, 112)), expected)
