@@ -167,11 +167,13 @@ def false_faces(aligners: dict[str, FaceAligner], strips, per_size: int, seed: i
     counts: dict = defaultdict(lambda: [0, 0])
     for size in SIZES:
         for k in range(per_size):
-            frame = faceless_frame(("lfw", "lfw", "textured", "plain")[k % 4], size, strips, rng)
+            kind = ("lfw", "lfw", "textured", "plain")[k % 4]
+            frame = faceless_frame(kind, size, strips, rng)
             for variant, aligner in aligners.items():
-                cell = counts[(variant, size)]
-                cell[0] += len(aligner.detector.detect(frame))
-                cell[1] += 1
+                found = len(aligner.detector.detect(frame))
+                for key in ((variant, size), (variant, kind)):  # by frame size, and by kind of frame
+                    counts[key][0] += found
+                    counts[key][1] += 1
     return counts
 
 
@@ -224,6 +226,10 @@ def main() -> None:
                     f"{false[('after', (w, h))][0] / false[('after', (w, h))][1]:.3f}" for w, h in SIZES))
     total = [sum(false[(v, s)][0] for s in SIZES) / sum(false[(v, s)][1] for s in SIZES) for v in ("before", "after")]
     print(f"all sizes: {total[0]:.3f} -> {total[1]:.3f} over {sum(false[('after', s)][1] for s in SIZES)} frames")
+    print("by kind of frame: " + "; ".join(
+        f"{kind} {false[('before', kind)][0] / false[('before', kind)][1]:.3f} -> "
+        f"{false[('after', kind)][0] / false[('after', kind)][1]:.3f} ({false[('after', kind)][1]} frames)"
+        for kind in ("lfw", "textured", "plain") if false[("after", kind)][1]))
 
     frng = np.random.default_rng(args.seed + 2)
     lfw = [cv2.imread(str(p)) for p, _ in lfw_items()[: args.lfw_frames]]
