@@ -33,9 +33,9 @@ def pair_at(rank: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (i, j), 0 <= i < j < m, at positions ``rank`` of their lexicographic order (the
     order of ``itertools.combinations(range(m), 2)``), without listing the others."""
     rank = np.asarray(rank, dtype=np.int64)
-    # row i starts at i*m - i*(i+1)/2; invert that quadratic, then correct float rounding
+    # row i starts at i*m - i*(i+1)/2: invert that quadratic in floats (0 <= estimate <= m - 1), then
+    # step the estimate until start(i) <= rank < start(i + 1), whatever the rounding did
     i = np.floor(((2 * m - 1) - np.sqrt(np.maximum((2 * m - 1) ** 2 - 8.0 * rank, 0.0))) / 2).astype(np.int64)
-    i = np.clip(i, 0, max(m - 2, 0))
 
     def start(row: np.ndarray) -> np.ndarray:
         return row * m - row * (row + 1) // 2
