@@ -240,7 +240,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
         score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides,
                      extensions=extensions, faces=faces)
         return
-    from .curation.command import scored_records
+    from .curation.store import scored_records
     from .diagnostics import score_warning
     from .output import RunSummary, open_writer, skip_done, write_records, write_side_file
     from .scorer import Scorer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import click
 
@@ -13,19 +13,6 @@ from ..cli import UsageOrModelError, align_option, contract_options, device_opti
 from ..errors import FqeError
 
 STORE_NAME = "embeddings.npy"
-
-
-@contextlib.contextmanager
-def scored_records(scorer: Any, sources: list, embeddings_out: Optional[str]) -> Iterator[Any]:
-    """``score``'s records, and with ``embeddings_out`` each embedding written to that store as the
-    records go by (``score --embeddings-out``)."""
-    if not embeddings_out:
-        yield scorer.score_sources(sources)
-        return
-    from .store import StoreWriter
-
-    with StoreWriter(embeddings_out, len(sources)) as writer:
-        yield writer.tee(scorer.embed_sources(sources))
 
 
 def embed_into_store(root: str, out: Path, model: Optional[str], device: str, batch_size: Optional[int], align: str,

@@ -10,6 +10,7 @@ through a memory map as the images are embedded, so memory stays bounded however
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 from dataclasses import dataclass
@@ -133,6 +134,17 @@ class StoreWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def scored_records(scorer: Any, sources: list, embeddings_out: Optional[PathLike]) -> Iterator[Iterator[Record]]:
+    """``score``'s records, and with ``embeddings_out`` each embedding written to that store as the
+    records go by (``score --embeddings-out``)."""
+    if not embeddings_out:
+        yield scorer.score_sources(sources)
+        return
+    with StoreWriter(embeddings_out, len(sources)) as writer:
+        yield writer.tee(scorer.embed_sources(sources))
 
 
 def write_parquet(path: PathLike, records: list[Record], rows: list[Optional[np.ndarray]]) -> None:
