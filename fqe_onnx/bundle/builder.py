@@ -22,9 +22,11 @@ class Graph:
 
     def __init__(self, parent: Optional["Graph"] = None) -> None:
         self.nodes: list[Any] = []
+        #: this graph's own initializers: the root's constants, or the weights of a network inlined into
+        #: this branch (ONNX Runtime's layout transforms only see a subgraph's own initializers)
+        self.initializers: list[Any] = []
         self._root = parent._root if parent is not None else self
         if parent is None:
-            self.initializers: list[Any] = []
             self._count = 0
 
     def name(self, hint: str) -> str:
@@ -51,7 +53,7 @@ class Graph:
         return names[0] if outputs == 1 else names
 
     def branch(self) -> "Graph":
-        """A builder for an If branch: its own node list, the model's names and initializers."""
+        """A builder for an If branch: its own node list and initializers, the model's names and constants."""
         return Graph(parent=self)
 
     def subgraph(self, name: str, outputs: Sequence[str], inputs: Sequence[tuple[str, Any]] = ()) -> Any:
@@ -63,7 +65,7 @@ class Graph:
         own = [self.op("Identity", [o], hint=f"{name}_out") for o in outputs]
         values = [helper.make_empty_tensor_value_info(o) for o in own]
         given = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(np.dtype(t)), []) for n, t in inputs]
-        return helper.make_graph(self.nodes, name, given, values)
+        return helper.make_graph(self.nodes, name, given, values, initializer=self.initializers)
 
     def model(self, inputs: Sequence[Any], outputs: Sequence[Any], name: str = "fqe_onnx_bundle") -> Any:
         """The ModelProto of the root graph with the given ValueInfo inputs and outputs."""
