@@ -26,9 +26,11 @@ def detector_input(g: Graph, bgr: str) -> str:
     """float32 [H, W, 3] BGR -> [1, 3, 240, 320]: stretched with cv2's bilinear, RGB, (x - 127) / 128."""
     width, height = DETECTOR_SIZE
     resized = resize_linear_hwc(g, bgr, size_const(g, height, width))
-    rgb = g.op("Gather", [resized, g.const([2, 1, 0], np.int64, "bgr_to_rgb")], axis=2)
+    # channels picked as whole planes after the transpose (a Gather on the last axis is slow)
+    rgb = g.op("Gather", [g.op("Transpose", [resized], perm=[2, 0, 1]), g.const([2, 1, 0], np.int64, "bgr_to_rgb")], axis=0)
     normalised = g.op("Div", [g.op("Sub", [rgb, g.const(DETECTOR_MEAN)]), g.const(DETECTOR_SCALE)])
-    return g.op("Unsqueeze", [g.op("Transpose", [normalised], perm=[2, 0, 1]), g.const([0], np.int64)])
+    # the network input with its static shape, as the detector declares it
+    return g.op("Reshape", [normalised, g.const([1, 3, height, width], np.int64)])
 
 
 def whole_image_item(g: Graph, bgr: str) -> tuple[str, str]:

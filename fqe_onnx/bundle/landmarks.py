@@ -9,7 +9,7 @@ import numpy as np
 
 from ..align.detection import LANDMARK_SIZE
 from .builder import Graph
-from .pixels import grey
+from .pixels import grey_plane
 from .resize import resize_linear_hwc, size_const
 
 #: detection.landmark_input divides the grey levels by 256.
@@ -46,8 +46,8 @@ def landmark_input(g: Graph, bgr: str, crop: str) -> str:
     ends = g.op("Gather", [bounds, g.const([3, 2], np.int64)])
     patch = g.op("Slice", [bgr, starts, ends, g.const([0, 1], np.int64)])
     resized = resize_linear_hwc(g, patch, size_const(g, LANDMARK_SIZE, LANDMARK_SIZE))
-    levels = g.op("Div", [grey(g, resized), g.const(LANDMARK_SCALE)])
-    return g.op("Unsqueeze", [g.op("Transpose", [levels], perm=[2, 0, 1]), g.const([0], np.int64)])
+    levels = g.op("Div", [grey_plane(g, resized), g.const(LANDMARK_SCALE)])
+    return g.op("Reshape", [levels, g.const([1, 1, LANDMARK_SIZE, LANDMARK_SIZE], np.int64)])
 
 
 def five_points(g: Graph, output: str, crop: str) -> str:
