@@ -83,6 +83,25 @@ def test_resize_is_cv2_linear_bit_for_bit(source_hw, size_hw):
     np.testing.assert_array_equal(out, expected.astype(np.float32))
 
 
+@pytest.mark.parametrize("window, size_hw", [
+    ((40, 70, 150, 150), (64, 64)),  # a landmark patch inside the photo
+    ((0, 0, 480, 640), (240, 320)),  # a tile at the corner, an exact halving
+    ((100, 37, 333, 500), (240, 320)),  # a tile inside, downscaled by less than two
+    ((3, 5, 20, 30), (240, 320)),  # a small window, upscaled
+    ((0, 100, 512, 412), (64, 64)),  # downscaled by more than two: only the rows read are gathered
+])
+def test_a_window_resizes_as_cv2_resizes_its_crop(window, size_hw):
+    from fqe_onnx.bundle import resize
+
+    image = cv2.resize(_astronaut(), (700, 600), interpolation=cv2.INTER_AREA)
+    image[::5, ::3] = RNG.integers(0, 256, image[::5, ::3].shape, dtype=np.uint8)
+    top, left, height, width = window
+    (out,) = run_piece(lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
+                       {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64), "s": np.array(window[2:], np.int64)})
+    expected = cv2.resize(image[top:top + height, left:left + width], size_hw[::-1], interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(out, expected.astype(np.float32))
+
+
 def test_float_resize_would_differ():
     """Why resize.py is in integers: ONNX's float Resize, rounded, misses cv2 on many pixels."""
     image = _astronaut()

@@ -9,6 +9,8 @@ frame, a 640x480 one). Larger photos take ``tiles.py``, which reuses these steps
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..align.detection import CONFIDENCE, DETECTOR_SIZE, NMS_IOU
@@ -22,10 +24,11 @@ DETECTOR_SCALE = 128.0
 MAX_FACES = 4420
 
 
-def detector_input(g: Graph, bgr: str) -> str:
-    """float32 [H, W, 3] BGR -> [1, 3, 240, 320]: stretched with cv2's bilinear, RGB, (x - 127) / 128."""
+def detector_input(g: Graph, bgr: str, window: Optional[tuple[str, str]] = None) -> str:
+    """float32 [H, W, 3] BGR (or its ``window``: origin and size, int64 [2] each) -> [1, 3, 240, 320]:
+    stretched with cv2's bilinear, RGB, (x - 127) / 128."""
     width, height = DETECTOR_SIZE
-    resized = resize_linear_hwc(g, bgr, size_const(g, height, width))
+    resized = resize_linear_hwc(g, bgr, size_const(g, height, width), window)
     # channels picked as whole planes after the transpose (a Gather on the last axis is slow)
     rgb = g.op("Gather", [g.op("Transpose", [resized], perm=[2, 0, 1]), g.const([2, 1, 0], np.int64, "bgr_to_rgb")], axis=0)
     normalised = g.op("Div", [g.op("Sub", [rgb, g.const(DETECTOR_MEAN)]), g.const(DETECTOR_SCALE)])

@@ -43,9 +43,8 @@ def landmark_input(g: Graph, bgr: str, crop: str) -> str:
     """float32 [H, W, 3] BGR and the crop -> [1, 1, 64, 64]: the patch at 64x64, grey, / 256."""
     bounds = g.cast(crop, np.int64)
     starts = g.op("Gather", [bounds, g.const([1, 0], np.int64)])
-    ends = g.op("Gather", [bounds, g.const([3, 2], np.int64)])
-    patch = g.op("Slice", [bgr, starts, ends, g.const([0, 1], np.int64)])
-    resized = resize_linear_hwc(g, patch, size_const(g, LANDMARK_SIZE, LANDMARK_SIZE))
+    size = g.op("Sub", [g.op("Gather", [bounds, g.const([3, 2], np.int64)]), starts])
+    resized = resize_linear_hwc(g, bgr, size_const(g, LANDMARK_SIZE, LANDMARK_SIZE), (starts, size))
     levels = g.op("Div", [grey_plane(g, resized), g.const(LANDMARK_SCALE)])
     return g.op("Reshape", [levels, g.const([1, 1, LANDMARK_SIZE, LANDMARK_SIZE], np.int64)])
 

@@ -10,6 +10,8 @@ ONNX Resize in float rounds about 11% of the pixels one level away from this (te
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from .builder import Graph
@@ -40,46 +42,65 @@ def _axis(g: Graph, n_in: str, n_out: str, vertical: bool) -> tuple[str, str, st
     return tap0, tap1, g.cast(w0, np.int32), g.cast(w1, np.int32)
 
 
-def _linear(g: Graph, pixels: str, size_hw: str) -> str:
-    """int32 [H, W, C] -> int32 [h, w, C], OpenCV's fixed-point bilinear."""
-    dims = g.shape_dims(pixels, 0, 2)
-    h_in, w_in = (g.op("Slice", [dims, g.const([k], np.int64), g.const([k + 1], np.int64)]) for k in (0, 1))
-    h_out, w_out = (g.op("Slice", [size_hw, g.const([k], np.int64), g.const([k + 1], np.int64)]) for k in (0, 1))
+def _dim(g: Graph, v: str, k: int) -> str:
+    """int64 [1]: element k of an int64 vector."""
+    return g.op("Slice", [v, g.const([k], np.int64), g.const([k + 1], np.int64)])
+
+
+def _linear(g: Graph, hwc: str, origin: str, window_hw: str, size_hw: str) -> str:
+    """float32 [H, W, C] levels and a window (origin: top, left; window_hw: height, width; int64 [2]
+    each) -> int32 [h, w, C], OpenCV's fixed-point bilinear of the window.
+
+    Only the source rows some output row reads are gathered (each once, ``Unique``), straight from the
+    whole image by flat index: no copy of the window, and for a downscale by more than two only
+    ``2 h`` rows go through the horizontal pass. That pass is exact in float32 (every value an
+    integer under 2^24); the vertical one, whose products need 27 bits, is in int32."""
+    (top, left), (h_in, w_in) = (_dim(g, origin, k) for k in range(2)), (_dim(g, window_hw, k) for k in range(2))
+    h_out, w_out = _dim(g, size_hw, 0), _dim(g, size_hw, 1)
     x0, x1, a0, a1 = _axis(g, w_in, w_out, vertical=False)
     y0, y1, b0, b1 = _axis(g, h_in, h_out, vertical=True)
+    rows, _, inverse, _ = g.op("Unique", [g.op("Concat", [y0, y1], axis=0)], outputs=4, sorted=1)
+    y0 = g.op("Slice", [inverse, g.const([0], np.int64), h_out])
+    y1 = g.op("Slice", [inverse, h_out, g.const([1 << 62], np.int64)])
+    channels = g.shape_dims(hwc, 2, 3)
+    flat = g.op("Reshape", [hwc, g.op("Concat", [g.const([-1], np.int64), channels], axis=0)])
+    row_start = g.op("Unsqueeze", [g.op("Mul", [g.op("Add", [rows, top]), g.shape_dims(hwc, 1, 2)]), g.const([1], np.int64)])
+
+    def taps(x: str) -> str:  # [R, w, C]: the source pixel at column x of every gathered row
+        return g.op("Gather", [flat, g.op("Add", [row_start, g.op("Unsqueeze", [g.op("Add", [x, left]), g.const([0], np.int64)])])],
+                    axis=0)
+
     # the weights as [1, w, C], not [1, w, 1]: ONNX Runtime broadcasts a trailing axis of 1 25x slower
-    column = g.op("Concat", [g.const([1], np.int64), w_out, g.shape_dims(pixels, 2, 3)], axis=0)
-    a0, a1 = (g.op("Expand", [g.op("Unsqueeze", [a, g.const([0, 2], np.int64)]), column]) for a in (a0, a1))
-    rows = g.op("Add", [g.op("Mul", [g.op("Gather", [pixels, x0], axis=1), a0]),
-                        g.op("Mul", [g.op("Gather", [pixels, x1], axis=1), a1])])
-    rows = g.op("Div", [rows, g.const(16, np.int32)])
+    column = g.op("Concat", [g.const([1], np.int64), w_out, channels], axis=0)
+    a0, a1 = (g.op("Expand", [g.op("Unsqueeze", [g.cast(a, np.float32), g.const([0, 2], np.int64)]), column]) for a in (a0, a1))
+    summed = g.op("Add", [g.op("Mul", [taps(x0), a0]), g.op("Mul", [taps(x1), a1])])
+    rows_h = g.cast(g.op("Floor", [g.op("Mul", [summed, g.const(1.0 / 16)])]), np.int32)
     row = g.const([-1, 1, 1], np.int64, "row_shape")
     b0, b1 = g.op("Reshape", [b0, row]), g.op("Reshape", [b1, row])
     k16 = g.const(1 << 16, np.int32)
-    top = g.op("Div", [g.op("Mul", [g.op("Gather", [rows, y0], axis=0), b0]), k16])
-    bottom = g.op("Div", [g.op("Mul", [g.op("Gather", [rows, y1], axis=0), b1]), k16])
-    return g.op("Div", [g.op("Add", [g.op("Add", [top, bottom]), g.const(2, np.int32)]), g.const(4, np.int32)])
+    upper = g.op("Div", [g.op("Mul", [g.op("Gather", [rows_h, y0], axis=0), b0]), k16])
+    lower = g.op("Div", [g.op("Mul", [g.op("Gather", [rows_h, y1], axis=0), b1]), k16])
+    return g.op("Div", [g.op("Add", [g.op("Add", [upper, lower]), g.const(2, np.int32)]), g.const(4, np.int32)])
 
 
 def _halve(g: Graph, pixels: str, size_hw: str) -> str:
     """int32 [2h, 2w, C] -> [h, w, C]: the 2x2 mean, rounded as OpenCV's INTER_AREA fast path."""
-    shape = g.op("Concat", [g.op("Slice", [size_hw, g.const([0], np.int64), g.const([1], np.int64)]),
-                            g.const([2], np.int64),
-                            g.op("Slice", [size_hw, g.const([1], np.int64), g.const([2], np.int64)]),
-                            g.const([2, -1], np.int64)], axis=0)
+    shape = g.op("Concat", [_dim(g, size_hw, 0), g.const([2], np.int64), _dim(g, size_hw, 1), g.const([2, -1], np.int64)], axis=0)
     total = g.op("ReduceSum", [g.op("Reshape", [pixels, shape]), g.const([1, 3], np.int64)], keepdims=0)
     return g.op("Div", [g.op("Add", [total, g.const(2, np.int32)]), g.const(4, np.int32)])
 
 
-def resize_linear_hwc(g: Graph, hwc: str, size_hw: str) -> str:
+def resize_linear_hwc(g: Graph, hwc: str, size_hw: str, window: Optional[tuple[str, str]] = None) -> str:
     """float32 [H, W, C] integer levels -> float32 [h, w, C] at ``size_hw`` (int64 [2]), as
-    cv2.resize(INTER_LINEAR) gives for the uint8 image."""
-    pixels = g.cast(hwc, np.int32)
-    halving = g.op("Equal", [g.shape_dims(hwc, 0, 2), g.op("Mul", [size_hw, g.const(2, np.int64)])])
-    is_half = g.op("ReduceMin", [g.cast(halving, np.int64)], keepdims=0)
+    cv2.resize(INTER_LINEAR) gives for the uint8 image; of ``window`` (origin: top, left; size:
+    height, width; int64 [2] each, inside the image) when given, as cv2.resize gives for that crop."""
+    origin, window_hw = window if window is not None else (g.const([0, 0], np.int64, "origin"), g.shape_dims(hwc, 0, 2))
+    is_half = g.op("ReduceMin", [g.cast(g.op("Equal", [window_hw, g.op("Mul", [size_hw, g.const(2, np.int64)])]), np.int64)],
+                   keepdims=0)
     then_g, else_g = g.branch(), g.branch()
-    halved = _halve(then_g, pixels, size_hw)
-    linear = _linear(else_g, pixels, size_hw)
+    crop = then_g.op("Slice", [hwc, origin, then_g.op("Add", [origin, window_hw]), then_g.const([0, 1], np.int64)])
+    halved = _halve(then_g, then_g.cast(crop, np.int32), size_hw)
+    linear = _linear(else_g, hwc, origin, window_hw, size_hw)
     out = g.op("If", [g.cast(is_half, np.bool_)], then_branch=then_g.subgraph("halve", [halved]),
                else_branch=else_g.subgraph("linear", [linear]))
     return g.cast(out, np.float32)

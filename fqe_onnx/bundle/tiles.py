@@ -129,11 +129,8 @@ def look(g: Graph, bgr: str, rect: str, detect: Detect) -> tuple[str, str]:
     """The detector on one view (row float64 [>= 4]: x, y, w, h): every prior's face score
     (float32 [K]) and box in image pixels (float64 [K, 4]), as ``confident_boxes`` scales them."""
     x, y, w, h = (_at(g, rect, k) for k in range(4))
-    unsq = lambda t: g.op("Unsqueeze", [g.cast(t, np.int64), g.const([0], np.int64)])  # noqa: E731
-    crop = g.op("Slice", [bgr, g.op("Concat", [unsq(y), unsq(x)], axis=0),
-                          g.op("Concat", [unsq(g.op("Add", [y, h])), unsq(g.op("Add", [x, w]))], axis=0),
-                          g.const([0, 1], np.int64)])
-    scores, boxes = detect(g, detector_input(g, crop))
+    origin, size = (g.cast(g.op("Gather", [rect, g.const(k, np.int64)]), np.int64) for k in ([1, 0], [3, 2]))
+    scores, boxes = detect(g, detector_input(g, bgr, (origin, size)))
     face = _at(g, _at(g, scores, 0), 1, axis=1)
     cat = lambda vs: g.op("Concat", [g.op("Unsqueeze", [v, g.const([0], np.int64)]) for v in vs], axis=0)  # noqa: E731
     pixels = g.op("Add", [g.op("Mul", [g.cast(_at(g, boxes, 0), np.float64), cat([w, h, w, h])]), cat([x, y, x, y])])
