@@ -40,10 +40,10 @@ def _images() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def sessions(default_model):
-    return {pixels: BundleSession(make_bundle(default_model, pixels=pixels)) for pixels in ("bgr", "rgba")}
+    return {pixels: BundleSession(make_bundle(default_model, pixels=pixels)) for pixels in ("bgr", "rgb", "rgba")}
 
 
-@pytest.mark.parametrize("pixels", ["bgr", "rgba"])
+@pytest.mark.parametrize("pixels", ["bgr", "rgb", "rgba"])
 def test_bundle_meets_the_python_path(default_model, sessions, pixels):
     expected_status = {"photo": "aligned", "frame": "aligned", "crop112": "as-is", "blurred-crop": "as-is",
                        "no-face": "no-face", "flat": "flat", "tiny": "too-small"}
@@ -111,11 +111,12 @@ def test_bundle_command_writes_and_checks(default_model, tmp_path):
     assert result.exit_code == 2 and "--check" in result.stderr
 
 
-def test_large_photo_goes_through_the_pre_shrink(default_model, sessions):
+@pytest.mark.parametrize("pixels", ["bgr", "rgba"])
+def test_large_photo_goes_through_the_pre_shrink(default_model, sessions, pixels):
     photo = cv2.resize(_photo(), (1400, 1400), interpolation=cv2.INTER_CUBIC)  # face about 5x the crop
     with Scorer(default_model, threads=1, batch_size=1) as scorer:
         record = scorer.score_array(photo)
-    out = sessions["bgr"].run(photo)
+    out = sessions[pixels].run(photo)
     assert STATUS_CODES[int(out["status"])] == record.mode == "aligned"
     assert abs(float(out["q"]) - record.q) <= 1e-3 * record.q and abs(int(out["Q"]) - record.Q) <= 1
 
@@ -126,12 +127,14 @@ def test_no_face_has_no_box_or_points(sessions):
     assert np.isnan(out["box"]).all() and np.isnan(out["points"]).all() and np.isnan(out["face_score"])
 
 
-def test_crop_output_is_what_the_python_path_warps(sessions):
+@pytest.mark.parametrize("pixels", ["bgr", "rgba"])
+def test_crop_output_is_what_the_python_path_warps(sessions, pixels):
+    """The crop comes out BGR whatever the input layout (its channels are picked on the crop alone)."""
     from fqe_onnx.align.aligner import FaceAligner
 
     image = _images()["frame"]
     (aligned,) = FaceAligner().faces(image)
-    crop = sessions["bgr"].run(image)["crop"]
+    crop = sessions[pixels].run(image)["crop"]
     assert crop.dtype == np.uint8 and crop.shape == (112, 112, 3)
     assert np.abs(crop.astype(int) - aligned.crop.astype(int)).max() <= 1
 
@@ -163,16 +166,17 @@ def _large_frame(height: int, width: int, background: str, face: bool) -> np.nda
     return frame
 
 
-@pytest.mark.parametrize("height, width, background, face", [
-    (1080, 1920, "plain", True), (1080, 1920, "textured", True), (2000, 3000, "textured", True),
-    (4000, 6000, "plain", True), (2000, 3000, "textured", False), (1080, 1920, "textured", False)])
-def test_small_face_in_a_large_frame_is_found_by_the_tiles(default_model, sessions, height, width, background, face):
+@pytest.mark.parametrize("height, width, background, face, pixels", [
+    (1080, 1920, "plain", True, "bgr"), (1080, 1920, "textured", True, "rgba"), (2000, 3000, "textured", True, "bgr"),
+    (4000, 6000, "plain", True, "rgba"), (2000, 3000, "textured", False, "bgr"), (1080, 1920, "textured", False, "rgb")])
+def test_small_face_in_a_large_frame_is_found_by_the_tiles(default_model, sessions, height, width, background, face,
+                                                           pixels):
     from fqe_onnx.align.aligner import FaceAligner
 
     image = _large_frame(height, width, background, face)
     with Scorer(default_model, threads=1, batch_size=1) as scorer:
         record = scorer.score_array(image)
-    out = sessions["bgr"].run(image)
+    out = sessions[pixels].run(image)
     status = STATUS_CODES[int(out["status"])]
     assert status == python_status(record) == ("aligned" if face else "no-face")
     if not face:

@@ -39,6 +39,23 @@ def test_grey_is_cv2_bit_for_bit():
     np.testing.assert_array_equal(out[..., 0], cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32))
 
 
+@pytest.mark.parametrize("layout", pixels.PIXEL_LAYOUTS)
+def test_grey_and_flat_read_every_layout_in_place(layout):
+    """The photo is never reordered to BGR: its grey levels (and so the flat check) come from weights
+    placed for its layout, and equal cv2's grey of the BGR photo; alpha counts for nothing."""
+    bgr = RNG.integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+             "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[layout]
+    if layout == "rgba":
+        given[..., 3] = RNG.integers(0, 256, given.shape[:2])
+    (out,) = run_piece(lambda g, x: pixels.grey_plane(g, x, layout), {"image": given.astype(np.float32)})
+    np.testing.assert_array_equal(out, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32))
+    flat_photo = np.dstack([np.full((50, 50), v, np.uint8) for v in (10, 200, 90, 0)[:given.shape[2]]])
+    flat_photo[..., 3:] = RNG.integers(0, 256, (50, 50, given.shape[2] - 3))  # detail in alpha alone: still flat
+    (flat,) = run_piece(lambda g, x: pixels.flat(g, x, layout), {"image": flat_photo.astype(np.float32)})
+    assert bool(flat)
+
+
 @pytest.mark.parametrize("case", ["fine", "tiny", "narrow", "black", "white", "nearly-flat", "just-detailed"])
 def test_too_small_and_flat_agree_with_decode(case):
     bgr = {"fine": RNG.integers(0, 256, (40, 30, 3), dtype=np.uint8),
@@ -391,6 +408,7 @@ def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, loo
     from fqe_onnx.align import detection
     from fqe_onnx.bundle import tiles
     from fqe_onnx.bundle.assemble import inline
+    from fqe_onnx.bundle.detector import detector_input
     from fqe_onnx.zoo import aligner_models
 
     model = _fake_detector(seed, central)
@@ -406,8 +424,8 @@ def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, loo
     main = detection.select_main_face(faces, width, height)
     copies = iter(range(3))
 
-    def detect(g, net_input):
-        return inline(g, model, f"fake{next(copies)}", net_input)
+    def detect(g, image, window):
+        return inline(g, model, f"fake{next(copies)}", detector_input(g, image, window))
 
     def build(g, x):
         views = tiles.view_rects(g, g.shape_dims(x, 0, 2))

@@ -58,31 +58,32 @@ def _nan(g: Graph, shape: tuple[int, ...]) -> str:
     return g.const(np.full(shape, np.nan, np.float32), hint="nan")
 
 
-def _align_branch(g: Graph, bgr: str, detector_model: Any, landmark_model: Any, template: np.ndarray,
+def _align_branch(g: Graph, image: str, pixel_layout: str, detector_model: Any, landmark_model: Any, template: np.ndarray,
                   size_hw: tuple[int, int]) -> list[str]:
-    """Detect, pick the main face, landmark, fit and warp: (crop, box, points, face score, found)."""
-    box, face_score, found = _main_face(g, bgr, detector_model)
-    width_height = g.op("Gather", [g.cast(g.shape_dims(bgr, 0, 2), np.float64), g.const([1, 0], np.int64)])
+    """Detect, pick the main face, landmark, fit and warp: (crop in the image's layout, box, points,
+    face score, found)."""
+    box, face_score, found = _main_face(g, image, pixel_layout, detector_model)
+    width_height = g.op("Gather", [g.cast(g.shape_dims(image, 0, 2), np.float64), g.const([1, 0], np.int64)])
     crop = landmarks.landmark_crop(g, box, width_height)
-    (points68,) = inline(g, landmark_model, "landmarks", landmarks.landmark_input(g, bgr, crop))
+    (points68,) = inline(g, landmark_model, "landmarks", landmarks.landmark_input(g, image, crop, pixel_layout))
     points = landmarks.five_points(g, points68, crop)
     template_value = g.const(template, np.float64, "template")
     shrink_g, direct_g = g.branch(), g.branch()
-    window, window_matrix = shrink.shrink_for_warp(shrink_g, bgr, points, template_value, *size_hw)
+    window, window_matrix = shrink.shrink_for_warp(shrink_g, image, points, template_value, *size_hw)
     shrunk = warp(shrink_g, window, window_matrix, *size_hw)
-    direct = warp(direct_g, bgr, similarity(direct_g, points, template_value), *size_hw)
+    direct = warp(direct_g, image, similarity(direct_g, points, template_value), *size_hw)
     aligned = g.op("If", [shrink.needs_shrink(g, points, template_value)],
                    then_branch=shrink_g.subgraph("pre_shrink", [shrunk]), else_branch=direct_g.subgraph("warp", [direct]))
     return [aligned, g.cast(box, np.float32), g.cast(points, np.float32), face_score, found]
 
 
-def _whole_image_face(g: Graph, bgr: str, detector_model: Any) -> list[str]:
+def _whole_image_face(g: Graph, image: str, pixel_layout: str, detector_model: Any) -> list[str]:
     """The detector on the whole image alone (no tiles): the main face's (box float64 [4], score, found)."""
-    scores, boxes = inline(g, detector_model, "detector", detector.detector_input(g, bgr))
-    scale, offset = detector.whole_image_item(g, bgr)
+    scores, boxes = inline(g, detector_model, "detector", detector.detector_input(g, image, pixels=pixel_layout))
+    scale, offset = detector.whole_image_item(g, image)
     face_scores, pixel_boxes = detector.candidates(g, scores, boxes, scale, offset)
     kept_scores, kept_boxes = detector.confident_faces(g, face_scores, pixel_boxes)
-    width_height = g.op("Gather", [g.cast(g.shape_dims(bgr, 0, 2), np.float64), g.const([1, 0], np.int64)])
+    width_height = g.op("Gather", [g.cast(g.shape_dims(image, 0, 2), np.float64), g.const([1, 0], np.int64)])
     index, found = detector.main_face(g, kept_boxes, width_height)
     # One padded row (the whole image) keeps every step below defined when no face was found.
     whole = g.op("Unsqueeze", [g.op("Concat", [g.const([0.0, 0.0], np.float64), width_height], axis=0), g.const([0], np.int64)])
@@ -91,29 +92,30 @@ def _whole_image_face(g: Graph, bgr: str, detector_model: Any) -> list[str]:
     return [box, face_score, found]
 
 
-def _main_face(g: Graph, bgr: str, detector_model: Any) -> list[str]:
+def _main_face(g: Graph, image: str, pixel_layout: str, detector_model: Any) -> list[str]:
     """(box float64 [4], face score float32 [], found bool []): an image with tiles (``tile_rects``
     gives more than the whole image) goes through ``tiles.tiled_main_face``; any other takes the
     whole-image path alone, as before tiling (the same nodes and cost)."""
     tiled_g, whole_g = g.branch(), g.branch()
     copies = iter(range(1, 3))
 
-    def detect(body: Graph, net_input: str) -> list[str]:
+    def detect(body: Graph, image: str, window: tuple[str, str]) -> list[str]:
+        net_input = detector.detector_input(body, image, window, pixel_layout)
         return inline(body, detector_model, f"detector{next(copies)}", net_input)
 
-    whole_out = _whole_image_face(whole_g, bgr, detector_model)
-    tiled_out = tiles.tiled_main_face(tiled_g, bgr, detect, tiles.view_rects(tiled_g, tiled_g.shape_dims(bgr, 0, 2)))
-    return g.op("If", [tiles.has_tiles(g, g.shape_dims(bgr, 0, 2))], outputs=3, then_branch=tiled_g.subgraph("tiled", tiled_out),
+    whole_out = _whole_image_face(whole_g, image, pixel_layout, detector_model)
+    tiled_out = tiles.tiled_main_face(tiled_g, image, detect, tiles.view_rects(tiled_g, tiled_g.shape_dims(image, 0, 2)))
+    return g.op("If", [tiles.has_tiles(g, g.shape_dims(image, 0, 2))], outputs=3, then_branch=tiled_g.subgraph("tiled", tiled_out),
                 else_branch=whole_g.subgraph("whole_image", whole_out))
 
 
-def _geometry_crop(g: Graph, bgr: str, contract: Contract) -> str:
-    """``preprocess.apply_geometry`` on BGR levels (linear interpolation only)."""
+def _geometry_crop(g: Graph, image: str, contract: Contract) -> str:
+    """``preprocess.apply_geometry`` on levels in any channel layout (linear interpolation only)."""
     geometry = contract.preprocess.geometry
     if geometry.interpolation != "linear":
         raise ContractError(f"the bundle applies geometry with linear interpolation only, the contract says "
                             f"{geometry.interpolation!r}")
-    resized = resize_linear_hwc(g, bgr, size_const(g, *geometry.resize))
+    resized = resize_linear_hwc(g, image, size_const(g, *geometry.resize))
     top, left, height, width = geometry.crop_box()
     return g.op("Slice", [resized, g.const([top, left], np.int64), g.const([top + height, left + width], np.int64),
                           g.const([0, 1], np.int64)])
@@ -128,22 +130,22 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
         raise ContractError(f"align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
     channels = 4 if pixel_layout == "rgba" else 3
     g = Graph()
-    bgr = pixels.to_bgr(g, "image", pixel_layout)
-    small, flat = pixels.too_small(g, bgr), pixels.flat(g, bgr)
+    image = pixels.levels(g, "image")  # left in the app's layout (see pixels.levels)
+    small, flat = pixels.too_small(g, image), pixels.flat(g, image, pixels.check_layout(pixel_layout))
     refused = g.op("Or", [small, flat])
     size_hw = contract.preprocess.geometry.crop_size
     code = lambda name: g.const(STATUS_CODES.index(name), np.int32)  # noqa: E731
     if align == "never":
-        crop = _geometry_crop(g, bgr, contract)
+        crop = _geometry_crop(g, image, contract)
         box, points, face_score = _nan(g, (4,)), _nan(g, (5, 2)), _nan(g, ())
         framed = code(MODE_GEOMETRY)
     else:
-        at_size = g.op("ReduceMin", [g.cast(g.op("Equal", [g.shape_dims(bgr, 0, 2), size_const(g, *size_hw)]), np.int64)],
+        at_size = g.op("ReduceMin", [g.cast(g.op("Equal", [g.shape_dims(image, 0, 2), size_const(g, *size_hw)]), np.int64)],
                        keepdims=0)
         skip = g.op("Or", [refused, g.cast(at_size, np.bool_)]) if align == "auto" else refused
         then_g, else_g = g.branch(), g.branch()
-        then_out = _align_branch(then_g, bgr, detector_model, landmark_model, model_template(contract.preprocess), size_hw)
-        as_is = resize_linear_hwc(else_g, bgr, size_const(else_g, *size_hw))  # the image itself at the model's size
+        then_out = _align_branch(then_g, image, pixel_layout, detector_model, landmark_model, model_template(contract.preprocess), size_hw)
+        as_is = resize_linear_hwc(else_g, image, size_const(else_g, *size_hw))  # the image itself at the model's size
         else_out = [as_is, _nan(else_g, (4,)), _nan(else_g, (5, 2)), _nan(else_g, ()), else_g.const(True, np.bool_)]
         crop, box, points, face_score, found = g.op(
             "If", [g.op("Not", [skip])], outputs=5,
@@ -155,6 +157,7 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
         aligned = g.op("Where", [found, code(MODE_ALIGNED), code("no-face")])
         framed = g.op("Where", [skip, code(MODE_AS_IS), aligned])
     status = g.op("Where", [small, code("too-small"), g.op("Where", [flat, code("flat"), framed])])
+    crop = pixels.to_bgr(g, crop, pixel_layout)  # the one channel pick: on the model-sized crop
     (output,) = inline(g, model, "quality", head.model_input(g, crop, contract.preprocess))
     q64 = head.norm(g, output, contract.output.kind)
     scored = g.op("Less", [status, code("no-face")])

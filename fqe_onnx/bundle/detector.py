@@ -15,6 +15,7 @@ import numpy as np
 
 from ..align.detection import CONFIDENCE, DETECTOR_SIZE, NMS_IOU
 from .builder import Graph
+from .pixels import BGR_CHANNELS
 from .resize import resize_linear_hwc, size_const
 
 #: detection.detector_input: (x - 127) / 128 on RGB.
@@ -24,13 +25,14 @@ DETECTOR_SCALE = 128.0
 MAX_FACES = 4420
 
 
-def detector_input(g: Graph, bgr: str, window: Optional[tuple[str, str]] = None) -> str:
-    """float32 [H, W, 3] BGR (or its ``window``: origin and size, int64 [2] each) -> [1, 3, 240, 320]:
-    stretched with cv2's bilinear, RGB, (x - 127) / 128."""
+def detector_input(g: Graph, image: str, window: Optional[tuple[str, str]] = None, pixels: str = "bgr") -> str:
+    """float32 [H, W, C] in ``pixels`` layout (or its ``window``: origin and size, int64 [2] each) ->
+    [1, 3, 240, 320]: stretched with cv2's bilinear, RGB, (x - 127) / 128."""
     width, height = DETECTOR_SIZE
-    resized = resize_linear_hwc(g, bgr, size_const(g, height, width), window)
+    resized = resize_linear_hwc(g, image, size_const(g, height, width), window)
     # channels picked as whole planes after the transpose (a Gather on the last axis is slow)
-    rgb = g.op("Gather", [g.op("Transpose", [resized], perm=[2, 0, 1]), g.const([2, 1, 0], np.int64, "bgr_to_rgb")], axis=0)
+    rgb_index = list(BGR_CHANNELS[pixels][::-1])
+    rgb = g.op("Gather", [g.op("Transpose", [resized], perm=[2, 0, 1]), g.const(rgb_index, np.int64, "to_rgb")], axis=0)
     normalised = g.op("Div", [g.op("Sub", [rgb, g.const(DETECTOR_MEAN)]), g.const(DETECTOR_SCALE)])
     # the network input with its static shape, as the detector declares it
     return g.op("Reshape", [normalised, g.const([1, 3, height, width], np.int64)])

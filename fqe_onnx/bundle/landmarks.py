@@ -39,13 +39,13 @@ def landmark_crop(g: Graph, box: str, width_height: str) -> str:
     return g.op("Concat", [g.op("Unsqueeze", [v, g.const([0], np.int64)]) for v in (left, top, right, bottom)], axis=0)
 
 
-def landmark_input(g: Graph, bgr: str, crop: str) -> str:
-    """float32 [H, W, 3] BGR and the crop -> [1, 1, 64, 64]: the patch at 64x64, grey, / 256."""
+def landmark_input(g: Graph, image: str, crop: str, pixels: str = "bgr") -> str:
+    """float32 [H, W, C] in ``pixels`` layout and the crop -> [1, 1, 64, 64]: the patch at 64x64, grey, / 256."""
     bounds = g.cast(crop, np.int64)
     starts = g.op("Gather", [bounds, g.const([1, 0], np.int64)])
     size = g.op("Sub", [g.op("Gather", [bounds, g.const([3, 2], np.int64)]), starts])
-    resized = resize_linear_hwc(g, bgr, size_const(g, LANDMARK_SIZE, LANDMARK_SIZE), (starts, size))
-    levels = g.op("Div", [grey_plane(g, resized), g.const(LANDMARK_SCALE)])
+    resized = resize_linear_hwc(g, image, size_const(g, LANDMARK_SIZE, LANDMARK_SIZE), (starts, size))
+    levels = g.op("Div", [grey_plane(g, resized, pixels), g.const(LANDMARK_SCALE)])
     return g.op("Reshape", [levels, g.const([1, 1, LANDMARK_SIZE, LANDMARK_SIZE], np.int64)])
 
 

@@ -37,7 +37,7 @@ def coverage(g: Graph, out_start: str, out_count: str, src_start: str, src_count
 
 
 def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int, width: int) -> tuple[str, str]:
-    """(window float32 [h', w', 3] levels, matrix float64 [2, 3] from the window to the crop) for a
+    """(window float32 [h', w', C] levels, matrix float64 [2, 3] from the window to the crop) for a
     photo whose face needs the pre-shrink, mirroring ``warp_to_template``."""
     from .warp import invert_affine
 

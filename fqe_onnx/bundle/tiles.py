@@ -21,10 +21,11 @@ import numpy as np
 from ..align.detection import (CONFIDENCE, DETECTOR_SIZE, MIN_FACE_PX, SECOND_LOOK_IOU, SECOND_LOOK_SHARE,
                                TILE_EDGE_PX, TILE_OVERLAP, TILE_SCALES, TILE_TRIGGER)
 from .builder import Graph
-from .detector import confident_faces, detector_input, merit
+from .detector import confident_faces, merit
 
-#: ``detect(g, net_input [1, 3, 240, 320]) -> (scores [1, K, 2], boxes [1, K, 4])``: the inlined detector.
-Detect = Callable[[Graph, str], list[str]]
+#: ``detect(g, image, (origin, size)) -> (scores [1, K, 2], boxes [1, K, 4])``: the inlined detector on
+#: one window of the image (``detector_input`` and the network).
+Detect = Callable[[Graph, str, tuple[str, str]], list[str]]
 
 
 def _f64(g: Graph, v: float) -> str:
@@ -130,7 +131,7 @@ def look(g: Graph, bgr: str, rect: str, detect: Detect) -> tuple[str, str]:
     (float32 [K]) and box in image pixels (float64 [K, 4]), as ``confident_boxes`` scales them."""
     x, y, w, h = (_at(g, rect, k) for k in range(4))
     origin, size = (g.cast(g.op("Gather", [rect, g.const(k, np.int64)]), np.int64) for k in ([1, 0], [3, 2]))
-    scores, boxes = detect(g, detector_input(g, bgr, (origin, size)))
+    scores, boxes = detect(g, bgr, (origin, size))
     face = _at(g, _at(g, scores, 0), 1, axis=1)
     cat = lambda vs: g.op("Concat", [g.op("Unsqueeze", [v, g.const([0], np.int64)]) for v in vs], axis=0)  # noqa: E731
     pixels = g.op("Add", [g.op("Mul", [g.cast(_at(g, boxes, 0), np.float64), cat([w, h, w, h])]), cat([x, y, x, y])])

@@ -46,14 +46,16 @@ def source_positions(g: Graph, inverse: str, height: int, width: int) -> tuple[s
 
 
 def warp(g: Graph, bgr: str, matrix: str, height: int, width: int) -> str:
-    """float32 [H, W, 3] levels and the 2x3 matrix (image -> crop) -> the crop float32 [h, w, 3] levels."""
+    """float32 [H, W, C] levels and the 2x3 matrix (image -> crop) -> the crop float32 [h, w, C] levels
+    (any channel layout: each channel is warped alike)."""
     x, y = source_positions(g, invert_affine(g, matrix), height, width)
     x, y = g.cast(x, np.float64), g.cast(y, np.float64)
     x0, y0 = g.op("Floor", [x]), g.op("Floor", [y])
     fx, fy = g.op("Sub", [x, x0]), g.op("Sub", [y, y0])
     dims = g.shape_dims(bgr, 0, 2)
     rows, cols = (g.op("Gather", [dims, g.const(k, np.int64)]) for k in (0, 1))
-    flat = g.op("Reshape", [bgr, g.const([-1, 3], np.int64)])
+    channels = g.shape_dims(bgr, 2, 3)
+    flat = g.op("Reshape", [bgr, g.op("Concat", [g.const([-1], np.int64), channels], axis=0)])
     one, zero = g.const(1.0, np.float64), g.const(0, np.int64)
 
     def tap(yy: str, xx: str) -> str:
@@ -63,8 +65,8 @@ def warp(g: Graph, bgr: str, matrix: str, height: int, width: int) -> str:
 
     x1, y1 = g.op("Add", [x0, one]), g.op("Add", [y0, one])
     gx, gy = g.op("Sub", [one, fx]), g.op("Sub", [one, fy])
-    # each weight [h, w] as [h, w, 3] (times a row of ones, exact): a trailing axis of 1 broadcasts 25x slower
-    ones = g.const(np.ones((1, 3)), np.float64, "ones")
+    # each weight [h, w] as [h, w, C] (times a row of ones, exact): a trailing axis of 1 broadcasts 25x slower
+    ones = g.op("Expand", [g.const([[1.0]], np.float64, "one"), g.op("Concat", [g.const([1], np.int64), channels], axis=0)])
     weight = lambda a, b: g.op("MatMul", [g.op("Unsqueeze", [g.op("Mul", [a, b]), g.const([2], np.int64)]), ones])  # noqa: E731
     value = g.op("Add", [g.op("Add", [g.op("Mul", [tap(y0, x0), weight(gx, gy)]), g.op("Mul", [tap(y0, x1), weight(fx, gy)])]),
                          g.op("Add", [g.op("Mul", [tap(y1, x0), weight(gx, fy)]), g.op("Mul", [tap(y1, x1), weight(fx, fy)])])])
