@@ -88,6 +88,8 @@ def _astronaut() -> np.ndarray:
     ((150, 150), (64, 64)),  # a landmark crop
     ((480, 640), (240, 320)),  # an exact halving: OpenCV's 2x2 mean
     ((250, 250), (192, 192)),  # the seed geometry
+    ((300, 1400), (64, 64)),  # over 4x wider than the output: by pixels, not column-major
+    ((1200, 300), (64, 256)),  # down by more than two in height: only the rows read are gathered
 ])
 def test_resize_is_cv2_linear_bit_for_bit(source_hw, size_hw):
     from fqe_onnx.bundle import resize

@@ -47,21 +47,29 @@ def _dim(g: Graph, v: str, k: int) -> str:
     return g.op("Slice", [v, g.const([k], np.int64), g.const([k + 1], np.int64)])
 
 
-def _linear(g: Graph, hwc: str, origin: str, window_hw: str, size_hw: str) -> str:
-    """float32 [H, W, C] levels and a window (origin: top, left; window_hw: height, width; int64 [2]
-    each) -> int32 [h, w, C], OpenCV's fixed-point bilinear of the window.
+#: The horizontal pass over a whole image runs column-major while the image is at most this many times
+#: wider than the output (each gathered row is transposed whole); wider, and for a window of the image,
+#: it gathers pixels by flat index instead.
+COLUMN_MAJOR_UP_TO = 4
 
-    Only the source rows some output row reads are gathered (each once, ``Unique``), straight from the
-    whole image by flat index: no copy of the window, and for a downscale by more than two only
-    ``2 h`` rows go through the horizontal pass. That pass is exact in float32 (every value an
-    integer under 2^24); the vertical one, whose products need 27 bits, is in int32."""
-    (top, left), (h_in, w_in) = (_dim(g, origin, k) for k in range(2)), (_dim(g, window_hw, k) for k in range(2))
-    h_out, w_out = _dim(g, size_hw, 0), _dim(g, size_hw, 1)
-    x0, x1, a0, a1 = _axis(g, w_in, w_out, vertical=False)
-    y0, y1, b0, b1 = _axis(g, h_in, h_out, vertical=True)
-    rows, _, inverse, _ = g.op("Unique", [g.op("Concat", [y0, y1], axis=0)], outputs=4, sorted=1)
-    y0 = g.op("Slice", [inverse, g.const([0], np.int64), h_out])
-    y1 = g.op("Slice", [inverse, h_out, g.const([1 << 62], np.int64)])
+
+def _horizontal_by_columns(g: Graph, hwc: str, rows: str, top: str, x0: str, x1: str, a0: str, a1: str) -> str:
+    """[R, w, C] sums ``pixel * weight`` of the rows of the whole image, column-major ([W, C, R]):
+    whole columns are gathered, where a Gather of 3-value pixels costs 10x more; both transposes move
+    one axis (ONNX Runtime's fast case)."""
+    picked = g.op("Gather", [hwc, g.op("Add", [rows, top])], axis=0)  # [R, W, C]
+    columns = g.op("Transpose", [picked], perm=[1, 2, 0])  # [w_in, C, R]
+    column = g.const([-1, 1, 1], np.int64, "column_shape")
+    a0, a1 = (g.op("Reshape", [g.cast(a, np.float32), column]) for a in (a0, a1))
+    summed = g.op("Add", [g.op("Mul", [g.op("Gather", [columns, x0], axis=0), a0]),
+                          g.op("Mul", [g.op("Gather", [columns, x1], axis=0), a1])])  # [w, C, R]
+    return g.op("Transpose", [summed], perm=[2, 0, 1])
+
+
+def _horizontal_by_pixels(g: Graph, hwc: str, rows: str, top: str, left: str, w_out: str, x0: str, x1: str, a0: str,
+                          a1: str) -> str:
+    """[R, w, C] sums ``pixel * weight`` of the rows, each tap gathered by its flat index in the whole
+    image (no copy of the rows or the window: for a source much wider than the output)."""
     channels = g.shape_dims(hwc, 2, 3)
     flat = g.op("Reshape", [hwc, g.op("Concat", [g.const([-1], np.int64), channels], axis=0)])
     row_start = g.op("Unsqueeze", [g.op("Mul", [g.op("Add", [rows, top]), g.shape_dims(hwc, 1, 2)]), g.const([1], np.int64)])
@@ -71,9 +79,34 @@ def _linear(g: Graph, hwc: str, origin: str, window_hw: str, size_hw: str) -> st
                     axis=0)
 
     # the weights as [1, w, C], not [1, w, 1]: ONNX Runtime broadcasts a trailing axis of 1 25x slower
-    column = g.op("Concat", [g.const([1], np.int64), w_out, channels], axis=0)
-    a0, a1 = (g.op("Expand", [g.op("Unsqueeze", [g.cast(a, np.float32), g.const([0, 2], np.int64)]), column]) for a in (a0, a1))
-    summed = g.op("Add", [g.op("Mul", [taps(x0), a0]), g.op("Mul", [taps(x1), a1])])
+    shape = g.op("Concat", [g.const([1], np.int64), w_out, channels], axis=0)
+    a0, a1 = (g.op("Expand", [g.op("Unsqueeze", [g.cast(a, np.float32), g.const([0, 2], np.int64)]), shape]) for a in (a0, a1))
+    return g.op("Add", [g.op("Mul", [taps(x0), a0]), g.op("Mul", [taps(x1), a1])])
+
+
+def _linear(g: Graph, hwc: str, origin: str, window_hw: str, size_hw: str, windowed: bool) -> str:
+    """float32 [H, W, C] levels and a window (origin: top, left; window_hw: height, width; int64 [2]
+    each) -> int32 [h, w, C], OpenCV's fixed-point bilinear of the window.
+
+    Only the source rows some output row reads are gathered (each once, ``Unique``): for a downscale
+    by more than two, ``2 h`` rows go through the horizontal pass, not all. That pass is exact in
+    float32 (every value an integer under 2^24); the vertical one, whose products need 27 bits, is
+    in int32."""
+    (top, left), (h_in, w_in) = (_dim(g, origin, k) for k in range(2)), (_dim(g, window_hw, k) for k in range(2))
+    h_out, w_out = _dim(g, size_hw, 0), _dim(g, size_hw, 1)
+    x0, x1, a0, a1 = _axis(g, w_in, w_out, vertical=False)
+    y0, y1, b0, b1 = _axis(g, h_in, h_out, vertical=True)
+    rows, _, inverse, _ = g.op("Unique", [g.op("Concat", [y0, y1], axis=0)], outputs=4, sorted=1)
+    y0 = g.op("Slice", [inverse, g.const([0], np.int64), h_out])
+    y1 = g.op("Slice", [inverse, h_out, g.const([1 << 62], np.int64)])
+    if windowed:  # a view or patch of a larger photo: its rows would be copied whole, so by pixels
+        summed = _horizontal_by_pixels(g, hwc, rows, top, left, w_out, x0, x1, a0, a1)
+    else:
+        by_columns, by_pixels = g.branch(), g.branch()
+        narrow = g.op("LessOrEqual", [w_in, g.op("Mul", [w_out, g.const([COLUMN_MAJOR_UP_TO], np.int64)])])
+        summed = g.op("If", [g.op("Squeeze", [narrow, g.const([0], np.int64)])],
+                      then_branch=by_columns.subgraph("by_columns", [_horizontal_by_columns(by_columns, hwc, rows, top, x0, x1, a0, a1)]),
+                      else_branch=by_pixels.subgraph("by_pixels", [_horizontal_by_pixels(by_pixels, hwc, rows, top, left, w_out, x0, x1, a0, a1)]))
     rows_h = g.cast(g.op("Floor", [g.op("Mul", [summed, g.const(1.0 / 16)])]), np.int32)
     row = g.const([-1, 1, 1], np.int64, "row_shape")
     b0, b1 = g.op("Reshape", [b0, row]), g.op("Reshape", [b1, row])
@@ -100,7 +133,7 @@ def resize_linear_hwc(g: Graph, hwc: str, size_hw: str, window: Optional[tuple[s
     then_g, else_g = g.branch(), g.branch()
     crop = then_g.op("Slice", [hwc, origin, then_g.op("Add", [origin, window_hw]), then_g.const([0, 1], np.int64)])
     halved = _halve(then_g, then_g.cast(crop, np.int32), size_hw)
-    linear = _linear(else_g, hwc, origin, window_hw, size_hw)
+    linear = _linear(else_g, hwc, origin, window_hw, size_hw, windowed=window is not None)
     out = g.op("If", [g.cast(is_half, np.bool_)], then_branch=then_g.subgraph("halve", [halved]),
                else_branch=else_g.subgraph("linear", [linear]))
     return g.cast(out, np.float32)
