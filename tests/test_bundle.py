@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from frames import astronaut, large_frame
+
 from fqe_onnx import Scorer
 from fqe_onnx.bundle.api import BundleSession, make_bundle
 from fqe_onnx.bundle.assemble import KEY_BUNDLE, STATUS_CODES
@@ -18,14 +20,8 @@ from fqe_onnx.contract import ALL_KEYS
 from fqe_onnx.demo import demo_face
 
 
-def _photo() -> np.ndarray:
-    from skimage import data
-
-    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
-
-
 def _images() -> dict[str, np.ndarray]:
-    photo = _photo()
+    photo = astronaut()
     face = demo_face()
     return {
         "photo": cv2.resize(photo, (300, 300), interpolation=cv2.INTER_AREA),  # face under twice the crop's size
@@ -113,7 +109,7 @@ def test_bundle_command_writes_and_checks(default_model, tmp_path):
 
 @pytest.mark.parametrize("pixels", ["bgr", "rgba"])
 def test_large_photo_goes_through_the_pre_shrink(default_model, sessions, pixels):
-    photo = cv2.resize(_photo(), (1400, 1400), interpolation=cv2.INTER_CUBIC)  # face about 5x the crop
+    photo = cv2.resize(astronaut(), (1400, 1400), interpolation=cv2.INTER_CUBIC)  # face about 5x the crop
     with Scorer(default_model, threads=1, batch_size=1) as scorer:
         record = scorer.score_array(photo)
     out = sessions[pixels].run(photo)
@@ -151,21 +147,6 @@ def test_check_report_names_the_disagreeing_images():
     assert "disagreeing images: 1\n  b.png: python no-face, bundle aligned\n" in text
 
 
-def _large_frame(height: int, width: int, background: str, face: bool) -> np.ndarray:
-    """A large frame, plain or textured, with the astronaut's head shrunk to a face about 34 px wide."""
-    rng = np.random.default_rng(height + width)
-    if background == "plain":
-        frame = np.full((height, width, 3), (120, 140, 160), np.uint8)
-    else:
-        blocks = rng.integers(60, 200, (height // 16 + 1, width // 16 + 1, 3), dtype=np.uint8)
-        frame = cv2.resize(blocks, (width, height), interpolation=cv2.INTER_LINEAR)
-    if face:
-        head = cv2.resize(_photo()[0:300, 100:360], None, fx=0.38, fy=0.38, interpolation=cv2.INTER_AREA)
-        y, x = height // 3, width // 2 + 37
-        frame[y : y + head.shape[0], x : x + head.shape[1]] = head
-    return frame
-
-
 @pytest.mark.parametrize("height, width, background, face, pixels", [
     (1080, 1920, "plain", True, "bgr"), (1080, 1920, "textured", True, "rgba"), (2000, 3000, "textured", True, "bgr"),
     (4000, 6000, "plain", True, "rgba"), (2000, 3000, "textured", False, "bgr"), (1080, 1920, "textured", False, "rgb")])
@@ -173,7 +154,7 @@ def test_small_face_in_a_large_frame_is_found_by_the_tiles(default_model, sessio
                                                            pixels):
     from fqe_onnx.align.aligner import FaceAligner
 
-    image = _large_frame(height, width, background, face)
+    image = large_frame(height, width, background, face)
     with Scorer(default_model, threads=1, batch_size=1) as scorer:
         record = scorer.score_array(image)
     out = sessions[pixels].run(image)

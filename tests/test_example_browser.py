@@ -65,3 +65,39 @@ def test_browser_page_meets_the_vectors(default_model, tmp_path):
                   "points": [[nan if v is None else v for v in got["points"][i : i + 2]] for i in range(0, 10, 2)],
                   "face_score": nan if got["face_score"] is None else got["face_score"]}
         assert meets(row, result) == [], (row["file"], got)
+
+
+def test_browser_page_scores_a_large_photo_through_the_tiles(default_model, tmp_path):
+    """A 1920x1080 PNG whose 34 px face only a tile finds (seen whole it is missed): onnxruntime-web
+    runs the tiled detection and its second look and gives the Python path's status, q, Q, box and points."""
+    import cv2
+    import numpy as np
+
+    from frames import large_frame
+
+    from fqe_onnx import Scorer
+    from fqe_onnx.align.aligner import FaceAligner
+    from fqe_onnx.bundle.check import python_status
+
+    image = large_frame(1080, 1920, "plain", True)
+    assert FaceAligner(tiling=False).detector.detect(image) == []
+    with Scorer(default_model, threads=1, batch_size=1) as scorer:
+        record = scorer.score_array(image)
+    (located,) = FaceAligner().locate(image)
+    expected = {"status": python_status(record), "q": record.q, "Q": record.Q, "box": list(located.detection.box),
+                "points": np.asarray(located.points).tolist(), "face_score": located.detection.score}
+    folder = site(tmp_path, default_model)
+    cv2.imwrite(str(folder / "large.png"), image)
+    server, origin = serve(folder)
+    try:
+        with chromium_page() as (page, log):
+            page.goto(f"{origin}/index.html")
+            page.wait_for_function("window.bundleReady === true", timeout=120_000)
+            got = page.evaluate("url => window.scoreUrl(url)", "large.png")
+    finally:
+        server.shutdown()
+    assert log.unexpected(allowed=(origin,)) == []
+    assert expected["status"] == "aligned"
+    result = {"status": got["status"], "q": got["q"], "Q": got["Q"], "box": got["box"],
+              "points": [got["points"][i : i + 2] for i in range(0, 10, 2)], "face_score": got["face_score"]}
+    assert meets(expected, result) == [], (got, expected)
