@@ -9,8 +9,12 @@
   same measures.
 - Speed: the bundle in Python's ONNX Runtime, one image per call on one thread, against the Scorer of
   ``score --threads 1 --batch-size 1``, both from the JPEG files, interleaved rounds, medians.
+- Large photos (1920x1080, 3000x2000, 6000x4000 frames with a 34 px face that only the tiles find,
+  ``tests/frames.py``): milliseconds per photo of each path, interleaved rounds, medians, and whether
+  status, q and Q agree.
 - images/s of the bundle in Node (examples/node) and in the browser page (examples/browser), on the
-  first frames as PNG (needs both examples' ``npm ci`` and Debian's chromium).
+  first frames as PNG, and the milliseconds of one 1920x1080 tiled photo in each (needs both
+  examples' ``npm ci`` and Debian's chromium).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from fqe_onnx import Scorer  # noqa: E402
 from fqe_onnx.align.aligner import FaceAligner  # noqa: E402
@@ -39,6 +44,7 @@ from verification import edc_pauc, lfw_items, pair_scores  # noqa: E402
 
 
 SPEED_IMAGES, SPEED_ROUNDS, RUNTIME_IMAGES = 300, 3, 100
+LARGE_SIZES, LARGE_ROUNDS = ((1080, 1920), (2000, 3000), (4000, 6000)), 3
 
 
 def both_paths(images: list[np.ndarray], scorer: Scorer, session: BundleSession) -> dict[str, list]:
@@ -95,45 +101,72 @@ def speed(paths: list[Path], scorer: Scorer, session: BundleSession) -> None:
     print(f"  ratio bundle / score: {medians['bundle, one image per call'] / medians['score --threads 1 --batch-size 1']:.2f}")
 
 
+def large_photos(scorer: Scorer, session: BundleSession) -> None:
+    """Milliseconds per large tiled photo, each path, interleaved rounds; and their agreement."""
+    from frames import large_frame
+
+    print(f"\nlarge photos (a 34 px face only the tiles find), ms per photo, medians of {LARGE_ROUNDS} interleaved rounds:")
+    for height, width in LARGE_SIZES:
+        image = large_frame(height, width, "plain", True)
+        record, result = scorer.score_array(image), session.run(image)  # also the warm-up
+        times: dict[str, list[float]] = {"python": [], "bundle": []}
+        for _ in range(LARGE_ROUNDS):
+            start = time.perf_counter()
+            scorer.score_array(image)
+            times["python"].append(1000 * (time.perf_counter() - start))
+            start = time.perf_counter()
+            session.run(image)
+            times["bundle"].append(1000 * (time.perf_counter() - start))
+        python, bundle = statistics.median(times["python"]), statistics.median(times["bundle"])
+        status = STATUS_CODES[int(result["status"])]
+        print(f"  {width}x{height}: score {python:.0f} ms, bundle {bundle:.0f} ms (speed {python / bundle:.2f}x score's); "
+              f"status {python_status(record)} / {status}, q {record.q:.6f} / {float(result['q']):.6f}, "
+              f"Q {record.Q} / {int(result['Q'])}")
+
+
 def other_runtimes(images: list[np.ndarray]) -> None:
+    from frames import large_frame
+
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         files = []
         for k, image in enumerate(images):
             cv2.imwrite(str(folder / f"{k:04d}.png"), image)
             files.append(str(folder / f"{k:04d}.png"))
+        large = folder / "large.png"
+        cv2.imwrite(str(large), large_frame(1080, 1920, "plain", True))
         bundle = folder / "bundle.onnx"
         write_bundle(bundle, pixels="rgba")
-        done = subprocess.run(["node", "score.mjs", str(bundle), *files], cwd=ROOT / "examples" / "node",
-                              capture_output=True, text=True, timeout=600)
+        node = ROOT / "examples" / "node"
+        done = subprocess.run(["node", "score.mjs", str(bundle), *files], cwd=node, capture_output=True, text=True, timeout=600)
         print(f"\nNode (examples/node, onnxruntime-node, 1 thread): {done.stderr.strip().splitlines()[-1]}")
-        sys.path.insert(0, str(ROOT / "tests"))
-        from test_example_browser import BROWSER_FLAGS, serve, site
-
-        import shutil
-
-        from playwright.sync_api import sync_playwright
+        done = subprocess.run(["node", "score.mjs", str(bundle), str(large), str(large)], cwd=node, capture_output=True,
+                              text=True, timeout=600)  # twice: the second run is warm
+        row = done.stdout.strip().splitlines()[-1].split(",")
+        print(f"Node, the 1920x1080 tiled photo twice: {done.stderr.strip().splitlines()[-1]}; status {row[1]}, q {row[2]}")
+        from browser import chromium_page
+        from test_example_browser import serve, site
 
         from fqe_onnx.zoo import resolve_model
 
         (folder / "web").mkdir()
         served = site(folder / "web", resolve_model(None))
-        for name in files:
+        for name in [*files, str(large)]:
             (served / Path(name).name).symlink_to(name)
         server, origin = serve(served)
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=BROWSER_FLAGS)
-                page = browser.new_page()
+            with chromium_page() as (page, _log):
                 page.goto(f"{origin}/index.html")
                 page.wait_for_function("window.bundleReady === true", timeout=120_000)
                 page.evaluate("url => window.scoreUrl(url)", Path(files[0]).name)  # warm up
                 times = [page.evaluate("url => window.scoreUrl(url)", Path(name).name)["milliseconds"] for name in files]
-                browser.close()
+                page.evaluate("url => window.scoreUrl(url)", "large.png")  # warm up the tiled path
+                tiled = page.evaluate("url => window.scoreUrl(url)", "large.png")
         finally:
             server.shutdown()
         print(f"browser (examples/browser, onnxruntime-web wasm, 1 thread, Chromium): {len(times)} images, "
               f"{1000 * len(times) / sum(times):.1f} images/s (run time only, drawing and decoding excluded)")
+        print(f"browser, the 1920x1080 tiled photo: {tiled['milliseconds']:.0f} ms, status {tiled['status']}, q {tiled['q']:.6f}")
 
 
 def main() -> None:
@@ -147,7 +180,9 @@ def main() -> None:
         aligner = FaceAligner()
         crops = [aligner.faces(f)[0].crop for f in frames]
         report("112x112 crops (the Python path's aligned crops; as-is in both)", both_paths(crops, scorer, session), labels)
-        speed(paths[:SPEED_IMAGES], scorer, BundleSession(make_bundle()))
+        fast = BundleSession(make_bundle())
+        speed(paths[:SPEED_IMAGES], scorer, fast)
+        large_photos(scorer, fast)
     other_runtimes(frames[:RUNTIME_IMAGES])
 
 
