@@ -303,3 +303,37 @@ def test_a_store_that_cannot_be_read(tmp_path):
     write_index(tmp_path / "x.npy", COLUMNS, [])
     with pytest.raises(FqeError, match=r"^cannot read the embeddings .*x\.npy \(and x\.index\.csv\): "):
         read_store(tmp_path / "x.npy")
+
+
+def test_an_embedding_of_any_shape_is_one_row(tmp_path):
+    """A (D, 1) or (1, D) embedding is stored as its D values, in either layout."""
+    records = [ok_record("a/1.png"), ok_record("a/2.png")]
+    for name in ("e.npy", "e.parquet"):
+        write(tmp_path / name, records, [np.arange(3.0).reshape(3, 1), np.ones((1, 3))])
+        assert read_store(tmp_path / name).embeddings.tolist() == [[0, 1, 2], [1, 1, 1]], name
+
+
+def test_a_zero_width_npy_is_float32_too(tmp_path):
+    write(tmp_path / "e.npy", [failed("a/1.png")], [None])
+    assert np.load(tmp_path / "e.npy").dtype == np.float32
+
+
+def test_an_error_text_with_line_breaks_round_trips(tmp_path):
+    """The index is CSV with quoted cells: a CR LF inside an error message comes back as it was."""
+    record = Record("a/1.png", "a", None, None, "", "", "corrupt", "libjpeg:\r\nbad marker\nend")
+    write(tmp_path / "e.npy", [record, ok_record("a/2.png")], [None, np.ones(2)])
+    assert read_store(tmp_path / "e.npy").records == [record, ok_record("a/2.png")]
+
+
+def test_an_index_without_q_is_refused(tmp_path):
+    np.save(tmp_path / "e.npy", np.zeros((1, 2), np.float32))
+    write_index(tmp_path / "e.npy", ["path", "identity", "Q"], [["a.png", "", "1"]])
+    with pytest.raises(FqeError, match="is not an index of records"):
+        read_store(tmp_path / "e.npy")
+
+
+def test_a_float64_npy_is_read_as_float32(tmp_path):
+    np.save(tmp_path / "e.npy", np.array([[0.1, 0.2]]))
+    write_index(tmp_path / "e.npy", COLUMNS, [["a.png", "", "1", "2"]])
+    store = read_store(tmp_path / "e.npy")
+    assert store.embeddings.dtype == np.float32 and store.embeddings.tolist() == [[np.float32(0.1), np.float32(0.2)]]
