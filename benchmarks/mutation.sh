@@ -28,9 +28,10 @@ modules=(
   "pairs|fqe_onnx/evaluation/pairs.py|tests/test_evaluation.py tests/test_pairs_edc.py"
   "output|fqe_onnx/output.py|tests/test_output_units.py tests/test_resume_sources.py tests/test_fs.py tests/test_cli.py"
   "sources|fqe_onnx/sources.py|tests/test_resume_sources.py tests/test_scoring.py"
-  "curation-thresholds|fqe_onnx/curation/thresholds.py|tests/test_curation.py"
-  "curation-decisions|fqe_onnx/curation/decisions.py|tests/test_curation.py"
-  "curation-search|fqe_onnx/curation/search.py|tests/test_curation.py"
+  "curation-thresholds|fqe_onnx/curation/thresholds.py|tests/test_curation_thresholds.py"
+  "curation-decisions|fqe_onnx/curation/decisions.py|tests/test_curation_decisions.py"
+  "curation-search|fqe_onnx/curation/search.py|tests/test_curation_search.py"
+  "curation-store|fqe_onnx/curation/store.py|tests/test_curation_store.py"
   "bundle-head|fqe_onnx/bundle/head.py|tests/test_bundle_pieces.py"
   "bundle-similarity|fqe_onnx/bundle/similarity.py|tests/test_bundle_pieces.py"
 )

@@ -40,8 +40,8 @@ class EmbeddingStore:
 
     @property
     def ok(self) -> np.ndarray:
-        """Whether each image has an embedding (bool, N)."""
-        return np.isfinite(self.embeddings).all(axis=1)
+        """Whether each image has an embedding (bool, N); never for a 0-wide row (all failed)."""
+        return np.isfinite(self.embeddings).all(axis=1) & (self.embeddings.shape[1] > 0)
 
     def unit(self) -> np.ndarray:
         """L2-normalised embeddings (float32, N x D); zero rows for images without one."""
