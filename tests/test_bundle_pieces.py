@@ -343,6 +343,35 @@ def test_main_face_is_select_main_face(case):
     assert not bool(empty_found) and int(empty_index) == 0
 
 
+def test_one_face_is_found():
+    from fqe_onnx.bundle import detector
+
+    boxes = np.array([[10.0, 20.0, 60.0, 90.0]])
+    index, found = run_piece(lambda g, b: detector.main_face(g, b, g.const([100, 100], np.float64)), {"boxes": boxes}, 2)
+    assert bool(found) and int(index) == 0
+
+
+def test_nms_with_index_never_cuts_faces_and_without_keeps_at_most_max_faces():
+    """More confident, disjoint candidates than MAX_FACES: the tiles' NMS (``with_index``) keeps them
+    all, as the Python path's NMS does, with their rows; the one-view NMS stops at MAX_FACES."""
+    from fqe_onnx.align.detection import nms
+    from fqe_onnx.bundle import detector
+
+    n = detector.MAX_FACES + 80
+    corners = np.stack(np.divmod(np.arange(n), 100), axis=1)[:, ::-1] * 10.0  # a 100-wide grid of 5 px boxes
+    boxes = np.concatenate([corners, corners + 5], axis=1)
+    scores = np.random.default_rng(2).uniform(0.7, 1.0, n).astype(np.float32)
+    expected = nms(boxes, scores, 0.4)
+    assert len(expected) == n
+    kept_scores, kept_boxes, index = run_piece(lambda g, s, b: detector.confident_faces(g, s, b, with_index=True),
+                                               {"scores": scores, "boxes": boxes}, 3)
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(kept_boxes, boxes[expected])
+    np.testing.assert_array_equal(kept_scores, scores[expected])
+    capped, _ = run_piece(lambda g, s, b: detector.confident_faces(g, s, b), {"scores": scores, "boxes": boxes}, 2)
+    np.testing.assert_array_equal(capped, scores[expected[:detector.MAX_FACES]])
+
+
 def test_landmark_crop_and_input_match_the_python_path():
     from fqe_onnx.align.detection import landmark_crop as python_crop, landmark_input as python_input
     from fqe_onnx.bundle import landmarks
