@@ -23,6 +23,14 @@ def _python_refuses(bgr: np.ndarray) -> str:
     return ""
 
 
+def test_levels_are_the_uint8_values_in_float32():
+    photo = RNG.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    photo[0, 0], photo[0, 1] = 0, 255
+    (out,) = run_piece(lambda g, x: pixels.levels(g, x), {"photo": photo})
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, photo.astype(np.float32))
+
+
 @pytest.mark.parametrize("layout", pixels.PIXEL_LAYOUTS)
 def test_to_bgr_matches_cv2_channel_order(layout):
     bgr = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
