@@ -169,6 +169,48 @@ def test_a_window_resizes_as_cv2_resizes_its_crop(window, size_hw):
     np.testing.assert_array_equal(out, expected.astype(np.float32))
 
 
+@pytest.mark.parametrize("hw", [(480, 640), (2, 2), (6, 10), (250, 98)])
+def test_the_halving_shortcut_is_what_the_linear_path_gives(hw):
+    """An exact halving takes the 2x2 mean; the fixed-point bilinear gives the same there (every
+    position a half, weights 1024 and 1024), so the shortcut saves work and changes nothing."""
+    from fqe_onnx.bundle import resize
+
+    image = RNG.integers(0, 256, hw + (3,), dtype=np.uint8)
+    size = (hw[0] // 2, hw[1] // 2)
+    linear, shortcut = run_piece(lambda g, x: (
+        resize._linear(g, x, g.const([0, 0], np.int64), g.shape_dims(x, 0, 2), resize.size_const(g, *size), False),
+        resize.resize_linear_hwc(g, x, resize.size_const(g, *size))), {"x": image.astype(np.float32)}, 2)
+    expected = cv2.resize(image, size[::-1], interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    np.testing.assert_array_equal(shortcut, expected)
+    np.testing.assert_array_equal(linear, expected)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+@pytest.mark.parametrize("source_hw, size_hw, window", [
+    ((9, 1), (9, 17), None),  # one column, widened
+    ((7, 3), (64, 200), None),  # tiny and odd, up in both
+    ((61, 83), (30, 41), None),  # odd, down by about two (not exactly)
+    ((101, 67), (101, 67), None),  # the same size
+    ((100, 90), (33, 200), (51, 47, 49, 43)),  # a window at the bottom-right corner, up in width, down in height
+])
+def test_resize_of_one_or_four_channels_is_cv2_linear(channels, source_hw, size_hw, window):
+    from fqe_onnx.bundle import resize
+
+    image = RNG.integers(0, 256, source_hw + (channels,), dtype=np.uint8)
+    if window is None:
+        (out,) = run_piece(lambda g, x: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw)),
+                           {"x": image.astype(np.float32)})
+        crop = image
+    else:
+        (out,) = run_piece(lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
+                           {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64),
+                            "s": np.array(window[2:], np.int64)})
+        top, left, height, width = window
+        crop = np.ascontiguousarray(image[top:top + height, left:left + width])
+    expected = cv2.resize(crop, size_hw[::-1], interpolation=cv2.INTER_LINEAR).reshape(size_hw + (channels,))
+    np.testing.assert_array_equal(out, expected.astype(np.float32))
+
+
 def test_float_resize_would_differ():
     """Why resize.py is in integers: ONNX's float Resize, rounded, misses cv2 on many pixels."""
     image = _astronaut()
