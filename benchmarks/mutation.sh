@@ -34,6 +34,10 @@ modules=(
   "curation-store|fqe_onnx/curation/store.py|tests/test_curation_store.py"
   "bundle-head|fqe_onnx/bundle/head.py|tests/test_bundle_pieces.py"
   "bundle-similarity|fqe_onnx/bundle/similarity.py|tests/test_bundle_pieces.py"
+  "bundle-resize|fqe_onnx/bundle/resize.py|tests/test_bundle_pieces.py"
+  "bundle-pixels|fqe_onnx/bundle/pixels.py|tests/test_bundle_pieces.py"
+  "bundle-warp|fqe_onnx/bundle/warp.py|tests/test_bundle_pieces.py"
+  "bundle-detector|fqe_onnx/bundle/detector.py|tests/test_bundle_pieces.py"
 )
 
 # the modules named on the command line, in that order; all of them without names

@@ -23,6 +23,14 @@ def _python_refuses(bgr: np.ndarray) -> str:
     return ""
 
 
+def test_levels_are_the_uint8_values_in_float32():
+    photo = RNG.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    photo[0, 0], photo[0, 1] = 0, 255
+    (out,) = run_piece(lambda g, x: pixels.levels(g, x), {"photo": photo})
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, photo.astype(np.float32))
+
+
 @pytest.mark.parametrize("layout", pixels.PIXEL_LAYOUTS)
 def test_to_bgr_matches_cv2_channel_order(layout):
     bgr = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -75,6 +83,46 @@ def test_too_small_and_flat_agree_with_decode(case):
     assert got == _python_refuses(bgr)
 
 
+@pytest.mark.parametrize("height, width", [(15, 200), (200, 15), (16, 16), (16, 200), (200, 16), (15, 15), (1, 1)])
+def test_too_small_reads_both_sides_at_the_limit(height, width):
+    """A side of decode.MIN_SIDE passes, one under it is refused, whichever side it is; the flag is a
+    bool scalar (the bundle's refusal test), as is flat's."""
+    bgr = RNG.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    small, flat = run_piece(lambda g, x: (pixels.too_small(g, x), pixels.flat(g, x)), {"bgr": bgr.astype(np.float32)})
+    assert small.shape == () and small.dtype == np.bool_ and flat.shape == () and flat.dtype == np.bool_
+    try:
+        check_size(width, height, DEFAULT_LIMITS)
+        refused = False
+    except ImageError as exc:
+        refused = exc.kind == "too-small"
+    assert bool(small) == refused == (min(height, width) < 16)
+
+
+@pytest.mark.parametrize("low, high, rows", [(100, 102, 2), (100, 101, 2), (40, 43, 3), (7, 7, 1)])
+def test_flat_at_its_limit_is_cv2_mean_std_dev(low, high, rows):
+    """Standard deviations of exactly 1.0 (not flat: the limit is ``<``), 0.5, sqrt(2) and 0, as
+    cv2.meanStdDev gives them for the Python path's check."""
+    bgr = np.full((60, 40, 3), low, np.uint8)
+    bgr[::rows] = high
+    (flat,) = run_piece(lambda g, x: pixels.flat(g, x), {"bgr": bgr.astype(np.float32)})
+    std = float(cv2.meanStdDev(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))[1][0, 0])
+    assert flat.shape == () and bool(flat) == (std < 1.0) == (_python_refuses(bgr) == "flat")
+    if (low, high, rows) == (100, 102, 2):
+        assert std == 1.0 and not bool(flat)
+
+
+def test_an_unknown_layout_is_refused_by_name_and_bgr_is_never_reordered():
+    from fqe_onnx.bundle.builder import Graph
+
+    with pytest.raises(ValueError, match=r"^pixels must be one of bgr, rgb, rgba, got 'bgra'$"):
+        pixels.check_layout("bgra")
+    for step in (lambda g: pixels.to_bgr(g, "x", "bgra"), lambda g: pixels.grey_plane(g, "x", "BGR")):
+        with pytest.raises(ValueError, match="pixels must be one of"):
+            step(Graph())
+    g = Graph()
+    assert pixels.to_bgr(g, "photo", "bgr") == "photo" and g.nodes == []  # no copy of the photo at all
+
+
 def _astronaut() -> np.ndarray:
     from skimage import data
 
@@ -118,6 +166,48 @@ def test_a_window_resizes_as_cv2_resizes_its_crop(window, size_hw):
     (out,) = run_piece(lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
                        {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64), "s": np.array(window[2:], np.int64)})
     expected = cv2.resize(image[top:top + height, left:left + width], size_hw[::-1], interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(out, expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("hw", [(480, 640), (2, 2), (6, 10), (250, 98)])
+def test_the_halving_shortcut_is_what_the_linear_path_gives(hw):
+    """An exact halving takes the 2x2 mean; the fixed-point bilinear gives the same there (every
+    position a half, weights 1024 and 1024), so the shortcut saves work and changes nothing."""
+    from fqe_onnx.bundle import resize
+
+    image = RNG.integers(0, 256, hw + (3,), dtype=np.uint8)
+    size = (hw[0] // 2, hw[1] // 2)
+    linear, shortcut = run_piece(lambda g, x: (
+        resize._linear(g, x, g.const([0, 0], np.int64), g.shape_dims(x, 0, 2), resize.size_const(g, *size), False),
+        resize.resize_linear_hwc(g, x, resize.size_const(g, *size))), {"x": image.astype(np.float32)}, 2)
+    expected = cv2.resize(image, size[::-1], interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    np.testing.assert_array_equal(shortcut, expected)
+    np.testing.assert_array_equal(linear, expected)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+@pytest.mark.parametrize("source_hw, size_hw, window", [
+    ((9, 1), (9, 17), None),  # one column, widened
+    ((7, 3), (64, 200), None),  # tiny and odd, up in both
+    ((61, 83), (30, 41), None),  # odd, down by about two (not exactly)
+    ((101, 67), (101, 67), None),  # the same size
+    ((100, 90), (33, 200), (51, 47, 49, 43)),  # a window at the bottom-right corner, up in width, down in height
+])
+def test_resize_of_one_or_four_channels_is_cv2_linear(channels, source_hw, size_hw, window):
+    from fqe_onnx.bundle import resize
+
+    image = RNG.integers(0, 256, source_hw + (channels,), dtype=np.uint8)
+    if window is None:
+        (out,) = run_piece(lambda g, x: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw)),
+                           {"x": image.astype(np.float32)})
+        crop = image
+    else:
+        (out,) = run_piece(lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
+                           {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64),
+                            "s": np.array(window[2:], np.int64)})
+        top, left, height, width = window
+        crop = np.ascontiguousarray(image[top:top + height, left:left + width])
+    expected = cv2.resize(crop, size_hw[::-1], interpolation=cv2.INTER_LINEAR).reshape(size_hw + (channels,))
     np.testing.assert_array_equal(out, expected.astype(np.float32))
 
 
@@ -191,6 +281,147 @@ def test_no_confident_face_is_not_found():
     assert not bool(found) and _python_faces(scores[0, :, 1], boxes[0], 100, 100) == []
 
 
+@pytest.mark.parametrize("layout", pixels.PIXEL_LAYOUTS)
+@pytest.mark.parametrize("window", [None, (17, 31, 151, 203), (0, 0, 480, 640)])
+def test_detector_input_reads_every_layout_and_window(layout, window):
+    """The detector's input from a photo in each layout (alpha dropped), whole or a window of it
+    (odd, and an exact halving), is ``detector_input`` of the BGR crop."""
+    from fqe_onnx.align.detection import detector_input as python_input
+    from fqe_onnx.bundle import detector
+
+    bgr = cv2.resize(_astronaut(), (700, 500), interpolation=cv2.INTER_AREA)
+    bgr[::3, ::7] = RNG.integers(0, 256, bgr[::3, ::7].shape, dtype=np.uint8)
+    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[layout]
+    if layout == "rgba":
+        given[..., 3] = RNG.integers(0, 256, given.shape[:2])
+    if window is None:
+        (out,) = run_piece(lambda g, x: detector.detector_input(g, x, pixels=layout), {"x": given.astype(np.float32)})
+        crop = bgr
+    else:
+        top, left, height, width = window
+        (out,) = run_piece(lambda g, x, o, s: detector.detector_input(g, x, (o, s), pixels=layout),
+                           {"x": given.astype(np.float32), "o": np.array(window[:2], np.int64),
+                            "s": np.array(window[2:], np.int64)})
+        crop = bgr[top:top + height, left:left + width]
+    assert out.shape == (1, 3, 240, 320)
+    np.testing.assert_array_equal(out[0], python_input(np.ascontiguousarray(crop)))
+
+
+def test_whole_image_item_scales_boxes_by_width_and_height():
+    from fqe_onnx.bundle import detector
+
+    scale, offset = run_piece(lambda g, x: detector.whole_image_item(g, x), {"x": np.zeros((37, 91, 4), np.float32)}, 2)
+    assert scale.dtype == np.float64 and offset.dtype == np.float64
+    np.testing.assert_array_equal(scale, [[91, 37, 91, 37]])
+    np.testing.assert_array_equal(offset, np.zeros((1, 4)))
+
+
+def _post_process(scores: np.ndarray, boxes: np.ndarray, width: int, height: int, scale=None):
+    """The whole-image post-processing on detector outputs scores [1, K, 2] and boxes [1, K, 4]."""
+    from fqe_onnx.bundle import detector
+
+    scale = [[width, height, width, height]] if scale is None else scale
+
+    def build(g, s, b):
+        face_scores, pixel_boxes = detector.candidates(g, s, b, g.const(scale, np.float64),
+                                                       g.const(np.zeros((1, 4)), np.float64))
+        kept_scores, kept_boxes = detector.confident_faces(g, face_scores, pixel_boxes)
+        index, found = detector.main_face(g, kept_boxes, g.const([width, height], np.float64))
+        return face_scores, pixel_boxes, kept_scores, kept_boxes, index, found
+
+    return run_piece(build, {"scores": scores, "boxes": boxes}, 6)
+
+
+def test_candidates_put_two_views_boxes_in_image_pixels():
+    from fqe_onnx.bundle import detector
+
+    rng = np.random.default_rng(11)
+    boxes = rng.uniform(0, 1, (2, 5, 4)).astype(np.float32)
+    face = rng.uniform(0, 1, (2, 5)).astype(np.float32)
+    scores = np.stack([1 - face, face], axis=2)
+    scale, offset = np.array([[640.0, 480, 640, 480], [320, 240, 320, 240]]), np.array([[0.0, 0, 0, 0], [100, 50, 100, 50]])
+    got_scores, got_boxes = run_piece(lambda g, s, b: detector.candidates(g, s, b, g.const(scale, np.float64),
+                                                                          g.const(offset, np.float64)),
+                                      {"scores": scores, "boxes": boxes}, 2)
+    np.testing.assert_array_equal(got_scores, face.reshape(-1))
+    np.testing.assert_array_equal(got_boxes, (boxes.astype(np.float64) * scale[:, None] + offset[:, None]).reshape(-1, 4))
+
+
+def test_confidence_at_the_threshold_and_nms_at_the_iou_limit_are_the_python_paths():
+    """A score of exactly CONFIDENCE is kept, the float32 just under it dropped; a box whose IoU with
+    a better one is exactly NMS_IOU is kept, one just over it goes (boxes in pixels, scale 1)."""
+    from fqe_onnx.align.detection import CONFIDENCE, NMS_IOU
+
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 25],  # IoU 100 / 250 = 0.4 exactly: kept
+                      [200, 0, 210, 10], [200, 0, 210, 24.9],  # IoU over 0.4: suppressed
+                      [400, 0, 420, 20], [500, 0, 520, 20], [600, 0, 620, 20]], np.float32)[None]
+    face = np.array([0.9, 0.8, 0.9, 0.8, CONFIDENCE, np.nextafter(np.float32(CONFIDENCE), 0), 0.3], np.float32)
+    scores = np.stack([1 - face, face], axis=1)[None]
+    _, _, kept_scores, kept_boxes, index, found = _post_process(scores, boxes, 1, 1, scale=[[1, 1, 1, 1]])
+    expected = _python_faces(face, boxes[0], 1, 1)
+    assert [d.box for d in expected] == [(0, 0, 10, 10), (200, 0, 210, 10), (0, 0, 10, 25), (400, 0, 420, 20)]
+    assert NMS_IOU == 0.4
+    np.testing.assert_array_equal(kept_scores, [d.score for d in expected])
+    np.testing.assert_array_equal(kept_boxes, [d.box for d in expected])
+    assert kept_scores.dtype == np.float32 and kept_boxes.dtype == np.float64
+
+
+@pytest.mark.parametrize("case", ["tie", "far-outside", "centre-beats-size", "size-beats-centre"])
+def test_main_face_is_select_main_face(case):
+    """Equal merits go to the first face; a centre beyond the half diagonal weighs 0.5 (the cap at 1);
+    closeness to the centre against area, both ways. The index is an int64 scalar, the flag a bool one."""
+    from fqe_onnx.align.detection import select_main_face
+
+    width, height = 400, 300
+    boxes = {"tie": [[50, 50, 150, 150], [250, 150, 350, 250], [180, 130, 200, 150]],  # mirror images about the centre
+             "far-outside": [[150, 100, 200, 150], [-900, -900, -700, -700], [10, 10, 40, 40]],
+             "centre-beats-size": [[0, 0, 110, 110], [150, 100, 250, 200], [390, 290, 400, 300]],
+             "size-beats-centre": [[0, 0, 150, 150], [150, 100, 250, 200], [390, 290, 400, 300]]}[case]
+    boxes = np.array(boxes, np.float64)
+    from fqe_onnx.align.detection import Detection
+
+    faces = [Detection(tuple(float(v) for v in b), 0.9) for b in boxes]
+    expected = select_main_face(faces, width, height)
+    from fqe_onnx.bundle import detector
+
+    index, found = run_piece(lambda g, b: detector.main_face(g, b, g.const([width, height], np.float64)), {"boxes": boxes}, 2)
+    assert index.shape == () and index.dtype == np.int64 and found.shape == () and found.dtype == np.bool_
+    assert bool(found) and int(index) == expected
+    assert expected == {"tie": 0, "far-outside": 1, "centre-beats-size": 1, "size-beats-centre": 0}[case]
+    (empty_index, empty_found) = run_piece(lambda g, b: detector.main_face(g, b, g.const([width, height], np.float64)),
+                                           {"boxes": np.zeros((0, 4))}, 2)
+    assert not bool(empty_found) and int(empty_index) == 0
+
+
+def test_one_face_is_found():
+    from fqe_onnx.bundle import detector
+
+    boxes = np.array([[10.0, 20.0, 60.0, 90.0]])
+    index, found = run_piece(lambda g, b: detector.main_face(g, b, g.const([100, 100], np.float64)), {"boxes": boxes}, 2)
+    assert bool(found) and int(index) == 0
+
+
+def test_nms_with_index_never_cuts_faces_and_without_keeps_at_most_max_faces():
+    """More confident, disjoint candidates than MAX_FACES: the tiles' NMS (``with_index``) keeps them
+    all, as the Python path's NMS does, with their rows; the one-view NMS stops at MAX_FACES."""
+    from fqe_onnx.align.detection import nms
+    from fqe_onnx.bundle import detector
+
+    n = detector.MAX_FACES + 80
+    corners = np.stack(np.divmod(np.arange(n), 100), axis=1)[:, ::-1] * 10.0  # a 100-wide grid of 5 px boxes
+    boxes = np.concatenate([corners, corners + 5], axis=1)
+    scores = np.random.default_rng(2).uniform(0.7, 1.0, n).astype(np.float32)
+    expected = nms(boxes, scores, 0.4)
+    assert len(expected) == n
+    kept_scores, kept_boxes, index = run_piece(lambda g, s, b: detector.confident_faces(g, s, b, with_index=True),
+                                               {"scores": scores, "boxes": boxes}, 3)
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(kept_boxes, boxes[expected])
+    np.testing.assert_array_equal(kept_scores, scores[expected])
+    capped, _ = run_piece(lambda g, s, b: detector.confident_faces(g, s, b), {"scores": scores, "boxes": boxes}, 2)
+    np.testing.assert_array_equal(capped, scores[expected[:detector.MAX_FACES]])
+
+
 def test_landmark_crop_and_input_match_the_python_path():
     from fqe_onnx.align.detection import landmark_crop as python_crop, landmark_input as python_input
     from fqe_onnx.bundle import landmarks
@@ -247,6 +478,38 @@ def test_warp_matches_cv2_warp_affine(seed):
     difference = np.abs(crop - expected.astype(np.float32))
     # float rounding at exact halves: a pixel in tens of thousands is one level apart
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, (difference.max(), (difference > 0).mean())
+
+
+@pytest.mark.parametrize("case", ["inside-out", "rotated", "shrunk", "mirrored"])
+@pytest.mark.parametrize("channels", [4, 3, 1])
+def test_warp_replicates_every_border_in_any_layout(case, channels):
+    """A crop (112 high, 96 wide) reaching past every side of a small image: the taps clamp to the
+    edge rows and columns as BORDER_REPLICATE does, for 4, 3 and 1 channels alike."""
+    from fqe_onnx.bundle.warp import warp
+
+    image = np.random.default_rng(3).integers(0, 256, (50, 60, channels), dtype=np.uint8)
+    matrix = {"inside-out": np.array([[1.0, 0, 26], [0, 1.0, 31]]),  # the whole image, a margin on every side
+              "rotated": cv2.getRotationMatrix2D((30, 25), 37, 1.3) + [[0, 0, 26], [0, 0, 31]],
+              "shrunk": np.array([[0.4, 0.1, 40], [-0.1, 0.4, 45]]),
+              "mirrored": np.array([[-0.9, 0.2, 90], [0.3, 1.1, 2]])}[case]
+    (crop,) = run_piece(lambda g, x, m: warp(g, x, m, 112, 96), {"x": image.astype(np.float32), "m": matrix})
+    expected = cv2.warpAffine(image, matrix, (96, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    expected = expected.reshape(112, 96, channels).astype(np.float32)
+    assert crop.shape == expected.shape and crop.dtype == np.float32
+    if case == "rotated":  # float rounding at exact halves: 4 pixels of 43,008 one level apart
+        difference = np.abs(crop - expected)
+        assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
+    else:
+        np.testing.assert_array_equal(crop, expected)
+
+
+def test_clip_levels_saturates_as_uint8():
+    from fqe_onnx.bundle.resize import clip_levels
+
+    values = np.array([-300.0, -1.0, -0.0, 0.0, 17.0, 254.0, 255.0, 256.0, 255.5, 1e9], np.float32)
+    (out,) = run_piece(lambda g, x: clip_levels(g, x), {"x": values})
+    np.testing.assert_array_equal(out, np.clip(values, 0, 255))
+    assert out.dtype == np.float32
 
 
 @pytest.mark.parametrize("channel_order, layout, mean, scale", [
