@@ -24,6 +24,7 @@ BGR_CHANNELS = {"bgr": (0, 1, 2), "rgb": (2, 1, 0), "rgba": (2, 1, 0)}
 
 
 def check_layout(pixels: str) -> str:
+    """``pixels`` itself, or a ValueError naming the layouts a bundle takes."""
     if pixels not in PIXEL_LAYOUTS:
         raise ValueError(f"pixels must be one of {', '.join(PIXEL_LAYOUTS)}, got {pixels!r}")
     return pixels
