@@ -7,10 +7,10 @@ import numpy as np
 
 
 def astronaut() -> np.ndarray:
-    """scikit-image's astronaut as BGR uint8 (512x512, a face about 100 px wide)."""
-    from skimage import data
+    """scikit-image's astronaut as BGR uint8 (512x512, a face about 100 px wide): the demo's photo."""
+    from fqe_onnx.demo import astronaut_bgr
 
-    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    return astronaut_bgr()
 
 
 def large_frame(height: int, width: int, background: str, face: bool) -> np.ndarray:

@@ -124,9 +124,9 @@ def test_an_unknown_layout_is_refused_by_name_and_bgr_is_never_reordered():
 
 
 def _astronaut() -> np.ndarray:
-    from skimage import data
+    from frames import astronaut
 
-    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    return astronaut()
 
 
 @pytest.mark.parametrize("source_hw, size_hw", [
