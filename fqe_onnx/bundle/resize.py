@@ -131,7 +131,8 @@ def resize_linear_hwc(g: Graph, hwc: str, size_hw: str, window: Optional[tuple[s
     is_half = g.op("ReduceMin", [g.cast(g.op("Equal", [window_hw, g.op("Mul", [size_hw, g.const(2, np.int64)])]), np.int64)],
                    keepdims=0)
     then_g, else_g = g.branch(), g.branch()
-    crop = then_g.op("Slice", [hwc, origin, then_g.op("Add", [origin, window_hw]), then_g.const([0, 1], np.int64)])
+    crop = hwc if window is None else then_g.op("Slice", [hwc, origin, then_g.op("Add", [origin, window_hw]),
+                                                          then_g.const([0, 1], np.int64)])
     halved = _halve(then_g, then_g.cast(crop, np.int32), size_hw)
     linear = _linear(else_g, hwc, origin, window_hw, size_hw, windowed=window is not None)
     out = g.op("If", [g.cast(is_half, np.bool_)], then_branch=then_g.subgraph("halve", [halved]),
