@@ -131,7 +131,7 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
     channels = 4 if pixel_layout == "rgba" else 3
     g = Graph()
     image = pixels.levels(g, "image")  # left in the app's layout (see pixels.levels)
-    small, flat = pixels.too_small(g, image), pixels.flat(g, image, pixels.check_layout(pixel_layout))
+    small, flat = pixels.too_small(g, image), pixels.flat(g, image, pixel_layout)
     refused = g.op("Or", [small, flat])
     size_hw = contract.preprocess.geometry.crop_size
     code = lambda name: g.const(STATUS_CODES.index(name), np.int32)  # noqa: E731
