@@ -1,4 +1,14 @@
-"""Each bundle step run in ONNX Runtime beside the NumPy/OpenCV function of the Python path it mirrors."""
+"""Each bundle step run in ONNX Runtime beside the NumPy/OpenCV function of the Python path it mirrors.
+
+Exact equality is asserted only where both sides are defined to the bit on every CPU: integer
+arithmetic (OpenCV's fixed-point resize and grey conversion; the bundle's, in int32 or in float32
+where every value is an integer under 2^24, exact in any order, fused or not), data movement
+(casts, gathers, channel order), and float64 steps that are the same single IEEE operations on both
+sides (box scaling, IoU, thresholds). Where OpenCV itself computes in float with SIMD code chosen
+by the CPU (OpenCV 5's warpAffine: float32 positions and weights, vector width and FMA by CPU), the
+test allows one level on a small share of pixels: an AVX2 and an AVX-512 machine round differently
+at exact halves, so bit equality with one CPU's OpenCV is not a property we can promise.
+"""
 
 from __future__ import annotations
 
@@ -464,6 +474,19 @@ def test_similarity_is_umeyama(seed):
     np.testing.assert_allclose(matrix, similarity_transform(points, ARCFACE_TEMPLATE_112), rtol=0, atol=1e-9)
 
 
+#: OpenCV 5's warpAffine against the bundle's, one level apart: on an AVX2 machine 8 values of 43,008
+#: ("rotated", 4 channels: 0.019%) and 1 ("shrunk", 4 channels); on an AVX-512 one 4 ("rotated") and
+#: 0 ("shrunk"). Held to 0.1%.
+WARP_SHARE_OFF = 1e-3
+
+
+def assert_within_a_level_of_opencvs_warp(ours: np.ndarray, opencv: np.ndarray) -> None:
+    """One level at most, on at most WARP_SHARE_OFF of the values: float rounding at exact halves,
+    which differs with the CPU's SIMD width and FMA (see the module docstring)."""
+    difference = np.abs(ours.astype(np.float64) - opencv.astype(np.float64))
+    assert difference.max() <= 1 and (difference > 0).mean() <= WARP_SHARE_OFF, (difference.max(), (difference > 0).mean())
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_warp_matches_cv2_warp_affine(seed):
     from fqe_onnx.align.template import ARCFACE_TEMPLATE_112, similarity_transform
@@ -475,9 +498,7 @@ def test_warp_matches_cv2_warp_affine(seed):
     matrix = similarity_transform(points, ARCFACE_TEMPLATE_112)
     (crop,) = run_piece(lambda g, x, m: warp(g, x, m, 112, 112), {"x": image.astype(np.float32), "m": matrix})
     expected = cv2.warpAffine(image, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    difference = np.abs(crop - expected.astype(np.float32))
-    # float rounding at exact halves: a pixel in tens of thousands is one level apart
-    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, (difference.max(), (difference > 0).mean())
+    assert_within_a_level_of_opencvs_warp(crop, expected)
 
 
 @pytest.mark.parametrize("case", ["inside-out", "rotated", "shrunk", "mirrored"])
@@ -496,11 +517,7 @@ def test_warp_replicates_every_border_in_any_layout(case, channels):
     expected = cv2.warpAffine(image, matrix, (96, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     expected = expected.reshape(112, 96, channels).astype(np.float32)
     assert crop.shape == expected.shape and crop.dtype == np.float32
-    if case == "rotated":  # float rounding at exact halves: 4 pixels of 43,008 one level apart
-        difference = np.abs(crop - expected)
-        assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
-    else:
-        np.testing.assert_array_equal(crop, expected)
+    assert_within_a_level_of_opencvs_warp(crop, expected)
 
 
 def test_clip_levels_saturates_as_uint8():
@@ -566,9 +583,9 @@ def test_pre_shrink_and_warp_match_warp_to_template(factor):
 
     matrix = similarity_transform(points, ARCFACE_TEMPLATE_112)
     assert bool(needed) == (np.hypot(matrix[0, 0], matrix[0, 1]) < 0.5)
-    difference = np.abs(crop - expected.astype(np.float32))
-    # measured: one level on 0.005% to 0.04% of the pixels (float sums in another order than OpenCV's)
-    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, (difference.max(), (difference > 0).mean())
+    # measured: one level on 0.005% to 0.04% of the pixels (OpenCV's INTER_AREA pre-shrink sums floats
+    # in another order than the bundle's, and its warp rounds as above)
+    assert_within_a_level_of_opencvs_warp(crop, expected)
 
 
 def test_a_norm_output_is_q_itself_and_q_clips_at_both_ends_of_the_scale():

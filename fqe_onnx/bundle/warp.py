@@ -3,7 +3,9 @@
 OpenCV inverts the 2x3 matrix in double (``invertAffineTransform``), computes each output pixel's
 source position in float32 (``x' = M00 x + (M01 y + M02)``), takes the four taps with indices clamped to
 the image (the replicated border) and interpolates bilinearly. The same positions and taps are computed
-here, the weights in float64, and the result rounded to levels: equal to OpenCV on every pixel tested.
+here, the weights in float64, and the result rounded to levels: equal to OpenCV but for a value in
+several thousand, one level apart, where OpenCV's float32 SIMD rounds an exact half otherwise (which
+values depends on the CPU's vector width and FMA: tests/test_bundle_pieces.py).
 (OpenCV 4 put positions on a 1/32 pixel grid with 15-bit weights; against that, about 7% of pixels
 land one or two levels away.)
 
