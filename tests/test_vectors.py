@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from fqe_onnx import Scorer
 from fqe_onnx.bundle.api import BundleSession, make_bundle
 from fqe_onnx.bundle.assemble import STATUS_CODES
-from fqe_onnx.bundle.vectors import expected_row, meets
+from fqe_onnx.bundle.vectors import TOLERANCES, expected_row, meets
 from fqe_onnx.cli import main
 from fqe_onnx.decode import Limits, read_image
 from fqe_onnx.zoo import sha256_of
@@ -61,10 +61,70 @@ def test_meets_catches_a_miss():
     assert meets(row, {**good, "points": (np.asarray(row["points"]) + 0.5).tolist()})
 
 
+def _decoded(path: Path) -> np.ndarray:
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
 def test_vectors_command_writes_the_same_set(default_model, tmp_path):
+    """The images are made in integer arithmetic (bundle/vector_images.py), so every CPU writes the
+    same pixels: compared decoded, exactly (PNG bytes could differ with the encoder's build). The
+    expected values are the Python path's on this machine: they meet the committed ones within the
+    tolerances, which is what the tolerances are for (q, box and points move with a CPU's float
+    rounding: OpenCV's warp and ONNX Runtime's kernels)."""
     result = CliRunner().invoke(main, ["vectors", str(default_model), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     written = json.loads((tmp_path / "expected.json").read_text())
     assert [r["file"] for r in written["images"]] == [r["file"] for r in EXPECTED["images"]]
     for row in written["images"]:
-        assert (tmp_path / row["file"]).read_bytes() == (VECTORS / row["file"]).read_bytes()
+        fresh, committed = _decoded(tmp_path / row["file"]), _decoded(VECTORS / row["file"])
+        assert fresh.shape == committed.shape and fresh.dtype == committed.dtype == np.uint8
+        np.testing.assert_array_equal(fresh, committed)
+    for committed, fresh in zip(EXPECTED["images"], written["images"]):
+        assert meets(committed, fresh) == [], committed["file"]
+    assert written["tolerances"] == EXPECTED["tolerances"]
+
+
+def _dispatched_features() -> tuple[str, str]:
+    """The SIMD levels this CPU has above SSE4.2, as OPENCV_CPU_DISABLE and NPY_DISABLE_CPU_FEATURES
+    name them (empty on a CPU with none)."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    opencv = [token.lstrip("*") for token in cv2.getCPUFeaturesLine().split()
+              if token.startswith("*") and not token.endswith("?") and not token.startswith("*SSE")]
+    return ",".join(opencv), " ".join(f for f in __cpu_dispatch__ if __cpu_features__.get(f))
+
+
+def test_the_images_do_not_depend_on_the_simd_level(tmp_path):
+    """The same pixels with OpenCV's and NumPy's dispatched SIMD (AVX, AVX2, FMA3, AVX-512...) turned
+    off: the code paths an older or newer CPU would take give the committed images."""
+    import os
+    import subprocess
+    import sys
+
+    opencv, numpy_features = _dispatched_features()
+    script = ("import sys, numpy as np\n"
+              "from fqe_onnx.align.template import ARCFACE_TEMPLATE_112\n"
+              "from fqe_onnx.demo import ASTRONAUT_POINTS, astronaut_bgr\n"
+              "from fqe_onnx.bundle.vector_images import vector_images\n"
+              "np.savez(sys.argv[1], **vector_images(astronaut_bgr(), ASTRONAUT_POINTS, ARCFACE_TEMPLATE_112, (112, 112)))\n")
+    env = {**os.environ, "OPENCV_CPU_DISABLE": opencv, "NPY_DISABLE_CPU_FEATURES": numpy_features}
+    out = tmp_path / "images.npz"
+    done = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    images = np.load(out)
+    assert sorted(images.files) == sorted(r["file"][:-4] for r in EXPECTED["images"])
+    for name in images.files:
+        np.testing.assert_array_equal(images[name], _decoded(VECTORS / f"{name}.png"), err_msg=name)
+
+
+@pytest.mark.parametrize("row", [r for r in EXPECTED["images"] if r["status"] in ("as-is", "geometry")],
+                         ids=lambda r: r["file"])
+def test_an_exact_q_vector_keeps_its_q_within_the_tolerance_of_a_rounding_edge(default_model, row):
+    """Q must be equal where q is within 1e-5: that is fair only if no q in that band rounds to
+    another Q under the model's calibration, which holds for every committed vector."""
+    from fqe_onnx.quality import norm_to_score
+
+    with Scorer(default_model, threads=1, batch_size=1) as scorer:
+        calibration = scorer.contract.calibration
+    band = TOLERANCES[row["status"]]["q_relative"] * row["q"]
+    assert {norm_to_score(row["q"] - band, calibration), norm_to_score(row["q"] + band, calibration)} == {row["Q"]}

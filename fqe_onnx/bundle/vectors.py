@@ -21,26 +21,6 @@ TOLERANCES = {
 }
 
 
-def vector_images(face: np.ndarray, photo: np.ndarray) -> dict[str, np.ndarray]:
-    """The set, by file stem: the demo face and a mid level of each degradation, a frame, a photo, a
-    picture without a face, a flat image and a tiny one."""
-    from ..demo import FAMILIES
-
-    images = {"face-112": face}
-    for family in FAMILIES:
-        images[f"face-{family.name}"] = family.apply(face, family.levels[3])
-    images["frame-250"] = cv2.resize(photo[0:280, 110:390], (250, 250), interpolation=cv2.INTER_AREA)
-    images["photo-320x240"] = cv2.resize(photo[0:384, 0:512], (320, 240), interpolation=cv2.INTER_AREA)
-    ys, xs = np.mgrid[0:120, 0:160]
-    no_face = np.stack([xs * 1.5, ys * 2.0, (xs + ys) * 0.9], axis=2)
-    cv2.circle(no_face, (50, 60), 25, (30, 200, 90), -1)
-    cv2.rectangle(no_face, (95, 20), (140, 90), (220, 40, 40), -1)
-    images["no-face"] = np.clip(no_face, 0, 255).astype(np.uint8)
-    images["flat"] = np.full((48, 64, 3), (40, 120, 200), np.uint8)
-    images["tiny"] = face[40:52, 40:52].copy()
-    return images
-
-
 def expected_row(name: str, image: np.ndarray, scorer: Any) -> dict[str, Any]:
     """What the Python path gives for one image (box and points from its aligner for aligned faces)."""
     from .check import python_status
@@ -59,25 +39,28 @@ def expected_row(name: str, image: np.ndarray, scorer: Any) -> dict[str, Any]:
 def write_vectors(out: Union[str, "os.PathLike[str]"], model: Optional[str] = None) -> dict[str, Any]:
     """Write the PNGs and expected.json into ``out``; returns the expected document."""
     from .. import __version__
-    from ..demo import astronaut_bgr, demo_face
+    from ..demo import ASTRONAUT_POINTS, astronaut_bgr
     from ..fs import write_atomically
+    from ..machine import describe
     from ..scorer import Scorer
     from ..zoo import resolve_model, sha256_of
     from .assemble import STATUS_CODES
+    from .vector_images import vector_images
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = resolve_model(model)
     rows = []
     with Scorer(path, threads=1, batch_size=1) as scorer:
-        face = demo_face(scorer.framer.template, scorer.framer.size_hw)
-        for name, image in vector_images(face, astronaut_bgr()).items():
+        images = vector_images(astronaut_bgr(), ASTRONAUT_POINTS, scorer.framer.template, scorer.framer.size_hw)
+        for name, image in images.items():
             ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
             if not ok:
                 raise ValueError(f"PNG encoding failed for {name}")
             write_atomically(out / f"{name}.png", data.tobytes())
             rows.append(expected_row(name, image, scorer))
     document = {"fqe_onnx_version": __version__, "model": {"file": Path(path).name, "sha256": sha256_of(Path(path))},
+                "made_on": describe(),
                 "pixels": "the PNGs decoded to 8-bit BGR (or RGB/RGBA for a bundle made so)",
                 "status_codes": list(STATUS_CODES), "tolerances": TOLERANCES, "images": rows}
     write_atomically(out / "expected.json", (json.dumps(document, indent=1) + "\n").encode())
