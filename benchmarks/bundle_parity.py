@@ -41,6 +41,7 @@ from fqe_onnx.bundle.assemble import STATUS_CODES  # noqa: E402
 from fqe_onnx.bundle.check import python_status  # noqa: E402
 from fqe_onnx.decode import read_image  # noqa: E402
 from verification import edc_pauc, lfw_items, pair_scores  # noqa: E402
+from fqe_onnx.machine import describe_line  # noqa: E402
 
 
 SPEED_IMAGES, SPEED_ROUNDS, RUNTIME_IMAGES = 300, 3, 100
@@ -170,6 +171,7 @@ def other_runtimes(images: list[np.ndarray]) -> None:
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     items = lfw_items()
     paths, labels = [p for p, _ in items], [label for _, label in items]
     frames = [read_image(p) for p in paths]

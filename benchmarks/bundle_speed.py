@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from frames import large_frame  # noqa: E402
 
 from fqe_onnx.bundle.api import BundleSession, bgr_to_layout  # noqa: E402
+from fqe_onnx.machine import describe_line  # noqa: E402
 
 FRAME = ROOT / "tests" / "vectors" / "faceplugin-mobilefacenet" / "frame-250.png"
 
@@ -35,6 +36,7 @@ def frame(size: str):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundles", nargs="+", type=Path)
     parser.add_argument("--rounds", type=int, default=5)

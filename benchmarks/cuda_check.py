@@ -27,6 +27,7 @@ from fqe_onnx.modelprep.faceplugin import FACEPLUGIN_CONTRACT
 from fqe_onnx.preprocess import prepare_crop
 from fqe_onnx.session import EmbeddingModel, import_onnxruntime
 from fqe_onnx.zoo import DEFAULT_MODEL, pull
+from fqe_onnx.machine import describe_line
 
 BATCHES = (1, 8, 32, 128, 256)
 
@@ -66,6 +67,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> int:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--device", default="cuda")

@@ -43,6 +43,7 @@ from fqe_onnx.curation.pipeline import Settings, curate, describe, summary
 from fqe_onnx.curation.store import EmbeddingStore, StoreWriter, read_store
 from fqe_onnx.sources import ImageSource, find_images
 from verification import LFW_DEV
+from fqe_onnx.machine import describe_line
 
 DUPLICATES, SPLITS, MERGES, MOVED_SHARE = 20, 5, 5, 0.02
 
@@ -167,6 +168,7 @@ def tail_check(store: EmbeddingStore) -> None:
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, help="npy store of the LFW embeddings (written when missing)")

@@ -27,6 +27,7 @@ import tracemalloc
 import numpy as np
 
 from fqe_onnx.curation.search import Neighbours, ann_recall, exact_cross_search, faiss_cross_search, faiss_index
+from fqe_onnx.machine import describe_line
 
 
 def synthetic(images: int, per_person: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,6 +66,7 @@ def measured(call):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=1_000_000)
     parser.add_argument("--per-person", type=int, default=10)

@@ -32,6 +32,7 @@ from fqe_onnx.evaluation.utility import fit_utility, format_reliability, reliabi
 from fqe_onnx.quality import norm_to_score
 from fqe_onnx.sources import find_images
 from verification import LFW_DEV
+from fqe_onnx.machine import describe_line
 
 FAMILIES = {
     "blur": (0.5, 4.0, gaussian_blur),
@@ -82,6 +83,7 @@ def grey_shift(scorer: Scorer) -> str:
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from fqe_onnx import decode
+from fqe_onnx.machine import describe_line
 
 
 @contextlib.contextmanager
@@ -59,6 +60,7 @@ def rate(datas: list[bytes], threads: int) -> float:
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)

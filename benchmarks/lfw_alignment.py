@@ -26,6 +26,7 @@ from fqe_onnx.session import EmbeddingModel
 from fqe_onnx.sources import source_for
 from fqe_onnx.zoo import resolve_model
 from verification import edc_pauc, embed_images, fnmr_at_fmr, lfw_items, load_images, pair_scores, summary
+from fqe_onnx.machine import describe_line
 
 GEOMETRIES = {
     "seed": {"geometry": "seed"},
@@ -96,6 +97,7 @@ def default_run(items: list, mode: str) -> str:
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     items = lfw_items()
     labels = [identity for _, identity in items]
     print(f"{len(items)} images, {len(set(labels))} identities")

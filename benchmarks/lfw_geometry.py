@@ -17,9 +17,11 @@ from fqe_onnx.quality import embedding_norms
 from fqe_onnx.session import EmbeddingModel
 from fqe_onnx.zoo import resolve_model
 from verification import edc_pauc, embed_images, fnmr_at_fmr, lfw_items, load_images, pair_scores, summary
+from fqe_onnx.machine import describe_line
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--sides", default="100,112,125,140,150,160,180,200,250")

@@ -18,11 +18,13 @@ from fqe_onnx import Scorer
 from fqe_onnx.ray import score_dataset
 from fqe_onnx.sources import source_for
 from verification import LFW_DEV, lfw_items
+from fqe_onnx.machine import describe_line
 
 FIXED = {"resize": (200, 200), "crop": (38, 44, 112, 112)}
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     import pyarrow.parquet as pq
     import ray
 

@@ -27,9 +27,11 @@ from fqe_onnx.evaluation.run import format_evaluation, run_evaluation  # noqa: E
 from fqe_onnx.modelprep.faceplugin import FACEPLUGIN_CONTRACT  # noqa: E402
 from fqe_onnx.sources import find_images  # noqa: E402
 from verification import LFW_DEV  # noqa: E402
+from fqe_onnx.machine import describe_line  # noqa: E402
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     network, raw, counts = build_twin()
     sources = find_images(LFW_DEV)
     with tempfile.TemporaryDirectory() as tmp:

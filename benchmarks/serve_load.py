@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from serving import FQE, Server  # noqa: E402
 from verification import LFW_DEV as LFW  # noqa: E402  ($FQE_LFW_DEV, else ../shared/data/lfw-dev)
+from fqe_onnx.machine import describe_line  # noqa: E402
 
 
 def lfw_files(count: int) -> list[Path]:
@@ -189,6 +190,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)

@@ -39,6 +39,7 @@ from fqe_onnx.preprocess import prepare  # noqa: E402
 from fqe_onnx.session import EmbeddingModel, available_cores  # noqa: E402
 from fqe_onnx.zoo import DEFAULT_MODEL, FR_FEATURE, pull, raw_file  # noqa: E402
 from verification import lfw_items  # noqa: E402
+from fqe_onnx.machine import describe_line  # noqa: E402
 
 FIXED = {"resize": (200, 200), "crop": (38, 44, 112, 112)}
 
@@ -144,6 +145,7 @@ def cli_run(paths: list[Path], workdir: Path, extra: list[str]) -> tuple[float, 
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)

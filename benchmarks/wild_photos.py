@@ -27,6 +27,7 @@ from fqe_onnx import Scorer
 from fqe_onnx.align.aligner import FaceAligner
 from fqe_onnx.align.detection import tile_rects
 from verification import lfw_items
+from fqe_onnx.machine import describe_line
 
 SIZES = ((640, 480), (1920, 1080), (3000, 2000), (6000, 4000))
 WIDTHS = (20, 24, 32, 48, 64, 100, 200, 400)
@@ -190,6 +191,7 @@ def speed(scorers: dict[str, Scorer], frames: dict[str, list[np.ndarray]], round
 
 
 def main() -> None:
+    print(describe_line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=3, help="pasted faces per (frame size, face width, background)")
     parser.add_argument("--faceless", type=int, default=20, help="faceless frames per frame size")
