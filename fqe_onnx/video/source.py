@@ -125,8 +125,8 @@ def _mp4_truncated(path: "os.PathLike[str] | str", size: int) -> Optional[bool]:
                 box_size = struct.unpack(">Q", header[8:16])[0]
             elif box_size == 0:
                 box_size = size - offset
-            if box_size < 8:
-                return None  # not boxes as we know them: let FFmpeg judge
+            if box_size < 8 or not all(32 <= c < 127 for c in box_type):
+                return None  # not boxes as we know them (damaged): let FFmpeg judge
             moov = moov or box_type == b"moov"
             if offset + box_size > size:
                 return True
@@ -190,12 +190,17 @@ def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> 
         if not os.path.isfile(spec.target) or not os.access(spec.target, os.R_OK):
             raise VideoSourceError(f"{spec.name}: not a readable regular file", "unopenable")
     started = time.monotonic()
-    if spec.kind == CAMERA:
-        capture = cv2.VideoCapture(spec.target, cv2.CAP_ANY, params)
-        if not capture.isOpened():  # a backend without these properties refuses them: its own timeouts then
-            capture = cv2.VideoCapture(spec.target, cv2.CAP_ANY)
-    else:
-        capture = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, params)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # a failed open is our error, said once
+    try:
+        if spec.kind == CAMERA:
+            capture = cv2.VideoCapture(spec.target, cv2.CAP_ANY, params)
+            if not capture.isOpened():  # a backend without these properties refuses them: its own timeouts then
+                capture = cv2.VideoCapture(spec.target, cv2.CAP_ANY)
+        else:
+            capture = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, params)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if capture.isOpened():
         return capture
     capture.release()

@@ -39,8 +39,16 @@ GATE_GROWTH = 0.12
 GATE_MAX = 3.0
 #: The largest size change (ratio of box widths) between a track's prediction and its detection.
 SIZE_RATIO = 1.6
-#: Below this cosine similarity to a track's appearance a detection is not that track's face.
-MIN_SIMILARITY = 0.25
+#: Below this cosine similarity to a track's appearance a detection within the track's motion gate
+#: is not that track's face. Low on purpose: a blurred face of the same person can fall to about 0.15
+#: (faces of different people in LFW: mean 0.01, 99th percentile 0.23, with the default model).
+MIN_SIMILARITY = 0.1
+#: A face back after hiding longer than its motion can tell is matched on its appearance alone, from
+#: this similarity up (above what two different people reach).
+REID_SIMILARITY = 0.4
+#: Added to the cost of matching a tentative track, so that a confirmed track that was hidden wins
+#: a face it is as likely to own over a track started while it was hidden.
+TENTATIVE_PENALTY = 0.5
 #: Weight of the embedding's cosine distance against the motion distance in the matching cost.
 APPEARANCE_WEIGHT = 2.0
 #: How much of the velocity estimate a new measurement replaces (alpha-beta filter).
@@ -92,8 +100,8 @@ class Track:
     hits: int = 1
     missing: int = 0  # detection frames since it was last seen
     confirmed: bool = False
-    appearance: Optional[np.ndarray] = None  # unit mean of the scored faces' unit embeddings
-    appearance_count: int = 0
+    appearance: Optional[np.ndarray] = None  # the sum of the scored faces' embeddings, as a unit vector
+    appearance_sum: Optional[np.ndarray] = None
 
     def predict(self, frame: int) -> np.ndarray:
         """The box expected on ``frame`` (constant velocity from the last sighting)."""
@@ -119,13 +127,11 @@ class Track:
         self.missing = 0
 
     def learn(self, embedding: np.ndarray) -> None:
-        """Add a scored face's embedding to the track's appearance."""
-        vector = unit(embedding)
-        if self.appearance is None:
-            self.appearance = vector
-        else:
-            self.appearance = unit(self.appearance * self.appearance_count + vector)
-        self.appearance_count += 1
+        """Add a scored face's embedding to the track's appearance. The raw embeddings are summed:
+        their norm is the face's quality q, so sharp faces weigh more than blurred ones."""
+        vector = np.asarray(embedding, dtype=np.float64).ravel()
+        self.appearance_sum = vector.copy() if self.appearance_sum is None else self.appearance_sum + vector
+        self.appearance = unit(self.appearance_sum)
 
     def similarity(self, embedding: Optional[np.ndarray]) -> Optional[float]:
         if embedding is None or self.appearance is None:
@@ -223,8 +229,8 @@ class Tracker:
                 if similarity is not None and similarity < self.min_similarity:
                     continue  # another person's face
                 if np.isfinite(motion[i, j]):
-                    cost = motion[i, j]
-                elif similarity is not None and track.missing > 0 and track.confirmed:
+                    cost = motion[i, j] + (0.0 if track.confirmed else TENTATIVE_PENALTY)
+                elif similarity is not None and similarity >= REID_SIMILARITY and track.missing > 0 and track.confirmed:
                     # a face back after hiding longer than its motion can tell: its appearance alone,
                     # while it is still within reach (the widest gate)
                     centre, size = box_centre_size(track.predict(frame))
