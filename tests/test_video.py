@@ -195,3 +195,23 @@ def test_a_missing_source_through_the_api_raises_its_kind(scorer, tmp_path):
     with pytest.raises(VideoSourceError) as error:
         list(track_faces(str(tmp_path / "nothing.mp4"), scorer))
     assert error.value.kind == "not-found"
+
+
+def test_the_docs_page_examples_run_as_written(tmp_path, monkeypatch):
+    """docs/guides/video.md: the clip it makes, the command on it, and the Python API block."""
+    import re
+    import subprocess
+    import sys
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "video.md").read_text()
+    maker = re.search(r"python - <<'EOF'\n(.*?)\nEOF\n", page, flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    subprocess.run([sys.executable, "-c", maker], check=True, timeout=120)
+    result = run("clip.mp4", "-o", "faces", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    (track,) = read_csv(tmp_path / "faces" / "tracks.csv")
+    assert 24 <= int(track["best_frame"]) <= 36 and int(track["Q"]) >= 90
+    (api,) = re.findall(r"^```python\n(.*?)^```$", page, flags=re.S | re.M)
+    namespace: dict = {"__name__": "docs"}
+    exec(compile(api, "docs/guides/video.md", "exec"), namespace)
+    assert namespace["best"].crop.shape == (112, 112, 3)

@@ -213,6 +213,8 @@ class FaceVideo:
         sharp = {i: sharpness(image, d.box) for i, d in enumerate(detections)}
         candidates = [(i, float(detections[i].box[2] - detections[i].box[0]), sharp[i], self._states[t].history)
                       for i, t in plan.clear.items()]
+        for i, width, value, history in candidates:
+            history.see(width, value)
         chosen = sorted(set(plan.unclear) | set(self._schedule.to_score(candidates, when)))
         results = self._score(image, [found[i] for i in chosen])
         for i, result in zip(chosen, results):

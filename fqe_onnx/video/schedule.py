@@ -13,8 +13,11 @@ Looking (the detector, 320x240 input whatever the frame's size):
 Scoring (alignment and the quality model, the costly part): a face is scored when its track is new,
 when the tracker needs its embedding to tell faces apart, and otherwise only when a better shot is
 likely: the face is ``grow`` times wider or ``sharpen`` times sharper (variance of the Laplacian of
-the face's box at 32x32) than on any frame scored so far, or ``rescore_every`` seconds have passed.
-Of those, at most ``max_scores`` a frame are scored, the most promising first.
+the face's box at 32x32) than on any frame scored so far; or it is as sharp and as wide as it has
+ever been seen (within those same ratios) and ``peak_every`` seconds have passed since its last
+score (near its peak, Q varies from frame to frame with pose and the landmarks: a few more samples
+find the best); or ``rescore_every`` seconds have passed. Of those, at most ``max_scores`` a frame
+are scored, the most promising first.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class ScheduleSettings:
     detect_every: int = 1
     tile_every: int = 2
     rescore_every: float = 1.0
+    peak_every: float = 0.2
     grow: float = 1.15
     sharpen: float = 1.15
     max_scores: int = 2
@@ -48,8 +52,8 @@ class ScheduleSettings:
         for name in ("detect_every", "tile_every", "max_scores"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.rescore_every <= 0 or self.grow < 1 or self.sharpen < 1:
-            raise ValueError("rescore_every must be above 0, grow and sharpen at least 1")
+        if self.rescore_every <= 0 or self.peak_every <= 0 or self.grow < 1 or self.sharpen < 1:
+            raise ValueError("rescore_every and peak_every must be above 0, grow and sharpen at least 1")
 
 
 def sharpness(frame: np.ndarray, box: np.ndarray) -> float:
@@ -67,13 +71,21 @@ def sharpness(frame: np.ndarray, box: np.ndarray) -> float:
 
 @dataclass
 class ScoreHistory:
-    """What a track's scored frames were like: the widest face and the sharpest, and when last scored."""
+    """What a track's scored frames were like (the widest face and the sharpest, when last scored),
+    and the widest and sharpest it was seen on any frame."""
 
     width: float = 0.0
     sharpness: float = 0.0
     time: Optional[float] = None
+    seen_width: float = 0.0
+    seen_sharpness: float = 0.0
+
+    def see(self, width: float, sharp: float) -> None:
+        self.seen_width = max(self.seen_width, width)
+        self.seen_sharpness = max(self.seen_sharpness, sharp)
 
     def add(self, width: float, sharp: float, time: float) -> None:
+        self.see(width, sharp)
         self.width = max(self.width, width)
         self.sharpness = max(self.sharpness, sharp)
         self.time = time
@@ -121,7 +133,9 @@ class Schedule:
                 gain = np.inf
             else:
                 gain = max(width / max(history.width, 1e-9) / s.grow, sharp / max(history.sharpness, 1e-9) / s.sharpen)
-                if gain < 1 and time - history.time < s.rescore_every:
+                at_peak = width * s.grow >= history.seen_width and sharp * s.sharpen >= history.seen_sharpness
+                since = time - history.time
+                if gain < 1 and since < s.rescore_every and not (at_peak and since >= s.peak_every):
                     continue
             wanted.append((-gain, key))
         return [key for _, key in sorted(wanted)[: s.max_scores]]

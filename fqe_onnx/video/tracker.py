@@ -16,7 +16,8 @@ of the unit embeddings of its scored faces. A frame's detections are matched in 
 
 A track that is not seen coasts on its velocity for up to ``max_missing`` detection frames (about a
 second: a face hidden by another) and then ends; one whose predicted box has left the frame ends
-after ``edge_missing`` frames. All boxes are (x1, y1, x2, y2) in frame pixels.
+after ``edge_missing`` frames if it was on its way out (one coming in waits as long as a hidden
+face). All boxes are (x1, y1, x2, y2) in frame pixels.
 """
 
 from __future__ import annotations
@@ -291,7 +292,8 @@ class Tracker:
         if not track.confirmed:
             return True
         limit = self.max_missing
-        if visible_share(track.predict(frame), self.width, self.height) < 0.5:
+        expected = visible_share(track.predict(frame), self.width, self.height)
+        if expected < 0.5 and expected < visible_share(track.box, self.width, self.height):  # on its way out
             limit = min(limit, self.edge_missing)
         return track.missing > limit
 
