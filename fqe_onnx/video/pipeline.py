@@ -192,7 +192,7 @@ class FaceVideo:
     def _detect(self, image: np.ndarray, index: int) -> tuple[list[Detection], Optional[set[int]]]:
         assert self._tracker is not None and self._schedule is not None
         predicted = {t.id: t.predict(index) for t in self._tracker.tracks.values()}
-        views, windows, looked = self._schedule.views(index, predicted)
+        views, windows, looked = self._schedule.views(predicted)
         if not views:
             return [], None
         detector = self.aligner.detector

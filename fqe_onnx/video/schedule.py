@@ -102,17 +102,19 @@ class Schedule:
         #: faces narrower than this (frame pixels) are too small for the whole-frame pass
         self.small_face = WINDOW_MARGIN * MIN_FACE_PX * max(width / DETECTOR_SIZE[0], height / DETECTOR_SIZE[1])
         self._tile_turn = 0
+        self._frames = 0  # frames processed (a live source's dropped frames are not counted)
+        self._detections = 0
 
-    def detects(self, frame: int) -> bool:
-        return frame % self.settings.detect_every == 0
-
-    def views(self, frame: int, predicted: dict[int, np.ndarray]) -> tuple[list[View], list[View], set[int]]:
-        """(whole-frame and tile views, windows around small followed faces, ids of the tracks that
-        these views can see) for ``frame``, given each live track's predicted box."""
-        if not self.detects(frame):
+    def views(self, predicted: dict[int, np.ndarray]) -> tuple[list[View], list[View], set[int]]:
+        """For the next frame processed: (whole-frame and tile views, windows around small followed
+        faces, ids of the tracks that these views can see), given each live track's predicted box;
+        three empty values on a frame the detector skips."""
+        self._frames += 1
+        if (self._frames - 1) % self.settings.detect_every:
             return [], [], set()
+        self._detections += 1
         views = [self.whole]
-        if self.tiles and (frame // self.settings.detect_every) % self.settings.tile_every == 0:
+        if self.tiles and (self._detections - 1) % self.settings.tile_every == 0:
             views.append(self.tiles[self._tile_turn % len(self.tiles)])
             self._tile_turn += 1
         windows = []
