@@ -215,3 +215,24 @@ def test_the_docs_page_examples_run_as_written(tmp_path, monkeypatch):
     namespace: dict = {"__name__": "docs"}
     exec(compile(api, "docs/guides/video.md", "exec"), namespace)
     assert namespace["best"].crop.shape == (112, 112, 3)
+
+
+def test_leaving_the_iteration_early_stops_the_reader(scorer, tmp_path):
+    from fqe_onnx.video import FaceVideo
+
+    twice = write_video(tmp_path / "twice.mp4", passing(frames=55, speed=10) * 2)
+    run = FaceVideo(str(twice), scorer)
+    iterator = iter(run)
+    first = next(iterator)  # the first pass's track, given when its face has left
+    assert first.last_frame < 55
+    iterator.close()  # the caller is done: no error, and the reader stops
+    assert run.reader._closed.is_set()
+
+
+def test_stop_ends_the_run_and_gives_the_open_track(clip, scorer):
+    from fqe_onnx.video import FaceVideo
+
+    run = FaceVideo(str(clip), scorer)
+    run.on_frame = lambda: run.stats.processed == 25 and run.stop()
+    (track,) = list(run)
+    assert track.last_frame == 24 and run.stats.processed == 25 and run.reader._closed.is_set()

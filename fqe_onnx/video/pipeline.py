@@ -162,14 +162,23 @@ class FaceVideo:
                 self._sync(started)
                 if self.on_frame is not None:
                     self.on_frame()
-        finally:
+        except GeneratorExit:  # the caller stopped iterating: nothing more can be given
             self.reader.close()
-            self._sync(started)
-            if self._tracker is not None:
-                for track in self._tracker.finish():
-                    finished = self._finished(track)
-                    if finished is not None:
-                        yield finished
+            raise
+        except BaseException:  # the source failed (or an interrupt): its open tracks first, then the error
+            yield from self._close(started)
+            raise
+        yield from self._close(started)
+
+    def _close(self, started: float) -> Iterator[FinishedTrack]:
+        """Stop the reader and end every open track."""
+        self.reader.close()
+        self._sync(started)
+        if self._tracker is not None:
+            for track in self._tracker.finish():
+                finished = self._finished(track)
+                if finished is not None:
+                    yield finished
 
     def _sync(self, started: float) -> None:
         self.stats.decoded, self.stats.dropped = self.reader.decoded, self.reader.dropped
