@@ -96,7 +96,7 @@ def describe(name: str, stats: Any, error: str = "") -> str:
 @click.option("--min-Q", "min_Q", type=click.FloatRange(0, 100), default=0.0, show_default=True,
               help="Tracks whose best Q stays below this are reported, flagged below-min-Q, without crops.")
 @click.option("--frames", "frames", is_flag=True, help="Also write the whole frame of each shot (JPEG).")
-@click.option("--detect-every", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--detect-every", type=click.IntRange(min=1), default=2, show_default=True,
               help="Run the whole-frame detector pass every N frames (the tracks coast in between).")
 @click.option("--tile-every", type=click.IntRange(min=1), default=2, show_default=True,
               help="Look at one tile of the finer grid (small faces) every N detection frames, in turn.")

@@ -2,11 +2,11 @@
 
 Looking (the detector, 320x240 input whatever the frame's size):
 
-- the whole frame, shrunk to the detector's input, every ``detect_every`` frames (default 1): it
+- the whole frame, shrunk to the detector's input, every ``detect_every`` frames (default 2): it
   finds faces from about 12 detector pixels wide (72 px in a 1920x1080 frame);
 - one tile of the finer grid that finds smaller faces (``fqe_onnx.align.detection.tile_rects``),
-  every ``tile_every`` frames (default 2), in turn, so the grid is swept every
-  ``tile_every`` x tiles frames (12 frames, about half a second, at 1920x1080);
+  every ``tile_every`` detection frames (default 2), in turn, so the grid is swept every
+  ``detect_every`` x ``tile_every`` x tiles frames (24 frames, about a second, at 1920x1080);
 - a window around each followed face too small for the whole-frame pass (the face a quarter of
   the window's width), on every detection frame, so a small face, once found, is followed like a big one.
 
@@ -40,10 +40,10 @@ SHARPNESS_SIDE = 32
 class ScheduleSettings:
     """The schedule's knobs, with their defaults (see the module docstring)."""
 
-    detect_every: int = 1
+    detect_every: int = 2
     tile_every: int = 2
     rescore_every: float = 1.0
-    peak_every: float = 0.2
+    peak_every: float = 0.25
     grow: float = 1.15
     sharpen: float = 1.15
     max_scores: int = 2

@@ -36,7 +36,7 @@ MIN_HITS = 3
 #: Centre distance (in face widths) within which a detection may belong to a track seen last frame;
 #: it grows by GATE_GROWTH per missed frame, up to GATE_MAX.
 GATE = 0.6
-GATE_GROWTH = 0.12
+GATE_GROWTH = 0.1
 GATE_MAX = 3.0
 #: The largest size change (ratio of box widths) between a track's prediction and its detection.
 SIZE_RATIO = 1.6
