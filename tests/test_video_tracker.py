@@ -186,3 +186,22 @@ def test_one_best_shot_by_default_and_never_fewer_than_one():
     assert [s.frame for s in shots.shots] == [0]
     with pytest.raises(ValueError):
         BestShots(0)
+
+
+def test_a_face_that_steps_out_where_the_followed_one_was_and_walks_off_is_not_followed():
+    """B appears right where A is (hiding it) and walks the other way; A comes out a few frames later.
+    Nothing tells them apart on B's first frames; once B's move jumps off A's velocity, B's
+    embedding is checked, B gets a track of its own and A gets its own back."""
+    a, b = person(13), person(14)
+    tracker = Tracker(WIDTH, HEIGHT)
+    for frame in range(10):
+        (owner,), _ = step(tracker, frame, [(box_at(400 - 8 * frame, 180), seen(a, frame))])
+    ids_b = []
+    for frame in range(10, 20):  # A hidden behind B, who walks right
+        (found,), _ = step(tracker, frame, [(box_at(325 + 8 * (frame - 10), 182), seen(b, 100 + frame))])
+        ids_b.append(found)
+    assert owner not in ids_b[3:] and len(set(ids_b[3:])) == 1
+    for frame in range(20, 26):  # A out again, where it was heading
+        faces = [(box_at(325 + 8 * (frame - 10), 182), seen(b, 100 + frame)), (box_at(400 - 8 * frame, 180), seen(a, frame))]
+        ids, _ = step(tracker, frame, faces)
+        assert ids == [ids_b[-1], owner]

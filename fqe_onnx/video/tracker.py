@@ -6,9 +6,11 @@ of the unit embeddings of its scored faces. A frame's detections are matched in 
 
 1. ``plan``: each detection is gated against each live track's predicted box (centre distance in
    units of the face's size, and size ratio). A detection that one track alone claims, and that
-   claims only that track, which was seen on the previous detection frame, is a clear match. Every
-   other detection (two tracks claim it, it claims two tracks, its track was missing, or no track
-   claims it) needs its embedding: the caller scores it (which a new face needs anyway).
+   claims only that track, which was seen on the previous detection frame, and lies close to its
+   prediction, is a clear match. Every other detection (two tracks claim it, it claims two tracks,
+   its track was missing, it or its track's last move was unexpected, or no track claims it) needs
+   its embedding: the caller scores it (which a new face needs anyway). A clear match whose face
+   was scored anyway (for a better shot) is checked on its embedding too.
 2. ``update``: clear matches are kept; the rest are matched greedily by a cost that adds the motion
    distance and the embedding's cosine distance to the track's appearance, refusing pairs whose
    similarity is below ``min_similarity``. A detection left over starts a tentative track, which
@@ -38,6 +40,13 @@ MIN_HITS = 3
 GATE = 0.6
 GATE_GROWTH = 0.1
 GATE_MAX = 3.0
+#: A match by motion alone must also be this close to the prediction (centre distance in face widths
+#: plus the log of the size ratio): a face that moved unexpectedly (another one that stepped out
+#: where the followed face was, and walks off another way) has its embedding checked.
+SURPRISE = 0.35
+#: A track whose face jumps off its velocity by more than this (face widths per frame) is suspect:
+#: its next detection has its embedding checked (another face may have taken its place).
+VELOCITY_JUMP = 0.15
 #: The largest size change (ratio of box widths) between a track's prediction and its detection.
 SIZE_RATIO = 1.6
 #: Below this cosine similarity to a track's appearance a detection within the track's motion gate
@@ -101,6 +110,7 @@ class Track:
     hits: int = 1
     missing: int = 0  # detection frames since it was last seen
     confirmed: bool = False
+    suspect: bool = False  # its last move jumped off its velocity: check the next face's embedding
     appearance: Optional[np.ndarray] = None  # the sum of the scored faces' embeddings, as a unit vector
     appearance_sum: Optional[np.ndarray] = None
 
@@ -121,6 +131,8 @@ class Track:
         if self.hits == 1:
             self.velocity = measured
         else:
+            jump = float(np.linalg.norm(measured[:2] - self.velocity[:2])) / max(float(size[0]), 1.0)
+            self.suspect = self.hits > 2 and jump > VELOCITY_JUMP
             self.velocity = self.velocity + VELOCITY_GAIN * (measured - self.velocity)
         self.box = np.asarray(box, dtype=np.float64)
         self.frame = frame
@@ -201,7 +213,7 @@ class Tracker:
             if len(claims) == 1:
                 j = int(claims[0])
                 track = tracks[j]
-                if gated[:, j].sum() == 1 and track.missing == 0:
+                if gated[:, j].sum() == 1 and track.missing == 0 and cost[i, j] <= SURPRISE and not track.suspect:
                     clear[i] = track.id
                     continue
             unclear.append(i)
@@ -218,6 +230,11 @@ class Tracker:
         plan = plan or self.plan(detections, frame)
         tracks = list(self.tracks.values())
         index = {track.id: j for j, track in enumerate(tracks)}
+        # a clear match whose face was scored anyway (for its quality) is checked on its embedding too
+        doubtful = [i for i, t in plan.clear.items()
+                    if (similarity := self.tracks[t].similarity(detections[i].embedding)) is not None
+                    and similarity < self.min_similarity]
+        plan = Plan({i: t for i, t in plan.clear.items() if i not in doubtful}, list(plan.unclear) + doubtful)
         matched = dict(plan.clear)
         taken = {index[t] for t in matched.values()}
         motion = self._motion(detections, frame)
