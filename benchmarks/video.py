@@ -383,7 +383,8 @@ def naive(path: Path, scorer_all: Scorer, frames: int) -> float:
 
 
 def load() -> str:
-    return " ".join(os.getloadavg().__repr__().strip("()").split(", ")[:3])
+    """The machine's load average over 1, 5 and 15 minutes (what `uptime` says)."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main() -> None:

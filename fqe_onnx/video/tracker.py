@@ -1,8 +1,9 @@
 """Following faces from frame to frame: motion first, the model's embedding where motion is not enough.
 
 A small tracker of our own (the docs page says why no library fitted). Each track keeps its last
-box, a velocity (a light alpha-beta filter on the box centre and size) and an appearance: the mean
-of the unit embeddings of its scored faces. A frame's detections are matched in two steps:
+box, a velocity (a light alpha-beta filter on the box centre and size) and an appearance: the sum
+of its scored faces' embeddings (their norm is q, so sharp faces weigh more) as a unit vector. A
+frame's detections are matched in two steps:
 
 1. ``plan``: each detection is gated against each live track's predicted box (centre distance in
    units of the face's size, and size ratio). A detection that one track alone claims, and that
