@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fqe_onnx.cli import main
-from video_clips import MjpegServer, Session, SilentServer, backdrop, passing, standing
+from fqe_onnx.video.source import FrameReader, ReaderSettings, parse_source
+from video_clips import MjpegServer, Session, SilentServer, backdrop, passing, standing, write_video
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -50,7 +52,9 @@ def test_a_stream_that_stalls_then_drops_is_reopened_and_no_finished_track_is_lo
     assert len(result.stdout.splitlines()) == 3
 
 
-def test_sigterm_writes_the_open_tracks(tmp_path):
+@pytest.mark.parametrize("sig, status, said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
+                                               (signal.SIGINT, 130, "interrupted (SIGINT)")])
+def test_a_signal_writes_the_open_tracks(tmp_path, sig, status, said):
     out = tmp_path / "out"
     with MjpegServer([Session(standing(25 * 40))], deadline=60) as server:
         process = subprocess.Popen([sys.executable, "-m", "fqe_onnx", "video", server.url, "-o", str(out),
@@ -63,17 +67,17 @@ def test_sigterm_writes_the_open_tracks(tmp_path):
                     break
                 time.sleep(0.2)
             assert process.poll() is None, process.communicate()[1]
-            os.kill(process.pid, signal.SIGTERM)
+            os.kill(process.pid, sig)
             stdout, stderr = process.communicate(timeout=30)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-    assert process.returncode == 143, stderr
+    assert process.returncode == status, stderr
     (track,) = read_csv(out / "tracks.csv")
     assert track["error_kind"] == "" and (out / track["crop"]).is_file()
     assert json.loads(stdout)["track"] == int(track["track"])
-    assert "terminated (SIGTERM)" in stderr
+    assert said in stderr
 
 
 def test_a_url_that_never_answers_ends_with_a_clear_error_within_the_timeout(tmp_path):
@@ -88,3 +92,34 @@ def test_a_url_that_never_answers_ends_with_a_clear_error_within_the_timeout(tmp
     (row,) = read_csv(out / "tracks.csv")
     assert row["error_kind"] == "unopenable"
     assert "no answer within --open-timeout 1 s" in row["error"]
+
+
+def test_a_live_source_drops_the_oldest_frames_when_processing_falls_behind():
+    frames = [backdrop(k % 3) for k in range(60)]
+    with MjpegServer([Session(frames)], deadline=30) as server:
+        reader = FrameReader(parse_source(server.url), ReaderSettings(open_timeout=5, read_timeout=2, reconnect=0, queue=2))
+        seen = []
+        started = time.monotonic()
+        try:
+            for frame in reader.frames():  # a consumer slower than the stream's 25 frames/s
+                seen.append(frame.index)
+                assert len(reader._queue) <= 2
+                time.sleep(0.15)
+                if time.monotonic() - started > 20:
+                    break
+        except Exception as exc:  # the stream ends: reconnect 0 makes it 'disconnected'
+            assert getattr(exc, "kind", "") == "disconnected"
+        finally:
+            reader.close()
+    assert reader.decoded == 60 and reader.dropped > 20
+    assert len(seen) == 60 - reader.dropped and seen == sorted(seen) and seen[-1] == 59  # the newest is kept
+
+
+def test_a_file_is_never_dropped_from(tmp_path):
+    video = write_video(tmp_path / "v.mp4", [backdrop(k % 3) for k in range(30)])
+    reader = FrameReader(parse_source(str(video)), ReaderSettings(queue=1))
+    seen = []
+    for frame in reader.frames():
+        seen.append(frame.index)
+        time.sleep(0.01)
+    assert seen == list(range(30)) and reader.dropped == 0
