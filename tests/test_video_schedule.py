@@ -74,3 +74,20 @@ def test_sharpness_falls_with_blur_whatever_the_face_size():
         values = [sharpness(cv2.GaussianBlur(image, (0, 0), s * scale) if s else image, box) for s in (0, 1, 2, 3)]
         assert values == sorted(values, reverse=True) and values[0] > 2 * values[-1]
     assert sharpness(face, np.array([-50.0, -50, -10, -10])) == 0.0  # a box outside the frame
+
+
+def test_what_a_source_argument_names():
+    import pytest
+
+    from fqe_onnx.errors import FqeError
+    from fqe_onnx.video.source import parse_source
+
+    assert (parse_source("0").kind, parse_source("0").target) == ("camera", 0)
+    assert (parse_source("/dev/video2").kind, parse_source("/dev/video2").target) == ("camera", 2)
+    assert parse_source("clip.mp4").kind == "file" and not parse_source("clip.mp4").live
+    secret = parse_source("rtsp://admin:hunter2@127.0.0.1:8554/live")
+    assert secret.live and secret.target == "rtsp://admin:hunter2@127.0.0.1:8554/live"
+    assert secret.name == "rtsp://admin:***@127.0.0.1:8554/live"  # never written into outputs
+    assert parse_source("HTTPS://127.0.0.1/a.mjpg").kind == "url"
+    with pytest.raises(FqeError, match="unsupported URL scheme 'ftp'"):
+        parse_source("ftp://127.0.0.1/x.mp4")

@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Union
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -68,7 +69,8 @@ class VideoSourceError(FqeError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One source: its name as written in the outputs, its kind (file, url, camera) and what OpenCV opens."""
+    """One source: its name as written in the outputs (a URL's password replaced by ***), its kind
+    (file, url, camera) and what OpenCV opens."""
 
     name: str
     kind: str
@@ -80,13 +82,23 @@ class SourceSpec:
         return self.kind != FILE
 
 
+def redacted(url: str) -> str:
+    """A URL as it may be written in outputs and messages: a password in it replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
 def parse_source(text: str) -> SourceSpec:
     """What one SOURCE argument names (a folder is expanded by ``expand_sources``)."""
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme:
         if scheme not in URL_SCHEMES:
-            raise FqeError(f"{text}: unsupported URL scheme {scheme!r}; expected one of {', '.join(URL_SCHEMES)}")
-        return SourceSpec(text, URL, text)
+            raise FqeError(f"{redacted(text)}: unsupported URL scheme {scheme!r}; expected one of {', '.join(URL_SCHEMES)}")
+        return SourceSpec(redacted(text), URL, text)
     if text.isdigit():
         return SourceSpec(text, CAMERA, int(text))
     match = re.fullmatch(r"/dev/video(\d+)", text)
