@@ -26,7 +26,7 @@ prints the issue's table:
 - memory (resident set size) over a long source (--long-minutes, default 10, at 1280x720), sampled
   every 30 s of video.
 
-    python benchmarks/video.py                      # everything (about 25 minutes on 2 cores)
+    python benchmarks/video.py                      # everything (15-25 minutes on 2 cores)
     python benchmarks/video.py --long-minutes 0     # without the long source
 """
 
@@ -416,7 +416,8 @@ def main() -> None:
                 render(path, appearances, width, height, args.seconds * FPS, seed=n)
             videos.append((size, path))
             n += 1
-    print(f"rendered {len(videos)} videos of {args.seconds} s into {args.out}", flush=True)
+    print(f"{len(videos)} videos of {args.seconds} s in {args.out}" + (" (reused where there)" if args.reuse else ""),
+          flush=True)
     scorer_all = Scorer(faces="all")
     naive_seconds, naive_frames = [], 0
     results = []
