@@ -712,6 +712,9 @@ from .curation.command import curate  # noqa: E402  (it uses this module's optio
 main.add_command(curate)
 
 from .serve import command as serve_command  # noqa: E402,F401  (registers `fqe-onnx serve` on main)
+from .video.command import video  # noqa: E402  (it uses this module's options)
+
+main.add_command(video)
 
 
 if __name__ == "__main__":  # pragma: no cover

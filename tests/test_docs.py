@@ -10,6 +10,8 @@ from fqe_onnx.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+#: the README and the pages under docs/ (a command documented on its own page counts)
+DOCS = "\n".join([README] + [page.read_text() for page in sorted((ROOT / "docs").rglob("*.md"))])
 
 
 def commands(group, prefix=()):
@@ -25,11 +27,11 @@ ALL = list(commands(main))
 
 @pytest.mark.parametrize("path, command", ALL, ids=[" ".join(p) for p, _ in ALL])
 def test_command_and_its_options_are_in_the_readme(path, command):
-    assert f"fqe-onnx {' '.join(path)}" in README
+    assert f"fqe-onnx {' '.join(path)}" in DOCS
     for param in command.params:
         for opt in param.opts:
             if opt.startswith("--"):
-                assert opt in README, f"{' '.join(path)} {opt} is not documented"
+                assert opt in DOCS, f"{' '.join(path)} {opt} is not documented"
 
 
 def test_export_tool_options_are_in_the_readme():

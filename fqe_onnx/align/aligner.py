@@ -88,6 +88,16 @@ class FaceAligner:
                 [AlignedFace(f, warp_to_template(image, f.points, template, size_hw)) for f in found]
                 for image, found in zip(images, self.locate_batch(images, all_faces))]
 
+    def faces_at(self, bgr: np.ndarray, detections: Sequence[Detection], template: Optional[np.ndarray] = None,
+                 size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> list[AlignedFace]:
+        """Faces already detected in one image (a video follows them between detector passes),
+        landmarked in one call and warped onto ``template`` as ``faces_batch`` does; ``face_index``
+        is the position in ``detections``."""
+        template = ARCFACE_TEMPLATE_112 if template is None else template
+        points = self.detector.landmarks_batch([(bgr, d) for d in detections])
+        located = [LocatedFace(i, d, five_points(p)) for i, (d, p) in enumerate(zip(detections, points))]
+        return [AlignedFace(f, warp_to_template(bgr, f.points, template, size_hw)) for f in located]
+
     def faces(self, bgr: np.ndarray, all_faces: bool = False, template: Optional[np.ndarray] = None,
               size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> list[AlignedFace]:
         """``faces_batch`` of one image; raises its ImageError when no face is found."""

@@ -216,20 +216,26 @@ class FaceDetector:
         """The views of an image the detector looks at: ``tile_rects``, or the whole image only."""
         return tile_rects(height, width) if self.tiling else [View(0, 0, width, height)]
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+    def detect_batch(self, images: Sequence[np.ndarray], views: Optional[Sequence[Sequence[View]]] = None,
+                     second_look: bool = True) -> list[list[Detection]]:
         """Per image: the faces above the confidence threshold after NMS, in image pixels, best score
-        first. Each image is seen whole and, when large, in tiles (``tile_rects``); all the views of
-        all the images go through the detector together, in calls of at most DETECTOR_BATCH."""
+        first. Each image is seen whole and, when large, in tiles (``tile_rects``), or in the
+        ``views`` given for it (a video's schedule picks them frame by frame); all the views of all
+        the images go through the detector together, in calls of at most DETECTOR_BATCH. A face
+        only a part of an image saw gets a second look, unless ``second_look`` is False (windows
+        around a face a video already follows)."""
         if not images:
             return []
-        views = [(k, view) for k, image in enumerate(images) for view in self.views(*image.shape[:2])]
+        if views is None:
+            views = [self.views(*image.shape[:2]) for image in images]
+        views = [(k, view) for k, image_views in enumerate(views) for view in image_views]
         found: list[list[tuple[np.ndarray, np.ndarray, bool]]] = [[] for _ in images]
         for (k, view), (boxes, scores) in zip(views, self._look(images, views)):
             keep = inside_tile(boxes, view, images[k].shape[1], images[k].shape[0])
             found[k].append((boxes[keep], scores[keep], view.w < images[k].shape[1] or view.h < images[k].shape[0]))
         merged = [self._merged(parts) for parts in found]
         doubtful = [(k, i, second_look_window(face.box, images[k].shape[1], images[k].shape[0]))
-                    for k, faces in enumerate(merged) for i, (face, tiled) in enumerate(faces) if tiled]
+                    for k, faces in enumerate(merged) for i, (face, tiled) in enumerate(faces) if tiled and second_look]
         lost = set()
         for (k, i, _), (boxes, _) in zip(doubtful, self._look(images, [(k, window) for k, _, window in doubtful])):
             if not (len(boxes) and box_iou(np.array(merged[k][i][0].box), boxes).max() >= SECOND_LOOK_IOU):
