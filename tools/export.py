@@ -19,7 +19,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fqe_onnx.cli import contract_options  # noqa: E402
+from fqe_onnx.cli.options import contract_options  # noqa: E402
 from fqe_onnx.contract import with_overrides  # noqa: E402
 from fqe_onnx.errors import FqeError  # noqa: E402
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 
 import click
 
-from ..cli import align_option, contract_options, device_option, fail, main, model_option
+from .options import align_option, contract_options, device_option, fail, model_option
 from ..errors import FqeError
 
 #: The API key can come from the environment instead of the command line (where `ps` shows it).
@@ -92,7 +92,7 @@ def serve(model: Optional[str], device: str, host: str, port: int, batch_size: O
     """Score images over HTTP: POST /v1/score (multipart files or JSON base64), GET /v1/model,
     /healthz, /readyz, /metrics, /openapi.json. Needs the serve extra."""
     try:
-        from .rows import openapi_document
+        from ..serve.rows import openapi_document
     except ImportError as exc:
         raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})")
     if print_openapi:
@@ -101,8 +101,8 @@ def serve(model: Optional[str], device: str, host: str, port: int, batch_size: O
     if max_images > max_queue:
         raise click.UsageError(f"--max-images ({max_images}) must not be over --max-queue ({max_queue})")
     try:
-        from .app import build_app
-        from .service import ServeConfig, Service
+        from ..serve.app import build_app
+        from ..serve.service import ServeConfig, Service
     except ImportError as exc:
         raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})")
     from ..scorer import Scorer
@@ -126,6 +126,3 @@ def serve(model: Optional[str], device: str, host: str, port: int, batch_size: O
     if service.failure:
         click.echo(f"Error: {service.failure}", err=True)
         sys.exit(2)
-
-
-main.add_command(serve)
