@@ -414,7 +414,7 @@ def with_overrides(
             pre_changes[name] = value
     preprocess = dataclasses.replace(contract.preprocess, **pre_changes)
 
-    out_changes = {k: v for k, v in (("kind", output_kind), ("dim", embedding_dim)) if v is not None}
+    out_changes: dict[str, Any] = {k: v for k, v in (("kind", output_kind), ("dim", embedding_dim)) if v is not None}
     output = dataclasses.replace(contract.output, **out_changes)
 
     cal = contract.calibration
@@ -426,7 +426,8 @@ def with_overrides(
             raise ContractError(f"unknown calibration fields: {', '.join(sorted(unknown))}")
         cal = dataclasses.replace(cal, **calibration)
 
-    rest = {k: v for k, v in (("source", source), ("license", license), ("calibration_info", calibration_info))
+    rest: dict[str, Any] = {k: v for k, v in (("source", source), ("license", license),
+                                               ("calibration_info", calibration_info))
             if v is not None}
     return dataclasses.replace(contract, preprocess=preprocess, output=output, calibration=cal, **rest)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
@@ -32,7 +32,7 @@ def bundle(model: Optional[str], out: Optional[Path], pixels: str, align: str, e
     if out is None and check_root is None:
         raise click.UsageError("give --out OUT.onnx, or --check ROOT")
     try:
-        options = dict(pixels=pixels, align=align, embedding=embedding)
+        options: dict[str, Any] = dict(pixels=pixels, align=align, embedding=embedding)
         proto = write_bundle(out, model, **options) if out is not None else make_bundle(model, **options)
         if out is not None:
             click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)", err=True)

@@ -94,17 +94,21 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
             from ..table import import_pyarrow
 
             import_pyarrow()
-        found = None if from_list else discover(root, extensions)
-        sources = read_list(from_list, root) if found is None else found.sources
-        if found is not None and not sources and os.path.isdir(root):
-            raise found.nothing_found(root)
+        if from_list:
+            found, sources = None, read_list(from_list, root)
+        else:
+            assert root is not None  # ROOT or --from-list: checked above
+            found = discover(root, extensions)
+            sources = found.sources
+            if not sources and os.path.isdir(root):
+                raise found.nothing_found(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, threads=threads, align=align,
                         max_pixels=max_pixels, precision=precision, faces=faces, **overrides)
         summary = RunSummary(inputs=len(sources), left_out=found.describe_skipped() if found else "", per_face=faces == "all")
         settings = run_settings(scorer, root, from_list, fmt, max_pixels) if output else {}
         header = True
         if resume:
-            sources, header, torn = skip_done(sources, output, fmt, settings, summary)
+            sources, header, torn = skip_done(sources, output, fmt, settings, summary)  # type: ignore[arg-type]  # --resume needs --output
             if torn:
                 click.echo(f"dropped a torn last line from {output}", err=True)
     except FqeError as exc:

@@ -46,7 +46,8 @@ def run_server(app: Any, service: Any, host: str, port: int, drain_timeout: floa
                 service.loop.call_soon_threadsafe(service.begin_drain)
 
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info", lifespan="on",
-                            timeout_graceful_shutdown=drain_timeout, timeout_keep_alive=5)
+                            timeout_graceful_shutdown=drain_timeout,  # type: ignore[arg-type]  # a float works: it is a timeout
+                            timeout_keep_alive=5)
     server = DrainingServer(config)
     service.on_fatal = lambda message: setattr(server, "should_exit", True)
     server.run()
@@ -94,7 +95,7 @@ def serve(model: Optional[str], device: str, host: str, port: int, batch_size: O
     try:
         from ..serve.rows import openapi_document
     except ImportError as exc:
-        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})")
+        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})") from exc
     if print_openapi:
         click.echo(json.dumps(openapi_document(), indent=2))
         return
@@ -104,7 +105,7 @@ def serve(model: Optional[str], device: str, host: str, port: int, batch_size: O
         from ..serve.app import build_app
         from ..serve.service import ServeConfig, Service
     except ImportError as exc:
-        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})")
+        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})") from exc
     from ..scorer import Scorer
     from ..session import available_cores
 
