@@ -34,14 +34,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fqe_onnx import Scorer  # noqa: E402
-from fqe_onnx.align.aligner import FaceAligner  # noqa: E402
-from fqe_onnx.bundle.api import BundleSession, make_bundle, write_bundle  # noqa: E402
-from fqe_onnx.bundle.assemble import STATUS_CODES  # noqa: E402
-from fqe_onnx.bundle.check import python_status  # noqa: E402
-from fqe_onnx.decode import read_image  # noqa: E402
-from verification import edc_pauc, lfw_items, pair_scores  # noqa: E402
-from fqe_onnx.machine import describe_line  # noqa: E402
+from fqe_onnx import Scorer  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.align.aligner import FaceAligner  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.bundle.api import BundleSession, make_bundle, write_bundle  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.bundle.assemble import STATUS_CODES  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.bundle.check import python_status  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.decode import read_image  # noqa: E402  (after the sys.path insert above)
+from verification import edc_pauc, lfw_items, pair_scores  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.machine import describe_line
 
 
 SPEED_IMAGES, SPEED_ROUNDS, RUNTIME_IMAGES = 300, 3, 100

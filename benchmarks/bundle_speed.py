@@ -22,15 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from frames import large_frame  # noqa: E402
+from frames import large_frame  # noqa: E402  (after the sys.path insert above)
 
-from fqe_onnx.bundle.api import BundleSession, bgr_to_layout  # noqa: E402
-from fqe_onnx.machine import describe_line  # noqa: E402
+from fqe_onnx.bundle.api import BundleSession, bgr_to_layout  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.machine import describe_line
 
 FRAME = ROOT / "tests" / "vectors" / "faceplugin-mobilefacenet" / "frame-250.png"
 
 
-def frame(size: str):  # type: ignore[no-untyped-def]
+def frame(size: str):
     width, height = (int(v) for v in size.split("x"))
     return cv2.imread(str(FRAME)) if (width, height) == (250, 250) else large_frame(height, width, "plain", True)
 

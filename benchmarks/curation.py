@@ -73,7 +73,7 @@ def copy_image(source: Path, target: Path, rng: np.random.Generator) -> None:
     cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 86))])
 
 
-def plant(store: EmbeddingStore, seed: int, scratch: Path):  # type: ignore[no-untyped-def]
+def plant(store: EmbeddingStore, seed: int, scratch: Path):
     """The planted store and the truth of each kind."""
     rng = np.random.default_rng(seed)
     records = list(store.records)
@@ -137,7 +137,7 @@ def score(found: set, truth: set) -> tuple[float, float, int, int]:
     return (hits / len(found) if found else float("nan")), hits / len(truth), len(found), len(truth)
 
 
-def flags(result, paths: list[str]) -> tuple[set, set, set, set]:  # type: ignore[no-untyped-def]
+def flags(result, paths: list[str]) -> tuple[set, set, set, set]:
     """What a curation flags, keyed as the truth is: not-own-identity paths, duplicate path pairs,
     same-person identity pairs, mixed identities."""
     not_own = {p for p, v in zip(paths, result.verdicts) if "not-own-identity" in v.reasons}

@@ -55,7 +55,7 @@ def synthetic(images: int, per_person: int, dim: int, seed: int) -> tuple[np.nda
     return unit, labels, planted
 
 
-def measured(call):  # type: ignore[no-untyped-def]
+def measured(call):
     tracemalloc.start()
     started = time.perf_counter()
     result = call()
@@ -93,10 +93,10 @@ def main() -> None:
           f"(the index holds a copy of the embeddings)")
     more = np.sort(rng.choice(n, size=min(args.index_queries, n), replace=False))
     for probes in (int(p) for p in args.probes.split(",")):
-        approximate, _, _ = measured(lambda: faiss_cross_search(unit, labels, valid, queries=queries, index=index,
-                                                                probes=probes))
-        _, seconds, peak = measured(lambda: faiss_cross_search(unit, labels, valid, queries=more, index=index,
-                                                               probes=probes))
+        approximate, _, _ = measured(lambda probes=probes: faiss_cross_search(unit, labels, valid, queries=queries,
+                                                                              index=index, probes=probes))
+        _, seconds, peak = measured(lambda probes=probes: faiss_cross_search(unit, labels, valid, queries=more,
+                                                                             index=index, probes=probes))
         close = [ann_recall(Neighbours(exact.index[m], exact.similarity[m]),
                             Neighbours(approximate.index[m], approximate.similarity[m]))
                  for m in (near, exact.similarity[:, 0] >= 0.7)]

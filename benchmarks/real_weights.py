@@ -19,15 +19,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from fqe_export.exporter import export_model  # noqa: E402
-from fqe_export.twin import build_twin  # noqa: E402
+from fqe_export.exporter import export_model
+from fqe_export.twin import build_twin
 
-from fqe_onnx import Scorer  # noqa: E402
-from fqe_onnx.evaluation.run import format_evaluation, run_evaluation  # noqa: E402
-from fqe_onnx.modelprep.faceplugin import FACEPLUGIN_CONTRACT  # noqa: E402
-from fqe_onnx.sources import find_images  # noqa: E402
-from verification import LFW_DEV  # noqa: E402
-from fqe_onnx.machine import describe_line  # noqa: E402
+from fqe_onnx import Scorer
+from fqe_onnx.evaluation.run import format_evaluation, run_evaluation
+from fqe_onnx.modelprep.faceplugin import FACEPLUGIN_CONTRACT
+from fqe_onnx.sources import find_images
+from verification import LFW_DEV
+from fqe_onnx.machine import describe_line
 
 
 def main() -> None:

@@ -43,9 +43,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from serving import FQE, Server  # noqa: E402
-from verification import LFW_DEV as LFW  # noqa: E402  ($FQE_LFW_DEV, else ../shared/data/lfw-dev)
-from fqe_onnx.machine import describe_line  # noqa: E402
+from serving import FQE, Server
+from verification import LFW_DEV as LFW  # $FQE_LFW_DEV, else ../shared/data/lfw-dev
+from fqe_onnx.machine import describe_line
 
 
 def lfw_files(count: int) -> list[Path]:

@@ -32,14 +32,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from fqe_onnx import Scorer  # noqa: E402
-from fqe_onnx.backends.openvino import openvino_available  # noqa: E402
-from fqe_onnx.decode import load_file  # noqa: E402
-from fqe_onnx.preprocess import prepare  # noqa: E402
-from fqe_onnx.session import EmbeddingModel, available_cores  # noqa: E402
-from fqe_onnx.zoo import DEFAULT_MODEL, FR_FEATURE, pull, raw_file  # noqa: E402
-from verification import lfw_items  # noqa: E402
-from fqe_onnx.machine import describe_line  # noqa: E402
+from fqe_onnx import Scorer
+from fqe_onnx.backends.openvino import openvino_available
+from fqe_onnx.decode import load_file
+from fqe_onnx.preprocess import prepare
+from fqe_onnx.session import EmbeddingModel, available_cores
+from fqe_onnx.zoo import DEFAULT_MODEL, FR_FEATURE, pull, raw_file
+from verification import lfw_items
+from fqe_onnx.machine import describe_line
 
 FIXED = {"resize": (200, 200), "crop": (38, 44, 112, 112)}
 

@@ -133,6 +133,12 @@ def _floats(value: Any, what: str) -> tuple[float, ...]:
 #: The five face points, in this order, wherever a template lists them.
 TEMPLATE_POINTS = ("left eye", "right eye", "nose tip", "left mouth corner", "right mouth corner")
 
+#: The five-point template of the 112x112 aligned crop (insightface/ArcFace convention), the one
+#: ``aligned112`` faces are aligned to; as (x, y) in ``TEMPLATE_POINTS`` order. Here, not in
+#: ``align.template`` (which makes it an array), so that zoo contracts can name it without the aligner.
+ARCFACE_POINTS_112 = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
+                      (70.7299, 92.2041))
+
 
 def _template(value: Any, crop_size: tuple[int, int]) -> tuple[tuple[float, float], ...]:
     """Five finite (x, y) points inside the crop, in the model's input pixels."""
@@ -408,7 +414,7 @@ def with_overrides(
             pre_changes[name] = value
     preprocess = dataclasses.replace(contract.preprocess, **pre_changes)
 
-    out_changes = {k: v for k, v in (("kind", output_kind), ("dim", embedding_dim)) if v is not None}
+    out_changes: dict[str, Any] = {k: v for k, v in (("kind", output_kind), ("dim", embedding_dim)) if v is not None}
     output = dataclasses.replace(contract.output, **out_changes)
 
     cal = contract.calibration
@@ -420,7 +426,8 @@ def with_overrides(
             raise ContractError(f"unknown calibration fields: {', '.join(sorted(unknown))}")
         cal = dataclasses.replace(cal, **calibration)
 
-    rest = {k: v for k, v in (("source", source), ("license", license), ("calibration_info", calibration_info))
+    rest: dict[str, Any] = {k: v for k, v in (("source", source), ("license", license),
+                                               ("calibration_info", calibration_info))
             if v is not None}
     return dataclasses.replace(contract, preprocess=preprocess, output=output, calibration=cal, **rest)
 

@@ -59,7 +59,10 @@ def jpeg(image: np.ndarray, quality: float) -> np.ndarray:
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise FqeError("JPEG encoding failed")
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise FqeError("JPEG decoding failed")
+    return decoded
 
 
 def exposure(image: np.ndarray, gain: float) -> np.ndarray:
@@ -128,10 +131,10 @@ def run_demo(model: Optional[str] = None, out_dir: Optional[Path] = None, device
     for family, family_images in ladders:
         chunk = records[index : index + len(family_images)]
         index += len(family_images)
-        results.append(FamilyResult(family, [r.q for r in chunk], [r.Q for r in chunk]))
+        results.append(FamilyResult(family, [r.q for r in chunk], [r.Q for r in chunk]))  # type: ignore[misc]  # all ok: checked above
     if out_dir is not None:
         write_images(out_dir, face, ladders)
-    return DemoResult(records[0].q, records[0].Q, results, provider)
+    return DemoResult(records[0].q, records[0].Q, results, provider)  # type: ignore[arg-type]  # ok: checked above
 
 
 def write_images(out_dir: Path, face: np.ndarray, ladders: list) -> None:

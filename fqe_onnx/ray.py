@@ -35,7 +35,7 @@ RAY_BATCH = 64
 def import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError:
         raise FqeError("the Ray engine needs Ray Data: pip install 'ray[data]' (the ray extra)") from None
     return ray

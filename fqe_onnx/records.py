@@ -63,4 +63,4 @@ def parse_box(value: Any) -> Optional[tuple[float, float, float, float]]:
     if value in ("", None):
         return None
     numbers = tuple(float(v) for v in (value.split() if isinstance(value, str) else value))
-    return numbers if len(numbers) == 4 else None  # type: ignore[return-value]
+    return numbers if len(numbers) == 4 else None

@@ -298,7 +298,7 @@ class Scorer:
         """The chunk's records: one per image, or per face with ``faces="all"``, in input order."""
         rows = [(name, identity, p) for (name, identity, _), faces in zip(chunk, prepared) for p in faces]
         good = [i for i, (_, _, p) in enumerate(rows) if p.tensor is not None]
-        outputs = dict(zip(good, self._run([rows[i][2].tensor for i in good]))) if good else {}
+        outputs = dict(zip(good, self._run([rows[i][2].tensor for i in good]))) if good else {}  # type: ignore[misc]  # good: rows with a tensor
         calibration = self.contract.calibration
         for i, (name, identity, p) in enumerate(rows):
             if p.error is not None:

@@ -167,7 +167,7 @@ class EmbeddingModel:
 
     def __init__(self, model: ModelSource, device: str = "auto", overrides: Mapping[str, Any] | None = None,
                  threads: Optional[int] = None, precision: str = "fp32", io_binding: bool = False):
-        from .modelprep.precision import check_precision
+        from .precision import check_precision
 
         self.source = None if isinstance(model, bytes) else str(model)  # the file, when there is one
         self.precision = check_precision(precision)
@@ -176,7 +176,7 @@ class EmbeddingModel:
                               "OpenVINO runs fp32 arrays")
         if precision == "fp16":
             from .modelfile import load_model_proto
-            from .modelprep.precision import to_float16
+            from .precision import to_float16
 
             model = to_float16(load_model_proto(model))
         self.session, self.provider = create_session(model, device, threads)

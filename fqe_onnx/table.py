@@ -26,7 +26,7 @@ KEY_SETTINGS = b"fqe_onnx.settings"
 def import_pyarrow() -> Any:
     try:
         import pyarrow
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.parquet
     except ImportError:
         raise FqeError("Parquet output needs pyarrow: pip install pyarrow (the parquet extra)") from None
     return pyarrow

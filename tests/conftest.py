@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny_models import fixed_matrix, pooled_linear  # noqa: E402
+from tiny_models import fixed_matrix, pooled_linear
 
 DIM = 512
 

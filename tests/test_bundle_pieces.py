@@ -553,7 +553,7 @@ def test_norm_and_score_match_quality():
     embeddings = RNG.normal(0, 0.2, (200, 1, 128)).astype(np.float32)
     # q values whose Q sits exactly on a half, where round-half-to-even would differ
     for row in embeddings:
-        (q, score_q) = run_piece(lambda g, e: (lambda q: (q, score(g, q, calibration)))(norm(g, e, "embedding")),
+        (q, score_q) = run_piece(lambda g, e: (lambda norm_q: (norm_q, score(g, norm_q, calibration)))(norm(g, e, "embedding")),
                                  {"embedding": row})
         expected_q = float(embedding_norms(row)[0])
         assert abs(float(q) - expected_q) <= 1e-12 * expected_q

@@ -194,7 +194,10 @@ def test_the_png_plot_keeps_labels_in_the_frame_and_legends_off_the_curves(evalu
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
     frame = figure.bbox
-    inside = lambda box: frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+    def inside(box):
+        return frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
     for axes in figure.axes:  # what is drawn: tick labels, axis labels, title and legend
         assert inside(axes.get_tightbbox(renderer)) and inside(axes.get_legend().get_window_extent(renderer))
     edc, q_axis = figure.axes

@@ -13,17 +13,17 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-import export as export_cli  # noqa: E402
-from fqe_export.checkpoints import CheckpointError, load_weights  # noqa: E402
-from fqe_export.exporter import OPSETS, export_model  # noqa: E402
-from fqe_export.networks import build_architecture  # noqa: E402
-from fqe_export.presets import PRESETS, with_template  # noqa: E402
+import export as export_cli  # noqa: E402  (after the sys.path insert above)
+from fqe_export.checkpoints import CheckpointError, load_weights  # noqa: E402  (after the sys.path insert above)
+from fqe_export.exporter import OPSETS, export_model  # noqa: E402  (after the sys.path insert above)
+from fqe_export.networks import build_architecture  # noqa: E402  (after the sys.path insert above)
+from fqe_export.presets import PRESETS, with_template  # noqa: E402  (after the sys.path insert above)
 
-from conftest import random_face, write_image  # noqa: E402
-from fqe_onnx.cli import main as fqe_main  # noqa: E402
-from fqe_onnx.contract import SEED_CONTRACT  # noqa: E402
-from fqe_onnx.modelfile import load_model_proto, opset_versions, proto_contract  # noqa: E402
-from fqe_onnx.preprocess import prepare  # noqa: E402
+from conftest import random_face, write_image  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.cli import main as fqe_main  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.contract import SEED_CONTRACT  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.modelfile import load_model_proto, opset_versions, proto_contract  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.preprocess import prepare  # noqa: E402  (after the sys.path insert above)
 
 
 def seeded(name):

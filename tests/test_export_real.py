@@ -11,17 +11,17 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-import export as export_cli  # noqa: E402
-import zoo_checkpoint  # noqa: E402
-from fqe_export.exporter import ExportError, export_model  # noqa: E402
-from fqe_export.onnx_weights import MappingError, load_folded_onnx  # noqa: E402
-from fqe_export.networks import build_architecture  # noqa: E402
-from fqe_export.twin import build_twin, ladder_difference, ladder_tensors  # noqa: E402
+import export as export_cli  # noqa: E402  (after the sys.path insert above)
+import zoo_checkpoint  # noqa: E402  (after the sys.path insert above)
+from fqe_export.exporter import ExportError, export_model  # noqa: E402  (after the sys.path insert above)
+from fqe_export.onnx_weights import MappingError, load_folded_onnx  # noqa: E402  (after the sys.path insert above)
+from fqe_export.networks import build_architecture  # noqa: E402  (after the sys.path insert above)
+from fqe_export.twin import build_twin, ladder_difference, ladder_tensors  # noqa: E402  (after the sys.path insert above)
 
-from fqe_onnx.contract import SEED_CONTRACT  # noqa: E402
-from fqe_onnx.modelfile import load_model_proto, proto_contract  # noqa: E402
-from fqe_onnx.session import EmbeddingModel  # noqa: E402
-from fqe_onnx.zoo import DEFAULT_MODEL, pull  # noqa: E402
+from fqe_onnx.contract import SEED_CONTRACT  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.modelfile import load_model_proto, proto_contract  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.session import EmbeddingModel  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.zoo import DEFAULT_MODEL, pull  # noqa: E402  (after the sys.path insert above)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from fqe_onnx import Scorer
 from fqe_onnx.cli import main
 from fqe_onnx.demo import FAMILIES, demo_face
 from fqe_onnx.errors import DeviceError, ModelError
-from fqe_onnx.modelprep.precision import to_float16
+from fqe_onnx.precision import to_float16
 from fqe_onnx.session import EmbeddingModel
 
 

@@ -22,8 +22,8 @@ from fqe_onnx.records import COLUMNS
 from fqe_onnx.table import ENGINE_NAMES
 
 def test_the_extras_are_installed():
-    import pyarrow  # noqa: F401
-    import ray  # noqa: F401
+    import pyarrow  # noqa: F401  (only whether it is installed)
+    import ray  # noqa: F401  (only whether it is installed)
 
 
 @pytest.fixture(scope="module")

@@ -131,7 +131,7 @@ def test_rows_equal_score_for_the_same_files_multipart_and_json(default_model, t
     assert "embedding" not in by_multipart[0]
 
 
-def test_hostile_corpus_as_uploads_gives_score_s_error_kinds(server, corpus):  # noqa: F811
+def test_hostile_corpus_as_uploads_gives_score_s_error_kinds(server, corpus):  # noqa: F811  (the corpus fixture, imported above)
     root, expected = corpus
     uploads = {name: (root / name).read_bytes() for name in expected if (root / name).is_file()}
     assert len(uploads) >= 20  # what cannot be uploaded: the FIFO, /dev/zero, a dangling link

@@ -19,9 +19,9 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fqe_onnx.cli import contract_options  # noqa: E402
-from fqe_onnx.contract import with_overrides  # noqa: E402
-from fqe_onnx.errors import FqeError  # noqa: E402
+from fqe_onnx.cli.options import contract_options
+from fqe_onnx.contract import with_overrides
+from fqe_onnx.errors import FqeError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

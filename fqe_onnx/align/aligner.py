@@ -66,13 +66,14 @@ class FaceAligner:
         for k, (image, found) in enumerate(zip(images, detections)):
             if found:
                 height, width = image.shape[:2]
-                wanted += [(k, i) for i in (range(len(found)) if all_faces else [select_main_face(found, width, height)])]
+                faces = range(len(found)) if all_faces else [select_main_face(found, width, height)]
+                wanted += [(k, i) for i in faces]  # type: ignore[misc]  # found is not empty: it has a main face
         points = self.detector.landmarks_batch([(images[k], detections[k][i]) for k, i in wanted])
         located: list[list[LocatedFace] | ImageError] = [
             [] if found else ImageError(f"no face found (detector confidence >= {self.detector.confidence:g})", "no-face")
             for found in detections]
         for (k, i), landmarks in zip(wanted, points):
-            located[k].append(LocatedFace(i, detections[k][i], five_points(landmarks)))
+            located[k].append(LocatedFace(i, detections[k][i], five_points(landmarks)))  # type: ignore[union-attr]  # a list: k has faces
         return located
 
     def locate(self, bgr: np.ndarray, all_faces: bool = False) -> list[LocatedFace]:

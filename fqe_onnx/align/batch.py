@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 import cv2
+import numpy as np
 
 from ..contract import Preprocess
 from ..decode import read_image
@@ -21,7 +22,7 @@ POINT_COLUMNS = tuple(f"{name}_{axis}" for name in POINT_NAMES for axis in "xy")
 TABLE_COLUMNS = ("path", "face", "mode") + BOX_COLUMNS + ("score",) + POINT_COLUMNS + ("output", "error_kind", "error")
 
 
-def _write_png(path: Path, image) -> None:
+def _write_png(path: Path, image: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".png", image)
     if not ok:

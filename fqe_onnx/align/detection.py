@@ -21,7 +21,7 @@ from typing import Any, Iterator, NamedTuple, Optional, Sequence
 import cv2
 import numpy as np
 
-from ..session import create_session
+from ..session import ModelSource, create_session
 
 DETECTOR_SIZE = (320, 240)  # (width, height)
 CONFIDENCE = 0.65
@@ -203,9 +203,9 @@ class FaceDetector:
     a model fixed at batch 1 is run once per image. ``tiling=False`` looks at each image whole
     only (the behaviour before tiling, for comparisons)."""
 
-    def __init__(self, detector_model, landmark_model, device: str = "cpu",
+    def __init__(self, detector_model: ModelSource, landmark_model: ModelSource, device: str = "cpu",
                  confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None,
-                 tiling: bool = True):
+                 tiling: bool = True) -> None:
         self.detector, self.provider = create_session(detector_model, device, threads)
         self.landmarker, _ = create_session(landmark_model, device, threads)
         self.confidence = confidence
@@ -290,7 +290,8 @@ def merge_views(parts: list[tuple[np.ndarray, np.ndarray, bool]], nms_iou: float
     scores = np.concatenate([s for _, s, _ in parts])
     tiled = np.concatenate([np.full(len(s), t) for _, s, t in parts])
     keep = nms(boxes, scores, nms_iou)
-    return [(Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i])) for i in keep]
+    return [(Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i]))  # type: ignore[arg-type]  # boxes: (N, 4)
+            for i in keep]
 
 
 def _run_batch(session: Any, outputs: Optional[list[str]], batch: np.ndarray) -> list[np.ndarray]:

@@ -12,13 +12,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..contract import Geometry, Preprocess
+from ..contract import ARCFACE_POINTS_112, Geometry, Preprocess
 
 #: The five-point template of the 112x112 aligned crop (insightface/ArcFace convention).
-ARCFACE_TEMPLATE_112 = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
-    dtype=np.float64,
-)
+ARCFACE_TEMPLATE_112 = np.array(ARCFACE_POINTS_112, dtype=np.float64)
 ARCFACE_SIZE = 112
 
 #: OFIQ's alignment reference points in its 616x616 aligned image (OFIQ's ``alignImage``): eye

@@ -134,7 +134,7 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
     small, flat = pixels.too_small(g, image), pixels.flat(g, image, pixel_layout)
     refused = g.op("Or", [small, flat])
     size_hw = contract.preprocess.geometry.crop_size
-    code = lambda name: g.const(STATUS_CODES.index(name), np.int32)  # noqa: E731
+    code = lambda name: g.const(STATUS_CODES.index(name), np.int32)  # noqa: E731  (a one-line graph shorthand)
     if align == "never":
         crop = _geometry_crop(g, image, contract)
         box, points, face_score = _nan(g, (4,)), _nan(g, (5, 2)), _nan(g, ())

@@ -6,7 +6,7 @@ an If branch that shares the parent's names and initializers (a subgraph may rea
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Sequence, Union, overload
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class Graph:
         #: this graph's own initializers: the root's constants, or the weights of a network inlined into
         #: this branch (ONNX Runtime's layout transforms only see a subgraph's own initializers)
         self.initializers: list[Any] = []
-        self._root = parent._root if parent is not None else self
+        self._root: Graph = parent._root if parent is not None else self
         if parent is None:
             self._count = 0
 
@@ -42,6 +42,14 @@ class Graph:
         name = self.name(hint)
         self._root.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
+
+    @overload
+    def op(self, op_type: str, inputs: Sequence[str], outputs: Literal[1] = 1, hint: Optional[str] = None,
+           **attrs: Any) -> str: ...
+
+    @overload
+    def op(self, op_type: str, inputs: Sequence[str], outputs: int, hint: Optional[str] = None,
+           **attrs: Any) -> list[str]: ...
 
     def op(self, op_type: str, inputs: Sequence[str], outputs: int = 1, hint: Optional[str] = None,
            **attrs: Any) -> Names:

@@ -37,7 +37,7 @@ def norm(g: Graph, output: str, output_kind: str) -> str:
 def score(g: Graph, q: str, calibration: Calibration) -> str:
     """q float64 [] -> Q int32 []: clip(round_half_away(h (a + s sigmoid((q - x0) / w))), 0, 100)."""
     c = calibration
-    f64 = lambda v: g.const(v, np.float64)  # noqa: E731
+    f64 = lambda v: g.const(v, np.float64)  # noqa: E731  (a one-line graph shorthand)
     z = g.op("Div", [g.op("Sub", [q, f64(c.x0)]), f64(c.w)])
     value = g.op("Mul", [f64(c.h), g.op("Add", [f64(c.a), g.op("Mul", [f64(c.s), g.op("Sigmoid", [z])])])])
     rounded = g.op("Mul", [g.op("Sign", [value]), g.op("Floor", [g.op("Add", [g.op("Abs", [value]), f64(0.5)])])])

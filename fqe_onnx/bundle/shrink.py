@@ -70,7 +70,7 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
     width_in, height_in = (g.op("Gather", [hw, g.const(k, np.int64)]) for k in (1, 0))
     wx, x0, x1 = axis(0, width_in)
     wy, y0, y1 = axis(1, height_in)
-    unsq = lambda t: g.op("Unsqueeze", [t, g.const([0], np.int64)])  # noqa: E731
+    unsq = lambda t: g.op("Unsqueeze", [t, g.const([0], np.int64)])  # noqa: E731  (a one-line graph shorthand)
     window = g.op("Slice", [bgr, g.op("Concat", [unsq(y0), unsq(x0)], axis=0), g.op("Concat", [unsq(y1), unsq(x1)], axis=0),
                             g.const([0, 1], np.int64)])
     chw = g.cast(g.op("Transpose", [window], perm=[2, 0, 1]), np.float64)  # [3, rows, cols]

@@ -24,7 +24,7 @@ def similarity(g: Graph, points: str, template: str) -> str:
         return g.op("Gather", [t, g.const(k, np.int64)], axis=1)
 
     x, y, u, v = column(src, 0), column(src, 1), column(dst, 0), column(dst, 1)
-    total = lambda t: g.op("ReduceSum", [t, axis0], keepdims=0)  # noqa: E731
+    total = lambda t: g.op("ReduceSum", [t, axis0], keepdims=0)  # noqa: E731  (a one-line graph shorthand)
     variance = total(g.op("Add", [g.op("Mul", [x, x]), g.op("Mul", [y, y])]))
     a = g.op("Div", [total(g.op("Add", [g.op("Mul", [x, u]), g.op("Mul", [y, v])])), variance])
     b = g.op("Div", [total(g.op("Sub", [g.op("Mul", [x, v]), g.op("Mul", [y, u])])), variance])
@@ -32,6 +32,6 @@ def similarity(g: Graph, points: str, template: str) -> str:
     mu, mv = (g.op("Squeeze", [column(dst_mean, k)]) for k in (0, 1))
     tx = g.op("Sub", [g.op("Sub", [mu, g.op("Mul", [a, mx])]), g.op("Mul", [g.op("Neg", [b]), my])])
     ty = g.op("Sub", [g.op("Sub", [mv, g.op("Mul", [b, mx])]), g.op("Mul", [a, my])])
-    row = lambda *vs: g.op("Concat", [g.op("Unsqueeze", [t, axis0]) for t in vs], axis=0)  # noqa: E731
+    row = lambda *vs: g.op("Concat", [g.op("Unsqueeze", [t, axis0]) for t in vs], axis=0)  # noqa: E731  (a one-line graph shorthand)
     return g.op("Concat", [g.op("Unsqueeze", [row(a, g.op("Neg", [b]), tx), axis0]),
                            g.op("Unsqueeze", [row(b, a, ty), axis0])], axis=0)

@@ -68,11 +68,12 @@ def view_rects(g: Graph, height_width: str) -> str:
     height, width, whole = _whole_scale(g, height_width)
     used = [g.op("Greater", [whole, _f64(g, scale * TILE_TRIGGER)]) for scale in TILE_SCALES]
     # each level's coarser view: the next used level's scale, else the whole image
-    coarser, following = [], whole
+    coarser: list[str] = []
+    following = whole
     for scale, level_used in reversed(list(zip(TILE_SCALES, used))):
         coarser.insert(0, following)
         following = g.op("Where", [level_used, _f64(g, scale), following])
-    unsq = lambda t, axes: g.op("Unsqueeze", [t, g.const(axes, np.int64)])  # noqa: E731
+    unsq = lambda t, axes: g.op("Unsqueeze", [t, g.const(axes, np.int64)])  # noqa: E731  (a one-line graph shorthand)
     rows = [unsq(g.op("Concat", [g.const([0.0, 0.0], np.float64), unsq(width, [0]), unsq(height, [0]),
                                  g.const([np.inf], np.float64)], axis=0), [0])]
     for scale, level_used, level_coarser in zip(TILE_SCALES, used, coarser):
@@ -133,7 +134,7 @@ def look(g: Graph, bgr: str, rect: str, detect: Detect) -> tuple[str, str]:
     origin, size = (g.cast(g.op("Gather", [rect, g.const(k, np.int64)]), np.int64) for k in ([1, 0], [3, 2]))
     scores, boxes = detect(g, bgr, (origin, size))
     face = _at(g, _at(g, scores, 0), 1, axis=1)
-    cat = lambda vs: g.op("Concat", [g.op("Unsqueeze", [v, g.const([0], np.int64)]) for v in vs], axis=0)  # noqa: E731
+    cat = lambda vs: g.op("Concat", [g.op("Unsqueeze", [v, g.const([0], np.int64)]) for v in vs], axis=0)  # noqa: E731  (a one-line graph shorthand)
     pixels = g.op("Add", [g.op("Mul", [g.cast(_at(g, boxes, 0), np.float64), cat([w, h, w, h])]), cat([x, y, x, y])])
     return face, pixels
 
@@ -143,7 +144,7 @@ def box_iou(g: Graph, box: str, boxes: str) -> str:
     b = [_at(g, box, k) for k in range(4)]
     c = [_at(g, boxes, k, axis=1) for k in range(4)]
     zero = _f64(g, 0.0)
-    span = lambda lo, hi: g.op("Max", [g.op("Sub", [g.op("Min", [b[hi], c[hi]]), g.op("Max", [b[lo], c[lo]])]), zero])  # noqa: E731
+    span = lambda lo, hi: g.op("Max", [g.op("Sub", [g.op("Min", [b[hi], c[hi]]), g.op("Max", [b[lo], c[lo]])]), zero])  # noqa: E731  (a one-line graph shorthand)
     inter = g.op("Mul", [span(0, 2), span(1, 3)])
     areas = g.op("Mul", [g.op("Sub", [c[2], c[0]]), g.op("Sub", [c[3], c[1]])])
     own = g.op("Mul", [g.op("Sub", [b[2], b[0]]), g.op("Sub", [b[3], b[1]])])

@@ -69,7 +69,7 @@ def warp(g: Graph, bgr: str, matrix: str, height: int, width: int) -> str:
     gx, gy = g.op("Sub", [one, fx]), g.op("Sub", [one, fy])
     # each weight [h, w] as [h, w, C] (times a row of ones, exact): a trailing axis of 1 broadcasts 25x slower
     ones = g.op("Expand", [g.const([[1.0]], np.float64, "one"), g.op("Concat", [g.const([1], np.int64), channels], axis=0)])
-    weight = lambda a, b: g.op("MatMul", [g.op("Unsqueeze", [g.op("Mul", [a, b]), g.const([2], np.int64)]), ones])  # noqa: E731
+    weight = lambda a, b: g.op("MatMul", [g.op("Unsqueeze", [g.op("Mul", [a, b]), g.const([2], np.int64)]), ones])  # noqa: E731  (a one-line graph shorthand)
     value = g.op("Add", [g.op("Add", [g.op("Mul", [tap(y0, x0), weight(gx, gy)]), g.op("Mul", [tap(y0, x1), weight(fx, gy)])]),
                          g.op("Add", [g.op("Mul", [tap(y1, x0), weight(gx, fy)]), g.op("Mul", [tap(y1, x1), weight(fx, fy)])])])
     return clip_levels(g, g.cast(g.op("Round", [value]), np.float32))

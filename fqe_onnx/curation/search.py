@@ -10,7 +10,7 @@ per identity (the sizes of the identities bound its blocks), for the own-identit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def exact_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, 
     return Neighbours(out_i, out_s)
 
 
-def import_faiss():  # type: ignore[no-untyped-def]
+def import_faiss() -> Any:
     try:
         import faiss
     except ImportError:
@@ -94,7 +94,7 @@ def import_faiss():  # type: ignore[no-untyped-def]
     return faiss
 
 
-def faiss_index(unit: np.ndarray, valid: np.ndarray, lists: Optional[int] = None, seed: int = 0):  # type: ignore[no-untyped-def]
+def faiss_index(unit: np.ndarray, valid: np.ndarray, lists: Optional[int] = None, seed: int = 0) -> Any:
     """An inverted-file index (IVF, flat lists, inner product) over the valid rows, trained on a
     seeded sample of at most 64 images per list. ``lists`` defaults to about sqrt(N)."""
     faiss = import_faiss()
@@ -115,20 +115,20 @@ def faiss_index(unit: np.ndarray, valid: np.ndarray, lists: Optional[int] = None
 
 def faiss_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, k: int = K_OTHER,
                        probes: int = 16, fetch: int = 64, queries: Optional[np.ndarray] = None,
-                       index: object = None, block: int = BLOCK, progress: Progress = None) -> Neighbours:
+                       index: Any = None, block: int = BLOCK, progress: Progress = None) -> Neighbours:
     """As ``exact_cross_search``, through a faiss IVF index: each query asks for its ``fetch``
     nearest images in ``probes`` lists, and those of its own identity are dropped. Approximate: a
     neighbour can be missed (in a list not probed, or behind more than ``fetch - k`` images of the
     query's own identity)."""
     faiss_index_ = index if index is not None else faiss_index(unit, valid)
-    faiss_index_.nprobe = probes  # type: ignore[attr-defined]
+    faiss_index_.nprobe = probes
     labels = np.asarray(labels)
     rows = np.arange(len(unit)) if queries is None else np.asarray(queries, dtype=np.int64)
     out_i = np.full((len(rows), k), -1, dtype=np.int64)
     out_s = np.full((len(rows), k), -np.inf, dtype=np.float32)
     for q0 in range(0, len(rows), block):
         q_rows = rows[q0:q0 + block]
-        sims, found = faiss_index_.search(np.ascontiguousarray(unit[q_rows], dtype=np.float32), fetch)  # type: ignore[attr-defined]
+        sims, found = faiss_index_.search(np.ascontiguousarray(unit[q_rows], dtype=np.float32), fetch)
         same = (found < 0) | (labels[np.maximum(found, 0)] == labels[q_rows][:, None])
         sims = np.where(same, -np.inf, sims).astype(np.float32)
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]

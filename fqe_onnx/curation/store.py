@@ -73,7 +73,7 @@ class StoreWriter:
         self.written = 0
         self._records: list[Record] = []  # Parquet only: written at close
         self._rows: list[Optional[np.ndarray]] = []
-        self._array: Optional[np.ndarray] = None
+        self._array: Optional[np.memmap] = None
         self._index: Any = None
         self._csv: Optional[RecordWriter] = None
         self._pending: list[Record] = []  # rows before the dimension is known (all failed so far)
@@ -96,7 +96,7 @@ class StoreWriter:
                 self._open_array(len(vector))
             if self._array is not None:
                 self._array[self.written] = np.nan if vector is None else vector
-            self._csv.write(record)  # type: ignore[union-attr]
+            self._csv.write(record)  # type: ignore[union-attr]  # set for .npy stores, the only ones here
         self.written += 1
 
     def _open_array(self, dim: int) -> None:

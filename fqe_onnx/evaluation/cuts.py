@@ -14,7 +14,7 @@ values) it has one row per distinct value.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def change_points(quality: np.ndarray) -> np.ndarray:
     return finite
 
 
-def cuts_at(cuts: Sequence[float], quality: np.ndarray, mated_a: np.ndarray, mated_b: np.ndarray,
+def cuts_at(cuts: Union[Sequence[float], np.ndarray], quality: np.ndarray, mated_a: np.ndarray, mated_b: np.ndarray,
             mated_similarity: np.ndarray, threshold: float) -> list[Cut]:
     """One row per cut: images with ``quality`` < cut, mated comparisons discarded, FNMR of the rest.
 
@@ -119,7 +119,7 @@ def cut_within_budget(table: Sequence[Cut], max_images: int) -> Optional[Cut]:
     allowed = [c for c in table if c.images_below <= max_images and c.fnmr is not None]
     if not allowed:
         return None
-    best = min(c.fnmr for c in allowed)  # type: ignore[type-var]
+    best = min(c.fnmr for c in allowed)  # type: ignore[type-var]  # allowed: only cuts with an FNMR
     return next(c for c in allowed if c.fnmr == best)
 
 

@@ -4,7 +4,7 @@ random sample of non-mated pairs across identities, and their cosine similaritie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def mated_pairs(identities: Sequence[str], cap: int = MATED_CAP, seed: int = 0) 
     return np.concatenate(a), np.concatenate(b)
 
 
-def non_mated_pairs(identities: Sequence[str], count: int = NON_MATED, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def non_mated_pairs(identities: Union[Sequence[str], Sequence[int]], count: int = NON_MATED, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``count`` distinct cross-identity pairs (a < b), seeded; all of them when there are fewer."""
     labels = np.unique(np.asarray(identities), return_inverse=True)[1].reshape(-1)
     n = len(labels)

@@ -77,7 +77,7 @@ def _q_panel(axes: Any, evaluation: Any, fmr: str, cuts: dict[str, Any], names: 
 def plot_edc(evaluation: Any, path: Path) -> Optional[Path]:
     """Write ``edc_figure`` to ``path``; None (and no file) without matplotlib or a supported FMR."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (only whether it is installed)
     except ImportError:
         return None
     figure = edc_figure(evaluation)

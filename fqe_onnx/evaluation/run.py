@@ -83,7 +83,7 @@ def read_quality_csv(spec: str, names: Sequence[str]) -> tuple[str, np.ndarray, 
 
 def _is_number(text: Optional[str]) -> bool:
     try:
-        return math.isfinite(float(text))  # type: ignore[arg-type]
+        return math.isfinite(float(text))  # type: ignore[arg-type]  # None: the TypeError below
     except (TypeError, ValueError):
         return False
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
 from ..contract import Calibration
 from ..errors import FqeError
+
+if TYPE_CHECKING:
+    from ..scorer import Scorer
+    from ..sources import ImageSource
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class UtilityTargets:
 
 
 def utility_targets(embeddings: Sequence[Optional[np.ndarray]], identities: Sequence[str],
-                    is_reference: Sequence[bool], threshold: float) -> UtilityTargets:
+                    is_reference: Union[Sequence[bool], np.ndarray], threshold: float) -> UtilityTargets:
     """Successes and trials for every usable probe that has at least one usable reference."""
     usable = np.array([e is not None for e in embeddings])
     dim = next(len(e) for e in embeddings if e is not None)
@@ -162,7 +166,7 @@ class UtilityData:
     info: dict
 
 
-def utility_data(scorer, sources, fr_scorer=None, fmr: float = 1e-3, references: Optional[str] = None,
+def utility_data(scorer: Scorer, sources: Sequence[ImageSource], fr_scorer: Optional[Scorer] = None, fmr: float = 1e-3, references: Optional[str] = None,
                  threshold: Optional[float] = None, non_mated: Optional[int] = None, seed: int = 0) -> UtilityData:
     """Score and embed identity-labelled ``sources`` once and compute every probe's target. The
     threshold is fixed at ``fmr`` on a seeded sample of non-mated comparisons, unless given (held-out
@@ -208,7 +212,7 @@ def utility_data(scorer, sources, fr_scorer=None, fmr: float = 1e-3, references:
     return UtilityData(q, targets, threshold, info)
 
 
-def utility_calibration(scorer, sources, fr_scorer=None, fmr: float = 1e-3, references: Optional[str] = None,
+def utility_calibration(scorer: Scorer, sources: Sequence[ImageSource], fr_scorer: Optional[Scorer] = None, fmr: float = 1e-3, references: Optional[str] = None,
                         non_mated: Optional[int] = None, seed: int = 0) -> UtilityResult:
     """``utility_data``, then the fit (see the module's docstring) and its reliability on the same data."""
     data = utility_data(scorer, sources, fr_scorer, fmr, references, None, non_mated, seed)

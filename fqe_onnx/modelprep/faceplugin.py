@@ -8,8 +8,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..align.template import ARCFACE_TEMPLATE_112
-from ..contract import GEOMETRIES, Calibration, Contract, OutputSpec, Preprocess
+from ..contract import ARCFACE_POINTS_112, GEOMETRIES, Calibration, Contract, OutputSpec, Preprocess
 from ..errors import ModelError
 from .graph import check_batch_equivalence, flush_denormals, make_batch_dynamic, name_batch_axis, rewrite_prelu
 
@@ -33,7 +32,7 @@ FACEPLUGIN_QUANTILE_INFO = {"method": "quantile", "quantiles": [0.05, 0.95], "sc
 
 FACEPLUGIN_CONTRACT = Contract(
     preprocess=Preprocess(channel_order="RGB", geometry=GEOMETRIES["aligned112"], mean=(127.0,), scale=(128.0,),
-                          template=tuple(map(tuple, ARCFACE_TEMPLATE_112.tolist()))),
+                          template=ARCFACE_POINTS_112),
     output=OutputSpec("embedding", 512),
     calibration=FACEPLUGIN_CALIBRATION,
     calibration_info=FACEPLUGIN_CALIBRATION_INFO,

@@ -126,7 +126,7 @@ def rewrite_prelu(model: Any) -> int:
             minus_slope = numpy_helper.from_array(-channel_slopes.reshape(channels, 1, 1, 1), f"{prefix}_fqe_minus_slope")
             added += [minus_one, minus_slope]
             folded.add(slope)
-            depthwise = {"group": channels, "kernel_shape": [1, 1]}
+            depthwise: dict[str, Any] = {"group": channels, "kernel_shape": [1, 1]}
             nodes += [
                 helper.make_node("Relu", [x], [f"{y}_positive"], name=f"{prefix}_relu"),
                 helper.make_node("Conv", [x, minus_one.name], [f"{y}_negated"], name=f"{prefix}_negate", **depthwise),

@@ -91,7 +91,7 @@ def _identities(rows: list[Row]) -> str:
             groups[row.identity].append(row)
     if not groups:
         return '<p class="muted">No identities (images are not in identity folders).</p>'
-    table = []
+    table: list[list[Any]] = []
     for identity, members in groups.items():
         scores = [r.Q for r in members if r.Q is not None]
         table.append([identity, len(members), len(members) - len(scores), f"{median(scores):g}" if scores else "",
@@ -139,8 +139,9 @@ def build_report(scores: Path, images: Path, count: int = 24, evaluation: Option
         f"<h1>fqe-onnx report: {escape(scores.name)}</h1>",
         f"<p>{len(rows)} {'rows (one per face)' if any(r.face is not None for r in rows) else 'images'}, {len(scored)} scored, {len(rows) - len(scored)} errors. Images from "
         f"{escape(str(images))}.</p>",
-        '<h2>Scores</h2><div class="charts">' + histogram([r.Q for r in scored])
-        + scatter([r.q for r in sample], [r.Q for r in sample], "Q against q", "q (embedding norm)", "Q") + "</div>",
+        '<h2>Scores</h2><div class="charts">' + histogram([r.Q for r in scored])  # type: ignore[misc]  # scored rows have Q
+        + scatter([r.q for r in sample], [r.Q for r in sample], "Q against q", "q (embedding norm)", "Q")  # type: ignore[misc]  # and q
+        + "</div>",
         "<h2>Framing and errors</h2>" + _table(["mode", "images"], [[m, c] for m, c in modes.most_common()])
         + ("<br>" + _table(["error kind", "images"], [[k, c] for k, c in kinds.most_common()]) if kinds else
            '<p class="muted">No errors.</p>'),
@@ -148,7 +149,8 @@ def build_report(scores: Path, images: Path, count: int = 24, evaluation: Option
         f"<h2>The {min(count, len(scored))} highest scored faces</h2>" + _faces(scored[::-1][:count], images),
         "<h2>Per identity</h2>" + _identities(rows),
     ]
-    slider, script = slider_section([r.Q for r in scored], len(rows) - len(scored), any(r.identity for r in rows),
+    scored_Q: list[int] = [r.Q for r in scored]  # type: ignore[misc]  # scored rows have Q
+    slider, script = slider_section(scored_Q, len(rows) - len(scored), any(r.identity for r in rows),
                                     read_cut_table(evaluation) if evaluation is not None else None)
     sections.insert(2, "<h2>Threshold</h2>" + slider)
     if evaluation is not None:

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Batcher:
         """Images waiting in the queue (not yet in a batch)."""
         return len(self._queue)
 
-    def submit(self, items: list[Item]) -> list[Job]:
+    def submit(self, items: Sequence[Item]) -> list[Job]:
         """Queue all of a request's images, or none of them (QueueFull, Closed)."""
         jobs = [Job(item) for item in items]
         with self._cond:

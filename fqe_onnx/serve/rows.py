@@ -62,7 +62,7 @@ def openapi_document() -> dict[str, Any]:
         "name": {"type": "string"}, "identity": {"type": "string"},
         "data": {"type": "string", "format": "byte", "description": "the image file's bytes, base64"}}}
     retry = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
-    security = [{"apiKey": []}, {"bearer": []}]
+    security: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
     json_body = {"application/json": {"schema": {"type": "object"}}}
     return {
         "openapi": "3.0.3",

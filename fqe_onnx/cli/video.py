@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 
 import click
 
-from ..cli import EXIT_SIGINT, EXIT_SIGTERM, device_option, fail, model_option
+from .options import EXIT_SIGINT, EXIT_SIGTERM, device_option, fail, model_option
 from ..errors import FqeError
 
 SIGNAL_EXITS = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
@@ -123,10 +123,10 @@ def video(sources: tuple[str, ...], out: Path, model: Optional[str], device: str
     /dev/videoN or N) and keep each track's best shots: OUT/tracks.csv, OUT/faces.csv, OUT/shots/,
     and one JSON line per finished track on stdout."""
     from ..scorer import Scorer
-    from .pipeline import FaceVideo, VideoSettings
-    from .schedule import ScheduleSettings
-    from .source import ReaderSettings, VideoSourceError, expand_sources
-    from .writer import VideoOutput
+    from ..video.pipeline import FaceVideo, VideoSettings
+    from ..video.schedule import ScheduleSettings
+    from ..video.source import ReaderSettings, VideoSourceError, expand_sources
+    from ..video.writer import VideoOutput
 
     try:
         specs = expand_sources(list(sources))

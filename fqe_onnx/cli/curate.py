@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import click
 
-from ..cli import UsageOrModelError, align_option, contract_options, device_option, fail, model_option
+from .options import UsageOrModelError, align_option, contract_options, device_option, fail, model_option
 from ..errors import FqeError
 
 STORE_NAME = "embeddings.npy"
@@ -20,7 +20,7 @@ def embed_into_store(root: str, out: Path, model: Optional[str], device: str, ba
     """Embed every image under ROOT once, into OUT/embeddings.npy (+ index); returns its path."""
     from ..scorer import Scorer
     from ..sources import find_images
-    from .store import StoreWriter
+    from ..curation.store import StoreWriter
 
     sources = find_images(root)
     if not sources:
@@ -79,15 +79,15 @@ def curate(root: str, out: Path, embeddings: Optional[str], min_q: float, max_fn
     """Find the mislabelled, duplicated and merged faces of ROOT/IDENTITY/IMAGE: a decision (keep,
     review, reject) and stable reasons per image and per identity folder, and a review page."""
     from ..fs import write_atomically
-    from .files import write_tables
-    from .pipeline import Settings, curate as run_curation, describe, summary
-    from .store import read_store
+    from ..curation.files import write_tables
+    from ..curation.pipeline import Settings, curate as run_curation, describe, summary
+    from ..curation.store import read_store
 
     try:
         if embeddings:
             store_path = Path(embeddings)
         elif engine == "ray":
-            from .ray import embed_on_ray
+            from ..curation.ray import embed_on_ray
 
             store_path = out / "embeddings"
             counts = embed_on_ray(root, str(store_path), model, device, align, max_pixels, address, overrides)
@@ -105,7 +105,7 @@ def curate(root: str, out: Path, embeddings: Optional[str], min_q: float, max_fn
         info["embeddings"] = str(store_path)
         written = write_tables(result, out, info)
         if page:
-            from .page import build_page
+            from ..curation.page import build_page
 
             html = build_page(result, Path(root), f"fqe-onnx curation of {Path(root).name}")
             write_atomically(out / "review.html", html.encode("utf-8"))

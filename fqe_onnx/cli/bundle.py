@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
+
+from ..errors import FqeError
+from .options import fail
 
 
 @click.command()
@@ -22,16 +25,14 @@ def bundle(model: Optional[str], out: Optional[Path], pixels: str, align: str, e
            check_root: Optional[Path]) -> None:
     """Write MODEL (default: the default zoo model), its face detector and landmark model as one ONNX
     graph: decoded pixels in; q, Q, status, box, points and face score out."""
-    from ..cli import fail
-    from ..errors import FqeError
     from ..sources import find_images
-    from .api import make_bundle, write_bundle
-    from .check import compare, format_comparison
+    from ..bundle.api import make_bundle, write_bundle
+    from ..bundle.check import compare, format_comparison
 
     if out is None and check_root is None:
         raise click.UsageError("give --out OUT.onnx, or --check ROOT")
     try:
-        options = dict(pixels=pixels, align=align, embedding=embedding)
+        options: dict[str, Any] = dict(pixels=pixels, align=align, embedding=embedding)
         proto = write_bundle(out, model, **options) if out is not None else make_bundle(model, **options)
         if out is not None:
             click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)", err=True)
@@ -49,9 +50,7 @@ def bundle(model: Optional[str], out: Optional[Path], pixels: str, align: str, e
 def vectors(model: Optional[str], out: Path) -> None:
     """Write conformance vectors for MODEL (default: the default zoo model): PNG images and
     expected.json with the Python path's status, q, Q, box and points for each."""
-    from ..cli import fail
-    from ..errors import FqeError
-    from .vectors import write_vectors
+    from ..bundle.vectors import write_vectors
 
     try:
         document = write_vectors(out, model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ModelError
+from .errors import ModelError
 
 PRECISIONS = ("fp32", "fp16")
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 
 import click
 
-from ..cli import align_option, contract_options, device_option, fail, main, model_option
+from .options import align_option, contract_options, device_option, fail, model_option
 from ..errors import FqeError
 
 #: The API key can come from the environment instead of the command line (where `ps` shows it).
@@ -46,7 +46,8 @@ def run_server(app: Any, service: Any, host: str, port: int, drain_timeout: floa
                 service.loop.call_soon_threadsafe(service.begin_drain)
 
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info", lifespan="on",
-                            timeout_graceful_shutdown=drain_timeout, timeout_keep_alive=5)
+                            timeout_graceful_shutdown=drain_timeout,  # type: ignore[arg-type]  # a float works: it is a timeout
+                            timeout_keep_alive=5)
     server = DrainingServer(config)
     service.on_fatal = lambda message: setattr(server, "should_exit", True)
     server.run()
@@ -92,19 +93,19 @@ def serve(model: Optional[str], device: str, host: str, port: int, batch_size: O
     """Score images over HTTP: POST /v1/score (multipart files or JSON base64), GET /v1/model,
     /healthz, /readyz, /metrics, /openapi.json. Needs the serve extra."""
     try:
-        from .rows import openapi_document
+        from ..serve.rows import openapi_document
     except ImportError as exc:
-        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})")
+        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})") from exc
     if print_openapi:
         click.echo(json.dumps(openapi_document(), indent=2))
         return
     if max_images > max_queue:
         raise click.UsageError(f"--max-images ({max_images}) must not be over --max-queue ({max_queue})")
     try:
-        from .app import build_app
-        from .service import ServeConfig, Service
+        from ..serve.app import build_app
+        from ..serve.service import ServeConfig, Service
     except ImportError as exc:
-        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})")
+        raise click.ClickException(f"fqe-onnx serve needs the serve extra: pip install 'fqe-onnx[serve]' ({exc})") from exc
     from ..scorer import Scorer
     from ..session import available_cores
 
@@ -126,6 +127,3 @@ def serve(model: Optional[str], device: str, host: str, port: int, batch_size: O
     if service.failure:
         click.echo(f"Error: {service.failure}", err=True)
         sys.exit(2)
-
-
-main.add_command(serve)
