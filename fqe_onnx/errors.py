@@ -22,7 +22,7 @@ class RuntimeMissingError(FqeError):
 
 
 #: Stable error kinds for per-image failures (the ``error_kind`` column): what a pipeline acts on.
-#: The texts say what happened and what to do; the README lists them.
+#: The texts say what happened and what to do; docs/reference/errors.md lists them.
 ERROR_KINDS = {
     "unreadable": "the file or folder could not be read (missing, no permission, I/O error): fix access, then retry",
     "not-a-file": "a FIFO, socket or device with an image's name: skip it",

@@ -142,8 +142,8 @@ def test_enough_commands_run_and_markers_do_not_take_over():
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, default_model) -> Path:
     """What the pages' commands and Python blocks name: photos/ (one folder per person: the
-    public-domain astronaut photo, its aligned crop and a blurred copy; smooth random 112x112 images
-    for two others, scored as they are), a.jpg (the astronaut photo), b.png, crop.png (250x250),
+    public-domain astronaut photo, its aligned crop and a blurred copy; smooth random 112x112 images,
+    scored as they are, for seven others), a.jpg (the astronaut photo), b.png, crop.png (250x250),
     dataset/ (3 images) and model.onnx (the default model)."""
     import cv2
 
@@ -154,9 +154,10 @@ def workspace(tmp_path_factory, default_model) -> Path:
     write_image(root / "photos" / "person_a" / "1.jpg", photo)
     write_image(root / "photos" / "person_a" / "2.png", face)
     write_image(root / "photos" / "person_a" / "3.png", gaussian_blur(face, 1.5))
-    for person, seeds in [("person_b", (1, 2)), ("person_c", (3, 4))]:
-        for i, seed in enumerate(seeds, 1):
-            write_image(root / "photos" / person / f"{i}.png", random_face(seed, (112, 112)))
+    for person in range(7):  # curate needs 200 non-mated comparisons: 8 folders of 3 give 252
+        for i in range(3):
+            write_image(root / "photos" / f"person_{'bcdefgh'[person]}" / f"{i + 1}.png",
+                        random_face(100 + 3 * person + i, (112, 112)))
     for i, name in enumerate(["dataset/person_a/1.png", "dataset/person_a/2.png", "dataset/person_b/1.png"]):
         write_image(root / name, random_face(10 + i, (112, 112)))
     write_image(root / "a.jpg", photo)
