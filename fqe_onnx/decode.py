@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import ImageError
 
-#: Defaults, documented in the README; ``Limits`` overrides them per scorer (``--max-pixels``).
+#: Defaults, documented in docs/reliability.md; ``Limits`` overrides them per scorer (``--max-pixels``).
 MAX_PIXELS = 50_000_000
 MAX_BYTES = 100 * 1024 * 1024
 MIN_SIDE = 16

@@ -22,14 +22,14 @@ class RuntimeMissingError(FqeError):
 
 
 #: Stable error kinds for per-image failures (the ``error_kind`` column): what a pipeline acts on.
-#: The texts say what happened and what to do; the README lists them.
+#: The texts say what happened and what to do; docs/reference/errors.md lists them.
 ERROR_KINDS = {
     "unreadable": "the file or folder could not be read (missing, no permission, I/O error): fix access, then retry",
     "not-a-file": "a FIFO, socket or device with an image's name: skip it",
     "empty-file": "the file has no bytes (often an interrupted copy): copy it again",
     "truncated": "the image file is cut short: copy or download it again",
     "corrupt": "the image's compressed data is damaged (its decoder said so): copy or download it again",
-    "not-an-image": "the bytes are not an image that is decoded here (JPEG, PNG, BMP, WebP): skip it",
+    "not-an-image": "the bytes are not an image that is decoded here (JPEG, PNG, BMP, WebP, TIFF): skip it",
     "too-large": "over the file size or pixel limit (a decompression bomb, or --max-pixels too low)",
     "too-small": "a side below the smallest usable size: a reject",
     "flat": "one flat colour, no detail at all: a reject",

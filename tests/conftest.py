@@ -53,3 +53,10 @@ def dataset(tmp_path) -> Path:
     for i, rel in enumerate(["person_a/1.png", "person_a/2.png", "person_b/x.PNG", "loose.png"]):
         write_image(root / rel, random_face(i))
     return root
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The docs' counts (tests/test_docs_commands.py): commands and Python blocks run, lines marked not run."""
+    docs = sys.modules.get("test_docs_commands")
+    if docs is not None:
+        terminalreporter.write_line(docs.summary())

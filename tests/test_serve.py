@@ -1,5 +1,5 @@
 """``fqe-onnx serve`` as a real process on a loopback port, driven by a real HTTP client (httpx):
-rows equal score's, every refusal of the README's table, the hostile corpus as uploads, metrics,
+rows equal score's, every refusal of the serving guide's table, the hostile corpus as uploads, metrics,
 client disconnects, SIGTERM/SIGINT draining, and a schemathesis run over the committed OpenAPI document."""
 
 import base64

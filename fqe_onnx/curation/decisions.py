@@ -2,7 +2,7 @@
 identity. Pure functions on arrays; the user's files are never touched.
 
 Per image: an error kind, ``low-quality``, ``not-own-identity``, ``looks-like:IDENTITY``,
-``duplicate-of:PATH`` and ``too-few-to-check`` (see README "Curating a dataset"). Decisions:
+``duplicate-of:PATH`` and ``too-few-to-check`` (see docs/guides/curation.md). Decisions:
 ``reject`` for an image that failed, a low-quality image and the later of two near-identical
 copies in one identity; ``review`` for a label question (it may be a twin, a sibling or the
 wrong folder, which only a person can say); ``keep`` otherwise. Per identity: ``same-person-as``
@@ -24,7 +24,7 @@ from .search import Neighbours, block_similarities, groups, same_person_pairs
 from .thresholds import Thresholds, label_sums, pair_similarities
 
 KEEP, REVIEW, REJECT = "keep", "review", "reject"
-#: Per-image reason words (error kinds come from fqe_onnx.errors.ERROR_KINDS); the README lists them.
+#: Per-image reason words (error kinds come from fqe_onnx.errors.ERROR_KINDS); docs/guides/curation.md lists them.
 REASONS = ("low-quality", "not-own-identity", "looks-like:IDENTITY", "duplicate-of:PATH", "too-few-to-check")
 #: Per-identity reason words.
 IDENTITY_REASONS = ("same-person-as:IDENTITY", "mixed")

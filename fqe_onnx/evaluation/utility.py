@@ -75,7 +75,7 @@ def fit_utility(q: np.ndarray, successes: np.ndarray, trials: np.ndarray, iterat
     if s.sum() == 0 or s.sum() == n.sum():
         raise FqeError("every comparison " + ("failed" if s.sum() == 0 else "succeeded")
                        + " at this threshold: the data hold no failures (or no successes) to fit; "
-                       "add harder probes (see the README's calibration recipe)")
+                       "add harder probes (see docs/guides/calibration.md)")
     centre, spread = float(np.average(q, weights=n)), float(np.std(q)) or 1.0
     x = (q - centre) / spread  # standardised for a well-conditioned Newton step
     a = math.log(s.sum() / (n.sum() - s.sum()))

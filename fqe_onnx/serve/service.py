@@ -20,7 +20,7 @@ from .payload import Refusal
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """The service's limits (see the README's table of refusals)."""
+    """The service's limits (see the table of refusals in docs/guides/serving.md)."""
 
     max_wait_s: float = 0.005
     max_queue: int = 256
