@@ -144,7 +144,12 @@ def workspace(tmp_path_factory, default_model) -> Path:
     """What the pages' commands and Python blocks name: photos/ (one folder per person: the
     public-domain astronaut photo, its aligned crop and a blurred copy; smooth random 112x112 images,
     scored as they are, for seven others), a.jpg (the astronaut photo), b.png, crop.png (250x250),
-    dataset/ (3 images) and model.onnx (the default model)."""
+    dataset/ (3 images), model.onnx (the default model) and clip.mp4 (made by the video page's own
+    script, as a reader would make it)."""
+    import re
+    import subprocess
+    import sys
+
     import cv2
 
     from fqe_onnx.demo import astronaut_bgr, demo_face, gaussian_blur
@@ -164,7 +169,10 @@ def workspace(tmp_path_factory, default_model) -> Path:
     write_image(root / "b.png", random_face(20, (112, 112)))
     write_image(root / "crop.png", random_face(21, (250, 250)))
     shutil.copy(default_model, root / "model.onnx")
-    assert cv2.imread(str(root / "a.jpg")) is not None
+    video_page = (ROOT / "docs" / "guides" / "video.md").read_text()
+    clip_maker = re.search(r"python - <<'EOF'\n(.*?)\nEOF\n", video_page, flags=re.S).group(1)
+    subprocess.run([sys.executable, "-c", clip_maker], cwd=root, check=True, timeout=300)
+    assert cv2.imread(str(root / "a.jpg")) is not None and (root / "clip.mp4").stat().st_size > 0
     return root
 
 
