@@ -41,7 +41,7 @@ from fqe_onnx.bundle.assemble import STATUS_CODES  # noqa: E402  (after the sys.
 from fqe_onnx.bundle.check import python_status  # noqa: E402  (after the sys.path insert above)
 from fqe_onnx.decode import read_image  # noqa: E402  (after the sys.path insert above)
 from verification import edc_pauc, lfw_items, pair_scores  # noqa: E402  (after the sys.path insert above)
-from fqe_onnx.machine import describe_line
+from fqe_onnx.machine import describe_line  # noqa: E402  (after the sys.path insert above)
 
 
 SPEED_IMAGES, SPEED_ROUNDS, RUNTIME_IMAGES = 300, 3, 100

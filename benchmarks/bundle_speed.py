@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from frames import large_frame  # noqa: E402  (after the sys.path insert above)
 
 from fqe_onnx.bundle.api import BundleSession, bgr_to_layout  # noqa: E402  (after the sys.path insert above)
-from fqe_onnx.machine import describe_line
+from fqe_onnx.machine import describe_line  # noqa: E402  (after the sys.path insert above)
 
 FRAME = ROOT / "tests" / "vectors" / "faceplugin-mobilefacenet" / "frame-250.png"
 

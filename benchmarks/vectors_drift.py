@@ -23,11 +23,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fqe_onnx import Scorer  # noqa: E402
-from fqe_onnx.bundle.vectors import expected_row  # noqa: E402
-from fqe_onnx.decode import Limits, read_image  # noqa: E402
-from fqe_onnx.machine import describe_line  # noqa: E402
-from fqe_onnx.zoo import resolve_model  # noqa: E402
+from fqe_onnx import Scorer  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.bundle.vectors import expected_row  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.decode import Limits, read_image  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.machine import describe_line  # noqa: E402  (after the sys.path insert above)
+from fqe_onnx.zoo import resolve_model  # noqa: E402  (after the sys.path insert above)
 
 FIELDS = ("q_relative", "Q", "box_px", "points_px", "face_score")
 

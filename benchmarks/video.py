@@ -444,7 +444,7 @@ def main() -> None:
     close = [a for a in tracked if a["reference"] >= 0 and a["ours"] is not None and a["reference"] - a["ours"] <= 3]
     scored_refs = [a for a in appearances if a["reference"] >= 0]
     print("\nper appearance (video, id, kind, tracks, best-shot Q, best Q of score on any frame's crop):")
-    for size, path, r, _, _ in results:
+    for _size, path, r, _, _ in results:
         print(f"  {path.name}: " + ", ".join(f"{a['id']}:{a['kind']}:{a['tracks']}:{a['ours']}/{a['reference']}"
                                             for a in r["appearances"]))
     rtf, cpu_rtf = {}, {}

@@ -138,8 +138,8 @@ def test_a_face_leaving_through_an_edge_ends_its_track_without_waiting_a_second(
     while x < WIDTH - 20:  # walks right until the detector loses it at the edge
         step(tracker, frame, [(box_at(x, 200), seen(a, frame))])
         frame, x = frame + 1, x + 12
-    last_seen = frame - 1
-    for frame in range(frame, frame + 40):
+    last_seen = start = frame - 1
+    for frame in range(start + 1, start + 41):
         _, ended = step(tracker, frame, [])
         if ended:
             break

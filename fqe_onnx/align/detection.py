@@ -226,11 +226,10 @@ class FaceDetector:
         around a face a video already follows)."""
         if not images:
             return []
-        if views is None:
-            views = [self.views(*image.shape[:2]) for image in images]
-        views = [(k, view) for k, image_views in enumerate(views) for view in image_views]
+        per_image = [self.views(*image.shape[:2]) for image in images] if views is None else views
+        looks = [(k, view) for k, image_views in enumerate(per_image) for view in image_views]
         found: list[list[tuple[np.ndarray, np.ndarray, bool]]] = [[] for _ in images]
-        for (k, view), (boxes, scores) in zip(views, self._look(images, views)):
+        for (k, view), (boxes, scores) in zip(looks, self._look(images, looks)):
             keep = inside_tile(boxes, view, images[k].shape[1], images[k].shape[0])
             found[k].append((boxes[keep], scores[keep], view.w < images[k].shape[1] or view.h < images[k].shape[0]))
         merged = [self._merged(parts) for parts in found]

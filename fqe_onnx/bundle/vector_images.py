@@ -114,7 +114,10 @@ def binomial_blur(image: np.ndarray, order: int) -> np.ndarray:
     for axis in (0, 1):
         padded = np.pad(pixels, [(radius, radius) if a == axis else (0, 0) for a in range(pixels.ndim)], mode="edge")
         length = pixels.shape[axis]
-        pixels = sum(int(w) * np.take(padded, np.arange(k, k + length), axis=axis) for k, w in enumerate(taps))
+        summed = np.zeros_like(pixels)
+        for k, weight in enumerate(taps.tolist()):
+            summed += weight * np.take(padded, np.arange(k, k + length), axis=axis)
+        pixels = summed
     scale = 1 << (2 * order)
     return ((pixels + scale // 2) // scale).astype(np.uint8)
 
@@ -149,9 +152,10 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     import cv2
 
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
+        raise ValueError("JPEG encoding or decoding failed")
+    return decoded
 
 
 def occlude_from_bottom(image: np.ndarray, rows: int) -> np.ndarray:

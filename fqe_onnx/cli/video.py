@@ -20,7 +20,7 @@ import click
 from .options import EXIT_SIGINT, EXIT_SIGTERM, device_option, fail, model_option
 from ..errors import FqeError
 
-SIGNAL_EXITS = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+SIGNAL_EXITS: dict[int, int] = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 #: Seconds between progress lines on a terminal.
 PROGRESS_EVERY = 0.5
 
@@ -141,7 +141,7 @@ def video(sources: tuple[str, ...], out: Path, model: Optional[str], device: str
         raise fail(exc) from exc
     if not specs:
         click.echo(f"warning: no videos in {', '.join(sources)}", err=True)
-    stop, caught = threading.Event(), []
+    stop, caught = threading.Event(), list[int]()
     bar = Progress(progress)
     totals = {"decoded": 0, "dropped": 0, "processed": 0, "seconds": 0.0, "media": 0.0}
     with scorer, output, signals_stop(stop, caught):

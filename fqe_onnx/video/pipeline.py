@@ -222,7 +222,7 @@ class FaceVideo:
         sharp = {i: sharpness(image, d.box) for i, d in enumerate(detections)}
         candidates = [(i, float(detections[i].box[2] - detections[i].box[0]), sharp[i], self._states[t].history)
                       for i, t in plan.clear.items()]
-        for i, width, value, history in candidates:
+        for _, width, value, history in candidates:
             history.see(width, value)
         chosen = sorted(set(plan.unclear) | set(self._schedule.to_score(candidates, when)))
         results = self._score(image, [found[i] for i in chosen])
@@ -261,7 +261,8 @@ class FaceVideo:
             state = self._states[track_id] = _State(index, when, index, when, BestShots(self.settings.best))
         state.last_frame, state.last_time = index, when
         state.frames += 1
-        box = tuple(round(float(v), 1) for v in detected.box)
+        x1, y1, x2, y2 = (round(float(v), 1) for v in detected.box)
+        box = (x1, y1, x2, y2)
         q = Q = None
         if result is not None:
             _, record, face = result

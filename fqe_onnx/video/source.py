@@ -26,12 +26,15 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from ..errors import FqeError
+
+if TYPE_CHECKING:
+    import cv2
 
 # FFmpeg's own messages ("[http @ 0x...] ...") would reach stderr without the source's name; what
 # they say comes back as this module's errors. Set before OpenCV's FFmpeg is first used.
@@ -190,7 +193,7 @@ def container_state(path: "os.PathLike[str] | str") -> tuple[str, bool]:
 
 # -- opening ----------------------------------------------------------------------------------------
 
-def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> "cv2.VideoCapture":  # noqa: F821
+def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> "cv2.VideoCapture":
     """An opened cv2.VideoCapture for ``spec`` with both timeouts set, or VideoSourceError."""
     import cv2
 
@@ -217,7 +220,7 @@ def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> 
         return capture
     capture.release()
     if spec.kind == FILE:
-        container, truncated = container_state(spec.target)
+        container, truncated = container_state(str(spec.target))
         if truncated:
             raise VideoSourceError(f"{spec.name}: the {container} file is shorter than its container says, and "
                                    "nothing in it can be decoded", "truncated")
@@ -341,12 +344,13 @@ class FrameReader:
         except Exception as exc:  # a bug or an OpenCV failure: the source's error, never a silent thread death
             self._finish(VideoSourceError(f"{self.spec.name}: reading failed: {type(exc).__name__}: {exc}", "corrupt"))
 
-    def _open(self) -> "cv2.VideoCapture":  # noqa: F821
+    def _open(self) -> "cv2.VideoCapture":
         return open_capture(self.spec, self.settings.open_timeout, self.settings.read_timeout)
 
     def _read_all(self) -> Optional[VideoSourceError]:
         import cv2
 
+        capture: Optional[cv2.VideoCapture]
         try:
             capture = self._open()
         except VideoSourceError as exc:
@@ -381,7 +385,7 @@ class FrameReader:
                 capture.release()
         return None
 
-    def _reconnect(self) -> "Optional[cv2.VideoCapture]":  # noqa: F821
+    def _reconnect(self) -> "Optional[cv2.VideoCapture]":
         """Reopen a live source with backoff, up to ``reconnect`` tries; None when every try failed."""
         delay = BACKOFF_FIRST
         for _ in range(self.settings.reconnect):
@@ -400,7 +404,7 @@ class FrameReader:
 
     def _file_end(self, declared: float) -> Optional[VideoSourceError]:
         """A file's end: fine, or cut short (truncated), or damaged (corrupt)."""
-        container, truncated = container_state(self.spec.target)
+        container, truncated = container_state(str(self.spec.target))
         if truncated:
             return VideoSourceError(f"{self.spec.name}: the {container} file is shorter than its container says; "
                                     f"{self.decoded} frames were decoded before the cut", "truncated")

@@ -263,7 +263,7 @@ class Tracker:
                     cost += APPEARANCE_WEIGHT * (1.0 - similarity)
                 pairs.append((cost, i, j))
         used_detections = set(matched)
-        for cost, i, j in sorted(pairs):
+        for _cost, i, j in sorted(pairs):
             if i in used_detections or j in taken:
                 continue
             matched[i] = tracks[j].id
