@@ -27,15 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fqe_onnx.align.aligner import FaceAligner  # noqa: E402
 from fqe_onnx.decode import read_image  # noqa: E402
 from fqe_onnx.errors import ImageError  # noqa: E402
+from fqe_onnx.measures.parts import MIRROR as PARTS_MIRROR  # noqa: E402
 
-#: The mirror partner of each of the 68 points (iBUG 300-W layout, 0-based).
-MIRROR = np.array(
-    list(range(16, -1, -1))  # jaw
-    + list(range(26, 16, -1))  # eyebrows
-    + [27, 28, 29, 30] + [35, 34, 33, 32, 31]  # nose
-    + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]  # eyes
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]  # outer lips
-    + [64, 63, 62, 61, 60, 67, 66, 65])  # inner lips
+MIRROR = np.array(PARTS_MIRROR)
 FLIP = np.diag([-1.0, 1.0, 1.0])
 
 

@@ -1,6 +1,6 @@
-"""Illumination uniformity and natural colour: the two cheek regions of the aligned face
-(``parts.cheek_regions``), compared and averaged. Pixels outside the landmarked region count as
-black, as in OFIQ.
+"""Illumination uniformity and natural colour: the two cheek regions of the face on OFIQ's 616x616
+frame (``parts.cheek_regions``, ``frame.cheeks``), compared and averaged. Pixels outside the
+landmarked region count as black, as in OFIQ.
 
 - illumination uniformity: the intersection of the two regions' normalised luminance histograms,
   mapped by 100 x^0.3 (OFIQlib/modules/measures/src/IlluminationUniformity.cpp);
@@ -12,36 +12,24 @@ black, as in OFIQ.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
-from .frame import AlignedFace
+from .frame import Cheek
 from .mapping import SIGMOIDS, illumination_uniformity_score
-from .parts import cheek_regions
 from .pixels import histogram, luminance
 
 
-def _cuts(image: np.ndarray, face: AlignedFace) -> Optional[list[np.ndarray]]:
-    """The two regions of ``image`` (the window's size), each black outside the landmarked region;
-    None when a region is empty or leaves the frame (OFIQ: failure to assess)."""
-    cuts = []
-    for x, y, w, h in cheek_regions(face.points):
-        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > image.shape[1] or y + h > image.shape[0]:
-            return None
-        inside = face.mask[y : y + h, x : x + w]
-        region = image[y : y + h, x : x + w]
-        cuts.append(region * (inside[..., None] if region.ndim == 3 else inside).astype(region.dtype))
-    return cuts
+def _blacked(cheek: Cheek) -> np.ndarray:
+    """The region's pixels, black outside the landmarked region."""
+    return cheek.bgr * cheek.mask[..., None].astype(np.uint8)
 
 
-def illumination_uniformity(face: AlignedFace, lum: Optional[np.ndarray] = None) -> Optional[float]:
+def illumination_uniformity(cheeks: Sequence[Cheek]) -> float:
     """Raw: the sum of the element-wise minimum of the two regions' normalised luminance histograms
-    (1: the same distribution, 0: disjoint); None when a region cannot be cut."""
-    cuts = _cuts(luminance(face.bgr) if lum is None else lum, face)
-    if cuts is None:
-        return None
-    left, right = (histogram(c) for c in cuts)
+    (1: the same distribution, 0: disjoint)."""
+    left, right = (histogram(luminance(_blacked(c))) for c in cheeks)
     return float(np.minimum(left / left.sum(), right / right.sum()).sum())
 
 
@@ -78,22 +66,19 @@ def is_coloured(bgr: np.ndarray) -> bool:
     return bool(np.any(bgr[..., 0] != bgr[..., 1]) or np.any(bgr[..., 1] != bgr[..., 2]))
 
 
-def natural_colour(face: AlignedFace) -> Optional[float]:
-    """Raw: ``colour_distance`` of the two regions' mean colour; 0 for a grey face; None when a
-    region cannot be cut."""
-    if not is_coloured(face.bgr):
+def natural_colour(cheeks: Sequence[Cheek], coloured: bool = True) -> float:
+    """Raw: ``colour_distance`` of the two regions' mean colour; 0 for a grey face (``coloured`` False)."""
+    if not coloured:
         return 0.0
-    cuts = _cuts(face.bgr, face)
-    if cuts is None:
-        return None
-    pixels = np.concatenate([c.reshape(-1, 3) for c in cuts])
+    pixels = np.concatenate([_blacked(c).reshape(-1, 3) for c in cheeks])
     return colour_distance(*lab_ab(pixels.mean(axis=0)))
 
 
-def colour_measures(face: AlignedFace, lum: Optional[np.ndarray] = None) -> dict[str, Optional[tuple[int, float]]]:
-    uniformity = illumination_uniformity(face, lum)
-    colour = natural_colour(face)
-    return {
-        "illumination_uniformity": None if uniformity is None else (illumination_uniformity_score(uniformity), uniformity),
-        "natural_colour": None if colour is None else (SIGMOIDS["natural_colour"](colour), colour),
-    }
+def colour_measures(cheeks: Optional[Sequence[Cheek]], coloured: bool) -> dict[str, Optional[tuple[int, float]]]:
+    """(0-100 value, raw) of both measures, None each when the cheeks could not be cut."""
+    if cheeks is None:
+        return {"illumination_uniformity": None, "natural_colour": None}
+    uniformity = illumination_uniformity(cheeks)
+    colour = natural_colour(cheeks, coloured)
+    return {"illumination_uniformity": (illumination_uniformity_score(uniformity), uniformity),
+            "natural_colour": (SIGMOIDS["natural_colour"](colour), colour)}

@@ -8,9 +8,9 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from .catalog import BELOW_FLOOR_COLUMN, FLOORS, MEASURE_COLUMNS, MEASURES, below_floor, raw_column
-from .colour import colour_measures
+from .colour import colour_measures, is_coloured
 from .eyes_mouth import eyes_mouth_measures
-from .frame import align
+from .frame import align, cheeks, ofiq_matrix
 from .geometry import Box, geometry_measures
 from .parts import as_points
 from .pixels import histogram, luminance, luminance_stats, pixel_measures
@@ -56,14 +56,15 @@ def measure_face(bgr: np.ndarray, landmarks: np.ndarray, boxes: Sequence[Box],
     points = as_points(landmarks)
     height, width = bgr.shape[:2]
     pose = head_pose(points)
-    face = align(bgr, points)
+    matrix = ofiq_matrix(points)
+    face = align(bgr, points, matrix)
     results: dict[str, Optional[tuple[int, float]]] = {}
     results.update(geometry_measures(points, boxes, width, height, pose.yaw))
     for name, score in pose_scores(pose).items():
         results[name] = (score, getattr(pose, name.rsplit("_", 1)[1]))
     lum = luminance(face.bgr)
     results.update(pixel_measures(luminance_stats(histogram(lum, face.mask))))
-    results.update(colour_measures(face, lum))
+    results.update(colour_measures(cheeks(bgr, points, matrix), is_coloured(face.bgr)))
     results["sharpness"] = sharpness_measure(face)
     results.update(eyes_mouth_measures(points))
     values = {name: (None if results.get(name) is None else results[name][0]) for name in MEASURES}  # type: ignore[index]

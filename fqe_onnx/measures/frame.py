@@ -6,8 +6,10 @@ the aligned landmarks (OFIQlib/modules/landmarks/src/FaceMeasures.cpp, ``GetFace
 alpha 0). We use the same reference at 308x308 (half the size: the eye centres about 56 px apart,
 about what a 250x250 LFW photo holds), fit with least squares (OFIQ: least median of squares),
 fill the hull directly (OFIQ draws it on a 224x224 grid first), and warp only the window of the
-frame that the measures read: the hull and the two cheek regions, with a margin for the
-Laplacian. Pixels of the frame beyond the photo are black, as in OFIQ.
+frame that the measures read: the hull, with a margin for the Laplacian. The two small cheek
+regions of illumination uniformity and natural colour are read on the full 616x616 frame
+(``cheeks``), so that their histograms have OFIQ's pixel counts. Pixels of the frame beyond the
+photo are black, as in OFIQ.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from typing import Optional
 
 from ..align.template import OFIQ_REFERENCE_616, OFIQ_SIZE, resize_points, similarity_transform
 from .parts import LEFT_EYE_CORNERS, NOSE_TIP, RIGHT_EYE_CORNERS, as_points, cheek_regions
@@ -39,11 +43,31 @@ class AlignedFace:
     origin: tuple[int, int] = (0, 0)
 
 
+@dataclass(frozen=True)
+class Cheek:
+    """One cheek region on OFIQ's 616x616 frame: its pixels (uint8 BGR) and which of them lie in
+    the landmarked region (bool)."""
+
+    bgr: np.ndarray
+    mask: np.ndarray
+
+
 def reference_points(landmarks: np.ndarray) -> np.ndarray:
     """OFIQ's five alignment points from 68: eye centres (middle of the corners), nose tip, mouth corners."""
-    points = as_points(landmarks)
-    return np.array([points[list(LEFT_EYE_CORNERS)].mean(axis=0), points[list(RIGHT_EYE_CORNERS)].mean(axis=0),
-                     points[NOSE_TIP], points[MOUTH_CORNERS[0]], points[MOUTH_CORNERS[1]]])
+    p = as_points(landmarks)
+    (a, b), (c, d) = LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
+    return np.array([(p[a] + p[b]) * 0.5, (p[c] + p[d]) * 0.5, p[NOSE_TIP], p[MOUTH_CORNERS[0]], p[MOUTH_CORNERS[1]]])
+
+
+def ofiq_matrix(landmarks: np.ndarray) -> np.ndarray:
+    """2x3: the similarity taking the photo onto OFIQ's 616x616 frame (least squares on the five points)."""
+    return similarity_transform(reference_points(landmarks), OFIQ_REFERENCE_616)
+
+
+def _halved(matrix_616: np.ndarray) -> np.ndarray:
+    """The same similarity onto the FRAME_SIZE frame: x' = (x + 0.5) / 2 - 0.5 of the 616 frame
+    (what fitting FRAME_REFERENCE, the reference resized so, gives exactly)."""
+    return np.hstack([matrix_616[:, :2] * 0.5, matrix_616[:, 2:] * 0.5 - 0.25])
 
 
 def face_mask(points: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -55,13 +79,11 @@ def face_mask(points: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
 
 
 def window(points: np.ndarray) -> tuple[int, int, int, int]:
-    """(x, y, w, h): the part of the frame holding the hull of ``points`` (frame pixels) and the
-    cheek regions, plus MARGIN, clipped to the frame."""
+    """(x, y, w, h): the part of the frame holding the hull of ``points`` (frame pixels), plus
+    MARGIN, clipped to the frame."""
     rounded = np.floor(points + 0.5)
     x1, y1 = rounded.min(axis=0)
     x2, y2 = rounded.max(axis=0) + 1
-    for x, y, w, h in cheek_regions(points):
-        x1, y1, x2, y2 = min(x1, x), min(y1, y), max(x2, x + w), max(y2, y + h)
     x1, y1 = max(int(x1) - MARGIN, 0), max(int(y1) - MARGIN, 0)
     x2, y2 = min(int(x2) + MARGIN, FRAME_SIZE), min(int(y2) + MARGIN, FRAME_SIZE)
     return x1, y1, max(x2 - x1, 1), max(y2 - y1, 1)
@@ -84,12 +106,27 @@ def warp(bgr: np.ndarray, matrix: np.ndarray, rect: tuple[int, int, int, int]) -
     return cv2.warpAffine(bgr, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
-def align(bgr: np.ndarray, landmarks: np.ndarray) -> AlignedFace:
+def align(bgr: np.ndarray, landmarks: np.ndarray, matrix_616: Optional[np.ndarray] = None) -> AlignedFace:
     """The window of OFIQ's reference frame (FRAME_SIZE) that holds the face of ``landmarks``
-    (68 points, photo pixels)."""
+    (68 points, photo pixels); ``matrix_616``: ``ofiq_matrix`` when already known."""
     points = as_points(landmarks)
-    matrix = similarity_transform(reference_points(points), FRAME_REFERENCE)
+    matrix = _halved(ofiq_matrix(points) if matrix_616 is None else matrix_616)
     in_frame = points @ matrix[:, :2].T + matrix[:, 2]
     rect = window(in_frame)
     local = in_frame - rect[:2]
     return AlignedFace(warp(bgr, matrix, rect), local, face_mask(local, (rect[3], rect[2])), (rect[0], rect[1]))
+
+
+def cheeks(bgr: np.ndarray, landmarks: np.ndarray, matrix_616: Optional[np.ndarray] = None
+           ) -> Optional[tuple[Cheek, Cheek]]:
+    """The (left, right) cheek regions (``parts.cheek_regions``) of the face on OFIQ's 616x616
+    frame; None when a region is empty or leaves the frame (OFIQ: failure to assess)."""
+    points = as_points(landmarks)
+    matrix = ofiq_matrix(points) if matrix_616 is None else matrix_616
+    in_frame = points @ matrix[:, :2].T + matrix[:, 2]
+    regions = cheek_regions(in_frame)
+    if any(w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > OFIQ_SIZE or y + h > OFIQ_SIZE for x, y, w, h in regions):
+        return None
+    left, right = (Cheek(warp(bgr, matrix, rect), face_mask(in_frame - rect[:2], (rect[3], rect[2])))
+                   for rect in regions)
+    return left, right

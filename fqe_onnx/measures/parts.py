@@ -8,6 +8,8 @@ seen in the image, as in OFIQ's code (its left eye, points 60-67, is the one on 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 LEFT_EYE_CORNERS = (36, 39)  # WFLW 60, 64
@@ -18,6 +20,13 @@ INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # WFLW (89, 95), (90, 94), (91
 MOUTH_CENTRE_PAIR = (62, 66)  # WFLW (90, 94)
 CHIN = 8  # WFLW 16
 NOSE_TIP = 30  # WFLW 54
+#: Each point's mirror partner: a face flipped left to right has point MIRROR[i] where it had i.
+MIRROR = (tuple(range(16, -1, -1))  # jaw
+          + tuple(range(26, 16, -1))  # eyebrows
+          + (27, 28, 29, 30, 35, 34, 33, 32, 31)  # nose
+          + (45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40)  # eyes
+          + (54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55)  # outer lips
+          + (64, 63, 62, 61, 60, 67, 66, 65))  # inner lips
 
 
 def as_points(landmarks: np.ndarray) -> np.ndarray:
@@ -31,13 +40,18 @@ def as_points(landmarks: np.ndarray) -> np.ndarray:
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(left, right) eye centre: the middle of each eye's two corners (OFIQ's ``GetMiddle`` of the
     eye corners)."""
-    return points[list(LEFT_EYE_CORNERS)].mean(axis=0), points[list(RIGHT_EYE_CORNERS)].mean(axis=0)
+    (a, b), (c, d) = LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
+    return (points[a] + points[b]) * 0.5, (points[c] + points[d]) * 0.5
+
+
+def _length(vector: np.ndarray) -> float:
+    return math.hypot(float(vector[0]), float(vector[1]))
 
 
 def eye_distance(points: np.ndarray) -> float:
     """Eye centre to eye centre, in the points' pixels."""
     left, right = eye_centres(points)
-    return float(np.linalg.norm(right - left))
+    return _length(right - left)
 
 
 def eye_midpoint(points: np.ndarray) -> np.ndarray:
@@ -47,16 +61,16 @@ def eye_midpoint(points: np.ndarray) -> np.ndarray:
 
 def chin_distance(points: np.ndarray) -> float:
     """OFIQ's ``tmetric``: from the midpoint of the eye centres to the chin."""
-    return float(np.linalg.norm(points[CHIN] - eye_midpoint(points)))
+    return _length(points[CHIN] - eye_midpoint(points))
 
 
 def max_pair_distance(points: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> float:
     """The largest distance within the pairs (OFIQ's ``GetMaxPairDistance``)."""
-    return max(float(np.linalg.norm(points[a] - points[b])) for a, b in pairs)
+    return max(_length(points[a] - points[b]) for a, b in pairs)
 
 
 def mouth_centre(points: np.ndarray) -> np.ndarray:
-    return points[list(MOUTH_CENTRE_PAIR)].mean(axis=0)
+    return (points[MOUTH_CENTRE_PAIR[0]] + points[MOUTH_CENTRE_PAIR[1]]) * 0.5
 
 
 def cheek_regions(points: np.ndarray) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
@@ -66,8 +80,8 @@ def cheek_regions(points: np.ndarray) -> tuple[tuple[int, int, int, int], tuple[
     int(eye-to-mouth distance / 2) below the eyes; the left one starts at the left eye centre,
     the right one ends at the right eye centre."""
     left_eye, right_eye = (np.floor(c + 0.5).astype(int) for c in eye_centres(points))
-    eye_gap = float(np.linalg.norm(right_eye - left_eye))
-    mouth_gap = float(np.linalg.norm((left_eye + right_eye) / 2 - mouth_centre(points)))
+    eye_gap = _length(right_eye - left_eye)
+    mouth_gap = _length((left_eye + right_eye) / 2 - mouth_centre(points))
     zone, drop = int(eye_gap * 0.3), int(mouth_gap / 2)
     return ((int(left_eye[0]), int(left_eye[1]) + drop, zone, zone),
             (int(right_eye[0]) - zone, int(right_eye[1]) + drop, zone, zone))

@@ -25,7 +25,7 @@ from .face3d import FACE_68_3D
 from .mapping import head_pose_score
 
 #: Gauss-Newton steps at most, and the step (radians) under which the fit has converged.
-ITERATIONS, TOLERANCE = 20, 1e-6
+ITERATIONS, TOLERANCE = 20, 1e-5
 
 
 @dataclass(frozen=True)

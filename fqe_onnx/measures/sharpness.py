@@ -9,9 +9,10 @@ alone and only the share of fine detail counts. Measured on the aligned face (fi
 centres about 56 px apart), a small face upscaled for the frame reads as blurred, as a recognition
 model sees it.
 
-Raw: dimensionless, about 0.3 for a sharp LFW photo, falling toward 0 with blur. The mapping is
-ours: a sigmoid whose midpoint (``SHARPNESS.x0``) is the value of lfw-dev faces blurred with a
-Gaussian of sigma 1.5 px at the frame's scale (see docs/guides/measures.md).
+Raw: dimensionless, about 0.11 for an LFW photo (median), falling toward 0.05 with strong blur.
+The mapping is ours: a sigmoid whose midpoint (``SHARPNESS.x0``) is the median raw value of
+lfw-dev photos blurred with a Gaussian of sigma 1 photo pixel (about 1.3 pixels of the frame), and
+whose width puts the unblurred median near 95 (benchmarks/measures.py prints the values).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from .frame import AlignedFace
 from .mapping import Sigmoid
 
-SHARPNESS = Sigmoid(x0=0.12, w=0.03)
+SHARPNESS = Sigmoid(x0=0.07, w=0.015)
 
 
 def sharpness(face: AlignedFace) -> Optional[float]:
