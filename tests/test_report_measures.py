@@ -57,8 +57,9 @@ def test_the_thumbnail_frames_the_scored_face_among_others():
         np.all(np.abs(thumbnail(photo, side=112).astype(int) - MARK_COLOUR) <= 40, axis=2))
 
 
-def write_measured_scores(path, images, rows: int = 30) -> None:
-    """A score table with measures, as score --measures writes it, for ``rows`` images."""
+def write_measured_scores(path, images, rows: int = 30, common: dict | None = None) -> None:
+    """A score table with measures, as score --measures writes it, for ``rows`` images; ``common``
+    sets measures on every row."""
     rng = np.random.default_rng(0)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns(True))
@@ -69,6 +70,7 @@ def write_measured_scores(path, images, rows: int = 30) -> None:
             values = {m: int(rng.integers(0, 101)) for m in MEASURES}
             if i == 0:  # the lowest Q: two measures below their floors
                 values = dict.fromkeys(MEASURES, 90) | {"head_pose_yaw": 3, "luminance_mean": 20}
+            values.update(common or {})
             row = {c: "" for c in columns(True)}
             row.update(path=name, identity=f"p{i % 5}", q=f"{2 + i / 10:.3f}", Q=str(i * 3), mode="aligned",
                        format="png", face="0", box="40 20 120 100", face_score="1.0", eye_distance="30")
@@ -99,6 +101,18 @@ def test_the_report_charts_every_measure_and_names_why_the_lowest_faces_are_low(
     assert 'class="why"' not in page[page.index("highest scored faces"):]
     table = page.split("faces where it is the worst")[1].split("</table>")[0]  # the faces below each floor
     assert f"<td>head_pose_yaw</td><td>{FLOORS['head_pose_yaw']}</td>" in table
+
+
+def test_a_defect_of_nearly_every_face_is_named_once_not_under_each(tmp_path):
+    images = tmp_path / "images"
+    write_measured_scores(tmp_path / "scores.csv", images, common={"head_size": 4})
+    out = tmp_path / "report.html"
+    assert CliRunner().invoke(main, ["report", str(tmp_path / "scores.csv"), "--images", str(images), "-o", str(out),
+                                     "--count", "6"]).exit_code == 0
+    page = out.read_text()
+    assert "so not named under each: head_size." in page
+    lowest = page[page.index("lowest scored faces"):page.index("highest scored faces")]
+    assert 'class="why">head_pose_yaw 3, luminance_mean 20<' in lowest and "head_size 4" not in lowest
 
 
 def test_a_report_without_measures_has_no_measure_section(tmp_path):

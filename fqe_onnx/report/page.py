@@ -89,29 +89,53 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 #: Measures named under a low-scored face at most (the worst first).
 MAX_REASONS = 3
+#: A measure below its floor on at least this share of the run's faces says nothing about one
+#: face (LFW's loose crops: every head is small): it is named once, not under each face.
+COMMON_SHARE = 0.9
 
 
-def _reasons(row: Row) -> str:
-    """The measures below their floors, worst first, with their values: why this face may score low."""
+def common_defects(rows: list[Row]) -> tuple[str, ...]:
+    """The measures below their floors on at least COMMON_SHARE of the scored faces with measures."""
+    measured = [r for r in rows if r.measures is not None and r.Q is not None]
+    if not measured:
+        return ()
+    below = Counter(name for r in measured for name in r.below_floor)
+    return tuple(name for name in MEASURES if below[name] >= COMMON_SHARE * len(measured))
+
+
+def _reasons(row: Row, common: tuple[str, ...] = ()) -> str:
+    """The measures below their floors, worst first, with their values: why this face may score
+    low (those below on nearly every face of the run left out)."""
     if row.measures is None:
         return ""
-    if not row.below_floor:
-        return '<br><span class="muted">no measure below its floor</span>'
-    named = [f"{escape(name)} {row.measures.get(name)}" for name in row.below_floor[:MAX_REASONS]]
-    more = f" +{len(row.below_floor) - MAX_REASONS}" if len(row.below_floor) > MAX_REASONS else ""
+    own = [name for name in row.below_floor if name not in common]
+    if not own:
+        return '<br><span class="muted">no other measure below its floor</span>' if common else \
+            '<br><span class="muted">no measure below its floor</span>'
+    named = [f"{escape(name)} {row.measures.get(name)}" for name in own[:MAX_REASONS]]
+    more = f" +{len(own) - MAX_REASONS}" if len(own) > MAX_REASONS else ""
     return f'<br><span class="why">{", ".join(named)}{more}</span>'
 
 
-def _faces(rows: list[Row], images: Path, reasons: bool = False) -> str:
+def _faces(rows: list[Row], images: Path, reasons: Optional[tuple[str, ...]] = None) -> str:
+    """Thumbnails with their captions; ``reasons`` (the run's common defects, left out) adds the
+    measures below their floors under each face."""
     cells = []
     for row in rows:
         uri = thumbnail_uri(images / row.path, box=row.box)
         image = f'<img src="{uri}" alt="{escape(row.path)}">' if uri else '<div class="muted">(unreadable)</div>'
         face = f" · face {row.face}" if row.face is not None else ""
         cells.append(f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}{face}<br>'
-                     f'q {row.q:.3f} · Q {row.Q}{_reasons(row) if reasons else ""}'
+                     f'q {row.q:.3f} · Q {row.Q}{_reasons(row, reasons) if reasons is not None else ""}'
                      "</figcaption></figure>")
     return f'<div class="grid">{"".join(cells)}</div>'
+
+
+def _common_note(common: tuple[str, ...]) -> str:
+    if not common:
+        return ""
+    return (f'<p class="muted">Below their floors on at least {COMMON_SHARE:.0%} of these faces, so not named under '
+            f'each: {escape(", ".join(common))}.</p>')
 
 
 def _measures(rows: list[Row]) -> str:
@@ -177,6 +201,7 @@ def _evaluation(folder: Path) -> str:
 def build_report(scores: Path, images: Path, count: int = 24, evaluation: Optional[Path] = None) -> str:
     """The whole page as one string."""
     rows = read_scores(scores)
+    common = common_defects(rows)
     scored = sorted((r for r in rows if r.Q is not None), key=lambda r: (r.q, r.path))
     step = max(1, len(scored) // MAX_POINTS)
     sample = scored[::step]
@@ -192,7 +217,8 @@ def build_report(scores: Path, images: Path, count: int = 24, evaluation: Option
         + ("<br>" + _table(["error kind", "images"], [[k, c] for k, c in kinds.most_common()]) if kinds else
            '<p class="muted">No errors.</p>'),
         _measures(rows),
-        f"<h2>The {min(count, len(scored))} lowest scored faces</h2>" + _faces(scored[:count], images, reasons=True),
+        f"<h2>The {min(count, len(scored))} lowest scored faces</h2>" + _common_note(common)
+        + _faces(scored[:count], images, reasons=common),
         f"<h2>The {min(count, len(scored))} highest scored faces</h2>" + _faces(scored[::-1][:count], images),
         "<h2>Per identity</h2>" + _identities(rows),
     ]
