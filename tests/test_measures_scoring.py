@@ -83,7 +83,8 @@ def test_jsonl_parquet_and_resume_carry_the_measures(photos, tiny, tmp_path):
                                  "--no-progress"])
     (row,) = [json.loads(line) for line in jsonl.stdout.splitlines()]
     assert list(row) == list(columns(True)) and isinstance(row["head_pose_yaw"], int)
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pq  # the ray extra, which scripts/test.sh installs
+
     out = tmp_path / "rows.parquet"
     done = runner.invoke(main, ["score", str(photos / "one.png"), "-m", str(tiny), "--measures", "--format", "parquet",
                                 "-o", str(out), "--no-progress"])
@@ -108,8 +109,7 @@ def test_measures_with_the_ray_engine_are_refused(photos, tiny, tmp_path):
 
 
 def test_run_gives_the_measure_columns(photos, tiny):
-    pytest.importorskip("pandas")
-    from fqe_onnx import run
+    from fqe_onnx import run  # pandas: the test extra
 
     frame = run(photos / "one.png", model=tiny, measures=True)
     assert list(frame.columns) == list(columns(True))
@@ -141,3 +141,17 @@ def test_serve_gives_the_measures_when_asked(tiny):
     assert 0 <= measured[0]["head_pose_yaw"] <= 100 and measured[0]["q"] == plain[0]["q"]
     assert all(measured[1][c] is None for c in MEASURE_COLUMNS) and measured[1]["error_kind"]
     assert bad.status_code == 400 and "measures must be 0 or 1" in bad.json()["detail"]
+
+
+def test_a_face_whose_measures_fail_keeps_its_score_with_empty_cells(photos, tiny, monkeypatch, caplog):
+    import fqe_onnx.measures.compute as compute
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in a measure")
+
+    monkeypatch.setattr(compute, "measure_face", broken)
+    with Scorer(tiny, threads=0, measures=True) as scorer:
+        (record,) = scorer.score_paths([photos / "one.png"])
+    assert record.ok and record.Q is not None and record.measures is None
+    assert all(v is None for k, v in record.as_dict(True).items() if k in MEASURE_COLUMNS)
+    assert "the measures of a face failed" in caplog.text and "a bug in a measure" in caplog.text
