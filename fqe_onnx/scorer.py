@@ -46,9 +46,10 @@ class Scored:
     embedding: Optional[np.ndarray]
     tensor: Optional[np.ndarray]
 
+Loader = Callable[[], tuple[np.ndarray, str]]
 #: What one item needs: its name, identity and a loader returning (BGR image, format). A fourth
 #: element, when present, says whether this item gets the measures (else the scorer's ``measures``).
-Item = tuple[str, str, Callable[[], tuple[np.ndarray, str]]]
+Item = Union[tuple[str, str, Loader], tuple[str, str, Loader, bool]]
 
 
 @dataclass(frozen=True)
