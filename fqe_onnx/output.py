@@ -1,6 +1,7 @@
 """Writing records as they are scored, and resuming an interrupted run.
 
-Formats: CSV (the columns of ``fqe_onnx.records.COLUMNS``) or JSON Lines with the same keys.
+Formats: CSV (the columns of ``fqe_onnx.records.columns``: COLUMNS, and with ``--measures`` the
+measure columns after them) or JSON Lines with the same keys.
 Every row is flushed as it is written, so a killed run loses at most the row being written. Next
 to an output file, a small side file (``OUTPUT.fqe-run.json``) records what made it (model file
 hash, contract, framing and decoding options, inputs); ``--resume`` refuses to append rows made
@@ -25,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 from .diagnostics import tally
 from .errors import FqeError
 from .fs import write_atomically
-from .records import COLUMNS, Record, cell
+from .records import COLUMNS, Record, cell, columns
 
 FORMATS = ("csv", "jsonl")
 SIDE_SUFFIX = ".fqe-run.json"
@@ -34,18 +35,19 @@ SIDE_SUFFIX = ".fqe-run.json"
 class RecordWriter:
     """Writes one row per record to a text stream; q keeps full float precision (repr round-trips)."""
 
-    def __init__(self, stream: TextIO, fmt: str = "csv", header: bool = True) -> None:
+    def __init__(self, stream: TextIO, fmt: str = "csv", header: bool = True, measures: bool = False) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.stream = stream
         self.fmt = fmt
-        self.columns = COLUMNS
+        self.measures = measures
+        self.columns = columns(measures)
         self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
         if self._csv is not None and header:
             self._csv.writerow(self.columns)
 
     def write(self, record: Record) -> None:
-        values = record.as_dict()
+        values = record.as_dict(self.measures)
         if self._csv is not None:
             self._csv.writerow([cell(values[c]) for c in self.columns])
         else:
@@ -172,12 +174,13 @@ def read_for_resume(output: Path, fmt: str, settings: dict[str, Any]) -> ResumeS
     text = data.decode("utf-8")
     rows: list[tuple[str, str]] = []  # (path, error kind) per row
     if fmt == "csv":
+        header = columns(bool(settings.get("measures")))
         cells = list(csv.reader(io.StringIO(text)))
-        if cells and cells[0] != list(COLUMNS):
-            raise FqeError(f"cannot resume {output}: its header is not {','.join(COLUMNS)}")
+        if cells and cells[0] != list(header):
+            raise FqeError(f"cannot resume {output}: its header is not {','.join(header)}")
         for row in cells[1:]:
-            if len(row) != len(COLUMNS):
-                raise FqeError(f"cannot resume {output}: a row has {len(row)} cells, expected {len(COLUMNS)}")
+            if len(row) != len(header):
+                raise FqeError(f"cannot resume {output}: a row has {len(row)} cells, expected {len(header)}")
             rows.append((row[0], row[COLUMNS.index("error_kind")]))
     else:
         for number, line in enumerate(text.splitlines(), 1):
@@ -213,21 +216,22 @@ def drop_last_image(output: Path, fmt: str, text: str, rows: list[tuple[str, str
 
 @contextlib.contextmanager
 def open_writer(output: Optional[str], fmt: str, *, append: bool = False, header: bool = True,
-                metadata: Optional[Mapping[bytes, bytes]] = None) -> Iterator[Any]:
+                metadata: Optional[Mapping[bytes, bytes]] = None, measures: bool = False) -> Iterator[Any]:
     """The writer for a run: CSV or JSONL to ``output`` (appending with ``--resume``) or stdout, or
-    one Parquet file; closed (and for Parquet, completed) on exit. FqeError when it cannot be opened."""
+    one Parquet file, with the measure columns when ``measures``; closed (and for Parquet,
+    completed) on exit. FqeError when it cannot be opened."""
     closing: Any = None
     try:
         if fmt == "parquet":
             from .table import ParquetRecordWriter
 
-            closing = ParquetRecordWriter(str(output), metadata or {})
+            closing = ParquetRecordWriter(str(output), metadata or {}, measures=measures)
         elif output:
             closing = open(output, "a" if append else "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise FqeError(f"cannot write {output}: {exc.strerror or exc}") from exc
     try:  # the CSV header goes out here: a closed stdout raises BrokenPipeError to the caller
-        yield closing if fmt == "parquet" else RecordWriter(closing or sys.stdout, fmt, header=header)
+        yield closing if fmt == "parquet" else RecordWriter(closing or sys.stdout, fmt, header=header, measures=measures)
     finally:
         if closing is not None:
             closing.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
+
+from .measure_catalog import MEASURE_COLUMNS
 
 #: Output columns, in order. ``mode``: how the image was framed (aligned, as-is, geometry);
 #: ``format``: sniffed from the file's bytes (jpeg, png, bmp, webp; empty for arrays and unreadable
@@ -16,6 +18,13 @@ COLUMNS = ("path", "identity", "q", "Q", "mode", "format", "error_kind", "error"
            "face", "box", "face_score", "eye_distance")
 #: The columns that are empty unless the row is an aligned face.
 GEOMETRY_COLUMNS = ("face", "box", "face_score", "eye_distance")
+
+
+def columns(measures: bool = False) -> tuple[str, ...]:
+    """A run's columns: COLUMNS, then with ``measures`` the ISO/IEC 29794-5 measures
+    (``fqe_onnx.measure_catalog.MEASURE_COLUMNS``: NAME and NAME_raw per measure, then
+    ``measures_below_floor``), empty unless the row is an aligned face."""
+    return COLUMNS + MEASURE_COLUMNS if measures else COLUMNS
 
 
 @dataclass(frozen=True)
@@ -34,15 +43,22 @@ class Record:
     box: Optional[tuple[float, float, float, float]] = None
     face_score: Optional[float] = None
     eye_distance: Optional[float] = None
+    #: The measure cells (``MEASURE_COLUMNS``) of an aligned face scored with measures, else None.
+    measures: Optional[Mapping[str, Any]] = None
 
     @property
     def ok(self) -> bool:
         return not self.error_kind
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, measures: bool = False) -> dict[str, Any]:
+        """The row by column (``columns(measures)``); with ``measures`` the measure cells are
+        flattened in (None where the row has none)."""
         values = asdict(self)
+        cells = values.pop("measures")
         if self.box is not None:
             values["box"] = list(self.box)
+        if measures:
+            values.update({c: (cells or {}).get(c) for c in MEASURE_COLUMNS})
         return values
 
 

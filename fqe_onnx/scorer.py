@@ -46,8 +46,10 @@ class Scored:
     embedding: Optional[np.ndarray]
     tensor: Optional[np.ndarray]
 
-#: What one item needs: its name, identity and a loader returning (BGR image, format).
-Item = tuple[str, str, Callable[[], tuple[np.ndarray, str]]]
+Loader = Callable[[], tuple[np.ndarray, str]]
+#: What one item needs: its name, identity and a loader returning (BGR image, format). A fourth
+#: element, when present, says whether this item gets the measures (else the scorer's ``measures``).
+Item = Union[tuple[str, str, Loader], tuple[str, str, Loader, bool]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Prepared:
     mode: str = ""
     format: str = ""
     geometry: Optional[dict[str, Any]] = None  # an aligned face's Record fields (face, box, face_score, eye_distance)
+    measures: Optional[dict[str, Any]] = None  # an aligned face's measure cells, when asked for
 
 
 def _failed(exc: Exception, mode: str, fmt: str) -> Prepared:
@@ -73,6 +76,18 @@ def _failed(exc: Exception, mode: str, fmt: str) -> Prepared:
 #: ``faces``: ``main`` scores each image's main face (the biggest; see ``select_main_face``), ``all``
 #: every confident face, one record each, in detector-score order.
 FACES = ("main", "all")
+
+
+def _measure_cells(image: np.ndarray, face: Any) -> Optional[dict[str, Any]]:
+    """The measure cells of one located face; None (empty cells, a warning) if computing them fails,
+    so that the face keeps its score."""
+    from .measures.compute import measure_face
+
+    try:
+        return measure_face(image, face.landmarks, [d.box for d in face.detections]).columns()
+    except Exception as exc:  # a bug or an odd input must not cost the face its score
+        log.warning("the measures of a face failed (its measure cells are empty): %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def _each_alone(call: Callable[[Any], Any], items: list[Any]) -> list[Any]:
@@ -119,7 +134,9 @@ class Scorer:
     outputs stay float32); ``io_binding`` binds each batch's input and output instead of passing
     arrays (it spares staging copies on a GPU). ``faces="all"`` gives one record per confident face
     of each aligned image (key: path and ``face``) instead of its main face; an image without a
-    face is still one ``no-face`` record. After ``close()`` the scorer refuses to score.
+    face is still one ``no-face`` record. ``measures=True`` adds the ISO/IEC 29794-5 component
+    measures (``fqe_onnx.measures``) to every aligned face's record; it costs nothing when off.
+    After ``close()`` the scorer refuses to score.
     """
 
     def __init__(
@@ -135,6 +152,7 @@ class Scorer:
         precision: str = "fp32",
         io_binding: bool = False,
         faces: str = "main",
+        measures: bool = False,
         **overrides: Any,
     ) -> None:
         if batch_size is not None and batch_size < 1:
@@ -146,6 +164,7 @@ class Scorer:
         if faces not in FACES:
             raise FqeError(f"faces must be one of {', '.join(FACES)}, got {faces!r}")
         self.faces = faces
+        self.measures = bool(measures)
         from .zoo import resolve_model
 
         parse_device(device)  # a bad device name fails before anything is loaded
@@ -198,10 +217,12 @@ class Scorer:
 
     # -- per image: read, frame, prepare; anything that goes wrong is this image's error ------------
 
-    def _prepare_chunk(self, loads: list[Callable[[], tuple[np.ndarray, str]]]) -> list[list[Prepared]]:
+    def _prepare_chunk(self, loads: list[Callable[[], tuple[np.ndarray, str]]],
+                       measured: Optional[list[bool]] = None) -> list[list[Prepared]]:
         """Read and frame a chunk's images: per image, one Prepared per face to score (one for the
         main face, an error, or an image not aligned). Those to align go through the aligner
-        together (one detector call and one landmark call); the others are prepared one by one."""
+        together (one detector call and one landmark call); the others are prepared one by one.
+        Aligned faces of the images ``measured`` flags get their measure cells."""
         ready: list[Optional[list[Prepared]]] = []
         to_align: list[tuple[int, np.ndarray, str]] = []  # (position in the chunk, image, format)
         for position, load in enumerate(loads):
@@ -218,9 +239,12 @@ class Scorer:
                 ready.append([_failed(exc, mode, fmt)])
         if to_align:
             aligned = self._align([image for _, image, _ in to_align])
-            for (position, _, fmt), result in zip(to_align, aligned):
+            for (position, image, fmt), result in zip(to_align, aligned):
+                wanted = measured[position] if measured is not None else self.measures
                 ready[position] = ([_failed(result, MODE_ALIGNED, fmt)] if isinstance(result, Exception) else
-                                   [Prepared(tensor, None, MODE_ALIGNED, fmt, face_geometry(face)) for face, tensor in result])
+                                   [Prepared(tensor, None, MODE_ALIGNED, fmt, face_geometry(face),
+                                             _measure_cells(image, face) if wanted else None)
+                                    for face, tensor in result])
         return ready  # type: ignore[return-value]  # every position is filled by now
 
     def _align(self, images: list[np.ndarray]) -> list[Union[list[tuple[Any, np.ndarray]], Exception]]:
@@ -264,7 +288,8 @@ class Scorer:
 
     def _score_chunk(self, chunk: list[Item]) -> list[Scored]:
         """One chunk, start to end, in one thread: read and frame each image, then one runtime call."""
-        return list(self._infer(chunk, self._prepare_chunk([load for _, _, load in chunk])))
+        measured = [bool(item[3]) if len(item) > 3 else self.measures for item in chunk]
+        return list(self._infer(chunk, self._prepare_chunk([item[2] for item in chunk], measured)))
 
     # -- per batch: one runtime call, retried one image at a time when it fails ----------------------
 
@@ -296,7 +321,7 @@ class Scorer:
 
     def _infer(self, chunk: list[Item], prepared: list[list[Prepared]]) -> Iterator[Scored]:
         """The chunk's records: one per image, or per face with ``faces="all"``, in input order."""
-        rows = [(name, identity, p) for (name, identity, _), faces in zip(chunk, prepared) for p in faces]
+        rows = [(item[0], item[1], p) for item, faces in zip(chunk, prepared) for p in faces]
         good = [i for i, (_, _, p) in enumerate(rows) if p.tensor is not None]
         outputs = dict(zip(good, self._run([rows[i][2].tensor for i in good]))) if good else {}  # type: ignore[misc]  # good: rows with a tensor
         calibration = self.contract.calibration
@@ -308,15 +333,16 @@ class Scorer:
             if isinstance(output, Exception):
                 message = f"ONNX Runtime failed on this image: {type(output).__name__}: {output}"
                 yield Scored(Record(name, identity, None, None, p.mode, p.format, "model-error", message,
-                                    **(p.geometry or {})), None, None)
+                                    **(p.geometry or {}), measures=p.measures), None, None)
                 continue
             q = float(self.model.norms_of(output[None])[0])
             if not math.isfinite(q):
                 yield Scored(Record(name, identity, None, None, p.mode, p.format, "bad-output",
-                                    f"non-finite model output (q = {q})", **(p.geometry or {})), None, None)
+                                    f"non-finite model output (q = {q})", **(p.geometry or {}), measures=p.measures),
+                             None, None)
             else:
                 yield Scored(Record(name, identity, q, norm_to_score(q, calibration), p.mode, p.format,
-                                    **(p.geometry or {})), output, p.tensor)
+                                    **(p.geometry or {}), measures=p.measures), output, p.tensor)
 
     # -- public entry points -------------------------------------------------------------------------
 

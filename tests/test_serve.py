@@ -29,6 +29,7 @@ from tiny_models import fixed_matrix, pooled_linear
 
 from fqe_onnx.cli import main
 from fqe_onnx.records import cell
+from fqe_onnx.measure_catalog import MEASURE_COLUMNS
 from fqe_onnx.records import COLUMNS
 
 OPENAPI = Path(__file__).parent.parent / "fqe_onnx" / "serve" / "openapi.json"
@@ -366,7 +367,7 @@ def test_the_committed_openapi_document_is_what_the_app_serves(server):
     printed = CliRunner().invoke(main, ["serve", "--openapi"])
     assert printed.exit_code == 0 and json.loads(printed.stdout) == served
     row = served["components"]["schemas"]["Row"]["properties"]
-    assert list(row) == ["name"] + [c for c in COLUMNS if c != "path"] + ["embedding"]
+    assert list(row) == ["name"] + [c for c in COLUMNS if c != "path"] + list(MEASURE_COLUMNS) + ["embedding"]
 
 
 def test_schemathesis_finds_no_server_error_in_the_committed_document(server, tmp_path):

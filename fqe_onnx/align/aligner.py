@@ -19,6 +19,8 @@ class LocatedFace:
     face_index: int
     detection: Detection
     points: np.ndarray  # (5, 2): left eye, right eye, nose tip, left and right mouth corner
+    landmarks: Optional[np.ndarray] = None  # (68, 2), the points the five come from
+    detections: tuple[Detection, ...] = ()  # every confident face of the image (single_face_present)
 
 
 def face_geometry(face: LocatedFace) -> dict[str, Any]:
@@ -73,7 +75,7 @@ class FaceAligner:
             [] if found else ImageError(f"no face found (detector confidence >= {self.detector.confidence:g})", "no-face")
             for found in detections]
         for (k, i), landmarks in zip(wanted, points):
-            located[k].append(LocatedFace(i, detections[k][i], five_points(landmarks)))  # type: ignore[union-attr]  # a list: k has faces
+            located[k].append(LocatedFace(i, detections[k][i], five_points(landmarks), landmarks, tuple(detections[k])))  # type: ignore[union-attr]  # a list: k has faces
         return located
 
     def locate(self, bgr: np.ndarray, all_faces: bool = False) -> list[LocatedFace]:

@@ -56,11 +56,13 @@ from .options import (
               ".jpg,.jpeg,.jpe,.jfif,.png,.bmp,.webp,.tif,.tiff), or '+EXT,...' to add to them.")
 @click.option("--faces", type=click.Choice(["main", "all"]), default="main", show_default=True,
               help="main: one row per image (its biggest face); all: one row per confident face, keyed by (path, face).")
+@click.option("--measures", is_flag=True, help="Also the ISO/IEC 29794-5 component measures of every aligned face "
+              "(NAME and NAME_raw columns, and measures_below_floor); see docs/guides/measures.md.")
 @contract_options
 def score(root: Optional[str], model: Optional[str], device: str, batch_size: int, output: Optional[str],
           fmt: str, engine: str, address: Optional[str], from_list: Optional[str], threads: Optional[int],
           precision: str, progress: bool, resume: bool, max_pixels: int, embeddings_out: Optional[str], align: str,
-          ext: Optional[str], faces: str, overrides: dict[str, Any]) -> None:
+          ext: Optional[str], faces: str, measures: bool, overrides: dict[str, Any]) -> None:
     """Score every image under ROOT (or the single image ROOT); rows as they are scored."""
     from ..sources import IMAGE_EXTENSIONS, discover, parse_extensions, read_list
 
@@ -72,6 +74,8 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
     except FqeError as exc:
         raise click.BadParameter(str(exc), param_hint="--ext") from exc
     if engine == "ray":
+        if measures:
+            raise click.UsageError("--measures runs with the local engine (--engine ray does not write them yet)")
         if precision != "fp32":
             raise click.UsageError("--engine ray runs fp32 models; convert the model once for fp16 instead")
         score_on_ray(root, from_list, output, model, device, align, max_pixels, address, overrides,
@@ -103,7 +107,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
             if not sources and os.path.isdir(root):
                 raise found.nothing_found(root)
         scorer = Scorer(model, device=device, batch_size=batch_size, threads=threads, align=align,
-                        max_pixels=max_pixels, precision=precision, faces=faces, **overrides)
+                        max_pixels=max_pixels, precision=precision, faces=faces, measures=measures, **overrides)
         summary = RunSummary(inputs=len(sources), left_out=found.describe_skipped() if found else "", per_face=faces == "all")
         settings = run_settings(scorer, root, from_list, fmt, max_pixels) if output else {}
         header = True
@@ -127,7 +131,7 @@ def score(root: Optional[str], model: Optional[str], device: str, batch_size: in
             write_side_file(output, settings)
         with scorer, sigterm_raises(), (bar or contextlib.nullcontext()), open_writer(
                 output, fmt, append=resume, header=header, metadata=run_metadata(scorer.contract, settings)
-                if fmt == "parquet" else None) as writer, scored_records(scorer, sources, embeddings_out) as records:
+                if fmt == "parquet" else None, measures=measures) as writer, scored_records(scorer, sources, embeddings_out) as records:
             write_records(records, writer, summary, progress=bar.update if bar else None)
     except FqeError as exc:
         raise fail(exc) from exc
@@ -175,7 +179,9 @@ def run_settings(scorer: Any, root: Optional[str], from_list: Optional[str], fmt
     from .. import __version__
     from ..zoo import sha256_of
 
+    measures = {"measures": True} if scorer.measures else {}  # absent without: older side files still match
     return {
+        **measures,
         "model_sha256": sha256_of(Path(scorer.model.source)) if scorer.model.source else "",
         "contract": scorer.contract.to_json(),
         "align": scorer.align,

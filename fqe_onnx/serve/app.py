@@ -85,10 +85,11 @@ async def _results(service: Service, jobs: list[Job], receive: Receive) -> Optio
             service.metrics.dropped.inc(service.batcher.drop(jobs))
 
 
-def _want_embedding(request: Request) -> bool:
-    value = request.query_params.get("embedding", "0").lower()
+def _want(request: Request, flag: str) -> bool:
+    """A 0/1 query flag (``embedding``, ``measures``); 400 for anything else."""
+    value = request.query_params.get(flag, "0").lower()
     if value not in ("0", "1", "false", "true"):
-        raise Refusal(400, "bad-request", f"embedding must be 0 or 1, got {value!r}")
+        raise Refusal(400, "bad-request", f"{flag} must be 0 or 1, got {value!r}")
     return value in ("1", "true")
 
 
@@ -116,13 +117,14 @@ async def score(request: Request) -> Response:
     service.in_flight += 1
     service.metrics.in_flight.inc()
     try:
-        with_embedding = _want_embedding(request)
+        with_embedding = _want(request, "embedding")
+        with_measures = _want(request, "measures")
         try:
             uploads = await _uploads(request, service.config)
         except ClientDisconnect:
             return Response(status_code=CLIENT_GONE)
         limits = service.scorer.limits
-        items = [(u.name, u.identity, functools.partial(load_upload, u.data, limits)) for u in uploads]
+        items = [(u.name, u.identity, functools.partial(load_upload, u.data, limits), with_measures) for u in uploads]
         assert service.batcher is not None
         try:
             jobs = service.batcher.submit(items)
@@ -137,7 +139,7 @@ async def score(request: Request) -> Response:
         for scored in results:
             service.metrics.image(scored.record.mode, scored.record.error_kind)
         service.answered += 1
-        return JSONResponse({"rows": [row(s.record, s.embedding, with_embedding) for s in results]})
+        return JSONResponse({"rows": [row(s.record, s.embedding, with_embedding, with_measures) for s in results]})
     finally:
         service.in_flight -= 1
         service.metrics.in_flight.dec()

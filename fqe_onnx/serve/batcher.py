@@ -16,12 +16,13 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 log = logging.getLogger(__name__)
 
-#: (name, identity, loader) as ``Scorer.embed_items`` takes it; the loader decodes in a worker thread.
-Item = tuple[str, str, Callable[[], Any]]
+#: (name, identity, loader[, measures]) as ``Scorer.embed_items`` takes it; the loader decodes in a
+#: worker thread, and the flag, when given, asks for that image's measures.
+Item = Union[tuple[str, str, Callable[[], Any]], tuple[str, str, Callable[[], Any], bool]]
 
 
 class QueueFull(Exception):

@@ -11,13 +11,16 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ERROR_KINDS
+from ..measure_catalog import BELOW_FLOOR_COLUMN, MEASURES, raw_column
 from ..records import Record
 
 
-def row(record: Record, embedding: Optional[np.ndarray] = None, with_embedding: bool = False) -> dict[str, Any]:
+def row(record: Record, embedding: Optional[np.ndarray] = None, with_embedding: bool = False,
+        with_measures: bool = False) -> dict[str, Any]:
     """One response row: the record's fields in CSV order, ``path`` as ``name``; with
-    ``with_embedding`` also the model's output row (null for an image that failed)."""
-    fields = record.as_dict()
+    ``with_measures`` the measure columns (null where the row has none); with ``with_embedding``
+    also the model's output row (null for an image that failed)."""
+    fields = record.as_dict(with_measures)
     result = {"name": fields.pop("path"), **fields}
     if with_embedding:
         result["embedding"] = None if embedding is None else np.asarray(embedding, dtype=float).ravel().tolist()
@@ -40,11 +43,23 @@ def row_schema() -> dict[str, Any]:
     hints = typing.get_type_hints(Record)
     properties: dict[str, Any] = {}
     for f in dataclasses.fields(Record):
-        properties["name" if f.name == "path" else f.name] = _schema_of(hints[f.name])
+        if f.name != "measures":  # flattened into the measure columns below
+            properties["name" if f.name == "path" else f.name] = _schema_of(hints[f.name])
     properties["error_kind"]["description"] = "empty when scored, else one of: " + ", ".join(ERROR_KINDS)
+    optional = ["embedding"]
+    for name in MEASURES:
+        properties[name] = {"type": "integer", "nullable": True,
+                            "description": f"only with ?measures=1: {name}, 0-100 (null when not assessed)"}
+        properties[raw_column(name)] = {"type": "number", "nullable": True,
+                                        "description": f"only with ?measures=1: {name}'s native value"}
+        optional += [name, raw_column(name)]
+    properties[BELOW_FLOOR_COLUMN] = {"type": "string", "nullable": True,
+                                      "description": "only with ?measures=1: the measures below their floors, "
+                                                     "worst first, separated by ';'"}
+    optional.append(BELOW_FLOOR_COLUMN)
     properties["embedding"] = {"type": "array", "items": {"type": "number"}, "nullable": True,
                                "description": "only with ?embedding=1: the model's output row"}
-    required = [name for name in properties if name != "embedding"]
+    required = [name for name in properties if name not in optional]
     return {"type": "object", "properties": properties, "required": required}
 
 
@@ -74,7 +89,10 @@ def openapi_document() -> dict[str, Any]:
                 "security": security,
                 "parameters": [{"name": "embedding", "in": "query", "required": False,
                                 "schema": {"type": "integer", "enum": [0, 1]},
-                                "description": "1: each row also carries the embedding"}],
+                                "description": "1: each row also carries the embedding"},
+                               {"name": "measures", "in": "query", "required": False,
+                                "schema": {"type": "integer", "enum": [0, 1]},
+                                "description": "1: each row also carries the ISO/IEC 29794-5 component measures"}],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "properties": {
                         "images": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},

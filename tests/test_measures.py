@@ -1,0 +1,328 @@
+"""The ISO/IEC 29794-5 measures (fqe_onnx.measures) on hand-made inputs whose values are known in
+closed form, and every mapping at its midpoint and ends."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from fqe_onnx import measure_catalog as catalog
+from fqe_onnx.measures import colour, eyes_mouth, geometry, mapping, pixels, sharpness
+from fqe_onnx.measures.compute import empty_columns, measure_face
+from fqe_onnx.measures.face3d import FACE_68_3D
+from fqe_onnx.measures.frame import FRAME_REFERENCE, AlignedFace, Cheek, align, cheeks, face_mask, ofiq_matrix, reference_points
+from fqe_onnx.measures.parts import MIRROR, cheek_regions
+from fqe_onnx.measures.pose import euler_angles, head_pose, rotation_from_angles
+from fqe_onnx.records import COLUMNS, Record, columns
+
+IED = 60.0  # eye centre to eye centre of the synthetic faces, in pixels
+
+
+def projected(yaw=0.0, pitch=0.0, roll=0.0, scale=IED, centre=(120.0, 150.0)) -> np.ndarray:
+    """The generic face under weak perspective: 68 points whose pose is known exactly."""
+    rotated = FACE_68_3D @ rotation_from_angles(yaw, pitch, roll).T
+    return scale * rotated[:, :2] + np.asarray(centre)
+
+
+def srgb_luminance(grey: int) -> int:
+    """OFIQ's luminance of a grey pixel, written out: sRGB linearised, times 255, rounded."""
+    x = grey / 255
+    linear = ((x + 0.055) / 1.055) ** 2.4 if x > 0.04045 else x / 12.92
+    return math.floor(linear * 255 + 0.5)
+
+
+# -- mappings: each at its midpoint and both ends ------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(mapping.SIGMOIDS))
+def test_each_sigmoid_at_its_midpoint_and_ends(name):
+    s = mapping.SIGMOIDS[name]
+    assert s(s.x0) == mapping.clamp_round(s.h * (s.a + s.s * 0.5))
+    assert s(s.x0 - 1000 * s.w) == mapping.clamp_round(s.h * s.a)
+    assert s(s.x0 + 1000 * s.w) == mapping.clamp_round(s.h * (s.a + s.s))
+
+
+def test_the_sigmoid_values_ofiq_gives():
+    assert mapping.SIGMOIDS["inter_eye_distance"](70) == 50 and mapping.SIGMOIDS["inter_eye_distance"](0) == 3
+    assert mapping.SIGMOIDS["under_exposure_prevention"](0.92) == 40  # 120 (0.832 - 0.5) = 39.84
+    assert mapping.SIGMOIDS["under_exposure_prevention"](0.0) == 100 and mapping.SIGMOIDS["under_exposure_prevention"](1.0) == 0
+    assert mapping.SIGMOIDS["mouth_closed"](0.2) == 50 and mapping.SIGMOIDS["mouth_closed"](0.0) == 97
+    assert mapping.SIGMOIDS["natural_colour"](0.0) == 100 and mapping.SIGMOIDS["natural_colour"](10 * math.log(3)) == 50
+    assert mapping.head_size_score(0.45) == 100 and mapping.head_size_score(0.95) == 0 and mapping.head_size_score(-0.05) == 0
+
+
+def test_the_other_mappings_at_their_midpoints_and_ends():
+    assert [mapping.head_pose_score(a) for a in (0, 45, -45, 90, 180)] == [100, 50, 50, 0, 0]
+    assert [mapping.over_exposure_score(r) for r in (0.0, 0.01, 0.99)] == [100, 50, 1]
+    assert [mapping.dynamic_range_score(h) for h in (0.0, 4.0, 8.0, 9.0)] == [0, 50, 100, 100]
+    assert [mapping.luminance_mean_score(m) for m in (0.0, 0.2, 0.5, 0.8, 1.0)] == [2, 50, 100, 50, 2]  # 100/(1+e^4)
+    assert [mapping.luminance_variance_score(v) for v in (0.0, 1 / 300, 1 / 60, 1 / 12, 1e9)] == [0, 50, 100, 50, 0]
+    assert [mapping.illumination_uniformity_score(x) for x in (0.0, 0.5 ** (1 / 0.3), 1.0)] == [0, 50, 100]
+    assert [mapping.single_face_score(f) for f in (0.0, 0.5, 1.0)] == [100, 50, 0]
+
+
+def test_clamp_round_rounds_halves_away_from_zero_and_clamps():
+    assert [mapping.clamp_round(v) for v in (2.5, 3.49, -0.5, -7.0, 100.4, 250.0)] == [3, 3, 0, 0, 100, 100]
+
+
+# -- the catalog and the columns -----------------------------------------------------------------------
+
+def test_every_measure_has_a_floor_a_family_and_two_columns_in_order():
+    assert len(catalog.MEASURES) == 20 and set(catalog.FLOORS) == set(catalog.MEASURES)
+    assert catalog.MEASURE_COLUMNS[:4] == ("single_face_present", "single_face_present_raw", "head_pose_yaw",
+                                           "head_pose_yaw_raw")
+    assert catalog.MEASURE_COLUMNS[-1] == "measures_below_floor" and len(catalog.MEASURE_COLUMNS) == 41
+    assert columns() == COLUMNS and columns(True) == COLUMNS + catalog.MEASURE_COLUMNS
+
+
+def test_below_floor_names_the_worst_first_and_skips_what_was_not_assessed():
+    values = dict.fromkeys(catalog.MEASURES, 90)
+    values.update(head_pose_yaw=30, luminance_mean=10, sharpness=30, eyes_open=None, dynamic_range=50)
+    assert catalog.below_floor(values) == ["luminance_mean", "head_pose_yaw", "sharpness"]
+    assert catalog.below_floor(values, {"sharpness": 31}) == ["sharpness"]
+
+
+def test_a_record_gives_its_measure_cells_only_when_asked():
+    cells = {c: None for c in catalog.MEASURE_COLUMNS} | {"sharpness": 40, "measures_below_floor": "sharpness"}
+    record = Record("a.png", "", 1.0, 50, measures=cells)
+    assert list(record.as_dict()) == list(COLUMNS)
+    row = record.as_dict(measures=True)
+    assert list(row) == list(columns(True)) and row["sharpness"] == 40
+    assert Record("b.png", "", None, None, error_kind="no-face").as_dict(True)["sharpness"] is None
+    assert empty_columns() == dict.fromkeys(catalog.MEASURE_COLUMNS)
+
+
+# -- pose -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (25, -10, 5), (-40, 15, -20), (10, 30, 60)])
+def test_the_pose_of_the_projected_generic_face_is_recovered_exactly(yaw, pitch, roll):
+    pose = head_pose(projected(yaw, pitch, roll))
+    assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((yaw, pitch, roll), abs=1e-6)
+    assert pose.residual < 1e-9
+
+
+@pytest.mark.parametrize("angle", [-30, -7.5, 12, 30])
+def test_an_in_plane_rotation_of_the_points_changes_the_roll_by_exactly_its_angle(angle):
+    points = projected(yaw=15, pitch=-5, roll=3)
+    matrix = cv2.getRotationMatrix2D((125.0, 140.0), angle, 1.0)  # OpenCV: counter-clockwise as shown
+    turned = head_pose(points @ matrix[:, :2].T + matrix[:, 2])
+    assert (turned.yaw, turned.pitch, turned.roll) == pytest.approx((15, -5, 3 + angle), abs=1e-6)
+
+
+def test_a_mirrored_face_has_the_opposite_yaw_and_roll():
+    points = projected(yaw=20, pitch=8, roll=-6)
+    mirrored = points[list(MIRROR)] * [-1, 1] + [500, 0]
+    pose = head_pose(mirrored)
+    assert (pose.yaw, pose.pitch, pose.roll) == pytest.approx((-20, 8, 6), abs=1e-6)
+
+
+def test_the_generic_face_is_mirror_symmetric_with_its_eyes_one_apart():
+    assert np.array_equal(FACE_68_3D[list(MIRROR)] * [-1, 1, 1], FACE_68_3D)
+    eyes = [FACE_68_3D[[36, 39]].mean(axis=0), FACE_68_3D[[42, 45]].mean(axis=0)]
+    assert np.linalg.norm(eyes[1] - eyes[0]) == pytest.approx(1, abs=1e-3)
+    assert FACE_68_3D[30, 2] < FACE_68_3D[[36, 45], 2].min()  # the nose tip is nearer the camera than the eyes
+
+
+def test_euler_angles_invert_rotation_from_angles():
+    for angles in [(1.0, 2.0, 3.0), (-70.0, 20.0, -150.0)]:
+        assert euler_angles(rotation_from_angles(*angles)) == pytest.approx(angles, abs=1e-9)
+
+
+# -- pixels: a flat grey face -----------------------------------------------------------------------------
+
+def flat_face(grey: int, points: np.ndarray | None = None) -> AlignedFace:
+    points = projected(centre=(100, 110)) if points is None else points
+    return AlignedFace(np.full((220, 200, 3), grey, np.uint8), points, face_mask(points, (220, 200)))
+
+
+@pytest.mark.parametrize("grey", [0, 10, 60, 128, 200, 255])
+def test_a_flat_grey_face_has_its_exact_luminance_no_entropy_and_no_variance(grey):
+    face = flat_face(grey)
+    level = srgb_luminance(grey)
+    assert np.all(pixels.luminance(face.bgr) == level)
+    stats = pixels.luminance_stats(pixels.histogram(pixels.luminance(face.bgr), face.mask))
+    assert stats.mean == level / 255 and stats.variance == 0 and stats.entropy_bits == 0
+    assert stats.dark_share == (1.0 if level <= 25 else 0.0) and stats.bright_share == (1.0 if level >= 247 else 0.0)
+    values = pixels.pixel_measures(stats)
+    assert values["dynamic_range"] == (0, 0.0) and values["luminance_variance"] == (0, 0.0)
+    assert values["luminance_mean"] == (mapping.luminance_mean_score(level / 255), level / 255)
+
+
+def test_luminance_weights_the_linear_channels_709():
+    assert pixels.luminance(np.array([[[0, 0, 255]]], np.uint8))[0, 0] == math.floor(0.2126 * 255 + 0.5)  # red
+    assert pixels.luminance(np.array([[[0, 255, 0]]], np.uint8))[0, 0] == math.floor(0.7152 * 255 + 0.5)  # green
+    assert pixels.luminance(np.array([[[255, 0, 0]]], np.uint8))[0, 0] == math.floor(0.0722 * 255 + 0.5)  # blue
+
+
+def test_two_equal_luminance_levels_give_one_bit_and_their_spread():
+    counts = np.zeros(256)
+    counts[[20, 220]] = 500
+    stats = pixels.luminance_stats(counts)
+    assert stats.entropy_bits == 1.0 and stats.mean == pytest.approx(120 / 255)
+    assert stats.variance == pytest.approx((100 / 255) ** 2) and stats.dark_share == 0.5 and stats.bright_share == 0
+    assert pixels.luminance_stats(np.zeros(256)) is None
+
+
+def test_the_face_region_is_the_filled_hull_of_the_points():
+    square = np.array([[10, 10], [30, 10], [30, 20], [10, 20]] + [[20, 15]] * 64, dtype=float)
+    mask = face_mask(square, (40, 40))
+    assert mask.sum() == 21 * 11 and mask[10, 10] and mask[20, 30] and not mask[9, 10] and not mask[21, 30]
+
+
+# -- colour and illumination ------------------------------------------------------------------------------
+
+def test_cheek_regions_follow_ofiqs_arithmetic():
+    points = projected(centre=(100, 110))
+    (lx, ly, lw, lh), (rx, ry, rw, rh) = cheek_regions(points)
+    left, right = np.floor(points[[36, 39]].mean(0) + 0.5), np.floor(points[[42, 45]].mean(0) + 0.5)
+    zone = int(0.3 * np.linalg.norm(right - left))
+    assert (lw, lh, rw, rh) == (zone,) * 4 and (lx, rx + zone) == (left[0], right[0])
+    drop = int(np.linalg.norm((left + right) / 2 - points[[62, 66]].mean(0)) / 2)
+    assert (ly, ry) == (left[1] + drop, right[1] + drop)
+
+
+def cheek(grey=(128, 128, 128), size=33, masked_rows=0) -> Cheek:
+    """A uniform cheek region; its first ``masked_rows`` rows outside the landmarked region."""
+    mask = np.ones((size, size), bool)
+    mask[:masked_rows] = False
+    return Cheek(np.full((size, size, 3), grey, np.uint8), mask)
+
+
+def test_illumination_uniformity_is_1_for_an_even_face_and_0_when_the_sides_differ():
+    assert colour.illumination_uniformity([cheek(), cheek()]) == 1.0
+    assert colour.illumination_uniformity([cheek((60,) * 3), cheek((200,) * 3)]) == 0.0
+    # a quarter of one region lies outside the landmarked region: black there, as in OFIQ
+    assert colour.illumination_uniformity([cheek(size=32), cheek(size=32, masked_rows=8)]) == 0.75
+    assert colour.colour_measures([cheek(), cheek((60,) * 3)], True)["illumination_uniformity"] == (0, 0.0)
+    assert colour.colour_measures(None, True) == {"illumination_uniformity": None, "natural_colour": None}
+
+
+def test_the_cheeks_are_cut_on_ofiqs_616_frame():
+    points = projected(scale=40, centre=(125, 125))
+    regions = cheeks(np.full((250, 250, 3), 90, np.uint8), points)
+    assert regions is not None
+    matrix = ofiq_matrix(points)
+    (x, y, w, h), _ = cheek_regions(points @ matrix[:, :2].T + matrix[:, 2])
+    # the face on OFIQ's frame, eye centres about 113 px apart: regions of about 34 px, not 17 (308 frame)
+    assert regions[0].bgr.shape == (h, w, 3) and 30 <= w <= 38
+    assert regions[0].mask.all() and np.all(regions[0].bgr == 90)
+    gaping = points.copy()
+    gaping[[62, 66]] += [0, 300]  # an inner lip far below the face: the regions fall off the frame
+    assert cheeks(np.zeros((250, 250, 3), np.uint8), gaping) is None
+
+
+def test_natural_colour_distance_from_the_skin_box():
+    assert colour.colour_distance(10, 20) == 0 and colour.colour_distance(30, 20) == 5
+    assert colour.colour_distance(30, 40) == pytest.approx(math.hypot(5, 5)) and colour.colour_distance(2, 1) == 5
+    assert colour.colour_distance(-1, 10) == 100 and colour.colour_distance(10, -0.1) == 100
+    a, b = colour.lab_ab(np.array([128.0, 128.0, 128.0]))
+    assert a == pytest.approx(0, abs=1e-3) and b == pytest.approx(0, abs=1e-3)  # grey is neutral under D50
+
+
+def test_a_grey_face_is_natural_and_a_coloured_one_is_measured():
+    skin = (60, 110, 200)  # a warm skin tone, BGR
+    assert colour.natural_colour([cheek(skin), cheek(skin)], coloured=False) == 0.0
+    a, b = colour.lab_ab(np.array(skin, float))
+    assert colour.natural_colour([cheek(skin), cheek(skin)]) == pytest.approx(colour.colour_distance(a, b))
+    assert colour.natural_colour([cheek((200, 110, 60)), cheek((200, 110, 60))]) == 100.0  # blue: b < 0
+    assert colour.is_coloured(np.full((4, 4, 3), skin, np.uint8)) and not colour.is_coloured(np.full((4, 4, 3), 7, np.uint8))
+
+
+# -- sharpness ------------------------------------------------------------------------------------------------
+
+def test_sharpness_of_one_pixel_stripes_is_four_and_a_flat_face_has_none():
+    face = flat_face(0)
+    face.bgr[:, 0::2] = 255  # |Laplacian| = 2 x 255 everywhere, grey-level spread 127.5
+    assert sharpness.sharpness(face) == pytest.approx(4.0)
+    assert sharpness.sharpness(flat_face(90)) is None
+
+
+def test_blur_lowers_sharpness():
+    rng = np.random.default_rng(0)
+    face = flat_face(0)
+    face.bgr[:] = cv2.resize(rng.integers(0, 256, (55, 50, 3), dtype=np.uint8), (200, 220), interpolation=cv2.INTER_NEAREST)
+    values = [sharpness.sharpness(AlignedFace(cv2.GaussianBlur(face.bgr, (0, 0), s) if s else face.bgr, face.points,
+                                              face.mask)) for s in (0, 1, 2, 4)]
+    assert values == sorted(values, reverse=True) and values[-1] < values[0] / 3
+
+
+# -- geometry: points placed by hand --------------------------------------------------------------------------
+
+def hand_points() -> np.ndarray:
+    """Eye corners at (80, 100), (100, 100) and (140, 100), (160, 100): eye centres (90, 100) and
+    (150, 100), 60 apart; chin (120, 190), 90 below the eye midpoint (120, 100)."""
+    points = np.tile([120.0, 150.0], (68, 1))
+    points[[36, 39, 42, 45]] = [[80, 100], [100, 100], [140, 100], [160, 100]]
+    points[8] = [120, 190]
+    points[[37, 41, 38, 40]] = [[87, 97], [87, 103], [93, 96], [93, 104]]  # left eye open 6 and 8
+    points[[43, 47, 44, 46]] = [[147, 98], [147, 102], [153, 97.5], [153, 102.5]]  # right eye open 4 and 5
+    points[[61, 67, 62, 66, 63, 65]] = [[115, 160], [115, 163], [120, 159], [120, 168], [125, 160], [125, 162]]
+    return points
+
+
+def test_crops_margins_and_head_size_of_points_placed_by_hand():
+    points = hand_points()
+    assert geometry.crops(points, 240, 300) == {"leftward_crop": 150 / 60, "rightward_crop": (240 - 90) / 60,
+                                                "margin_above": 100 / 90, "margin_below": 200 / 90}
+    assert geometry.head_size(points, 300) == 90 / 300
+    assert geometry.inter_eye_distance(points, 0.0) == 60 and geometry.inter_eye_distance(points, 60.0) == pytest.approx(120)
+    assert geometry.inter_eye_distance(points, 90.0) is None
+    values = geometry.geometry_measures(points, [(0, 0, 100, 100)], 240, 300, 0.0)
+    assert values["head_size"] == (mapping.head_size_score(0.3), 0.3)
+    assert values["leftward_crop"] == (mapping.SIGMOIDS["leftward_crop"](2.5), 2.5)
+
+
+def test_eyes_open_and_mouth_closed_of_points_placed_by_hand():
+    points = hand_points()
+    assert eyes_mouth.eyes_open(points) == 5 / 90  # the right eye's wider pair, the smaller eye
+    assert eyes_mouth.mouth_closed(points) == 9 / 90
+    assert eyes_mouth.eyes_mouth_measures(points)["eyes_open"] == (mapping.SIGMOIDS["eyes_open"](5 / 90), 5 / 90)
+
+
+def test_single_face_present_is_the_second_face_over_the_first():
+    assert geometry.single_face_ratio([(0, 0, 10, 10)]) == 0.0
+    assert geometry.single_face_ratio([(0, 0, 10, 5), (5, 5, 25, 15), (0, 0, 1, 1)]) == 0.25
+    assert geometry.single_face_ratio([]) is None
+    values = geometry.geometry_measures(hand_points(), [(0, 0, 20, 20), (0, 0, 20, 20)], 240, 300, 0.0)
+    assert values["single_face_present"] == (0, 1.0)
+
+
+# -- one face, end to end --------------------------------------------------------------------------------------
+
+def test_the_aligned_window_puts_the_five_points_on_ofiqs_reference():
+    points = projected(yaw=5, roll=10, scale=80, centre=(200, 180))
+    face = align(np.zeros((400, 400, 3), np.uint8), points)
+    in_frame = reference_points(face.points + face.origin)
+    assert np.abs(in_frame - FRAME_REFERENCE).max() < 6  # a least-squares fit of a slightly turned face
+    assert face.mask.shape == face.bgr.shape[:2] and face.mask.any()
+
+
+def test_a_flat_grey_frontal_face_end_to_end():
+    points = projected(centre=(120, 150))
+    image = np.full((300, 240, 3), 128, np.uint8)
+    result = measure_face(image, points, [(60, 80, 180, 230)])
+    level = srgb_luminance(128) / 255
+    assert result.raw["luminance_mean"] == round(level, 6) and result.raw["luminance_variance"] == 0
+    assert result.raw["dynamic_range"] == 0 and result.values["dynamic_range"] == 0
+    assert result.raw["illumination_uniformity"] == 1 and result.raw["natural_colour"] == 0
+    assert result.raw["sharpness"] is None and result.values["sharpness"] is None
+    for angle in ("yaw", "pitch", "roll"):
+        assert result.raw[f"head_pose_{angle}"] == pytest.approx(0, abs=1e-6) and result.values[f"head_pose_{angle}"] == 100
+    assert result.raw["single_face_present"] == 0 and result.values["single_face_present"] == 100
+    left, right = points[[36, 39]].mean(0), points[[42, 45]].mean(0)
+    assert result.raw["leftward_crop"] == pytest.approx(right[0] / np.linalg.norm(right - left), rel=1e-5)
+    assert result.below_floor[0] == "dynamic_range" and "sharpness" not in result.below_floor
+    cells = result.columns()
+    assert list(cells) == list(catalog.MEASURE_COLUMNS) and cells["measures_below_floor"] == ";".join(result.below_floor)
+
+
+def test_a_face_beyond_the_photo_reads_black_there():
+    points = projected(centre=(20, 150))  # the left half of the face lies beyond the photo's left edge
+    result = measure_face(np.full((300, 240, 3), 200, np.uint8), points, [(0, 80, 80, 230)])
+    assert result.raw["under_exposure_prevention"] > 0.3  # OFIQ's frame is black outside the photo
+    assert result.raw["leftward_crop"] < 1.0 and result.values["leftward_crop"] < 50
+
+
+def test_bad_landmarks_are_refused_with_their_shape():
+    with pytest.raises(ValueError, match=r"68 \(x, y\) landmarks, got an array of shape \(5, 2\)"):
+        measure_face(np.zeros((10, 10, 3), np.uint8), np.zeros((5, 2)), [])
