@@ -144,8 +144,8 @@ def workspace(tmp_path_factory, default_model) -> Path:
     """What the pages' commands and Python blocks name: photos/ (one folder per person: the
     public-domain astronaut photo, its aligned crop and a blurred copy; smooth random 112x112 images,
     scored as they are, for seven others), a.jpg (the astronaut photo), b.png, crop.png (250x250),
-    dataset/ (3 images), model.onnx (the default model) and clip.mp4 (made by the video page's own
-    script, as a reader would make it)."""
+    dataset/ (3 images), model.onnx (the default model), and what the video and measures pages make
+    with their own scripts, as a reader would: clip.mp4 and samples/ (4 photos)."""
     import re
     import subprocess
     import sys
@@ -172,7 +172,12 @@ def workspace(tmp_path_factory, default_model) -> Path:
     video_page = (ROOT / "docs" / "guides" / "video.md").read_text()
     clip_maker = re.search(r"python - <<'EOF'\n(.*?)\nEOF\n", video_page, flags=re.S).group(1)
     subprocess.run([sys.executable, "-c", clip_maker], cwd=root, check=True, timeout=300)
+    measures_page = (ROOT / "docs" / "guides" / "measures.md").read_text()
+    samples_maker = re.search(r'^python -c "(.*)"$', measures_page, flags=re.M).group(1)
+    (root / "samples").mkdir()
+    subprocess.run([sys.executable, "-c", samples_maker], cwd=root, check=True, timeout=300)
     assert cv2.imread(str(root / "a.jpg")) is not None and (root / "clip.mp4").stat().st_size > 0
+    assert len(list((root / "samples").glob("*.png"))) == 4
     return root
 
 
