@@ -8,7 +8,8 @@ copies). A finding gathers them:
 * ``looks-like``: the images of two folders that pass the search threshold against each other
   (every ``looks-like`` reason between the two folders, from either side);
 * ``duplicate``: two near-identical images (both ``duplicate-of`` reasons; a copy filed in
-  another folder brings its ``not-own-identity`` and ``looks-like`` along: one photo, one question);
+  another folder brings its ``not-own-identity``, and its ``looks-like`` of the other copy's
+  folder, along: one photo, one question);
 * ``misfiled``: an image that matches none of its folder (its ``not-own-identity`` and, when it
   has one, its ``looks-like``);
 * ``mixed``: a folder of two or more groups.
@@ -210,10 +211,12 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
         v.findings = [""] * len(v.reasons)
         if v.duplicate >= 0:
             fid = add(pair_of_images(i, v.duplicate))
-            folded = labels[v.duplicate] != labels[i] and "not-own-identity" in v.reasons
-            v.findings = [fid if r.startswith("duplicate-of:") or (folded and (r == "not-own-identity" or
-                                                                                 r.startswith("looks-like:")))
-                          else "" for r in v.reasons]
+            # a copy filed in another folder: its doubts about its folder, and its likeness to the
+            # folder of its copy, are the duplicate's question
+            across = labels[v.duplicate] != labels[i]
+            alike_there = v.look_alike >= 0 and labels[v.look_alike] == labels[v.duplicate]
+            v.findings = [fid if r.startswith("duplicate-of:") or (across and r == "not-own-identity")
+                          or (across and alike_there and r.startswith("looks-like:")) else "" for r in v.reasons]
 
     # an image that matches none of its folder
     for i, v in enumerate(verdicts):
@@ -257,8 +260,10 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
         sides = [data.side(data.name(la), data.rows[la], unit[on[lb]], data.name(lb), on[la]),
                  data.side(data.name(lb), data.rows[lb], unit[on[la]], data.name(la), on[lb])]
         members = (data.name(la), data.name(lb))
-        images = len(on[la]) + len(on[lb])
-        detail = f"{plural(len(pairs), 'look-alike')} between {plural(images, 'image')} of the two; best {best:.3f}"
+        found_from = {x: len({i for i, _, _ in pairs if labels[i] == x}) for x in (la, lb)}
+        detail = "; ".join(f"{plural(found_from[x], 'image')} of {data.name(x)} {'looks' if found_from[x] == 1 else 'look'}"
+                           f" like {data.name(y)}" for x, y in ((la, lb), (lb, la)) if found_from[x])
+        detail += f"; the most similar pair {best:.3f}"
         fid = add(Finding(finding_id("looks-like", members), "looks-like", tuple(sorted(members)), best,
                           thresholds.search, best - thresholds.search, mutual, detail, sides))
         for i, _, _ in pairs:

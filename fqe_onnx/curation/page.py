@@ -56,7 +56,7 @@ def threshold_sentences(curation: Curation) -> list[str]:
     return [
         f"<b>Search threshold {t.search:.4f}</b>: an image of another folder at least this similar is a look-alike; "
         f"an image with no real look-alike gets one by chance at rate {s.search_far:g} (<code>--search-far</code>), "
-        f"{curation.expected_false_alarms:.1f} of this set's images.",
+        f"so about {curation.expected_false_alarms:.1f} of the look-alikes here are chance.",
         folder,
         f"<b>Own-identity threshold {t.own:.4f}</b>: an image less similar than this to the mean of the rest of its "
         f"folder, and matched by none of its images at the group threshold, matches none of its folder (misfiled); "
@@ -138,8 +138,8 @@ class Page:
         info_rows = [[k, v] for k, v in (
             ("images", len(self.records)),
             ("keep / review / reject", " / ".join(map(str, counts))),
-            ("findings", f"{len(curation.findings)}: {len(open_findings)} to review"
-                         + (f", {len(settled)} settled by the marks read back" if settled else "")),
+            ("findings", f"{len(curation.findings)} ({len(open_findings)} to review"
+                         + (f", {len(settled)} settled by the marks read back)" if settled else ")")),
             ("looks-like expected by chance", f"{curation.expected_false_alarms:.1f} images at --search-far "
                                                f"{curation.settings.search_far:g}; "
                                                f"{plural(curation.looks_like_count, 'image')} found"))]
