@@ -167,7 +167,8 @@ def is_planted(finding, truth: dict) -> bool:  # type: ignore[no-untyped-def]
     members = set(finding.members)
     return {"misfiled": bool(members & (truth["moved"] | truth["copies"])),  # a copy found as misfiled, not as a copy
             "duplicate": frozenset(members) in truth["duplicate"],
-            "same-person": frozenset(members) in truth["split"], "mixed": bool(members & truth["merged"])}.get(
+            "same-person": frozenset(members) in truth["split"], "mixed": bool(members & truth["merged"]),
+            "looks-like": frozenset(members) in truth["split"]}.get(  # a split found through its images
         finding.kind, False)
 
 

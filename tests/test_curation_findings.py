@@ -4,7 +4,6 @@ sides a reviewer sees (a single image included), the rank; and the decisions fil
 import math
 import re
 
-import numpy as np
 import pytest
 
 from test_curation import Builder, unit

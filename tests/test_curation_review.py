@@ -71,11 +71,13 @@ def test_findings_csv_and_the_reasons_that_point_to_it(review):
         assert float(r["margin"]) == pytest.approx(margin if r["kind"] in ("same-person", "duplicate") else -margin,
                                                    abs=2e-4)
         assert float(r["margin"]) > 0 and re.fullmatch(r"[a-z]{2}-[0-9a-f]{10}", r["finding"]) and r["mark"] == ""
-    assert same["detail"] == "the means of id03 (6 images) and id03_alias (1 image) are " + f"{float(same['similarity']):.3f} alike"
+    assert same["detail"] == ("the means of id03 (6 images) and id03_alias (1 image) are "
+                              f"{float(same['similarity']):.3f} alike")
     images = {r["path"]: r for r in read_csv(out / "curation.csv")}
     assert (images["id03/9_copy.png"]["reasons"], images["id03/9_copy.png"]["findings"]) == (
         "duplicate-of:id03/0.png", copy["finding"])
-    assert images["id05/9_misfiled.png"]["findings"] == ";".join([misfiled["finding"]] * 2)  # not-own-identity, looks-like
+    # its not-own-identity and its looks-like: one question
+    assert images["id05/9_misfiled.png"]["findings"] == ";".join([misfiled["finding"]] * 2)
     assert images["id07/9_broken.png"]["findings"] == "" and images["id00/0.png"]["findings"] == ""
     folders = {r["identity"]: r for r in read_csv(out / "identities.csv")}
     assert folders["id03"]["findings"] == folders["id03_alias"]["findings"] == same["finding"]

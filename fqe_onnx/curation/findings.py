@@ -115,30 +115,33 @@ class _Data:
 
     def mean(self, rows: Sequence[int]) -> np.ndarray:
         good = [r for r in rows if self.valid[r]]
-        return unit_rows(self.unit[good].sum(axis=0, keepdims=True))[0] if good else np.zeros(self.unit.shape[1], np.float32)
+        if not good:
+            return np.zeros(self.unit.shape[1], np.float32)
+        return unit_rows(self.unit[good].sum(axis=0, keepdims=True))[0]
 
-    def side(self, title: str, pool: Sequence[int], toward: np.ndarray, label: str, decisive: Sequence[int] = ()) -> Side:
+    def side(self, title: str, pool: Sequence[int], toward: np.ndarray, label: str,
+             decisive: Sequence[int] = ()) -> Side:
         """Images of ``pool`` for one side: all of a small pool, else the decisive ones (given, or
         the NEAREST nearest ``toward``, a k x D array: similarity is to the nearest of its rows)
         and the TYPICAL most like the pool's mean. ``label``: what ``toward`` is, for the page."""
         pool = list(pool)
-        sims = np.full(len(self.names), np.nan)
         good = [r for r in pool if self.valid[r]]
+        sims: dict[int, float] = {}
         if good and len(toward):
-            sims[good] = (self.unit[good] @ np.atleast_2d(toward).T).max(axis=1)
+            sims = dict(zip(good, (self.unit[good] @ np.atleast_2d(toward).T).max(axis=1).tolist()))
         by_sim = sorted(good, key=lambda r: (-sims[r], r))
         decisive = list(decisive) if decisive else by_sim[:NEAREST]
         if len(pool) <= SMALL:
             rest = [r for r in pool if r not in decisive]
         else:
-            decisive = sorted(decisive, key=lambda r: (-np.nan_to_num(sims[r], nan=-2), r))[:max(NEAREST, 1)]
+            decisive = sorted(decisive, key=lambda r: (-sims.get(r, -2.0), r))[:NEAREST]
             centre = self.mean(good)
             typical = sorted(good, key=lambda r: (-float(self.unit[r] @ centre), r))
             rest = [r for r in typical if r not in decisive][:TYPICAL]
             if not decisive and not rest:  # nothing could be embedded: show some images all the same
                 rest = pool[:TYPICAL]
         rows = [*decisive, *rest]
-        return Side(title, tuple(rows), tuple(decisive), tuple(float(sims[r]) for r in rows), len(pool), label)
+        return Side(title, tuple(rows), tuple(decisive), tuple(sims.get(r, math.nan) for r in rows), len(pool), label)
 
 
 def _nearest_folders(data: _Data, sums: np.ndarray, counts: np.ndarray, labels: Sequence[int]) -> dict[int, int]:
@@ -195,14 +198,17 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
         similarity = float(unit[a] @ unit[b])
         mutual = _best_match(data, a, verdicts) == b and _best_match(data, b, verdicts) == a
         if la == lb:
-            sides = [data.side(names[a], [a], unit[[b]], names[b], [a]), data.side(names[b], [b], unit[[a]], names[a], [b])]
+            sides = [data.side(names[a], [a], unit[[b]], names[b], [a]),
+                     data.side(names[b], [b], unit[[a]], names[a], [b])]
             where = f"both in {data.name(la)}"
         else:
             sides = [data.side(data.name(la), data.rows[la], unit[[b]], names[b], [a]),
                      data.side(data.name(lb), data.rows[lb], unit[[a]], names[a], [b])]
             where = f"in {data.name(la)} and {data.name(lb)}"
         strays = [names[r] for r in (a, b) if "not-own-identity" in verdicts[r].reasons]
-        detail = f"one photo twice, {where}" + (f"; {' and '.join(strays)} matches none of its folder" if strays else "")
+        detail = f"one photo twice, {where}"
+        if strays:
+            detail += f"; {' and '.join(strays)} {'matches' if len(strays) == 1 else 'match'} none of its folder"
         return Finding(finding_id("duplicate", (names[a], names[b])), "duplicate", (names[a], names[b]), similarity,
                        thresholds.duplicate, similarity - thresholds.duplicate, mutual, detail, sides)
 
@@ -261,8 +267,9 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
                  data.side(data.name(lb), data.rows[lb], unit[on[la]], data.name(la), on[lb])]
         members = (data.name(la), data.name(lb))
         found_from = {x: len({i for i, _, _ in pairs if labels[i] == x}) for x in (la, lb)}
-        detail = "; ".join(f"{plural(found_from[x], 'image')} of {data.name(x)} {'looks' if found_from[x] == 1 else 'look'}"
-                           f" like {data.name(y)}" for x, y in ((la, lb), (lb, la)) if found_from[x])
+        detail = "; ".join(f"{plural(found_from[x], 'image')} of {data.name(x)} "
+                           f"{'looks' if found_from[x] == 1 else 'look'} like {data.name(y)}"
+                           for x, y in ((la, lb), (lb, la)) if found_from[x])
         detail += f"; the most similar pair {best:.3f}"
         fid = add(Finding(finding_id("looks-like", members), "looks-like", tuple(sorted(members)), best,
                           thresholds.search, best - thresholds.search, mutual, detail, sides))
@@ -287,7 +294,8 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
             sides = [data.side(data.name(x), data.rows[x], data.mean(data.rows[y])[None], f"the mean of {data.name(y)}")
                      for x, y in sorted(((la, lb), (lb, la)), key=lambda p: data.name(p[0]))]
             (na, ca), (nb, cb) = sorted(((f.identity, int(counts[la])), (other, int(counts[lb]))))
-            detail = f"the means of {na} ({plural(ca, 'image')}) and {nb} ({plural(cb, 'image')}) are {similarity:.3f} alike"
+            detail = (f"the means of {na} ({plural(ca, 'image')}) and {nb} ({plural(cb, 'image')}) "
+                      f"are {similarity:.3f} alike")
             fid = add(Finding(finding_id("same-person", members), "same-person", members, similarity,
                               thresholds.identity, similarity - thresholds.identity,
                               nearest.get(la) == lb and nearest.get(lb) == la, detail, sides))
@@ -295,9 +303,10 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
         if f.mixed:
             parts = [list(g) for g in f.groups]
             means = [data.mean(g) for g in parts]
-            across = max(_most_similar(unit, g, [r for h in parts[k + 1:] for r in h]) for k, g in enumerate(parts[:-1]))
-            sides = [data.side(f"group {k + 1} of {len(parts)}", g, np.array([m for n, m in enumerate(means) if n != k]),
-                               "the other groups' means")
+            across = max(_most_similar(unit, g, [r for h in parts[k + 1:] for r in h])
+                         for k, g in enumerate(parts[:-1]))
+            sides = [data.side(f"group {k + 1} of {len(parts)}", g,
+                               np.array([m for n, m in enumerate(means) if n != k]), "the other groups' means")
                      for k, g in enumerate(parts)]
             grouped = {r for g in parts for r in g}
             strays = [r for r in data.rows[la] if r not in grouped]

@@ -92,7 +92,8 @@ STYLE = """
 def mark_choice(finding: Finding) -> str:
     """The three radio buttons of one finding (the script checks the one that is marked)."""
     inputs = "".join(
-        f'<label><input type="radio" name="mark-{escape(finding.id)}" value="{mark}" data-finding="{escape(finding.id)}"'
+        f'<label><input type="radio" name="mark-{escape(finding.id)}" value="{mark}" '
+        f'data-finding="{escape(finding.id)}"'
         f'{" checked" if finding.mark == mark else ""}> {mark}</label>' for mark in MARKS)
     return f'<fieldset class="marks" aria-label="mark"><span class="muted">mark:</span>{inputs}</fieldset>'
 

@@ -105,9 +105,10 @@ class Page:
         figures = []
         for row, similarity in zip(side.rows, side.similarity):
             record = self.records[row]
-            caption = (f"<br>{similarity:.3f} to {escape(side.toward)}" if np.isfinite(similarity) and row in side.decisive
-                       else "")
-            caption += f"<br>Q {record.Q}" if record.Q is not None else f"<br>{escape(record.error_kind or 'no embedding')}"
+            decisive = row in side.decisive and np.isfinite(similarity)
+            caption = f"<br>{similarity:.3f} to {escape(side.toward)}" if decisive else ""
+            caption += (f"<br>Q {record.Q}" if record.Q is not None
+                        else f"<br>{escape(record.error_kind or 'no embedding')}")
             figures.append(self.figure(row, caption, decisive=row in side.decisive))
         shown = "" if len(side.rows) == side.total else f", {len(side.rows)} shown"
         return (f'<div><h3>{escape(side.title)} ({plural(side.total, "image")}{shown})</h3>'
