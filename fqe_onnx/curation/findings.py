@@ -258,7 +258,8 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
         if v.look_alike >= 0 and not any(f for r, f in zip(v.reasons, v.findings) if r.startswith("looks-like:")):
             pair = tuple(sorted((int(labels[i]), int(labels[v.look_alike]))))
             links.setdefault(pair, []).append((i, v.look_alike, v.look_alike_similarity))  # type: ignore[arg-type]
-    for (la, lb), pairs in links.items():
+    for pair, pairs in links.items():
+        la, lb = sorted(pair, key=data.name)  # sides in the order of the members
         on = {la: sorted({r for p in pairs for r in p[:2] if labels[r] == la}),
               lb: sorted({r for p in pairs for r in p[:2] if labels[r] == lb})}
         best = max(s for _, _, s in pairs)
