@@ -5,7 +5,7 @@ Planted from real faces of the set (seeded):
 * moved: 2% of the images moved to another identity's folder (of at least 3 images);
 * duplicate: 20 photos copied into another identity's folder, each cropped by 2-6% per side,
   resized by 0.6-0.9 and re-encoded as JPEG at quality 60-85;
-* split: 5 identities (at least 4 images) whose images are split in two halves under two names;
+* split: 5 identities (at least 4 images; ``--splits N``) whose images are split in two halves under two names;
 * merged: 5 pairs of identities (at least 3 images each) put into one folder.
 Kinds never share an identity (a moved image or a copy goes into an untouched folder).
 
@@ -19,11 +19,18 @@ flag on the set before anything is planted (the same keys: LFW's own near-identi
 mixed folders), so it reads as the precision on the planted errors alone. Untouched: images in folders no kind touched, other
 than the destination folders' own images and the originals of the copies; flagged: decision other than keep.
 
+The review load: what a reviewer goes through. Before findings, the page listed every flagged folder and
+every flagged image (decision other than keep); now it lists findings, one per question. Recall per kind is
+counted twice, from the reasons (as above) and from the findings: a moved image is found when a finding
+(misfiled, or a duplicate pair) has it as a member; a copy, when a duplicate finding is its pair; a split,
+when a same-person finding is its two folders; a merge, when a mixed finding is its folder. The rank is
+checked by where the findings that are not planted errors fall.
+
 The originals are embedded once (through ``Scorer.embed_sources``, the path ``curate`` takes) and
 cached with ``--cache FILE.npy``; the copies are written to a temporary folder and embedded every
 run. Time and peak memory (tracemalloc) are those of the curation step (``fqe_onnx.curation.curate``).
 
-    python benchmarks/curation.py [--seed 0] [--cache /tmp/lfw-embeddings.npy]
+    python benchmarks/curation.py [--seed 0] [--cache /tmp/lfw-embeddings.npy] [--splits 5]
 """
 
 from __future__ import annotations
@@ -73,7 +80,7 @@ def copy_image(source: Path, target: Path, rng: np.random.Generator) -> None:
     cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 86))])
 
 
-def plant(store: EmbeddingStore, seed: int, scratch: Path):
+def plant(store: EmbeddingStore, seed: int, scratch: Path, splits: int = SPLITS):
     """The planted store and the truth of each kind."""
     rng = np.random.default_rng(seed)
     records = list(store.records)
@@ -89,7 +96,7 @@ def plant(store: EmbeddingStore, seed: int, scratch: Path):
         used.update(chosen)
         return chosen
 
-    split = take(SPLITS, 4)
+    split = take(splits, 4)
     merged = take(2 * MERGES, 3)
     identity = {i: r.identity for i, r in enumerate(records)}
     split_pairs = set()
@@ -147,6 +154,50 @@ def flags(result, paths: list[str]) -> tuple[set, set, set, set]:
     return not_own, duplicates, same, mixed
 
 
+def finding_flags(result) -> tuple[set, set, set, set]:  # type: ignore[no-untyped-def]
+    """What the findings cover, keyed as the truth is: images that are members of a misfiled or
+    duplicate finding, duplicate pairs, same-person folder pairs, mixed folders."""
+    images = {m for f in result.findings if f.kind in ("misfiled", "duplicate") for m in f.members}
+    duplicates = {frozenset(f.members) for f in result.findings if f.kind == "duplicate"}
+    same = {frozenset(f.members) for f in result.findings if f.kind == "same-person"}
+    mixed = {f.members[0] for f in result.findings if f.kind == "mixed"}
+    return images, duplicates, same, mixed
+
+
+def is_planted(finding, truth: dict) -> bool:  # type: ignore[no-untyped-def]
+    members = set(finding.members)
+    return {"misfiled": bool(members & (truth["moved"] | truth["copies"])),  # a copy found as misfiled, not as a copy
+            "duplicate": frozenset(members) in truth["duplicate"],
+            "same-person": frozenset(members) in truth["split"], "mixed": bool(members & truth["merged"]),
+            "looks-like": frozenset(members) in truth["split"]}.get(  # a split found through its images
+        finding.kind, False)
+
+
+def review_load(result, truth: dict) -> None:  # type: ignore[no-untyped-def]
+    """The review load before (flagged folders plus flagged images) and now (findings), recall per
+    kind from the findings, and where the findings that are not planted errors rank."""
+    from collections import Counter
+
+    from fqe_onnx.curation.findings import KINDS
+
+    folders = sum(bool(v.reasons) for v in result.identities)
+    images = sum(v.decision != "keep" for v in result.verdicts)
+    kinds = Counter(f.kind for f in result.findings)
+    planted_count = sum(len(truth[k]) for k in ("moved", "duplicate", "split", "merged"))
+    planted = [f for f in result.findings if is_planted(f, truth)]
+    print(f"\nreview load: {folders + images} rows before ({folders} flagged folders + {images} flagged images), "
+          f"{len(result.findings)} findings now ({', '.join(f'{k} {kinds[k]}' for k in KINDS if kinds[k])}), "
+          f"for {planted_count} planted errors, {len(planted)} of the findings being one")
+    covered = finding_flags(result)
+    print(f"{'kind':<10} {'recall from findings':>20} {'planted':>8}")
+    for kind, found, key in (("moved", covered[0], "moved"), ("duplicate", covered[1], "duplicate"),
+                             ("split", covered[2], "split"), ("merged", covered[3], "merged")):
+        print(f"{kind:<10} {len(found & truth[key]) / len(truth[key]):>20.3f} {len(truth[key]):>8}")
+    others = [f for f in result.findings if not is_planted(f, truth)]
+    print(f"findings that are not planted errors, by rank of {len(result.findings)}: "
+          + (", ".join(f"#{f.rank} {f.kind} {' '.join(f.members)}" for f in others) or "none"))
+
+
 def tail_check(store: EmbeddingStore) -> None:
     """The search threshold's tail against every non-mated pair of the unplanted set: how many pairs
     reach the threshold extrapolated to each FMR, and how many that FMR predicts."""
@@ -173,11 +224,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, help="npy store of the LFW embeddings (written when missing)")
     parser.add_argument("--no-tail-check", action="store_true", help="skip the check of the tail on all pairs")
+    parser.add_argument("--splits", type=int, default=SPLITS, help="identities split in two folders")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         store = original_store(args.cache, scratch)
-        planted, truth = plant(store, args.seed, scratch)
+        planted, truth = plant(store, args.seed, scratch, args.splits)
         tracemalloc.start()
         started = time.perf_counter()
         result = curate(planted, Settings())
@@ -218,6 +270,7 @@ def main() -> None:
             print(f"  {kind} flagged, not planted: {item}")
         for item in sorted(map(str, truth_set - found)):
             print(f"  {kind} planted, missed: {item}")
+    review_load(result, truth)
     if not args.no_tail_check:
         tail_check(store)
     print(f"curation step: {seconds:.2f} s ({', '.join(f'{k} {v:.2f} s' for k, v in result.seconds.items())}), "

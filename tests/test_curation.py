@@ -320,20 +320,21 @@ def test_review_page_renders_in_headless_chromium(folder, tmp_path):
                                        "--calibration", "x0=1,w=0.5", "--embedding-dim", "64", "--no-progress"])
     assert result.exit_code == 0, result.output
     html = (out / "review.html").read_text()
-    assert "<script" not in html and "https://" not in html and "http://" not in html
-    for text in ("Flagged images (3)", "not-own-identity", "duplicate-of:id03/0.png", "truncated", "typical of id05",
-                 "expected by chance"):
+    # the marking's data and script are inline: nothing is fetched
+    assert html.count("<script") == 2 and "<script src" not in html and "https://" not in html and "http://" not in html
+    for text in ("Findings to review (2)", "misfiled", "duplicate", "truncated", "the rest of id05",
+                 "Rejected without a question (1 image)", "by chance"):
         assert text in html, text
     with chromium_page({"width": 1200, "height": 900}) as (page, log):
         page.goto((out / "review.html").as_uri())
         page.wait_for_load_state("load")
         images = page.evaluate("document.images.length")
         loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
-        cases = page.evaluate("document.querySelectorAll('.case').length")
+        cases = page.evaluate("document.querySelectorAll('.finding').length")
         shot = tmp_path / "shot.png"
         page.screenshot(path=str(shot), full_page=True)
     assert log.unexpected() == []
-    assert cases == 3 and images >= 9 and loaded == images  # each case: the image, its folder, its nearest other
+    assert cases == 2 and images >= 9 and loaded == images  # the copy and its original; the image, its folder, its nearest other
     image = cv2.imread(str(shot))
     assert image.shape[0] > 300 and float(image.std()) > 20
 

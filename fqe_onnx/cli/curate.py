@@ -40,7 +40,7 @@ def embed_into_store(root: str, out: Path, model: Optional[str], device: str, ba
 @click.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for curation.csv, identities.csv, summary.json, review.html and the embeddings.")
+              help="Folder for curation.csv, identities.csv, findings.csv, summary.json, review.html and the embeddings.")
 @click.option("--embeddings", type=click.Path(exists=True, dir_okay=False),
               help="Reuse embeddings (OUT/embeddings.npy of an earlier run, or score --embeddings-out FILE) "
               "instead of embedding ROOT again.")
@@ -60,6 +60,9 @@ def embed_into_store(root: str, out: Path, model: Optional[str], device: str, ba
               help="exact: every pair, in blocks; faiss: an approximate IVF index (the curate extra), for very "
               "large sets.")
 @click.option("--page/--no-page", default=True, help="Write review.html (thumbnails read from ROOT).")
+@click.option("--decisions", type=click.Path(exists=True, dir_okay=False),
+              help="A decisions.csv downloaded from an earlier review page: its marks go into findings.csv, and the page "
+              "shows only the findings not yet confirmed or rejected.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="ray: embed on Ray Data (the ray extra) into OUT/embeddings/ (Parquet part files; a rerun "
               "skips what is there), then search here.")
@@ -73,17 +76,21 @@ def embed_into_store(root: str, out: Path, model: Optional[str], device: str, ba
 @align_option
 @contract_options
 def curate(root: str, out: Path, embeddings: Optional[str], min_q: float, max_fnmr: Optional[float],
-           search_far: float, own_fmr: float, duplicate_similarity: float, index: str, page: bool, engine: str,
+           search_far: float, own_fmr: float, duplicate_similarity: float, index: str, page: bool,
+           decisions: Optional[str], engine: str,
            address: Optional[str], model: Optional[str], device: str, batch_size: Optional[int], max_pixels: int, progress: bool, align: str,
            overrides: dict[str, Any]) -> None:
     """Find the mislabelled, duplicated and merged faces of ROOT/IDENTITY/IMAGE: a decision (keep,
-    review, reject) and stable reasons per image and per identity folder, and a review page."""
+    review, reject) and stable reasons per image and per identity folder, each question once as a
+    ranked finding, and a review page to mark them on."""
     from ..fs import write_atomically
     from ..curation.files import write_tables
-    from ..curation.pipeline import Settings, curate as run_curation, describe, summary
+    from ..curation.marks import read_marks
+    from ..curation.pipeline import Settings, apply_marks, curate as run_curation, describe, summary
     from ..curation.store import read_store
 
     try:
+        marks = read_marks(decisions) if decisions else {}  # before the embedding: a bad file fails at once
         if embeddings:
             store_path = Path(embeddings)
         elif engine == "ray":
@@ -101,6 +108,7 @@ def curate(root: str, out: Path, embeddings: Optional[str], min_q: float, max_fn
         bar = click.progressbar(length=len(store.records), file=sys.stderr, label="searching") if progress else None
         with (bar or contextlib.nullcontext()):
             result = run_curation(store, settings, progress=bar.update if bar else None)
+        apply_marks(result, marks)
         info = summary(result)
         info["embeddings"] = str(store_path)
         written = write_tables(result, out, info)

@@ -41,6 +41,9 @@ class ImageVerdict:
     reasons: list[str] = field(default_factory=list)
     duplicate: int = -1  # the row it duplicates
     duplicate_similarity: float = math.nan
+    look_alike: int = -1  # the image of another identity behind its looks-like
+    look_alike_similarity: float = math.nan
+    findings: list[str] = field(default_factory=list)  # the finding id of each reason ("" for none)
 
 
 @dataclass
@@ -50,6 +53,7 @@ class IdentityVerdict:
     median_Q: Optional[float]
     same_person_as: list[str] = field(default_factory=list)
     groups: list[list[int]] = field(default_factory=list)  # rows of each group, when mixed
+    findings: list[str] = field(default_factory=list)  # the finding id of each reason ("" for none)
 
     @property
     def mixed(self) -> bool:
@@ -203,6 +207,7 @@ def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequenc
             v.reasons.append(f"duplicate-of:{names[duplicate]}")
         alike = _look_alike(neighbours, i, thresholds, explained, labels, same)
         if alike >= 0:
+            v.look_alike, v.look_alike_similarity = alike, float(unit[i] @ unit[alike])
             v.reasons.append(f"looks-like:{identities[alike]}")
         elif sizes[labels[i]] < 2:
             v.reasons.append("too-few-to-check")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..errors import FqeError
 from .decisions import IdentityVerdict, ImageVerdict, decide, quality_cut_from_edc
+from .findings import Finding, collect
+from .marks import SETTLED, Mark
 from .search import cross_search
 from .store import EmbeddingStore
 from .thresholds import NON_MATED, Thresholds, fix_thresholds, label_sums, loo_centroid_similarity
@@ -44,6 +46,13 @@ class Curation:
     fnmr_before: float
     settings: Settings
     seconds: dict[str, float]
+    findings: list[Finding] = field(default_factory=list)  # ranked, strongest first
+    marks: dict[str, Mark] = field(default_factory=dict)  # a reviewer's marks read back (curate --decisions)
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        """The findings still to review: unmarked, or marked unsure."""
+        return [f for f in self.findings if f.mark not in SETTLED]
 
     @property
     def looks_like_count(self) -> int:
@@ -95,10 +104,21 @@ def curate(store: EmbeddingStore, settings: Optional[Settings] = None,
     neighbours = cross_search(unit, labels, valid, settings.index, progress=progress)
     seconds["search"] = time.perf_counter() - started
     started = time.perf_counter()
-    verdicts, identity_verdicts = decide([r.path for r in records], identities, [r.error_kind for r in records], Q,
+    names = [r.path for r in records]
+    verdicts, identity_verdicts = decide(names, identities, [r.error_kind for r in records], Q,
                                          unit, labels, valid, own, neighbours, thresholds, cut)
+    findings = collect(names, identities, unit, labels, valid, verdicts, identity_verdicts, thresholds, sums, counts)
     seconds["decisions"] = time.perf_counter() - started
-    return Curation(store, verdicts, identity_verdicts, thresholds, cut, fnmr0, settings, seconds)
+    return Curation(store, verdicts, identity_verdicts, thresholds, cut, fnmr0, settings, seconds, findings)
+
+
+def apply_marks(curation: Curation, marks: dict[str, Mark]) -> None:
+    """Give each finding its mark from ``marks`` (by id) and keep them all on the curation (the
+    review page's download carries them on, those of findings not seen in this run included)."""
+    curation.marks = dict(marks)
+    for finding in curation.findings:
+        mark = marks.get(finding.id)
+        finding.mark = mark.mark if mark else ""
 
 
 def summary(curation: Curation) -> dict[str, Any]:
@@ -108,9 +128,16 @@ def summary(curation: Curation) -> dict[str, Any]:
     decisions = Counter(v.decision for v in curation.verdicts)
     reasons = Counter(r.split(":")[0] for v in curation.verdicts for r in v.reasons)
     identity_reasons = Counter(r.split(":")[0] for v in curation.identities for r in v.reasons)
+    ids = {f.id for f in curation.findings}
+    findings = {
+        "total": len(curation.findings), "by_kind": dict(Counter(f.kind for f in curation.findings)),
+        "marked": dict(Counter(f.mark for f in curation.findings if f.mark)), "open": len(curation.open_findings),
+        "marks_not_found": sum(m not in ids for m in curation.marks),
+    }
     return {
         "images": len(curation.verdicts), "identities": sum(bool(v.identity) for v in curation.identities),
         "decisions": dict(decisions), "reasons": dict(reasons), "identity_reasons": dict(identity_reasons),
+        "findings": findings,
         "thresholds": curation.thresholds.as_dict(), "quality_cut": curation.quality_cut,
         "fnmr_before_quality_cut": curation.fnmr_before,
         "looks_like": {"found": curation.looks_like_count, "expected_false_alarms": curation.expected_false_alarms},
@@ -127,6 +154,7 @@ def describe(info: dict[str, Any]) -> str:
         f"{d.get('review', 0)} review, {d.get('reject', 0)} reject",
         "reasons: " + (", ".join(f"{k} {v}" for k, v in sorted(info["reasons"].items())) or "none"),
         "identities: " + (", ".join(f"{k} {v}" for k, v in sorted(info["identity_reasons"].items())) or "none flagged"),
+        findings_line(info["findings"]),
         f"looks-like: {info['looks_like']['found']} images found; {info['looks_like']['expected_false_alarms']:.1f} "
         f"expected by chance at --search-far {t['search_far']:g} (threshold {t['search']:.4f}, pairwise FMR "
         f"{t['search_pairwise_fmr']:.2g} over {t['gallery']} images)",
@@ -134,3 +162,17 @@ def describe(info: dict[str, Any]) -> str:
         f"duplicate {t['duplicate']:.4f}, folders {t['identity']:.4f} (mean to mean), from {t['non_mated']} non-mated comparisons; quality cut Q < {info['quality_cut']:g}",
     ]
     return "\n".join(lines)
+
+
+def findings_line(findings: dict[str, Any]) -> str:
+    """``findings: 12 to review (...)``, and what the marks read back settled."""
+    from .findings import KINDS, plural
+
+    kinds = ", ".join(f"{kind} {findings['by_kind'][kind]}" for kind in KINDS if kind in findings["by_kind"])
+    line = f"findings: {findings['total']}" + (f" ({kinds})" if kinds else "")
+    marked = findings["marked"]
+    if marked or findings["marks_not_found"]:
+        line += (f"; marks read back: {', '.join(f'{v} {k}' for k, v in sorted(marked.items())) or 'none of these'}"
+                 f" ({plural(findings['marks_not_found'], 'mark')} for findings not in this run); "
+                 f"{findings['open']} still to review")
+    return line
