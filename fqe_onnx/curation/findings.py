@@ -286,21 +286,21 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
     flagged = [folder_labels[k] for k, f in enumerate(folders) if f.same_person_as]
     nearest = _nearest_folders(data, sums, counts, flagged)
     for la, f in zip(folder_labels, folders):
-        for other in f.same_person_as:
-            if other not in label_of or not f.identity:  # an image with no folder: no pair of folders to show
+        for other_name in f.same_person_as:
+            if other_name not in label_of or not f.identity:  # an image with no folder: no pair of folders to show
                 continue
-            lb = label_of[other]
-            members = tuple(sorted((f.identity, other)))
+            lb = label_of[other_name]
+            folder_pair = (f.identity, other_name) if f.identity < other_name else (other_name, f.identity)
             similarity = float(data.mean(data.rows[la]) @ data.mean(data.rows[lb]))
             sides = [data.side(data.name(x), data.rows[x], data.mean(data.rows[y])[None], f"the mean of {data.name(y)}")
                      for x, y in sorted(((la, lb), (lb, la)), key=lambda p: data.name(p[0]))]
-            (na, ca), (nb, cb) = sorted(((f.identity, int(counts[la])), (other, int(counts[lb]))))
+            (na, ca), (nb, cb) = sorted(((f.identity, int(counts[la])), (other_name, int(counts[lb]))))
             detail = (f"the means of {na} ({plural(ca, 'image')}) and {nb} ({plural(cb, 'image')}) "
                       f"are {similarity:.3f} alike")
-            fid = add(Finding(finding_id("same-person", members), "same-person", members, similarity,
+            fid = add(Finding(finding_id("same-person", folder_pair), "same-person", folder_pair, similarity,
                               thresholds.identity, similarity - thresholds.identity,
                               nearest.get(la) == lb and nearest.get(lb) == la, detail, sides))
-            f.findings[f.reasons.index(f"same-person-as:{other}")] = fid
+            f.findings[f.reasons.index(f"same-person-as:{other_name}")] = fid
         if f.mixed:
             parts = [list(g) for g in f.groups]
             means = [data.mean(g) for g in parts]
