@@ -110,6 +110,21 @@ def source_for(path: Path, relative: str) -> ImageSource:
     return ImageSource(path=path, name=printable(relative), identity=printable(identity))
 
 
+def walk_key(name: str, is_folder: bool) -> str:
+    """Where an entry of a folder goes in the walk: its printed name, and a folder's with a '/'
+    after it, as its rows' names have. So the walk meets folders in the order their rows sort
+    ('photos-2020/' before 'photos/', as '-' sorts before '/'), and of two names of one folder
+    the one that sorts first is met first (and is the one it is listed under)."""
+    return printable(name) + ("/" if is_folder else "")
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks; a broken link is not a folder
+    except OSError:
+        return False
+
+
 def find_images(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[ImageSource]:
     """Every image (``IMAGE_EXTENSIONS``, any letter case) under ``root``, recursively, sorted by
     relative path: ``discover(root).sources``."""
@@ -120,8 +135,10 @@ def discover(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXT
     """Every file with one of ``extensions`` (any letter case) under ``root``, recursively, sorted
     by relative path, and the count of the other files by extension.
 
-    Symlinked folders are followed; each folder is walked once (under the first name met), so a
-    link loop ends and no file is listed twice. A folder that cannot be listed becomes an error
+    Symlinked folders are followed; each folder is walked once, so a link loop ends and no file is
+    listed twice. A folder reachable under two names is listed under the one whose rows sort first:
+    the walk visits folders in the order of the rows' names (``walk_key``), whatever order the
+    file system lists them in. A folder that cannot be listed becomes an error
     source (kind ``unreadable``, named ``FOLDER/``). ``root`` may also be a single image file
     (named by its file name, identity empty)."""
     extensions = tuple(extensions)
@@ -142,17 +159,14 @@ def discover(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXT
                 continue
             visited.add((info.st_dev, info.st_ino))
             with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+                entries = sorted(((entry, _is_folder(entry)) for entry in listing),
+                                 key=lambda pair: walk_key(pair[0].name, pair[1]))
         except OSError as exc:
             error = ImageError(f"cannot read folder: {exc.strerror or exc}", "unreadable")
             found.append(ImageSource(folder, printable(relative) + "/", printable(relative.split("/")[0]), error))
             continue
-        for entry in reversed(entries):  # a stack: reversed keeps the walk in sorted order
+        for entry, is_dir in reversed(entries):  # a stack: reversed keeps the walk in sorted order
             child = f"{relative}/{entry.name}" if relative else entry.name
-            try:
-                is_dir = entry.is_dir()  # follows symlinks; a broken link is not a folder
-            except OSError:
-                is_dir = False
             if is_dir:
                 stack.append((Path(entry.path), child))
             elif is_image_name(entry.name, extensions):

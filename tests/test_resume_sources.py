@@ -123,6 +123,43 @@ def test_a_link_loop_ends_and_each_file_is_listed_once(tmp_path):
     assert len(names) == 2 and sorted(n.rsplit("/", 1)[1] for n in names) == ["1.png", "2.png"]
 
 
+FSDECODED_LATIN_1 = os.fsdecode(b"caf\xe9")  # printed caf\xe9, which sorts before cafe
+
+
+@pytest.mark.parametrize("folder, link, listed", [
+    ("zed", "alice", "alice"),  # the link's name sorts first: the link wins
+    ("alice", "zed", "alice"),  # the folder's own name sorts first: it wins
+    ("photos-2020", "photos/latest", "photos-2020"),  # '-' sorts before '/': photos-2020/1.png comes first
+    ("a/deep/x", "a-b", "a-b"),
+    ("cafe", FSDECODED_LATIN_1, "caf\\xe9"),  # the name as printed decides, as it does the rows' order
+])
+def test_a_folder_reachable_under_two_names_is_listed_under_the_one_that_sorts_first(tmp_path, monkeypatch,
+                                                                                     folder, link, listed):
+    root = tmp_path / "root"
+    (root / folder).mkdir(parents=True)
+    (root / folder / "1.png").write_bytes(b"x")
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(root / folder, root / link)
+    (root / "m.png").write_bytes(b"x")  # a file between them, so the two names are not neighbours
+    expected = sorted([f"{listed}/1.png", "m.png"])
+    assert [s.name for s in find_images(root)] == expected
+    real = os.scandir
+
+    class Backwards:  # the file system lists each folder in reverse order: the result is the same
+        def __init__(self, path):
+            with real(path) as listing:
+                self.entries = sorted(listing, key=lambda e: e.name, reverse=True)
+
+        def __enter__(self):
+            return iter(self.entries)
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(os, "scandir", Backwards)
+    assert [s.name for s in find_images(root)] == expected
+
+
 def test_one_file_and_a_missing_root(tmp_path):
     from fqe_onnx.errors import FqeError
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from fqe_onnx import Scorer
 from fqe_onnx.bundle.api import BundleSession, make_bundle
+from fqe_onnx.bundle import vectors
 from fqe_onnx.bundle.assemble import STATUS_CODES
 from fqe_onnx.bundle.vectors import TOLERANCES, expected_row, meets
 from fqe_onnx.cli import main
@@ -63,6 +64,74 @@ def test_meets_catches_a_miss():
 
 def _decoded(path: Path) -> np.ndarray:
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+ALIGNED = next(r for r in EXPECTED["images"] if r["status"] == "aligned")
+AS_IS = next(r for r in EXPECTED["images"] if r["status"] == "as-is")
+FIELDS = ("status", "q", "Q", "box", "points", "face_score")
+COORDINATES = [("box", (i,)) for i in range(4)] + [("points", (p, a)) for p in range(5) for a in range(2)]
+
+
+def limit_of(status: str, key: str) -> float:
+    """The tolerance as the module has it now (read at run time: its values may change)."""
+    return vectors.TOLERANCES[status][{"box": "box_px", "points": "points_px"}.get(key, key)]
+
+
+def moved(row: dict, key: str, where: tuple, by: float) -> dict:
+    """The row's own values, with one coordinate of ``key`` moved by ``by``."""
+    got = {k: row[k] for k in FIELDS}
+    values = np.array(row[key], np.float64)
+    values[where] += by
+    got[key] = values.tolist()
+    return got
+
+
+@pytest.mark.parametrize("key, where", COORDINATES, ids=[f"{k}{list(w)}" for k, w in COORDINATES])
+def test_each_coordinate_of_the_box_and_points_is_held_to_the_tolerance_on_its_own(key, where):
+    limit = limit_of("aligned", key)
+    assert limit > 0
+    for sign in (1, -1):
+        assert meets(ALIGNED, moved(ALIGNED, key, where, sign * 0.99 * limit)) == []  # just inside
+        misses = meets(ALIGNED, moved(ALIGNED, key, where, sign * (1.01 * limit)))  # just past: one point alone
+        assert len(misses) == 1 and misses[0].startswith(key + "".join(f"[{i}]" for i in where) + " "), misses
+
+
+@pytest.mark.parametrize("key", ["box", "points"])
+def test_every_coordinate_just_inside_at_once_still_meets(key):
+    """Held coordinate by coordinate: not a sum of the gaps, nor a point's distance."""
+    values = np.array(ALIGNED[key], np.float64)
+    signs = np.where(np.arange(values.size).reshape(values.shape) % 2 == 0, 1.0, -1.0)
+    got = {**{k: ALIGNED[k] for k in FIELDS}, key: (values + signs * 0.99 * limit_of("aligned", key)).tolist()}
+    assert meets(ALIGNED, got) == []
+
+
+@pytest.mark.parametrize("row", [ALIGNED, AS_IS], ids=["aligned", "as-is"])
+def test_q_big_q_and_the_face_score_are_held_to_their_tolerance(row):
+    tolerance = vectors.TOLERANCES[row["status"]]
+    good = {k: row[k] for k in FIELDS}
+    q_limit = tolerance["q_relative"] * row["q"]
+    for sign in (1, -1):
+        assert meets(row, {**good, "q": row["q"] + sign * 0.99 * q_limit}) == []
+        assert meets(row, {**good, "q": row["q"] + sign * 1.01 * q_limit})[0].startswith("q ")
+        assert meets(row, {**good, "Q": row["Q"] + sign * tolerance["Q"]}) == []
+        assert meets(row, {**good, "Q": row["Q"] + sign * (tolerance["Q"] + 1)})[0].startswith("Q ")
+        if "face_score" in tolerance:
+            limit = tolerance["face_score"]
+            assert meets(row, {**good, "face_score": row["face_score"] + sign * 0.99 * limit}) == []
+            past = meets(row, {**good, "face_score": row["face_score"] + sign * 1.01 * limit})
+            assert past[0].startswith("face_score "), past
+
+
+@pytest.mark.parametrize("key, value", [
+    ("box", None), ("points", None), ("face_score", None), ("q", float("nan")), ("Q", float("nan")),
+    ("box", [float("nan")] * 4), ("points", ALIGNED["points"][:4]), ("points", ALIGNED["points"][:1]),
+    ("points", [ALIGNED["points"][0]] * 5), ("points", [p + [0.0] for p in ALIGNED["points"]]),
+    ("box", ALIGNED["box"][:3]), ("points", [ALIGNED["points"][0][0]] * 10),
+], ids=["no-box", "no-points", "no-face-score", "q-nan", "Q-nan", "box-nan", "four-points", "one-point",
+        "one-point-five-times", "three-coordinates", "three-box-values", "flat-points"])
+def test_a_missing_nan_or_misshapen_value_never_meets(key, value):
+    misses = meets(ALIGNED, {**{k: ALIGNED[k] for k in FIELDS}, key: value})
+    assert len(misses) == 1 and misses[0].startswith(key), misses
 
 
 def test_vectors_command_writes_the_same_set(default_model, tmp_path):

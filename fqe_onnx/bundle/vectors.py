@@ -67,21 +67,38 @@ def write_vectors(out: Union[str, "os.PathLike[str]"], model: Optional[str] = No
     return document
 
 
+def _miss(key: str, got: Any, expected: Any, limit: float) -> Optional[str]:
+    """How ``got`` (a number, a box, a list of points) misses ``expected``, coordinate by coordinate:
+    the first coordinate off by more than ``limit``; None when every one is within it. A missing
+    value, one that is not a number (NaN included) or one of another shape is a miss."""
+    if got is None:
+        return f"{key} missing"
+    try:
+        a, b = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    except (TypeError, ValueError):
+        return f"{key} {got!r} is not numbers"
+    if a.shape != b.shape:
+        return f"{key} {got!r} has shape {a.shape}, expected {b.shape}"
+    out = ~(np.abs(a - b) <= limit)  # NaN compares false: a NaN is out
+    if not out.any():
+        return None
+    where = tuple(int(i) for i in np.argwhere(out)[0])
+    index = "".join(f"[{i}]" for i in where)
+    count = f"; {int(out.sum())} of {out.size} coordinates out" if a.ndim else ""
+    return f"{key}{index} {a[where]:.9g}, expected {b[where]:.9g} (within {limit:g}{count})"
+
+
 def meets(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
-    """The ways ``got`` (status, q, Q, box, points, face_score) misses one expected row; empty if it meets it."""
-    misses = []
+    """The ways ``got`` (status, q, Q, box, points, face_score) misses one expected row; empty if it meets it.
+    Each coordinate of the box and of each point is held to the tolerance on its own."""
     if got["status"] != expected["status"]:
         return [f"status {got['status']}, expected {expected['status']}"]
     tolerance = TOLERANCES.get(expected["status"])
     if tolerance is None:  # not scored: nothing more to compare
         return []
-    if abs(got["q"] - expected["q"]) > tolerance["q_relative"] * abs(expected["q"]):
-        misses.append(f"q {got['q']}, expected {expected['q']}")
-    if abs(got["Q"] - expected["Q"]) > tolerance["Q"]:
-        misses.append(f"Q {got['Q']}, expected {expected['Q']}")
-    for key, limit in (("box", "box_px"), ("points", "points_px"), ("face_score", "face_score")):
-        if expected.get(key) is not None and limit in tolerance:
-            gap = float(np.max(np.abs(np.asarray(got[key], np.float64) - np.asarray(expected[key], np.float64))))
-            if gap > tolerance[limit]:
-                misses.append(f"{key} off by {gap:.4g}")
-    return misses
+    checks = [("q", tolerance["q_relative"] * abs(expected["q"])), ("Q", tolerance["Q"])]
+    checks += [(key, tolerance[limit]) for key, limit in (("box", "box_px"), ("points", "points_px"),
+                                                          ("face_score", "face_score"))
+               if expected.get(key) is not None and limit in tolerance]
+    misses = [_miss(key, got.get(key), expected[key], limit) for key, limit in checks]
+    return [miss for miss in misses if miss is not None]

@@ -88,7 +88,10 @@ class Service:
         if given is None:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             given = token.strip() if scheme.lower() == "bearer" else None
-        if given is None or not hmac.compare_digest(given.encode("utf-8", "replace"), key.encode("utf-8")):
+        # header values reach us decoded as Latin-1: encoded back, they are the bytes sent, which
+        # for a key outside ASCII are its UTF-8 bytes (as the key is written to the command line)
+        if given is None or not hmac.compare_digest(given.encode("latin-1", "replace"),
+                                                    key.encode("utf-8", "surrogateescape")):
             raise Refusal(401, "unauthorized", "missing or wrong API key (X-API-Key or Authorization: Bearer)",
                           {"WWW-Authenticate": 'Bearer realm="fqe-onnx"'})
 
