@@ -68,13 +68,24 @@ def both_paths(images: list[np.ndarray], scorer: Scorer, session: BundleSession)
 def report(name: str, r: dict[str, list], labels: list[str]) -> None:
     n = len(r["py_status"])
     agree = sum(a == b for a, b in zip(r["py_status"], r["b_status"]))
-    both = [(p, b, pq, bq) for p, b, pq, bq in zip(r["py_q"], r["b_q"], r["py_Q"], r["b_Q"]) if p is not None and b is not None]
+    both = [
+        (p, b, pq, bq)
+        for p, b, pq, bq in zip(r["py_q"], r["b_q"], r["py_Q"], r["b_Q"])
+        if p is not None and b is not None
+    ]
     rel = np.array([abs(b - p) / abs(p) for p, b, _, _ in both])
     dq = np.array([abs(bq - pq) for _, _, pq, bq in both])
     print(f"\n{name}: {n} images")
-    print(f"  status agreement: {agree / n:.4f} ({agree} of {n}); disagreeing: "
-          + (", ".join(f"{k}: {a} vs {b}" for k, (a, b) in enumerate(zip(r['py_status'], r['b_status'])) if a != b) or "none"))
-    print(f"  relative q difference: median {np.median(rel):.3g}, p99 {np.quantile(rel, 0.99):.3g}, max {rel.max():.3g}")
+    print(
+        f"  status agreement: {agree / n:.4f} ({agree} of {n}); disagreeing: "
+        + (
+            ", ".join(f"{k}: {a} vs {b}" for k, (a, b) in enumerate(zip(r["py_status"], r["b_status"])) if a != b)
+            or "none"
+        )
+    )
+    print(
+        f"  relative q difference: median {np.median(rel):.3g}, p99 {np.quantile(rel, 0.99):.3g}, max {rel.max():.3g}"
+    )
     print(f"  |Q difference|: {int((dq == 0).sum())} equal, {int((dq == 1).sum())} by 1, {int((dq > 1).sum())} by more")
     embeddings = np.stack(r["embedding"])
     sims, genuine, i, j = pair_scores(embeddings, labels)
@@ -99,14 +110,18 @@ def speed(paths: list[Path], scorer: Scorer, session: BundleSession) -> None:
     print(f"\nspeed, {len(paths)} LFW JPEGs end to end, medians of {SPEED_ROUNDS} interleaved rounds:")
     for k, v in medians.items():
         print(f"  {k}: {v:.1f} images/s (rounds: {', '.join(f'{x:.1f}' for x in rates[k])})")
-    print(f"  ratio bundle / score: {medians['bundle, one image per call'] / medians['score --threads 1 --batch-size 1']:.2f}")
+    print(
+        f"  ratio bundle / score: {medians['bundle, one image per call'] / medians['score --threads 1 --batch-size 1']:.2f}"
+    )
 
 
 def large_photos(scorer: Scorer, session: BundleSession) -> None:
     """Milliseconds per large tiled photo, each path, interleaved rounds; and their agreement."""
     from frames import large_frame
 
-    print(f"\nlarge photos (a 34 px face only the tiles find), ms per photo, medians of {LARGE_ROUNDS} interleaved rounds:")
+    print(
+        f"\nlarge photos (a 34 px face only the tiles find), ms per photo, medians of {LARGE_ROUNDS} interleaved rounds:"
+    )
     for height, width in LARGE_SIZES:
         image = large_frame(height, width, "plain", True)
         record, result = scorer.score_array(image), session.run(image)  # also the warm-up
@@ -120,9 +135,11 @@ def large_photos(scorer: Scorer, session: BundleSession) -> None:
             times["bundle"].append(1000 * (time.perf_counter() - start))
         python, bundle = statistics.median(times["python"]), statistics.median(times["bundle"])
         status = STATUS_CODES[int(result["status"])]
-        print(f"  {width}x{height}: score {python:.0f} ms, bundle {bundle:.0f} ms (speed {python / bundle:.2f}x score's); "
-              f"status {python_status(record)} / {status}, q {record.q:.6f} / {float(result['q']):.6f}, "
-              f"Q {record.Q} / {int(result['Q'])}")
+        print(
+            f"  {width}x{height}: score {python:.0f} ms, bundle {bundle:.0f} ms (speed {python / bundle:.2f}x score's); "
+            f"status {python_status(record)} / {status}, q {record.q:.6f} / {float(result['q']):.6f}, "
+            f"Q {record.Q} / {int(result['Q'])}"
+        )
 
 
 def other_runtimes(images: list[np.ndarray]) -> None:
@@ -139,12 +156,21 @@ def other_runtimes(images: list[np.ndarray]) -> None:
         bundle = folder / "bundle.onnx"
         write_bundle(bundle, pixels="rgba")
         node = ROOT / "examples" / "node"
-        done = subprocess.run(["node", "score.mjs", str(bundle), *files], cwd=node, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            ["node", "score.mjs", str(bundle), *files], cwd=node, capture_output=True, text=True, timeout=600
+        )
         print(f"\nNode (examples/node, onnxruntime-node, 1 thread): {done.stderr.strip().splitlines()[-1]}")
-        done = subprocess.run(["node", "score.mjs", str(bundle), str(large), str(large)], cwd=node, capture_output=True,
-                              text=True, timeout=600)  # twice: the second run is warm
+        done = subprocess.run(
+            ["node", "score.mjs", str(bundle), str(large), str(large)],
+            cwd=node,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )  # twice: the second run is warm
         row = done.stdout.strip().splitlines()[-1].split(",")
-        print(f"Node, the 1920x1080 tiled photo twice: {done.stderr.strip().splitlines()[-1]}; status {row[1]}, q {row[2]}")
+        print(
+            f"Node, the 1920x1080 tiled photo twice: {done.stderr.strip().splitlines()[-1]}; status {row[1]}, q {row[2]}"
+        )
         from browser import chromium_page
         from test_example_browser import serve, site
 
@@ -160,14 +186,20 @@ def other_runtimes(images: list[np.ndarray]) -> None:
                 page.goto(f"{origin}/index.html")
                 page.wait_for_function("window.bundleReady === true", timeout=120_000)
                 page.evaluate("url => window.scoreUrl(url)", Path(files[0]).name)  # warm up
-                times = [page.evaluate("url => window.scoreUrl(url)", Path(name).name)["milliseconds"] for name in files]
+                times = [
+                    page.evaluate("url => window.scoreUrl(url)", Path(name).name)["milliseconds"] for name in files
+                ]
                 page.evaluate("url => window.scoreUrl(url)", "large.png")  # warm up the tiled path
                 tiled = page.evaluate("url => window.scoreUrl(url)", "large.png")
         finally:
             server.shutdown()
-        print(f"browser (examples/browser, onnxruntime-web wasm, 1 thread, Chromium): {len(times)} images, "
-              f"{1000 * len(times) / sum(times):.1f} images/s (run time only, drawing and decoding excluded)")
-        print(f"browser, the 1920x1080 tiled photo: {tiled['milliseconds']:.0f} ms, status {tiled['status']}, q {tiled['q']:.6f}")
+        print(
+            f"browser (examples/browser, onnxruntime-web wasm, 1 thread, Chromium): {len(times)} images, "
+            f"{1000 * len(times) / sum(times):.1f} images/s (run time only, drawing and decoding excluded)"
+        )
+        print(
+            f"browser, the 1920x1080 tiled photo: {tiled['milliseconds']:.0f} ms, status {tiled['status']}, q {tiled['q']:.6f}"
+        )
 
 
 def main() -> None:
@@ -181,7 +213,9 @@ def main() -> None:
         report("frames (250x250 LFW JPEGs, --align auto)", frame_results, labels)
         aligner = FaceAligner()
         crops = [aligner.faces(f)[0].crop for f in frames]
-        report("112x112 crops (the Python path's aligned crops; as-is in both)", both_paths(crops, scorer, session), labels)
+        report(
+            "112x112 crops (the Python path's aligned crops; as-is in both)", both_paths(crops, scorer, session), labels
+        )
         fast = BundleSession(make_bundle())
         speed(paths[:SPEED_IMAGES], scorer, fast)
         large_photos(scorer, fast)

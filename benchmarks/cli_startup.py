@@ -74,8 +74,10 @@ def main() -> None:
             print(f"  {what:4s} {name:28s} {medians[name]:7.1f}  ({min(values):.1f}..{max(values):.1f})")
         if "--against" in medians:
             print(f"  {what:4s} this tree / --against: {medians['this tree'] / medians['--against']:.2f}")
-    print(f"heavy packages imported by --help: this tree {heavy_imports(ROOT)}"
-          + (f", --against {heavy_imports(args.against.resolve())}" if args.against else ""))
+    print(
+        f"heavy packages imported by --help: this tree {heavy_imports(ROOT)}"
+        + (f", --against {heavy_imports(args.against.resolve())}" if args.against else "")
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,11 @@ BATCHES = (1, 8, 32, 128, 256)
 
 def gpu_name() -> str:
     if shutil.which("nvidia-smi"):
-        done = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode == 0:
             return done.stdout.strip()
     return "no GPU found by nvidia-smi"
@@ -45,8 +48,10 @@ def inputs(count: int) -> np.ndarray:
     """The demo ladder, repeated with small shifts up to ``count`` model inputs."""
     face = demo_face()
     images = [face] + [family.apply(face, level) for family in FAMILIES for level in family.levels]
-    tensors = [prepare_crop(np.roll(images[i % len(images)], i // len(images), axis=1), FACEPLUGIN_CONTRACT.preprocess)
-               for i in range(count)]
+    tensors = [
+        prepare_crop(np.roll(images[i % len(images)], i // len(images), axis=1), FACEPLUGIN_CONTRACT.preprocess)
+        for i in range(count)
+    ]
     return np.stack(tensors)
 
 
@@ -86,35 +91,56 @@ def main() -> int:
         worst = float(np.max(np.abs(q - q_cpu) / q_cpu))
         if precision == "fp32":
             ok = worst <= 1e-3
-            print(f"{precision} on {model.provider}: q against the CPU provider, max relative difference {worst:.2e} "
-                  f"(limit 1e-3): {'ok' if ok else 'FAILED'}")
+            print(
+                f"{precision} on {model.provider}: q against the CPU provider, max relative difference {worst:.2e} "
+                f"(limit 1e-3): {'ok' if ok else 'FAILED'}"
+            )
         else:
             rho = spearman(q, q_cpu)
             ok = rho >= 0.999
-            print(f"{precision} on {model.provider}: Spearman {rho:.5f} with the CPU provider's q (limit 0.999), "
-                  f"max relative difference {worst:.2e}: {'ok' if ok else 'FAILED'}")
+            print(
+                f"{precision} on {model.provider}: Spearman {rho:.5f} with the CPU provider's q (limit 0.999), "
+                f"max relative difference {worst:.2e}: {'ok' if ok else 'FAILED'}"
+            )
         failed |= not ok
         plain = {b: rate(model.run, batch[:b]) for b in BATCHES if b <= len(batch)}
         binding = {b: rate(bound.run, batch[:b]) for b in BATCHES if b <= len(batch)}
-        print("  raw images/s by batch size: " + ", ".join(f"{b}: {plain[b]:.0f} (IO binding {binding[b]:.0f})"
-                                                          for b in plain))
+        print(
+            "  raw images/s by batch size: "
+            + ", ".join(f"{b}: {plain[b]:.0f} (IO binding {binding[b]:.0f})" for b in plain)
+        )
     lfw = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw-dev"
     if lfw.is_dir():
         from fqe_onnx.sources import find_images
 
         sources = find_images(lfw)[: args.images]
-        settings = [("never", 32, "fp32", False), ("never", 128, "fp32", False), ("never", 128, "fp32", True),
-                    ("never", 128, "fp16", False), ("never", 128, "fp16", True), ("auto", 32, "fp32", False),
-                    ("auto", 128, "fp16", True)]
+        settings = [
+            ("never", 32, "fp32", False),
+            ("never", 128, "fp32", False),
+            ("never", 128, "fp32", True),
+            ("never", 128, "fp16", False),
+            ("never", 128, "fp16", True),
+            ("auto", 32, "fp32", False),
+            ("auto", 128, "fp16", True),
+        ]
         for align, size, precision, io_binding in settings:
-            with Scorer(zoo, device=args.device, batch_size=size, align=align, precision=precision, io_binding=io_binding,
-                        **({"resize": (200, 200), "crop": (38, 44, 112, 112)} if align == "never" else {})) as scorer:
+            with Scorer(
+                zoo,
+                device=args.device,
+                batch_size=size,
+                align=align,
+                precision=precision,
+                io_binding=io_binding,
+                **({"resize": (200, 200), "crop": (38, 44, 112, 112)} if align == "never" else {}),
+            ) as scorer:
                 list(scorer.score_sources(sources[:size]))
                 started = time.perf_counter()
                 list(scorer.score_sources(sources))
-                print(f"Scorer end to end, --align {align}, batch {size}, {precision}, IO binding {io_binding}, "
-                      f"{scorer.provider}: {len(sources) / (time.perf_counter() - started):.0f} images/s over "
-                      f"{len(sources)} LFW files")
+                print(
+                    f"Scorer end to end, --align {align}, batch {size}, {precision}, IO binding {io_binding}, "
+                    f"{scorer.provider}: {len(sources) / (time.perf_counter() - started):.0f} images/s over "
+                    f"{len(sources)} LFW files"
+                )
     print("result: " + ("FAILED" if failed else "all checks passed"))
     return 1 if failed else 0
 

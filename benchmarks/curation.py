@@ -73,7 +73,7 @@ def copy_image(source: Path, target: Path, rng: np.random.Generator) -> None:
     image = cv2.imread(str(source))
     h, w = image.shape[:2]
     top, left, bottom, right = (int(round(f * s)) for f, s in zip(rng.uniform(0.02, 0.06, 4), (h, w, h, w)))
-    image = image[top:h - bottom, left:w - right]
+    image = image[top : h - bottom, left : w - right]
     scale = rng.uniform(0.6, 0.9)
     image = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -166,11 +166,15 @@ def finding_flags(result) -> tuple[set, set, set, set]:  # type: ignore[no-untyp
 
 def is_planted(finding, truth: dict) -> bool:  # type: ignore[no-untyped-def]
     members = set(finding.members)
-    return {"misfiled": bool(members & (truth["moved"] | truth["copies"])),  # a copy found as misfiled, not as a copy
-            "duplicate": frozenset(members) in truth["duplicate"],
-            "same-person": frozenset(members) in truth["split"], "mixed": bool(members & truth["merged"]),
-            "looks-like": frozenset(members) in truth["split"]}.get(  # a split found through its images
-        finding.kind, False)
+    return {
+        "misfiled": bool(members & (truth["moved"] | truth["copies"])),  # a copy found as misfiled, not as a copy
+        "duplicate": frozenset(members) in truth["duplicate"],
+        "same-person": frozenset(members) in truth["split"],
+        "mixed": bool(members & truth["merged"]),
+        "looks-like": frozenset(members) in truth["split"],
+    }.get(  # a split found through its images
+        finding.kind, False
+    )
 
 
 def review_load(result, truth: dict) -> None:  # type: ignore[no-untyped-def]
@@ -185,17 +189,25 @@ def review_load(result, truth: dict) -> None:  # type: ignore[no-untyped-def]
     kinds = Counter(f.kind for f in result.findings)
     planted_count = sum(len(truth[k]) for k in ("moved", "duplicate", "split", "merged"))
     planted = [f for f in result.findings if is_planted(f, truth)]
-    print(f"\nreview load: {folders + images} rows before ({folders} flagged folders + {images} flagged images), "
-          f"{len(result.findings)} findings now ({', '.join(f'{k} {kinds[k]}' for k in KINDS if kinds[k])}), "
-          f"for {planted_count} planted errors, {len(planted)} of the findings being one")
+    print(
+        f"\nreview load: {folders + images} rows before ({folders} flagged folders + {images} flagged images), "
+        f"{len(result.findings)} findings now ({', '.join(f'{k} {kinds[k]}' for k in KINDS if kinds[k])}), "
+        f"for {planted_count} planted errors, {len(planted)} of the findings being one"
+    )
     covered = finding_flags(result)
     print(f"{'kind':<10} {'recall from findings':>20} {'planted':>8}")
-    for kind, found, key in (("moved", covered[0], "moved"), ("duplicate", covered[1], "duplicate"),
-                             ("split", covered[2], "split"), ("merged", covered[3], "merged")):
+    for kind, found, key in (
+        ("moved", covered[0], "moved"),
+        ("duplicate", covered[1], "duplicate"),
+        ("split", covered[2], "split"),
+        ("merged", covered[3], "merged"),
+    ):
         print(f"{kind:<10} {len(found & truth[key]) / len(truth[key]):>20.3f} {len(truth[key]):>8}")
     others = [f for f in result.findings if not is_planted(f, truth)]
-    print(f"findings that are not planted errors, by rank of {len(result.findings)}: "
-          + (", ".join(f"#{f.rank} {f.kind} {' '.join(f.members)}" for f in others) or "none"))
+    print(
+        f"findings that are not planted errors, by rank of {len(result.findings)}: "
+        + (", ".join(f"#{f.rank} {f.kind} {' '.join(f.members)}" for f in others) or "none")
+    )
 
 
 def tail_check(store: EmbeddingStore) -> None:
@@ -214,8 +226,10 @@ def tail_check(store: EmbeddingStore) -> None:
     print(f"tail check on all {len(every)} non-mated pairs of the unplanted set (threshold from a sample of 200,000):")
     for fmr in (1e-4, 1e-5, 5e-6):
         threshold = tail_threshold(sample, fmr)
-        print(f"  FMR {fmr:g}: threshold {threshold:.4f}, {int(np.sum(every >= threshold))} pairs reach it, "
-              f"{fmr * len(every):.1f} expected")
+        print(
+            f"  FMR {fmr:g}: threshold {threshold:.4f}, {int(np.sum(every >= threshold))} pairs reach it, "
+            f"{fmr * len(every):.1f} expected"
+        )
 
 
 def main() -> None:
@@ -242,30 +256,47 @@ def main() -> None:
     own = flags(curate(store, Settings()), [r.path for r in store.records])
     rows = [("moved", *score(flagged_not_own, truth["moved"] | truth["copies"]))]
     rows[0] = ("moved", rows[0][1], score(flagged_not_own, truth["moved"])[1], rows[0][3], len(truth["moved"]))
-    rows += [("duplicate", *score(duplicate_pairs, truth["duplicate"])), ("split", *score(same, truth["split"])),
-             ("merged", *score(mixed, truth["merged"]))]
+    rows += [
+        ("duplicate", *score(duplicate_pairs, truth["duplicate"])),
+        ("split", *score(same, truth["split"])),
+        ("merged", *score(mixed, truth["merged"])),
+    ]
     print(describe(summary(result)))
     print(f"\nplanted: seed {args.seed}, {len(planted.records)} images ({len(truth['copies'])} copies)")
-    print(f"{'kind':<10} {'precision':>9} {'recall':>7} {'flagged':>8} {'planted':>8}  precision without the unplanted set's own flags")
-    own_precision = [score(flagged_not_own - own[0], truth["moved"] | truth["copies"])[0],
-                     score(duplicate_pairs - own[1], truth["duplicate"])[0], score(same - own[2], truth["split"])[0],
-                     score(mixed - own[3], truth["merged"])[0]]
+    print(
+        f"{'kind':<10} {'precision':>9} {'recall':>7} {'flagged':>8} {'planted':>8}  precision without the unplanted set's own flags"
+    )
+    own_precision = [
+        score(flagged_not_own - own[0], truth["moved"] | truth["copies"])[0],
+        score(duplicate_pairs - own[1], truth["duplicate"])[0],
+        score(same - own[2], truth["split"])[0],
+        score(mixed - own[3], truth["merged"])[0],
+    ]
     for (kind, precision, recall, found, planted_count), without_own in zip(rows, own_precision):
         print(f"{kind:<10} {precision:>9.3f} {recall:>7.3f} {found:>8} {planted_count:>8}  {without_own:.3f}")
-    print(f"flags on the unplanted set itself: {len(own[0])} not-own-identity, {len(own[1])} duplicate pairs, "
-          f"{len(own[2])} same-person pairs, {len(own[3])} mixed folders")
+    print(
+        f"flags on the unplanted set itself: {len(own[0])} not-own-identity, {len(own[1])} duplicate pairs, "
+        f"{len(own[2])} same-person pairs, {len(own[3])} mixed folders"
+    )
     touched = truth["touched_identities"]
-    untouched = [i for i, r in enumerate(planted.records)
-                 if r.path not in truth["moved"] | truth["copies"] | truth["originals"] and r.identity not in touched
-                 and not r.identity.endswith("__second_folder")]
+    untouched = [
+        i
+        for i, r in enumerate(planted.records)
+        if r.path not in truth["moved"] | truth["copies"] | truth["originals"]
+        and r.identity not in touched
+        and not r.identity.endswith("__second_folder")
+    ]
     flagged = [i for i in untouched if result.verdicts[i].decision != "keep"]
     print(f"untouched images flagged: {len(flagged)} of {len(untouched)} ({len(flagged) / len(untouched):.2%})")
     for i in flagged:
         print(f"  {paths[i]}: {result.verdicts[i].decision} {' '.join(result.verdicts[i].reasons)}")
     for item in sorted(flagged_not_own - truth["moved"] - truth["copies"]):
         print(f"  not-own-identity, not planted: {item}")
-    for kind, found, truth_set in (("duplicate", duplicate_pairs, truth["duplicate"]), ("split", same, truth["split"]),
-                                   ("merged", mixed, truth["merged"])):
+    for kind, found, truth_set in (
+        ("duplicate", duplicate_pairs, truth["duplicate"]),
+        ("split", same, truth["split"]),
+        ("merged", mixed, truth["merged"]),
+    ):
         for item in sorted(map(str, found - truth_set)):
             print(f"  {kind} flagged, not planted: {item}")
         for item in sorted(map(str, truth_set - found)):
@@ -273,8 +304,10 @@ def main() -> None:
     review_load(result, truth)
     if not args.no_tail_check:
         tail_check(store)
-    print(f"curation step: {seconds:.2f} s ({', '.join(f'{k} {v:.2f} s' for k, v in result.seconds.items())}), "
-          f"peak traced memory {peak / 2**20:.1f} MiB")
+    print(
+        f"curation step: {seconds:.2f} s ({', '.join(f'{k} {v:.2f} s' for k, v in result.seconds.items())}), "
+        f"peak traced memory {peak / 2**20:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -38,18 +38,20 @@ def synthetic(images: int, per_person: int, dim: int, seed: int) -> tuple[np.nda
     labels = np.repeat(np.arange(people), per_person)[:images]
     unit = np.empty((images, dim), dtype=np.float32)
     for start in range(0, images, 65536):
-        part = labels[start:start + 65536]
+        part = labels[start : start + 65536]
         noise = rng.standard_normal((len(part), dim), dtype=np.float32)
         noise *= 0.6 / np.linalg.norm(noise, axis=1, keepdims=True)
         block = centres[part] + noise
-        unit[start:start + len(part)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        unit[start : start + len(part)] = block / np.linalg.norm(block, axis=1, keepdims=True)
     planted = rng.choice(images, size=images // 100, replace=False)
     for start in range(0, len(planted), 65536):
-        rows = planted[start:start + 65536]
+        rows = planted[start : start + 65536]
         sources = rng.integers(0, images, size=len(rows))
         sources = np.where(labels[sources] == labels[rows], (sources + per_person) % images, sources)
         noise = rng.standard_normal((len(rows), dim), dtype=np.float32)
-        noise *= rng.uniform(0.25, 1.7, size=(len(rows), 1)).astype(np.float32) / np.linalg.norm(noise, axis=1, keepdims=True)
+        noise *= rng.uniform(0.25, 1.7, size=(len(rows), 1)).astype(np.float32) / np.linalg.norm(
+            noise, axis=1, keepdims=True
+        )
         block = unit[sources] + noise
         unit[rows] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return unit, labels, planted
@@ -77,32 +79,52 @@ def main() -> None:
     args = parser.parse_args()
     n = args.images
     (unit, labels, planted), seconds, _ = measured(lambda: synthetic(n, args.per_person, 512, args.seed))
-    print(f"{n} synthetic 512-D embeddings of {n // args.per_person} people made in {seconds:.1f} s "
-          f"({unit.nbytes / 2**30:.2f} GiB)")
+    print(
+        f"{n} synthetic 512-D embeddings of {n // args.per_person} people made in {seconds:.1f} s "
+        f"({unit.nbytes / 2**30:.2f} GiB)"
+    )
     valid = np.ones(n, bool)
     rng = np.random.default_rng(args.seed + 1)
-    queries = np.unique(np.concatenate([rng.choice(n, size=args.queries, replace=False),
-                                        rng.choice(planted, size=min(args.queries, len(planted)), replace=False)]))
+    queries = np.unique(
+        np.concatenate(
+            [
+                rng.choice(n, size=args.queries, replace=False),
+                rng.choice(planted, size=min(args.queries, len(planted)), replace=False),
+            ]
+        )
+    )
     exact, seconds, peak = measured(lambda: exact_cross_search(unit, labels, valid, queries=queries))
     near = exact.similarity[:, 0] >= 0.5
-    print(f"exact: {len(queries)} queries (half of them planted look-alikes; {int(near.sum())} with a nearest "
-          f"other at similarity >= 0.5) against all {n} in {seconds:.1f} s, peak {peak / 2**20:.0f} MiB; "
-          f"all {n} queries: about {seconds * n / len(queries) / 3600:.1f} h at this rate")
+    print(
+        f"exact: {len(queries)} queries (half of them planted look-alikes; {int(near.sum())} with a nearest "
+        f"other at similarity >= 0.5) against all {n} in {seconds:.1f} s, peak {peak / 2**20:.0f} MiB; "
+        f"all {n} queries: about {seconds * n / len(queries) / 3600:.1f} h at this rate"
+    )
     index, seconds, peak = measured(lambda: faiss_index(unit, valid, seed=args.seed))
-    print(f"faiss IVF index ({index.nlist} lists, flat): trained and filled in {seconds:.1f} s, peak {peak / 2**20:.0f} MiB "
-          f"(the index holds a copy of the embeddings)")
+    print(
+        f"faiss IVF index ({index.nlist} lists, flat): trained and filled in {seconds:.1f} s, peak {peak / 2**20:.0f} MiB "
+        f"(the index holds a copy of the embeddings)"
+    )
     more = np.sort(rng.choice(n, size=min(args.index_queries, n), replace=False))
     for probes in (int(p) for p in args.probes.split(",")):
-        approximate, _, _ = measured(lambda probes=probes: faiss_cross_search(unit, labels, valid, queries=queries,
-                                                                              index=index, probes=probes))
-        _, seconds, peak = measured(lambda probes=probes: faiss_cross_search(unit, labels, valid, queries=more,
-                                                                             index=index, probes=probes))
-        close = [ann_recall(Neighbours(exact.index[m], exact.similarity[m]),
-                            Neighbours(approximate.index[m], approximate.similarity[m]))
-                 for m in (near, exact.similarity[:, 0] >= 0.7)]
-        print(f"faiss, {probes} probes: recall {ann_recall(exact, approximate):.3f} against exact on all "
-              f"{len(queries)} queries, {close[0]:.3f} on those at >= 0.5, {close[1]:.3f} at >= 0.7; {len(more)} queries in {seconds:.1f} s, peak {peak / 2**20:.0f} MiB; "
-              f"all {n} queries: about {seconds * n / len(more) / 60:.1f} min")
+        approximate, _, _ = measured(
+            lambda probes=probes: faiss_cross_search(unit, labels, valid, queries=queries, index=index, probes=probes)
+        )
+        _, seconds, peak = measured(
+            lambda probes=probes: faiss_cross_search(unit, labels, valid, queries=more, index=index, probes=probes)
+        )
+        close = [
+            ann_recall(
+                Neighbours(exact.index[m], exact.similarity[m]),
+                Neighbours(approximate.index[m], approximate.similarity[m]),
+            )
+            for m in (near, exact.similarity[:, 0] >= 0.7)
+        ]
+        print(
+            f"faiss, {probes} probes: recall {ann_recall(exact, approximate):.3f} against exact on all "
+            f"{len(queries)} queries, {close[0]:.3f} on those at >= 0.5, {close[1]:.3f} at >= 0.7; {len(more)} queries in {seconds:.1f} s, peak {peak / 2**20:.0f} MiB; "
+            f"all {n} queries: about {seconds * n / len(more) / 60:.1f} min"
+        )
 
 
 if __name__ == "__main__":

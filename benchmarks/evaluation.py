@@ -57,8 +57,11 @@ def build_probe_set(out: Path, copies: int, seed: int) -> None:
             family = list(FAMILIES)[rng.integers(len(FAMILIES))]
             low, high, apply = FAMILIES[family]
             level = float(rng.uniform(low, high))
-            degraded = apply(image, int(level)) if family == "jpeg" else (
-                apply(image, level, int(rng.integers(1 << 30))) if family == "noise" else apply(image, level))
+            degraded = (
+                apply(image, int(level))
+                if family == "jpeg"
+                else (apply(image, level, int(rng.integers(1 << 30))) if family == "noise" else apply(image, level))
+            )
             cv2.imwrite(str(folder / f"{stem}__{family}_{level:.2f}.png"), degraded)
 
 
@@ -77,9 +80,11 @@ def grey_shift(scorer: Scorer) -> str:
     pairs = [(c, g) for c, g in zip(colour, grey) if c.ok and g.ok]
     dq = np.array([g.q - c.q for c, g in pairs])
     dQ = np.array([g.Q - c.Q for c, g in pairs])
-    return (f"grey copies of {len(pairs)} LFW images: q higher than the colour original in {np.mean(dq > 0):.1%}; "
-            f"median change q {np.median(dq):+.3f}, Q {np.median(dQ):+.0f}; largest rise Q {dQ.max():+d}, "
-            f"largest fall Q {dQ.min():+d}")
+    return (
+        f"grey copies of {len(pairs)} LFW images: q higher than the colour original in {np.mean(dq > 0):.1%}; "
+        f"median change q {np.median(dq):+.3f}, Q {np.median(dQ):+.0f}; largest rise Q {dQ.max():+d}, "
+        f"largest fall Q {dQ.min():+d}"
+    )
 
 
 def main() -> None:
@@ -99,21 +104,30 @@ def main() -> None:
             train, held_out = split_identities(find_images(tmp), args.seed)
             fit = utility_data(scorer, train, references="*[0-9].jpg", seed=args.seed)
             calibration = fit_utility(fit.q, fit.targets.successes, fit.targets.trials)
-            print(f"fit on {fit.info['identities']} identities ({fit.info['probes']} probes, {fit.info['failed_images']} "
-                  f"images without a face, {fit.info['comparisons']} comparisons; threshold {fit.threshold:.4f} at "
-                  f"FMR 1e-3): x0 = {calibration.x0:.4f}, w = {calibration.w:.4f}")
+            print(
+                f"fit on {fit.info['identities']} identities ({fit.info['probes']} probes, {fit.info['failed_images']} "
+                f"images without a face, {fit.info['comparisons']} comparisons; threshold {fit.threshold:.4f} at "
+                f"FMR 1e-3): x0 = {calibration.x0:.4f}, w = {calibration.w:.4f}"
+            )
             test = utility_data(scorer, held_out, references="*[0-9].jpg", threshold=fit.threshold, seed=args.seed)
-            print(f"held out: {test.info['identities']} identities, {test.info['probes']} probes, "
-                  f"{test.info['failed_images']} images without a face")
+            print(
+                f"held out: {test.info['identities']} identities, {test.info['probes']} probes, "
+                f"{test.info['failed_images']} images without a face"
+            )
             rows, ece = reliability(test.q, test.targets.successes, test.targets.trials, calibration)
             print(format_reliability(rows, ece))
             shipped = scorer.contract.calibration
             rows, ece_shipped = reliability(test.q, test.targets.successes, test.targets.trials, shipped)
-            print(f"the shipped calibration (x0 = {shipped.x0:g}, w = {shipped.w:g}) read as a probability on the "
-                  f"same held-out probes: ECE {ece_shipped:.4f}")
+            print(
+                f"the shipped calibration (x0 = {shipped.x0:g}, w = {shipped.w:g}) read as a probability on the "
+                f"same held-out probes: ECE {ece_shipped:.4f}"
+            )
             clean = np.array([norm_to_score(v, calibration) for v in fit.q])
-            print(f"Q under the utility fit, training probes: median {np.median(clean):.0f}, "
-                  f"{np.mean(clean >= 90):.0%} at 90 or above", flush=True)
+            print(
+                f"Q under the utility fit, training probes: median {np.median(clean):.0f}, "
+                f"{np.mean(clean >= 90):.0%} at 90 or above",
+                flush=True,
+            )
 
         print("\n3. " + grey_shift(scorer))
 

@@ -82,8 +82,10 @@ def main() -> None:
                     results.setdefault((name, threads), []).append(rate(datas, threads))
                 results.setdefault((name, "scorer"), []).append(scorer_rate(scorer, paths))
         decode.decoder_messages = shipped
-        print(f"{len(datas)} JPEGs ({paths[0].parent.parent}), {args.rounds} interleaved rounds, median images/s; "
-              f"scorer: {scorer.threads} threads, {scorer.provider}")
+        print(
+            f"{len(datas)} JPEGs ({paths[0].parent.parent}), {args.rounds} interleaved rounds, median images/s; "
+            f"scorer: {scorer.threads} threads, {scorer.provider}"
+        )
     for what in [*sorted({1, args.threads}), "scorer"]:
         on = statistics.median(results[("capture", what)])
         off = statistics.median(results[("no capture", what)])

@@ -111,8 +111,11 @@ def main() -> None:
     model_path = resolve_model(None)
     aligner = FaceAligner(device="cpu")
     _, failures, timing = align_all(aligner, images)
-    print("\nalignment time per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
-          + f", total {sum(timing.values()):.1f}; no face found in {failures}")
+    print(
+        "\nalignment time per image (ms): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())
+        + f", total {sum(timing.values()):.1f}; no face found in {failures}"
+    )
     print("fixed geometries on the 250x250 frames, for comparison:")
     print(header)
     for name, overrides in GEOMETRIES.items():
@@ -123,9 +126,11 @@ def main() -> None:
     sizes = [smallest_face(aligner, im) for im in [astronaut_bgr()] + images[:: len(images) // 9][:9]]
     shares = np.array([s[0] for s in sizes])
     pixels = np.array([s[1] for s in sizes])
-    print(f"smallest face still detected, over {len(sizes)} faces: median {np.nanmedian(shares):.1%} of the image width "
-          f"({np.nanmedian(pixels):.0f} px at the 320x240 detector input), worst {np.nanmax(shares):.1%} "
-          f"({np.nanmax(pixels):.0f} px)")
+    print(
+        f"smallest face still detected, over {len(sizes)} faces: median {np.nanmedian(shares):.1%} of the image width "
+        f"({np.nanmedian(pixels):.0f} px at the 320x240 detector input), worst {np.nanmax(shares):.1%} "
+        f"({np.nanmax(pixels):.0f} px)"
+    )
 
 
 if __name__ == "__main__":

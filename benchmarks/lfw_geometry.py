@@ -37,16 +37,22 @@ def main() -> None:
             resize = round(250 * 112 / side)
             top = (resize - 112) // 2 + shift
             left = (resize - 112) // 2
-            model = EmbeddingModel(resolve_model(args.model), device="cpu",
-                                   overrides={"resize": (resize, resize), "crop": (top, left, 112, 112)})
+            model = EmbeddingModel(
+                resolve_model(args.model),
+                device="cpu",
+                overrides={"resize": (resize, resize), "crop": (top, left, 112, 112)},
+            )
             started = time.perf_counter()
             embeddings = embed_images(model, images)
             q = embedding_norms(embeddings)
             sims, genuine, i, j = pair_scores(embeddings, labels)
             fnmr, thr = fnmr_at_fmr(sims, genuine)
             pauc = edc_pauc(q, sims, genuine, i, j)
-            print(f"{side:>5} {resize:>6} {shift:>5} {fnmr:>9.3f} {thr:>6.3f} {pauc:>8.3f}  {summary(q)}"
-                  f"  ({time.perf_counter() - started:.0f}s)", flush=True)
+            print(
+                f"{side:>5} {resize:>6} {shift:>5} {fnmr:>9.3f} {thr:>6.3f} {pauc:>8.3f}  {summary(q)}"
+                f"  ({time.perf_counter() - started:.0f}s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

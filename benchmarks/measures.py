@@ -85,10 +85,16 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 # -- the degradations --------------------------------------------------------------------------------
 
+
 def rotate(image: np.ndarray, angle: float) -> np.ndarray:
     h, w = image.shape[:2]
-    return cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0), (w, h),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.warpAffine(
+        image,
+        cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0),
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
 
 
 def scale(image: np.ndarray, factor: float) -> np.ndarray:
@@ -129,10 +135,12 @@ def colour_cast(image: np.ndarray, strength: float) -> np.ndarray:
 
 def cut(side: str) -> Callable[[np.ndarray, float], np.ndarray]:
     """The frame cut by ``share`` of its size on one side: the face moves toward that edge."""
+
     def apply(image: np.ndarray, share: float) -> np.ndarray:
         h, w = image.shape[:2]
         dx, dy = round(share * w), round(share * h)
         return {"left": image[:, dx:], "right": image[:, : w - dx], "above": image[dy:], "below": image[: h - dy]}[side]
+
     return apply
 
 
@@ -156,11 +164,18 @@ class Ladder:
 LADDERS = [
     Ladder("rotation -30..30 deg", [-30, -20, -10, 0, 10, 20, 30], rotate, "head_pose_roll_raw", +1),
     Ladder("downscale 1..0.4", [1, 0.85, 0.7, 0.55, 0.4], scale, "inter_eye_distance_raw", +1),
-    Ladder("darkening, brightening x0.15..x4", [0.15, 0.3, 0.5, 0.7, 1, 1.4, 2, 2.8, 4], gain, "luminance_mean_raw", +1),
+    Ladder(
+        "darkening, brightening x0.15..x4", [0.15, 0.3, 0.5, 0.7, 1, 1.4, 2, 2.8, 4], gain, "luminance_mean_raw", +1
+    ),
     Ladder("contrast 1..0.15", [1, 0.75, 0.5, 0.3, 0.15], contrast, "dynamic_range_raw", +1),
     Ladder("Gaussian blur sigma 0..3 px", [0, 0.5, 1, 1.5, 2, 3], blur, "sharpness_raw", -1),
-    Ladder("light gradient left to right 0..0.8", [0, 0.2, 0.4, 0.6, 0.8], light_gradient,
-           "illumination_uniformity_raw", -1),
+    Ladder(
+        "light gradient left to right 0..0.8",
+        [0, 0.2, 0.4, 0.6, 0.8],
+        light_gradient,
+        "illumination_uniformity_raw",
+        -1,
+    ),
     Ladder("colour cast (warm) 0..0.6", [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], colour_cast, "natural_colour_raw", +1),
     Ladder("frame cut on the left 0..0.3", [0, 0.08, 0.16, 0.24, 0.3], cut("left"), "leftward_crop_raw", -1),
     Ladder("frame cut on the right 0..0.3", [0, 0.08, 0.16, 0.24, 0.3], cut("right"), "rightward_crop_raw", -1),
@@ -219,8 +234,12 @@ def run_ladders(paths: list[Path]) -> bool:
                     brightest.append(results[-1].values["over_exposure_prevention"])
         flipped = measured(aligner, [image[:, ::-1].copy()])[0]
         if flipped is not None:
-            flips.append((flipped.raw["head_pose_yaw"] + base.raw["head_pose_yaw"],
-                          flipped.raw["head_pose_roll"] + base.raw["head_pose_roll"]))
+            flips.append(
+                (
+                    flipped.raw["head_pose_yaw"] + base.raw["head_pose_yaw"],
+                    flipped.raw["head_pose_roll"] + base.raw["head_pose_roll"],
+                )
+            )
         face = aligner.locate(image)[0]
         single = alone(image, face.detection.box)
         pair = measured(aligner, [single, np.hstack([single, single])])
@@ -230,9 +249,11 @@ def run_ladders(paths: list[Path]) -> bool:
             two.append(pair[1].values["single_face_present"])
     print(f"{used} faces of {len(paths)} photos ({time.perf_counter() - started:.0f} s)\n")
     ok = True
-    print("rho/face: the median over faces of Spearman's rho between the step and the measure (the check: "
-          "|rho| >= 0.9, the right sign); |rho|>=.9: the share of faces at which it holds; pooled: rho over all "
-          "faces' changes from their own undegraded value (information); lost: steps without a face found")
+    print(
+        "rho/face: the median over faces of Spearman's rho between the step and the measure (the check: "
+        "|rho| >= 0.9, the right sign); |rho|>=.9: the share of faces at which it holds; pooled: rho over all "
+        "faces' changes from their own undegraded value (information); lost: steps without a face found"
+    )
     print(f"{'ladder':38} {'measure':30} {'rho/face':>8} {'|rho|>=.9':>9} {'pooled':>7} {'lost':>5}  check")
     for ladder in LADDERS:
         per_face, pooled_x, pooled_y, lost = [], [], [], 0
@@ -251,50 +272,71 @@ def run_ladders(paths: list[Path]) -> bool:
         check, passed = ladder_check(ladder, base_index)
         passed = passed and median * ladder.sign >= 0.9
         ok &= passed
-        print(f"{ladder.name:38} {ladder.measure:30} {median:+8.3f} {share:9.0%} {pooled:+7.3f} {lost:5d}  "
-              f"{check} {'PASS' if passed else 'FAIL'}")
+        print(
+            f"{ladder.name:38} {ladder.measure:30} {median:+8.3f} {share:9.0%} {pooled:+7.3f} {lost:5d}  "
+            f"{check} {'PASS' if passed else 'FAIL'}"
+        )
     yaw, roll = (statistics.median(abs(f[i]) for f in flips) for i in (0, 1))
     passed = yaw <= 4 and roll <= 4
     ok &= passed
-    print(f"{'horizontal flip':38} {'head_pose_yaw_raw, _roll_raw':30} {'':>8} {'':>9} {'':>7} {len(paths) - len(flips):5d}  "
-          f"median |yaw + yaw flipped| {yaw:.2f} deg, |roll + roll flipped| {roll:.2f} deg {'PASS' if passed else 'FAIL'}")
-    passed = statistics.median(darkest) < FLOORS["under_exposure_prevention"] <= statistics.median(original_under) \
-        and statistics.median(brightest) < FLOORS["over_exposure_prevention"] <= statistics.median(original_over)
+    print(
+        f"{'horizontal flip':38} {'head_pose_yaw_raw, _roll_raw':30} {'':>8} {'':>9} {'':>7} {len(paths) - len(flips):5d}  "
+        f"median |yaw + yaw flipped| {yaw:.2f} deg, |roll + roll flipped| {roll:.2f} deg {'PASS' if passed else 'FAIL'}"
+    )
+    passed = statistics.median(darkest) < FLOORS["under_exposure_prevention"] <= statistics.median(
+        original_under
+    ) and statistics.median(brightest) < FLOORS["over_exposure_prevention"] <= statistics.median(original_over)
     ok &= passed
-    print(f"{'exposure at the extremes':38} {'under/over_exposure_prevention':30} {'':>8} {'':>9} {'':>7} {'':>5}  "
-          f"median under {statistics.median(original_under):.0f} -> {statistics.median(darkest):.0f} at x0.15, "
-          f"over {statistics.median(original_over):.0f} -> {statistics.median(brightest):.0f} at x4 "
-          f"(floor 50) {'PASS' if passed else 'FAIL'}")
+    print(
+        f"{'exposure at the extremes':38} {'under/over_exposure_prevention':30} {'':>8} {'':>9} {'':>7} {'':>5}  "
+        f"median under {statistics.median(original_under):.0f} -> {statistics.median(darkest):.0f} at x0.15, "
+        f"over {statistics.median(original_over):.0f} -> {statistics.median(brightest):.0f} at x4 "
+        f"(floor 50) {'PASS' if passed else 'FAIL'}"
+    )
     passed = statistics.median(two) <= 10 and statistics.median(one) == 100
     ok &= passed
-    print(f"{'one face, two side by side':38} {'single_face_present':30} {'':>8} {'':>9} {'':>7} "
-          f"{2 * len(paths) - len(one) - len(two):5d}  median alone {statistics.median(one):.0f} "
-          f"({np.mean([v == 100 for v in one]):.0%} at 100), two {statistics.median(two):.0f} "
-          f"({np.mean([v <= 10 for v in two]):.0%} <= 10) {'PASS' if passed else 'FAIL'}")
+    print(
+        f"{'one face, two side by side':38} {'single_face_present':30} {'':>8} {'':>9} {'':>7} "
+        f"{2 * len(paths) - len(one) - len(two):5d}  median alone {statistics.median(one):.0f} "
+        f"({np.mean([v == 100 for v in one]):.0%} at 100), two {statistics.median(two):.0f} "
+        f"({np.mean([v <= 10 for v in two]):.0%} <= 10) {'PASS' if passed else 'FAIL'}"
+    )
     return ok
 
 
 def ladder_check(ladder: Ladder, base_index: int) -> tuple[str, bool]:
     """The ladder's own check beyond rho: roll tracks the angle, the eye distance the scale."""
     if ladder.degrade is rotate:
-        errors = [v - f[base_index] - lv for f in ladder.values if f[base_index] is not None
-                  for lv, v in zip(ladder.levels, f) if v is not None and lv != 0]
+        errors = [
+            v - f[base_index] - lv
+            for f in ladder.values
+            if f[base_index] is not None
+            for lv, v in zip(ladder.levels, f)
+            if v is not None and lv != 0
+        ]
         median = statistics.median(abs(e) for e in errors)
         return f"median |d roll - angle| {median:.2f} deg", median <= 3
     if ladder.degrade is scale:
-        errors = [(v / f[base_index] - lv) / lv for f in ladder.values if f[base_index] is not None
-                  for lv, v in zip(ladder.levels, f) if v is not None and lv != 1]
+        errors = [
+            (v / f[base_index] - lv) / lv
+            for f in ladder.values
+            if f[base_index] is not None
+            for lv, v in zip(ladder.levels, f)
+            if v is not None and lv != 1
+        ]
         median = statistics.median(abs(e) for e in errors)
         return f"median |IED ratio - scale| / scale {median:.1%}", median <= 0.05
     if ladder.degrade is blur:
         columns = list(zip(*ladder.values))
-        medians = ", ".join(f"{lv:g}: {statistics.median(v for v in c if v is not None):.3f}"
-                            for lv, c in zip(ladder.levels, columns))
+        medians = ", ".join(
+            f"{lv:g}: {statistics.median(v for v in c if v is not None):.3f}" for lv, c in zip(ladder.levels, columns)
+        )
         return f"median raw by sigma {medians};", True
     return "", True
 
 
 # -- the cost --------------------------------------------------------------------------------------------
+
 
 def run_timing(paths: list[Path], rounds: int) -> None:
     """Seconds per image with and without measures, interleaved rounds (the order alternating), as
@@ -318,20 +360,29 @@ def run_timing(paths: list[Path], rounds: int) -> None:
     for label, times in (("wall", wall), ("CPU", cpu)):
         ratios = [m / s for s, m in zip(times["score"], times["score --measures"])]
         for name, values in times.items():
-            print(f"  {label:4} {name:18} {statistics.median(values) * 1000:7.1f} ms/image (median; rounds "
-                  + ", ".join(f"{v * 1000:.1f}" for v in values) + ")")
-        print(f"  {label:4} ratio --measures / score: median {statistics.median(ratios):.2f}x "
-              f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.3x)")
+            print(
+                f"  {label:4} {name:18} {statistics.median(values) * 1000:7.1f} ms/image (median; rounds "
+                + ", ".join(f"{v * 1000:.1f}" for v in values)
+                + ")"
+            )
+        print(
+            f"  {label:4} ratio --measures / score: median {statistics.median(ratios):.2f}x "
+            f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.3x)"
+        )
 
 
 # -- EDC -------------------------------------------------------------------------------------------------
 
+
 def run_edc(out: Path) -> None:
     scores = out / "scores.csv"
     started = time.perf_counter()
-    done = subprocess.run(FQE + ["score", str(LFW), "--measures", "-o", str(scores), "--no-progress"],
-                          capture_output=True, text=True)
-    print(f"\nscore --measures on lfw-dev: {done.stderr.strip().splitlines()[-1]} ({time.perf_counter() - started:.0f} s)")
+    done = subprocess.run(
+        FQE + ["score", str(LFW), "--measures", "-o", str(scores), "--no-progress"], capture_output=True, text=True
+    )
+    print(
+        f"\nscore --measures on lfw-dev: {done.stderr.strip().splitlines()[-1]} ({time.perf_counter() - started:.0f} s)"
+    )
     specs = [arg for name in MEASURES for arg in ("--quality-csv", f"{scores}:{name}")]
     evaluation = out / "evaluation"
     done = subprocess.run(FQE + ["evaluate", str(LFW), "-o", str(evaluation), *specs], capture_output=True, text=True)
@@ -343,9 +394,13 @@ def run_edc(out: Path) -> None:
     for fmr, result in summary["fmr"].items():
         if not result.get("supported"):
             continue
-        print(f"EDC at FMR {fmr} (threshold {result['threshold']:.3f}): normalised pAUC up to 20 % discarded, "
-              "lower is better (1 = no better than keeping every comparison)")
-        rows = [(name.split(":")[-1], source["pauc"]["0.2"]["normalised"]) for name, source in result["sources"].items()]
+        print(
+            f"EDC at FMR {fmr} (threshold {result['threshold']:.3f}): normalised pAUC up to 20 % discarded, "
+            "lower is better (1 = no better than keeping every comparison)"
+        )
+        rows = [
+            (name.split(":")[-1], source["pauc"]["0.2"]["normalised"]) for name, source in result["sources"].items()
+        ]
         for name, pauc in sorted(rows, key=lambda r: r[1]):
             print(f"  {name:30} {pauc:.3f}")
 
@@ -359,8 +414,10 @@ def below_floor(scores: Path) -> None:
     for name in MEASURES:
         values = [int(r[name]) for r in rows if r[name] != ""]
         under = np.mean([v < FLOORS[name] for v in values]) if values else float("nan")
-        print(f"  {name:30} median {statistics.median(values):5.0f}   under {FLOORS[name]}: {under:6.1%}"
-              f"   not assessed: {len(rows) - len(values)}")
+        print(
+            f"  {name:30} median {statistics.median(values):5.0f}   under {FLOORS[name]}: {under:6.1%}"
+            f"   not assessed: {len(rows) - len(values)}"
+        )
 
 
 def main() -> None:
@@ -371,7 +428,9 @@ def main() -> None:
     parser.add_argument("--no-edc", action="store_true", help="skip the EDC (about 10 minutes on 2 cores)")
     parser.add_argument("--no-ladders", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
-    parser.add_argument("--out", type=Path, help="keep the EDC's scores.csv and evaluation here (default: a temporary folder)")
+    parser.add_argument(
+        "--out", type=Path, help="keep the EDC's scores.csv and evaluation here (default: a temporary folder)"
+    )
     args = parser.parse_args()
     print(f"machine: {cpu_line()}; shared with other jobs while this ran: compare ratios, not absolute times")
     ok = True

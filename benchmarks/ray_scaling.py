@@ -61,16 +61,26 @@ def main() -> None:
 
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
-            score_dataset(str(LFW_DEV), out, from_list=listing, device="cpu", align="never", actors=actors,
-                          cpus_per_actor=cpus_per_actor, **FIXED)
+            score_dataset(
+                str(LFW_DEV),
+                out,
+                from_list=listing,
+                device="cpu",
+                align="never",
+                actors=actors,
+                cpus_per_actor=cpus_per_actor,
+                **FIXED,
+            )
             seconds = time.perf_counter() - started
             watcher.join(5)
             rows = pq.read_table(out).to_pylist()
             worst = max(abs(r["quality_raw"] - single[r["path"]]) / single[r["path"]] for r in rows)
-            print(f"Ray Data, local 2-CPU cluster, {actors} actor(s) of {cpus_per_actor} CPU, 1 runtime thread each: "
-                  f"{len(rows) / seconds:.1f} images/s including start-up, first part file after "
-                  f"{first_file[0] if first_file else float('nan'):.1f} s ({len(rows)} rows, q within {worst:.1e} of the "
-                  "single process)")
+            print(
+                f"Ray Data, local 2-CPU cluster, {actors} actor(s) of {cpus_per_actor} CPU, 1 runtime thread each: "
+                f"{len(rows) / seconds:.1f} images/s including start-up, first part file after "
+                f"{first_file[0] if first_file else float('nan'):.1f} s ({len(rows)} rows, q within {worst:.1e} of the "
+                "single process)"
+            )
             ray.shutdown()
 
 

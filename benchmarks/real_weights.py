@@ -36,21 +36,29 @@ def main() -> None:
     sources = find_images(LFW_DEV)
     with tempfile.TemporaryDirectory() as tmp:
         exported = export_model(network, FACEPLUGIN_CONTRACT, Path(tmp) / "mobilefacenet-faceplugin.onnx")
-        print(f"exported with the {exported.exporter} exporter (opset {exported.opset}); parity: "
-              + "; ".join(p.describe() for p in exported.parity))
+        print(
+            f"exported with the {exported.exporter} exporter (opset {exported.opset}); parity: "
+            + "; ".join(p.describe() for p in exported.parity)
+        )
         with Scorer(device="cpu") as zoo, Scorer(exported.path, device="cpu") as ours:
             zoo_items = list(zoo.embed_sources(sources))
             our_items = list(ours.embed_sources(sources))
             tensors = np.stack([item.tensor for item in zoo_items if item.tensor is not None])
             q_zoo = np.array([item.record.q for item in zoo_items if item.tensor is not None])
             with torch.no_grad():
-                twin = np.concatenate([network(torch.from_numpy(tensors[i : i + 64])).numpy().astype(np.float64)
-                                       for i in range(0, len(tensors), 64)])
+                twin = np.concatenate(
+                    [
+                        network(torch.from_numpy(tensors[i : i + 64])).numpy().astype(np.float64)
+                        for i in range(0, len(tensors), 64)
+                    ]
+                )
             q_twin = np.linalg.norm(twin, axis=1)
             q_ours = np.array([item.record.q for item in our_items if item.tensor is not None])
-            print(f"{len(q_zoo)} LFW images: torch twin q vs zoo q, max relative difference "
-                  f"{np.max(np.abs(q_twin - q_zoo) / q_zoo):.2g}; re-exported file vs zoo "
-                  f"{np.max(np.abs(q_ours - q_zoo) / q_zoo):.2g}")
+            print(
+                f"{len(q_zoo)} LFW images: torch twin q vs zoo q, max relative difference "
+                f"{np.max(np.abs(q_twin - q_zoo) / q_zoo):.2g}; re-exported file vs zoo "
+                f"{np.max(np.abs(q_ours - q_zoo) / q_zoo):.2g}"
+            )
             for name, scorer in (("zoo model", zoo), ("re-exported", ours)):
                 evaluation, *_ = run_evaluation(str(LFW_DEV), scorer)
                 print(f"\nEDC, {name}:\n" + format_evaluation(evaluation.summary), flush=True)

@@ -65,8 +65,12 @@ def offline_rate(files: list[Path], root: Path) -> tuple[float, float]:
     """`fqe-onnx score` over the files: images/s and CPU ms per image, from its first row to its last."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.write("\n".join(str(f.relative_to(root)) for f in files))
-    process = subprocess.Popen(FQE + ["score", str(root), "--from-list", listing.name, "--no-progress"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        FQE + ["score", str(root), "--from-list", listing.name, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert process.stdout is not None
     process.stdout.readline()  # the header
     times, cpu = [], []
@@ -161,8 +165,13 @@ async def sigterm_under_load(server: Server, images: list[bytes], clients: int, 
         i = offset
         while time.perf_counter() < stop:
             try:
-                key = str((await http.post("/v1/score", files=[("images", ("f.jpg", images[i % len(images)],
-                                                                          "image/jpeg"))])).status_code)
+                key = str(
+                    (
+                        await http.post(
+                            "/v1/score", files=[("images", ("f.jpg", images[i % len(images)], "image/jpeg"))]
+                        )
+                    ).status_code
+                )
             except httpx.ConnectError:
                 key = "refused (not accepted)"
                 statuses[key] = statuses.get(key, 0) + 1
@@ -181,8 +190,12 @@ async def sigterm_under_load(server: Server, images: list[bytes], clients: int, 
     status = server.process.wait(60)
     seconds = time.perf_counter() - start
     match = re.search(r"stopped: (\d+) scoring requests answered", server.output())
-    return {"statuses": statuses, "exit": status, "seconds": seconds,
-            "server_answered": int(match[1]) if match else None}
+    return {
+        "statuses": statuses,
+        "exit": status,
+        "seconds": seconds,
+        "server_answered": int(match[1]) if match else None,
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -198,8 +211,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--levels", default="1,8,32,128")
     parser.add_argument("--level-seconds", type=float, default=40)
     parser.add_argument("--overload-seconds", type=float, default=15)
-    parser.add_argument("--overload-queue", type=int, default=32,
-                        help="--max-queue of the overload server (the default 256 takes long to fill on a CPU)")
+    parser.add_argument(
+        "--overload-queue",
+        type=int,
+        default=32,
+        help="--max-queue of the overload server (the default 256 takes long to fill on a CPU)",
+    )
     parser.add_argument("--serve-args", default="", help="extra options for fqe-onnx serve, e.g. '--threads 2'")
     args = parser.parse_args(argv)
     levels = [int(v) for v in args.levels.split(",")]
@@ -218,17 +235,32 @@ def main(argv: Optional[list[str]] = None) -> None:
             offline_cpu.append(cpu)
             print(f"round {round_ + 1}: offline score {rate:.1f} images/s, {cpu:.1f} CPU ms/image", flush=True)
             for clients in levels:
-                result = asyncio.run(closed_loop(server.url, images, clients, max(args.requests, 4 * clients),
-                                                 args.level_seconds, server.process.pid))
+                result = asyncio.run(
+                    closed_loop(
+                        server.url,
+                        images,
+                        clients,
+                        max(args.requests, 4 * clients),
+                        args.level_seconds,
+                        server.process.pid,
+                    )
+                )
                 results[clients].append(result)
-                print(f"round {round_ + 1}: {clients:4d} clients {result['rate']:6.1f} images/s "
-                      f"{result['cpu_ms']:.1f} server CPU ms/image {result['statuses']}", flush=True)
+                print(
+                    f"round {round_ + 1}: {clients:4d} clients {result['rate']:6.1f} images/s "
+                    f"{result['cpu_ms']:.1f} server CPU ms/image {result['statuses']}",
+                    flush=True,
+                )
     finally:
         assert server.stop() == 0, server.output()[-2000:]
     base, base_cpu = float(np.median(offline)), float(np.median(offline_cpu))
-    print(f"\noffline `fqe-onnx score`: {base:.1f} images/s (median of {', '.join(f'{r:.1f}' for r in offline)}), "
-          f"{base_cpu:.1f} CPU ms/image")
-    print("| clients | images/s | x offline | p50 ms | p99 ms | p99/p50 | server CPU ms/image (x offline) | requests | errors |")
+    print(
+        f"\noffline `fqe-onnx score`: {base:.1f} images/s (median of {', '.join(f'{r:.1f}' for r in offline)}), "
+        f"{base_cpu:.1f} CPU ms/image"
+    )
+    print(
+        "| clients | images/s | x offline | p50 ms | p99 ms | p99/p50 | server CPU ms/image (x offline) | requests | errors |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for clients in levels:
         rate = float(np.median([r["rate"] for r in results[clients]]))
@@ -240,11 +272,14 @@ def main(argv: Optional[list[str]] = None) -> None:
                     errors[key] = errors.get(key, 0) + n
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         cpu = float(np.median([r["cpu_ms"] for r in results[clients]]))
-        print(f"| {clients} | {rate:.1f} | {rate / base:.2f} | {p50:.0f} | {p99:.0f} | {p99 / p50:.1f} | "
-              f"{cpu:.1f} ({cpu / base_cpu:.2f}) | {len(latencies)} | {errors or 'none'} |")
+        print(
+            f"| {clients} | {rate:.1f} | {rate / base:.2f} | {p50:.0f} | {p99:.0f} | {p99 / p50:.1f} | "
+            f"{cpu:.1f} ({cpu / base_cpu:.2f}) | {len(latencies)} | {errors or 'none'} |"
+        )
 
-    server = Server(*args.serve_args.split(), "--max-queue", str(args.overload_queue), "--max-images",
-                    str(args.overload_queue))
+    server = Server(
+        *args.serve_args.split(), "--max-queue", str(args.overload_queue), "--max-images", str(args.overload_queue)
+    )
     try:
         over = asyncio.run(open_loop(server.url, images, 2 * base, args.overload_seconds, server.process.pid))
     finally:
@@ -252,18 +287,22 @@ def main(argv: Optional[list[str]] = None) -> None:
     answered = sum(n for k, n in over["statuses"].items() if k in ("200", "503"))
     memory = over["memory"]
     half = len(memory) // 2
-    print(f"\n2x overload ({2 * base:.0f} requests/s for {args.overload_seconds:g} s, open loop, --max-queue "
-          f"{args.overload_queue}): {over['sent']} sent, "
-          f"{over['statuses']}; answered 200 or 503: {answered}/{over['sent']}; server RSS MiB: start "
-          f"{memory[0]:.0f}, max of first half {max(memory[:half] or memory):.0f}, max of second half "
-          f"{max(memory[half:]):.0f}, end {memory[-1]:.0f}")
+    print(
+        f"\n2x overload ({2 * base:.0f} requests/s for {args.overload_seconds:g} s, open loop, --max-queue "
+        f"{args.overload_queue}): {over['sent']} sent, "
+        f"{over['statuses']}; answered 200 or 503: {answered}/{over['sent']}; server RSS MiB: start "
+        f"{memory[0]:.0f}, max of first half {max(memory[:half] or memory):.0f}, max of second half "
+        f"{max(memory[half:]):.0f}, end {memory[-1]:.0f}"
+    )
 
     server = Server(*args.serve_args.split())
     drain = asyncio.run(sigterm_under_load(server, images, 32, 3.0))
     ok = drain["statuses"].get("200", 0)
-    print(f"\nSIGTERM after 3 s of 32 clients: {drain['statuses']}; the server answered {drain['server_answered']} "
-          f"scoring requests, the clients got {ok} 200s; exit status {drain['exit']} "
-          f"{drain['seconds']:.1f} s after the signal")
+    print(
+        f"\nSIGTERM after 3 s of 32 clients: {drain['statuses']}; the server answered {drain['server_answered']} "
+        f"scoring requests, the clients got {ok} 200s; exit status {drain['exit']} "
+        f"{drain['seconds']:.1f} s after the signal"
+    )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,10 @@ def model_gflop(path: Path) -> float:
     from onnx import shape_inference
 
     model = shape_inference.infer_shapes(onnx.load(str(path)))
-    shapes = {v.name: [d.dim_value or 1 for d in v.type.tensor_type.shape.dim]
-              for v in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)}
+    shapes = {
+        v.name: [d.dim_value or 1 for d in v.type.tensor_type.shape.dim]
+        for v in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)
+    }
     weights = {i.name: list(i.dims) for i in model.graph.initializer}
     flop = 0
     for node in model.graph.node:
@@ -70,7 +72,7 @@ def sgemm_peak(size: int = 2048, rounds: int = 5) -> float:
     b = np.random.default_rng(1).random((size, size), dtype=np.float32)
     a @ b
     best = min(_timed(lambda: a @ b) for _ in range(rounds))
-    return 2 * size ** 3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 def _timed(run: Callable[[], object]) -> float:
@@ -88,7 +90,9 @@ def interleaved(variants: dict[str, Callable[[], object]], count: int, rounds: i
     return {name: count / float(np.median(t)) for name, t in times.items()}
 
 
-def threaded(run_chunk: Callable[[np.ndarray], object], tensors: np.ndarray, batch: int, threads: int) -> Callable[[], object]:
+def threaded(
+    run_chunk: Callable[[np.ndarray], object], tensors: np.ndarray, batch: int, threads: int
+) -> Callable[[], object]:
     pool = ThreadPoolExecutor(threads)
     chunks = [tensors[i : i + batch] for i in range(0, len(tensors), batch)]
     return lambda: list(pool.map(run_chunk, chunks))
@@ -111,20 +115,26 @@ def torch_setups(network, threads: int):
                 if memory_format is not None:
                     x = x.contiguous(memory_format=memory_format)
                 return module(x).numpy()
+
         return run
 
-    return {"eager": runner(eager), "channels_last": runner(channels_last, torch.channels_last),
-            "jit.trace + optimize_for_inference": runner(traced)}
+    return {
+        "eager": runner(eager),
+        "channels_last": runner(channels_last, torch.channels_last),
+        "jit.trace + optimize_for_inference": runner(traced),
+    }
 
 
 #: Runs the CLI in a new interpreter and reports its peak resident memory on exit from /proc's
 #: VmHWM, which starts afresh with the new program (ru_maxrss survives exec, so it would count the
 #: forked copy of this big benchmark process).
-_MEASURED_CLI = ("import re, runpy, sys\n"
-                 "sys.argv = ['fqe-onnx'] + sys.argv[1:]\n"
-                 "try:\n    runpy.run_module('fqe_onnx', run_name='__main__')\n"
-                 "finally:\n    status = open('/proc/self/status').read()\n"
-                 "    print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n")
+_MEASURED_CLI = (
+    "import re, runpy, sys\n"
+    "sys.argv = ['fqe-onnx'] + sys.argv[1:]\n"
+    "try:\n    runpy.run_module('fqe_onnx', run_name='__main__')\n"
+    "finally:\n    status = open('/proc/self/status').read()\n"
+    "    print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n"
+)
 
 
 def cli_run(paths: list[Path], workdir: Path, extra: list[str]) -> tuple[float, float]:
@@ -160,14 +170,17 @@ def main() -> None:
 
     shipped = EmbeddingModel(zoo, device="cpu", overrides=FIXED, threads=1)
     tensors = np.stack([prepare(load_file(p)[0], shipped.contract.preprocess) for p in paths])
-    with_prelu = EmbeddingModel(original, device="cpu", threads=1,
-                                overrides=dict(FIXED, channel_order="RGB", mean=(127.0,), scale=(128.0,)))
+    with_prelu = EmbeddingModel(
+        original, device="cpu", threads=1, overrides=dict(FIXED, channel_order="RGB", mean=(127.0,), scale=(128.0,))
+    )
     ort_default_threads = EmbeddingModel(zoo, device="cpu", overrides=FIXED)
     network, _, _ = build_twin()
     torch_variants = torch_setups(network, threads)
     raw = {
         "ORT CPU, shipped: threads x batch 4, 1 runtime thread each": threaded(shipped.run, tensors, 4, threads),
-        "ORT CPU, one call at a time, batch 32, ORT's own threads": lambda: [ort_default_threads.run(tensors[i : i + 32]) for i in range(0, len(tensors), 32)],
+        "ORT CPU, one call at a time, batch 32, ORT's own threads": lambda: [
+            ort_default_threads.run(tensors[i : i + 32]) for i in range(0, len(tensors), 32)
+        ],
         "ORT CPU, original file with PRelu, shipped structure": threaded(with_prelu.run, tensors, 4, threads),
     }
     if openvino_available():
@@ -175,7 +188,9 @@ def main() -> None:
         raw["OpenVINO, shipped structure"] = threaded(ov.run, tensors, 4, threads)
     for name, run in torch_variants.items():
         for batch in (8, 32):
-            raw[f"PyTorch {name}, batch {batch}"] = (lambda run=run, batch=batch: [run(tensors[i : i + batch]) for i in range(0, len(tensors), batch)])
+            raw[f"PyTorch {name}, batch {batch}"] = lambda run=run, batch=batch: [
+                run(tensors[i : i + batch]) for i in range(0, len(tensors), batch)
+            ]
     for run in raw.values():
         run()  # warm-up
     rates = interleaved(raw, len(paths), args.rounds)
@@ -216,7 +231,9 @@ def main() -> None:
         end_to_end["fqe-onnx score, --device openvino"] = Scorer(zoo, device="openvino", align="never", **FIXED)
     variants = {name: (lambda s=s: list(s.score_paths(paths))) for name, s in end_to_end.items()}
     on_arrays = end_to_end["fqe-onnx score, default options (CPU provider)"]
-    variants["the same Scorer on pre-decoded arrays (no file reading or decoding)"] = lambda: list(on_arrays.score_arrays(decoded))
+    variants["the same Scorer on pre-decoded arrays (no file reading or decoding)"] = lambda: list(
+        on_arrays.score_arrays(decoded)
+    )
     variants["PyTorch seed-style loop (eager, one image at a time)"] = torch_seed_loop
     variants[f"PyTorch best: {best_name}, batch {best_batch}, decode threads"] = torch_best
     for run in variants.values():
@@ -229,15 +246,21 @@ def main() -> None:
         print(f"  {name:<62} {rate:7.1f}  x{rate / best_torch_e2e:5.2f} of the best torch")
     print(f"  fqe-onnx score against raw inference with the same settings: {score_rate / base:.2f}")
     network_ms = 1000 * threads / base
-    print(f"  reading, decoding and preparing one image: {decode_ms:.2f} ms of a core, the network {network_ms:.2f} ms: "
-          f"at most {network_ms / (network_ms + decode_ms):.2f} of raw end to end")
+    print(
+        f"  reading, decoding and preparing one image: {decode_ms:.2f} ms of a core, the network {network_ms:.2f} ms: "
+        f"at most {network_ms / (network_ms + decode_ms):.2f} of raw end to end"
+    )
 
     # 3. the machine's limit: the network's own arithmetic (the original file; the PRelu rewrite's
     # depthwise convolutions are bookkeeping, not work the network needs)
     gflop = model_gflop(original)
     peak = sgemm_peak()
-    print(f"\n3. {gflop:.3f} GFLOP per image; float32 matmul peak {peak:.0f} GFLOP/s, so at most {peak / gflop:.0f} images/s")
-    for name, rate in list(rates.items())[:1] + [(n, r) for n, r in rates.items() if n.startswith("OpenVINO")] + list(e2e.items())[:2]:
+    print(
+        f"\n3. {gflop:.3f} GFLOP per image; float32 matmul peak {peak:.0f} GFLOP/s, so at most {peak / gflop:.0f} images/s"
+    )
+    for name, rate in (
+        list(rates.items())[:1] + [(n, r) for n, r in rates.items() if n.startswith("OpenVINO")] + list(e2e.items())[:2]
+    ):
         print(f"  {name:<62} {rate * gflop:6.1f} GFLOP/s = {rate * gflop / peak:5.1%} of the peak")
 
     # 4. --align auto: the detector and landmark models batched per chunk, against the pinned files
@@ -249,21 +272,37 @@ def main() -> None:
     with Scorer(zoo, device="cpu") as auto, Scorer(zoo, device="cpu", aligner=one_at_a_time) as auto_single:
         list(auto.score_paths(paths[:16]))
         list(auto_single.score_paths(paths[:16]))
-        auto_rate = interleaved({"auto": lambda: list(auto.score_paths(paths)),
-                                 "auto, one image per call": lambda: list(auto_single.score_paths(paths)),
-                                 "fixed": variants["fqe-onnx score, default options (CPU provider)"]}, len(paths), args.rounds)
-    print(f"\n4. --align auto (the default) on the 250x250 frames: {auto_rate['auto']:.1f} images/s, "
-          f"{auto_rate['auto'] / auto_rate['fixed']:.2f} of the fixed crop's {auto_rate['fixed']:.1f} "
-          f"(detector and landmarks one image per call: {auto_rate['auto, one image per call']:.1f})")
+        auto_rate = interleaved(
+            {
+                "auto": lambda: list(auto.score_paths(paths)),
+                "auto, one image per call": lambda: list(auto_single.score_paths(paths)),
+                "fixed": variants["fqe-onnx score, default options (CPU provider)"],
+            },
+            len(paths),
+            args.rounds,
+        )
+    print(
+        f"\n4. --align auto (the default) on the 250x250 frames: {auto_rate['auto']:.1f} images/s, "
+        f"{auto_rate['auto'] / auto_rate['fixed']:.2f} of the fixed crop's {auto_rate['fixed']:.1f} "
+        f"(detector and landmarks one image per call: {auto_rate['auto, one image per call']:.1f})"
+    )
 
     # 5. the CLI: first row and memory
     with tempfile.TemporaryDirectory() as tmp:
-        small = cli_run(paths, Path(tmp), ["--align", "never", "--resize", "200,200", "--crop", "38,44,112,112", "--device", "cpu"])
-        many = cli_run(paths * 10, Path(tmp), ["--align", "never", "--resize", "200,200", "--crop", "38,44,112,112", "--device", "cpu"])
+        small = cli_run(
+            paths, Path(tmp), ["--align", "never", "--resize", "200,200", "--crop", "38,44,112,112", "--device", "cpu"]
+        )
+        many = cli_run(
+            paths * 10,
+            Path(tmp),
+            ["--align", "never", "--resize", "200,200", "--crop", "38,44,112,112", "--device", "cpu"],
+        )
         auto_small = cli_run(paths, Path(tmp), ["--device", "cpu"])
-    print(f"\n5. fqe-onnx score in a new process: first row after {small[0] * 1000:.0f} ms (fixed crop), "
-          f"{auto_small[0] * 1000:.0f} ms (--align auto); peak memory {small[1]:.0f} MB for {len(paths)} images, "
-          f"{many[1]:.0f} MB for {10 * len(paths)}")
+    print(
+        f"\n5. fqe-onnx score in a new process: first row after {small[0] * 1000:.0f} ms (fixed crop), "
+        f"{auto_small[0] * 1000:.0f} ms (--align auto); peak memory {small[1]:.0f} MB for {len(paths)} images, "
+        f"{many[1]:.0f} MB for {10 * len(paths)}"
+    )
 
 
 if __name__ == "__main__":

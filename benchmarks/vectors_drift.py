@@ -56,13 +56,19 @@ def main() -> None:
             got = expected_row(row["file"][:-4], image, scorer)
             found = gaps(row, got)
             same = "same status" if got["status"] == row["status"] else f"STATUS {got['status']}"
-            print(f"  {row['file']:<24} {row['status']:<10} {same}  " + "  ".join(f"{k} {v:.2e}" for k, v in found.items()))
+            print(
+                f"  {row['file']:<24} {row['status']:<10} {same}  "
+                + "  ".join(f"{k} {v:.2e}" for k, v in found.items())
+            )
             for key, value in found.items():
                 worst.setdefault(row["status"], {})[key] = max(value, worst.get(row["status"], {}).get(key, 0.0))
     print("largest gap per status, against the tolerance:")
     for status, values in worst.items():
         tolerance = document["tolerances"].get(status, {})
-        print(f"  {status:<10} " + "  ".join(f"{k} {values[k]:.2e} (limit {tolerance.get(k, '-')})" for k in FIELDS if k in values))
+        print(
+            f"  {status:<10} "
+            + "  ".join(f"{k} {values[k]:.2e} (limit {tolerance.get(k, '-')})" for k in FIELDS if k in values)
+        )
 
 
 if __name__ == "__main__":

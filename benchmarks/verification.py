@@ -17,7 +17,9 @@ from fqe_onnx.preprocess import prepare
 from fqe_onnx.session import EmbeddingModel
 
 #: The development faces: $FQE_LFW_DEV, else ../shared/data/lfw-dev beside the repository.
-LFW_DEV = Path(os.environ.get("FQE_LFW_DEV") or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw-dev")
+LFW_DEV = Path(
+    os.environ.get("FQE_LFW_DEV") or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw-dev"
+)
 
 
 def lfw_items(root: Path = LFW_DEV) -> list[tuple[Path, str]]:
@@ -58,8 +60,16 @@ def fnmr_at_fmr(sims: np.ndarray, genuine: np.ndarray, fmr: float = 1e-3) -> tup
     return float(np.mean(sims[genuine] <= threshold)), threshold
 
 
-def edc_pauc(q: np.ndarray, sims: np.ndarray, genuine: np.ndarray, i: np.ndarray, j: np.ndarray,
-             fmr: float = 1e-3, max_reject: float = 0.2, steps: int = 41) -> float:
+def edc_pauc(
+    q: np.ndarray,
+    sims: np.ndarray,
+    genuine: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    fmr: float = 1e-3,
+    max_reject: float = 0.2,
+    steps: int = 41,
+) -> float:
     """Error-versus-discard: reject the lowest-quality fraction of images (a pair's quality is the
     minimum of its two), recompute FNMR at the fixed threshold, and return the area under FNMR over
     discard 0..max_reject, normalised by FNMR(0) * max_reject (1.0 = quality does not help; lower is better)."""

@@ -55,6 +55,7 @@ IOU_MATCH = 0.3
 
 # -- the faces ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Face:
     """An LFW photo and its face box (the detector's, in the photo's pixels)."""
@@ -86,6 +87,7 @@ def load_faces(scorer: Scorer, count: int, seed: int) -> list[Face]:
 
 # -- the scenes ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class Appearance:
     """One face on screen from ``first`` to ``last`` (frames): its centre moves linearly from
@@ -107,8 +109,11 @@ class Appearance:
 
     def at(self, frame: int) -> tuple[float, float, float]:
         t = (frame - self.first) / max(self.last - self.first, 1)
-        return (self.start[0] + t * (self.end[0] - self.start[0]), self.start[1] + t * (self.end[1] - self.start[1]),
-                self.width0 + t * (self.width1 - self.width0))
+        return (
+            self.start[0] + t * (self.end[0] - self.start[0]),
+            self.start[1] + t * (self.end[1] - self.start[1]),
+            self.width0 + t * (self.width1 - self.width0),
+        )
 
     def sigma(self, frame: int, width: float) -> float:
         """The blur on ``frame``: 0 in the sharp window, rising over 12 frames to ``blur`` outside it."""
@@ -127,8 +132,21 @@ def plan_scene(faces: list[Face], width: int, height: int, frames: int, rng: ran
         length = last - first
         share = rng.uniform(0.25, 0.4)
         a = first + rng.randint(0, int(length * (1 - share)))
-        appearances.append(Appearance(len(appearances), next(pool), first, last, start, end, w0 * scale, w1 * scale,
-                                      (a, a + int(length * share)), rng.uniform(2.0, 3.0), kind))
+        appearances.append(
+            Appearance(
+                len(appearances),
+                next(pool),
+                first,
+                last,
+                start,
+                end,
+                w0 * scale,
+                w1 * scale,
+                (a, a + int(length * share)),
+                rng.uniform(2.0, 3.0),
+                kind,
+            )
+        )
 
     t = 0
     slot = int(2.5 * FPS)
@@ -160,7 +178,15 @@ def plan_scene(faces: list[Face], width: int, height: int, frames: int, rng: ran
     add("cross", first, last, (width * 0.9, y + 10 * scale), (width * 0.1, y - 10 * scale), w, w)
     # a small face (found by the tiles: narrower than the whole-frame pass's smallest face)
     first = rng.randint(0, max(frames - 6 * FPS, 1))
-    add("small", first, min(first + 5 * FPS, frames - 1), (width * 0.3, height * 0.3), (width * 0.6, height * 0.35), 56, 62)
+    add(
+        "small",
+        first,
+        min(first + 5 * FPS, frames - 1),
+        (width * 0.3, height * 0.3),
+        (width * 0.6, height * 0.35),
+        56,
+        62,
+    )
     return appearances
 
 
@@ -173,8 +199,13 @@ def background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
         colour = tuple(int(c) for c in rng.integers(30, 230, 3))
         cv2.rectangle(image, (x, y), (x + int(rng.integers(40, 400)), y + int(rng.integers(40, 300))), colour, -1)
     for _ in range(8):
-        cv2.line(image, (int(rng.integers(0, width)), 0), (int(rng.integers(0, width)), height),
-                 tuple(int(c) for c in rng.integers(30, 230, 3)), int(rng.integers(2, 8)))
+        cv2.line(
+            image,
+            (int(rng.integers(0, width)), 0),
+            (int(rng.integers(0, width)), height),
+            tuple(int(c) for c in rng.integers(30, 230, 3)),
+            int(rng.integers(2, 8)),
+        )
     return cv2.GaussianBlur(image, (0, 0), 1.2)
 
 
@@ -216,16 +247,34 @@ def render(path: Path, appearances: list[Appearance], width: int, height: int, f
                 paste(frame, appearance, index)
         writer.write(frame)
     writer.release()
-    truth = {"fps": FPS, "width": width, "height": height, "frames": frames, "appearances": [
-        {"id": a.id, "person": a.face.person, "photo": a.face.path, "kind": a.kind, "first": a.first, "last": a.last,
-         "sharp": list(a.sharp), "boxes": {str(k): [round(v, 1) for v in box] for k, box in a.boxes.items()},
-         "hidden": {str(k): round(hidden_share(box, [b.boxes[k] for b in appearances[a.id + 1:] if k in b.boxes]), 2)
-                    for k, box in a.boxes.items()}}
-        for a in appearances]}
+    truth = {
+        "fps": FPS,
+        "width": width,
+        "height": height,
+        "frames": frames,
+        "appearances": [
+            {
+                "id": a.id,
+                "person": a.face.person,
+                "photo": a.face.path,
+                "kind": a.kind,
+                "first": a.first,
+                "last": a.last,
+                "sharp": list(a.sharp),
+                "boxes": {str(k): [round(v, 1) for v in box] for k, box in a.boxes.items()},
+                "hidden": {
+                    str(k): round(hidden_share(box, [b.boxes[k] for b in appearances[a.id + 1 :] if k in b.boxes]), 2)
+                    for k, box in a.boxes.items()
+                },
+            }
+            for a in appearances
+        ],
+    }
     path.with_suffix(".json").write_text(json.dumps(truth))
 
 
 # -- measuring ----------------------------------------------------------------------------------------
+
 
 def hidden_share(box: list[float], front: list[list[float]]) -> float:
     """The share of ``box`` covered by the boxes of faces drawn in front of it (their union, on a grid)."""
@@ -352,8 +401,9 @@ def evaluate(truth: dict, tracks: list, rows: list, reference: dict[int, int]) -
     for a in truth["appearances"]:
         mine = [t for t, o in owner.items() if o == a["id"]]
         ours = max((best.get(t, -1) for t in mine), default=None)
-        results.append({"id": a["id"], "kind": a["kind"], "tracks": len(mine), "ours": ours,
-                        "reference": reference[a["id"]]})
+        results.append(
+            {"id": a["id"], "kind": a["kind"], "tracks": len(mine), "ours": ours, "reference": reference[a["id"]]}
+        )
     return {"appearances": results, "tracks": len(per_track), "switched": switched, "on_nothing": on_nothing}
 
 
@@ -395,11 +445,17 @@ def main() -> None:
     parser.add_argument("--long-minutes", type=float, default=10.0, help="length of the memory source (0: skip)")
     parser.add_argument("--naive-frames", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep videos (and score's reference Q) already in --out from a run with the same options")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep videos (and score's reference Q) already in --out from a run with the same options",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    cpu = sorted(set(open("/proc/cpuinfo").read().split("flags")[1].split("\n")[0].split()) & {"avx", "avx2", "avx512f", "avx512_vnni", "avx_vnni"})
+    cpu = sorted(
+        set(open("/proc/cpuinfo").read().split("flags")[1].split("\n")[0].split())
+        & {"avx", "avx2", "avx512f", "avx512_vnni", "avx_vnni"}
+    )
     print(f"machine: {os.cpu_count()} cores, {' '.join(cpu)}; load average at start {load()}", flush=True)
     scorer = Scorer(threads=0)  # what fqe-onnx video builds
     reference_scorer = Scorer()  # what fqe-onnx score builds
@@ -416,8 +472,10 @@ def main() -> None:
                 render(path, appearances, width, height, args.seconds * FPS, seed=n)
             videos.append((size, path))
             n += 1
-    print(f"{len(videos)} videos of {args.seconds} s in {args.out}" + (" (reused where there)" if args.reuse else ""),
-          flush=True)
+    print(
+        f"{len(videos)} videos of {args.seconds} s in {args.out}" + (" (reused where there)" if args.reuse else ""),
+        flush=True,
+    )
     scorer_all = Scorer(faces="all")
     naive_seconds, naive_frames = [], 0
     results = []
@@ -426,9 +484,12 @@ def main() -> None:
         before = load()
         tracks, rows, stats, cpu = run_pipeline(path, scorer)
         factor = stats.media_seconds / stats.seconds
-        print(f"{path.name}: {len(tracks)} tracks, {stats.processed} frames in {stats.seconds:.1f} s "
-              f"({factor:.2f}x real time), {cpu / stats.processed * 1000:.1f} ms CPU a frame, {stats.scored} faces "
-              f"scored; load {before} -> {load()}", flush=True)
+        print(
+            f"{path.name}: {len(tracks)} tracks, {stats.processed} frames in {stats.seconds:.1f} s "
+            f"({factor:.2f}x real time), {cpu / stats.processed * 1000:.1f} ms CPU a frame, {stats.scored} faces "
+            f"scored; load {before} -> {load()}",
+            flush=True,
+        )
         if size == "1080p":  # the naive way, interleaved with the pipeline's runs
             naive_seconds.append(naive(path, scorer_all, args.naive_frames))
             naive_frames += args.naive_frames
@@ -445,8 +506,10 @@ def main() -> None:
     scored_refs = [a for a in appearances if a["reference"] >= 0]
     print("\nper appearance (video, id, kind, tracks, best-shot Q, best Q of score on any frame's crop):")
     for _size, path, r, _, _ in results:
-        print(f"  {path.name}: " + ", ".join(f"{a['id']}:{a['kind']}:{a['tracks']}:{a['ours']}/{a['reference']}"
-                                            for a in r["appearances"]))
+        print(
+            f"  {path.name}: "
+            + ", ".join(f"{a['id']}:{a['kind']}:{a['tracks']}:{a['ours']}/{a['reference']}" for a in r["appearances"])
+        )
     rtf, cpu_rtf = {}, {}
     for size in SIZES:
         media = sum(s.media_seconds for z, _, _, s, _ in results if z == size)
@@ -454,17 +517,26 @@ def main() -> None:
         cpu_rtf[size] = media / sum(c for z, _, _, _, c in results if z == size)
     naive_rtf = (naive_frames / FPS) / sum(naive_seconds) if naive_seconds else float("nan")
     print("\n| measure | target | result |\n| --- | --- | --- |")
-    print(f"| appearances that get a track | >= 95% | {len(tracked)}/{len(appearances)} = {len(tracked) / len(appearances):.0%} |")
+    print(
+        f"| appearances that get a track | >= 95% | {len(tracked)}/{len(appearances)} = {len(tracked) / len(appearances):.0%} |"
+    )
     print(f"| tracks per appearance | <= 1.2 | {sum(a['tracks'] for a in tracked) / max(len(tracked), 1):.2f} |")
     print(f"| tracks that switch person | 0 | {sum(r['switched'] for _, _, r, _, _ in results)} |")
-    print(f"| best shot's Q within 3 of score's best Q on any frame | >= 90% | {len(close)}/{len(scored_refs)} = "
-          f"{len(close) / max(len(scored_refs), 1):.0%} |")
-    print(f"| tracks on no face | <= 1 per video | {max(r['on_nothing'] for _, _, r, _, _ in results)} at most "
-          f"({', '.join(str(r['on_nothing']) for _, _, r, _, _ in results)}) |")
-    print(f"| real-time factor, 1920x1080 at 25 fps | >= 1.0x | {rtf['1080p']:.2f}x wall clock (1280x720: "
-          f"{rtf['720p']:.2f}x; naive Scorer(faces=\"all\") on every frame: {naive_rtf:.2f}x, so "
-          f"{rtf['1080p'] / naive_rtf:.1f} times faster); video seconds per CPU second, all threads: "
-          f"{cpu_rtf['1080p']:.2f}x (1280x720: {cpu_rtf['720p']:.2f}x); load average now {load()} |", flush=True)
+    print(
+        f"| best shot's Q within 3 of score's best Q on any frame | >= 90% | {len(close)}/{len(scored_refs)} = "
+        f"{len(close) / max(len(scored_refs), 1):.0%} |"
+    )
+    print(
+        f"| tracks on no face | <= 1 per video | {max(r['on_nothing'] for _, _, r, _, _ in results)} at most "
+        f"({', '.join(str(r['on_nothing']) for _, _, r, _, _ in results)}) |"
+    )
+    print(
+        f"| real-time factor, 1920x1080 at 25 fps | >= 1.0x | {rtf['1080p']:.2f}x wall clock (1280x720: "
+        f'{rtf["720p"]:.2f}x; naive Scorer(faces="all") on every frame: {naive_rtf:.2f}x, so '
+        f"{rtf['1080p'] / naive_rtf:.1f} times faster); video seconds per CPU second, all threads: "
+        f"{cpu_rtf['1080p']:.2f}x (1280x720: {cpu_rtf['720p']:.2f}x); load average now {load()} |",
+        flush=True,
+    )
     if args.long_minutes > 0:
         width, height = SIZES["720p"]
         frames = int(args.long_minutes * 60 * FPS)
@@ -478,9 +550,11 @@ def main() -> None:
         marks = [f"{t / 60:.1f} min {mb:.0f} MB" for t, mb in rss[:: max(len(rss) // 10, 1)]]
         later = [mb for t, mb in rss if t >= 60]
         growth = later[-1] - later[0] if len(later) > 1 else float("nan")
-        print(f"| memory over a {args.long_minutes:g}-minute source (1280x720) | flat | {growth:+.1f} MB from minute 1 "
-              f"to the end ({count} tracks, {stats.seconds:.0f} s, {stats.media_seconds / stats.seconds:.2f}x); "
-              f"RSS: {', '.join(marks)} |")
+        print(
+            f"| memory over a {args.long_minutes:g}-minute source (1280x720) | flat | {growth:+.1f} MB from minute 1 "
+            f"to the end ({count} tracks, {stats.seconds:.0f} s, {stats.media_seconds / stats.seconds:.2f}x); "
+            f"RSS: {', '.join(marks)} |"
+        )
     print(f"\nload average at the end {load()}")
 
 

@@ -62,23 +62,36 @@ def lfw_faces(aligner: FaceAligner, count: int, rng: random.Random) -> list[tupl
 Region = tuple[int, int, int, int]  # x, y, w, h
 
 
-def background(kind: str, size: tuple[int, int], width: int, crowd: list[np.ndarray],
-               rng: np.random.Generator) -> tuple[np.ndarray, Region]:
+def background(
+    kind: str, size: tuple[int, int], width: int, crowd: list[np.ndarray], rng: np.random.Generator
+) -> tuple[np.ndarray, Region]:
     """A frame (H, W, 3) of the kind, and the region to paste a face in: plain colour, a smooth
     colour field with noise (anywhere), or a crowd: the textured frame with a block of up to 5x5
     LFW frames at the scale where their faces are ``width`` px wide (the face goes among them)."""
     w, h = size
     if kind == "plain":
         return np.full((h, w, 3), rng.integers(40, 220, 3), np.uint8), (0, 0, w, h)
-    field = cv2.resize(rng.integers(0, 256, (max(h // 60, 2), max(w // 60, 2), 3)).astype(np.uint8), (w, h),
-                       interpolation=cv2.INTER_CUBIC)
+    field = cv2.resize(
+        rng.integers(0, 256, (max(h // 60, 2), max(w // 60, 2), 3)).astype(np.uint8),
+        (w, h),
+        interpolation=cv2.INTER_CUBIC,
+    )
     noise = rng.normal(0, 12, (h, w, 1)).astype(np.float32)
     frame = np.clip(field.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     if kind == "crowd":
         side = max(int(round(250 * width / 100)), 16)  # LFW faces are about 100 px wide in the 250 px frame
         cols, rows = max(min(5, w // side), 1), max(min(5, h // side), 1)
-        block = np.vstack([np.hstack([cv2.resize(crowd[int(rng.integers(len(crowd)))], (side, side),
-                                                 interpolation=cv2.INTER_AREA) for _ in range(cols)]) for _ in range(rows)])
+        block = np.vstack(
+            [
+                np.hstack(
+                    [
+                        cv2.resize(crowd[int(rng.integers(len(crowd)))], (side, side), interpolation=cv2.INTER_AREA)
+                        for _ in range(cols)
+                    ]
+                )
+                for _ in range(rows)
+            ]
+        )
         block = block[:h, :w]
         x, y = int(rng.integers(0, w - block.shape[1] + 1)), int(rng.integers(0, h - block.shape[0] + 1))
         frame[y : y + block.shape[0], x : x + block.shape[1]] = block
@@ -86,16 +99,18 @@ def background(kind: str, size: tuple[int, int], width: int, crowd: list[np.ndar
     return frame, (0, 0, w, h)
 
 
-def paste(frame: np.ndarray, face: np.ndarray, box: np.ndarray, width: int, rng: np.random.Generator,
-          region: Region) -> np.ndarray | None:
+def paste(
+    frame: np.ndarray, face: np.ndarray, box: np.ndarray, width: int, rng: np.random.Generator, region: Region
+) -> np.ndarray | None:
     """Paste the face (its box plus a margin, scaled so the box is ``width`` px wide) at a random
     place in ``region`` (as far as it fits); returns the box in the frame, or None when it does not fit."""
     scale = width / (box[2] - box[0])
     margin = 0.35 * (box[2] - box[0])
     x1, y1 = int(max(box[0] - margin, 0)), int(max(box[1] - margin, 0))
     x2, y2 = int(min(box[2] + margin, face.shape[1])), int(min(box[3] + margin, face.shape[0]))
-    patch = cv2.resize(face[y1:y2, x1:x2], None, fx=scale, fy=scale,
-                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    patch = cv2.resize(
+        face[y1:y2, x1:x2], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    )
     ph, pw = patch.shape[:2]
     if ph >= frame.shape[0] or pw >= frame.shape[1]:
         return None
@@ -206,11 +221,15 @@ def main() -> None:
     faces = lfw_faces(aligners["before"], 260, rng)
     crowd, strips = [image for image, _ in faces[30:60]], background_strips(faces[60:])
     faces = faces[:30]
-    print(f"{len(faces)} LFW faces pasted, {len(crowd)} crowd frames, {len(strips)} background strips; "
-          f"views per frame: " + ", ".join(f"{w}x{h} {len(tile_rects(h, w))}" for w, h in ((250, 250),) + SIZES))
+    print(
+        f"{len(faces)} LFW faces pasted, {len(crowd)} crowd frames, {len(strips)} background strips; "
+        f"views per frame: " + ", ".join(f"{w}x{h} {len(tile_rects(h, w))}" for w, h in ((250, 250),) + SIZES)
+    )
 
     found = recall(aligners, faces, crowd, args.faces, args.seed)
-    print(f"\ndetection recall (IoU >= {FOUND_IOU}), {args.faces} faces x {len(BACKGROUNDS)} backgrounds per cell: before -> after")
+    print(
+        f"\ndetection recall (IoU >= {FOUND_IOU}), {args.faces} faces x {len(BACKGROUNDS)} backgrounds per cell: before -> after"
+    )
     print("face px  " + "".join(f"{w}x{h}".rjust(22) for w, h in SIZES))
     for width in WIDTHS:
         cells = []
@@ -218,20 +237,40 @@ def main() -> None:
             (b, n), (a, _) = found[("before", size, width)], found[("after", size, width)]
             cells.append(f"{b / n:.2f} -> {a / n:.2f} (n={n})" if n else "(does not fit)")
         print(f"{width:>7}  " + "".join(c.rjust(22) for c in cells))
-    print("faces >= 32 px: " + "; ".join(
-        f"{w}x{h} " + " -> ".join(f"{sum(found[(v, (w, h), x)][0] for x in WIDTHS if x >= 32) / max(sum(found[(v, (w, h), x)][1] for x in WIDTHS if x >= 32), 1):.3f}"
-                                  for v in ("before", "after")) for w, h in SIZES))
+    print(
+        "faces >= 32 px: "
+        + "; ".join(
+            f"{w}x{h} "
+            + " -> ".join(
+                f"{sum(found[(v, (w, h), x)][0] for x in WIDTHS if x >= 32) / max(sum(found[(v, (w, h), x)][1] for x in WIDTHS if x >= 32), 1):.3f}"
+                for v in ("before", "after")
+            )
+            for w, h in SIZES
+        )
+    )
 
     false = false_faces(aligners, strips, args.faceless, args.seed)
-    print(f"\nfalse faces per faceless frame ({args.faceless} per size: LFW background mosaics, textured, plain): before -> after")
-    print("; ".join(f"{w}x{h} {false[('before', (w, h))][0] / false[('before', (w, h))][1]:.3f} -> "
-                    f"{false[('after', (w, h))][0] / false[('after', (w, h))][1]:.3f}" for w, h in SIZES))
+    print(
+        f"\nfalse faces per faceless frame ({args.faceless} per size: LFW background mosaics, textured, plain): before -> after"
+    )
+    print(
+        "; ".join(
+            f"{w}x{h} {false[('before', (w, h))][0] / false[('before', (w, h))][1]:.3f} -> "
+            f"{false[('after', (w, h))][0] / false[('after', (w, h))][1]:.3f}"
+            for w, h in SIZES
+        )
+    )
     total = [sum(false[(v, s)][0] for s in SIZES) / sum(false[(v, s)][1] for s in SIZES) for v in ("before", "after")]
     print(f"all sizes: {total[0]:.3f} -> {total[1]:.3f} over {sum(false[('after', s)][1] for s in SIZES)} frames")
-    print("by kind of frame: " + "; ".join(
-        f"{kind} {false[('before', kind)][0] / false[('before', kind)][1]:.3f} -> "
-        f"{false[('after', kind)][0] / false[('after', kind)][1]:.3f} ({false[('after', kind)][1]} frames)"
-        for kind in ("lfw", "textured", "plain") if false[("after", kind)][1]))
+    print(
+        "by kind of frame: "
+        + "; ".join(
+            f"{kind} {false[('before', kind)][0] / false[('before', kind)][1]:.3f} -> "
+            f"{false[('after', kind)][0] / false[('after', kind)][1]:.3f} ({false[('after', kind)][1]} frames)"
+            for kind in ("lfw", "textured", "plain")
+            if false[("after", kind)][1]
+        )
+    )
 
     frng = np.random.default_rng(args.seed + 2)
     lfw = [cv2.imread(str(p)) for p, _ in lfw_items()[: args.lfw_frames]]
@@ -243,11 +282,16 @@ def main() -> None:
             image, box = faces[k % len(faces)]
             paste(frame, image, box, 64, frng, region)
             frames[f"{w}x{h}"].append(frame)
-    scorers = {"before": Scorer(device="cpu", aligner=aligners["before"]), "after": Scorer(device="cpu", aligner=aligners["after"])}
+    scorers = {
+        "before": Scorer(device="cpu", aligner=aligners["before"]),
+        "after": Scorer(device="cpu", aligner=aligners["after"]),
+    }
     for scorer in scorers.values():  # warm up
         list(scorer.score_arrays(lfw[:8]))
     rates = speed(scorers, frames, args.rounds)
-    print(f"\nimages/s, Scorer --align auto on decoded frames (median of {args.rounds} interleaved rounds): before -> after (ratio)")
+    print(
+        f"\nimages/s, Scorer --align auto on decoded frames (median of {args.rounds} interleaved rounds): before -> after (ratio)"
+    )
     for label in frames:
         b, a = rates[("before", label)], rates[("after", label)]
         print(f"{label:>14}: {b:7.2f} -> {a:7.2f} ({a / b:.2f}x)")

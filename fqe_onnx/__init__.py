@@ -13,11 +13,23 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Scorer": "scorer", "Record": "records", "run": "dataframe", "ERROR_KINDS": "errors",
-    "Contract": "contract", "Preprocess": "contract", "Geometry": "contract", "OutputSpec": "contract",
-    "Calibration": "contract", "GEOMETRIES": "contract",
-    "FqeError": "errors", "ModelError": "errors", "ContractError": "errors", "DeviceError": "errors",
-    "ImageError": "errors", "RuntimeMissingError": "errors", "ModelFetchError": "errors",
+    "Scorer": "scorer",
+    "Record": "records",
+    "run": "dataframe",
+    "ERROR_KINDS": "errors",
+    "Contract": "contract",
+    "Preprocess": "contract",
+    "Geometry": "contract",
+    "OutputSpec": "contract",
+    "Calibration": "contract",
+    "GEOMETRIES": "contract",
+    "FqeError": "errors",
+    "ModelError": "errors",
+    "ContractError": "errors",
+    "DeviceError": "errors",
+    "ImageError": "errors",
+    "RuntimeMissingError": "errors",
+    "ModelFetchError": "errors",
     "FaceAligner": "align.aligner",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -64,15 +64,15 @@ class Geometry:
         object.__setattr__(self, "crop_size", _pair(self.crop_size, "crop size"))
         if self.crop_top_left is not None:
             top_left = self.crop_top_left
-            if not isinstance(top_left, (list, tuple)) or len(top_left) != 2 or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in top_left
+            if (
+                not isinstance(top_left, (list, tuple))
+                or len(top_left) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in top_left)
             ):
                 raise ContractError(f"crop top_left must be a pair of integers (top, left), got {top_left!r}")
             object.__setattr__(self, "crop_top_left", (top_left[0], top_left[1]))
         if self.interpolation not in INTERPOLATIONS:
-            raise ContractError(
-                f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
-            )
+            raise ContractError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}")
         top, left, h, w = self.crop_box()
         if top < 0 or left < 0 or top + h > self.resize[0] or left + w > self.resize[1]:
             raise ContractError(
@@ -136,19 +136,28 @@ TEMPLATE_POINTS = ("left eye", "right eye", "nose tip", "left mouth corner", "ri
 #: The five-point template of the 112x112 aligned crop (insightface/ArcFace convention), the one
 #: ``aligned112`` faces are aligned to; as (x, y) in ``TEMPLATE_POINTS`` order. Here, not in
 #: ``align.template`` (which makes it an array), so that zoo contracts can name it without the aligner.
-ARCFACE_POINTS_112 = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
-                      (70.7299, 92.2041))
+ARCFACE_POINTS_112 = (
+    (38.2946, 51.6963),
+    (73.5318, 51.5014),
+    (56.0252, 71.7366),
+    (41.5493, 92.3655),
+    (70.7299, 92.2041),
+)
 
 
 def _template(value: Any, crop_size: tuple[int, int]) -> tuple[tuple[float, float], ...]:
     """Five finite (x, y) points inside the crop, in the model's input pixels."""
     if not isinstance(value, (list, tuple)) or len(value) != len(TEMPLATE_POINTS):
-        raise ContractError(f"template must list {len(TEMPLATE_POINTS)} (x, y) points "
-                            f"({', '.join(TEMPLATE_POINTS)}), got {value!r}")
+        raise ContractError(
+            f"template must list {len(TEMPLATE_POINTS)} (x, y) points ({', '.join(TEMPLATE_POINTS)}), got {value!r}"
+        )
     points = []
     for name, point in zip(TEMPLATE_POINTS, value):
-        if (not isinstance(point, (list, tuple)) or len(point) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in point)):
+        if (
+            not isinstance(point, (list, tuple))
+            or len(point) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in point)
+        ):
             raise ContractError(f"template {name} must be a pair of finite numbers (x, y), got {point!r}")
         x, y = float(point[0]), float(point[1])
         height, width = crop_size
@@ -176,9 +185,7 @@ class Preprocess:
 
     def __post_init__(self) -> None:
         if self.channel_order not in CHANNEL_ORDERS:
-            raise ContractError(
-                f"channel order must be one of {', '.join(CHANNEL_ORDERS)}, got {self.channel_order!r}"
-            )
+            raise ContractError(f"channel order must be one of {', '.join(CHANNEL_ORDERS)}, got {self.channel_order!r}")
         if self.layout not in LAYOUTS:
             raise ContractError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         object.__setattr__(self, "mean", _floats(self.mean, "mean"))
@@ -304,7 +311,7 @@ class Contract:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {key[len(KEY_PREFIX):]: json.loads(text) for key, text in self.to_metadata().items()}
+        return {key[len(KEY_PREFIX) :]: json.loads(text) for key, text in self.to_metadata().items()}
 
 
 SEED_CONTRACT = Contract()
@@ -351,7 +358,9 @@ def contract_from_metadata(metadata: Mapping[str, str]) -> tuple[Contract, bool]
         if key in metadata:
             sections[name] = str(_load_json(metadata, key))
     if KEY_CALIBRATION_INFO in metadata:
-        sections["calibration_info"] = _mapping(_load_json(metadata, KEY_CALIBRATION_INFO), f"metadata {KEY_CALIBRATION_INFO}")
+        sections["calibration_info"] = _mapping(
+            _load_json(metadata, KEY_CALIBRATION_INFO), f"metadata {KEY_CALIBRATION_INFO}"
+        )
     return Contract(**sections), True
 
 
@@ -408,8 +417,13 @@ def with_overrides(
         flat = template.tolist() if hasattr(template, "tolist") else list(template)
         flat = [p.tolist() if hasattr(p, "tolist") else p for p in flat]
         template = [flat[i : i + 2] for i in range(0, len(flat), 2)] if len(flat) == 10 else flat
-    for name, value in (("channel_order", channel_order), ("mean", mean), ("scale", scale), ("layout", layout),
-                        ("template", template)):
+    for name, value in (
+        ("channel_order", channel_order),
+        ("mean", mean),
+        ("scale", scale),
+        ("layout", layout),
+        ("template", template),
+    ):
         if value is not None:
             pre_changes[name] = value
     preprocess = dataclasses.replace(contract.preprocess, **pre_changes)
@@ -426,9 +440,11 @@ def with_overrides(
             raise ContractError(f"unknown calibration fields: {', '.join(sorted(unknown))}")
         cal = dataclasses.replace(cal, **calibration)
 
-    rest: dict[str, Any] = {k: v for k, v in (("source", source), ("license", license),
-                                               ("calibration_info", calibration_info))
-            if v is not None}
+    rest: dict[str, Any] = {
+        k: v
+        for k, v in (("source", source), ("license", license), ("calibration_info", calibration_info))
+        if v is not None
+    }
     return dataclasses.replace(contract, preprocess=preprocess, output=output, calibration=cal, **rest)
 
 

@@ -36,8 +36,9 @@ def run(
     except ImportError:
         raise FqeError("fqe_onnx.run returns a pandas DataFrame: pip install pandas (the pandas extra)") from None
     sources = read_list(from_list, image_root) if from_list is not None else find_images(image_root)
-    with Scorer(model, device=device, batch_size=batch_size, align=align, faces=faces, measures=measures,
-                **overrides) as scorer:
+    with Scorer(
+        model, device=device, batch_size=batch_size, align=align, faces=faces, measures=measures, **overrides
+    ) as scorer:
         records = [r.as_dict(measures) for r in scorer.score_sources(sources)]
         method = scorer.contract.calibration_info.get("method", "")
     frame = pd.DataFrame.from_records(records, columns=list(columns(measures)))

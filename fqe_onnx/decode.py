@@ -46,8 +46,13 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset([0xD8, 0xD9, 0x01]) | frozenset(range(0xD0, 0xD8))
 #: How libjpeg's warnings begin (its jerror.h): OpenCV lets libjpeg print them to stderr itself.
 #: These say the compressed data is damaged; the decoded image is then partly made up.
-_JPEG_CORRUPT = ("Corrupt JPEG data", "Premature end of JPEG file", "Invalid SOS parameters",
-                 "Inconsistent progression sequence", "Application transferred too")
+_JPEG_CORRUPT = (
+    "Corrupt JPEG data",
+    "Premature end of JPEG file",
+    "Invalid SOS parameters",
+    "Inconsistent progression sequence",
+    "Application transferred too",
+)
 #: libjpeg warnings about harmless oddities: logged (debug), the image is used.
 _JPEG_HARMLESS = ("Warning: unknown JFIF revision", "Unknown Adobe color transform")
 _CAPTURE_LOCK = threading.Lock()
@@ -140,7 +145,11 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
 def png_size(data: bytes) -> tuple[int, int]:
     """(width, height) of a PNG from IHDR, after walking its chunks to IEND (truncated otherwise)."""
     if len(data) < 33 or data[12:16] != b"IHDR":
-        raise _truncated("png", "no IHDR chunk") if len(data) < 33 else ImageError("corrupt PNG: the first chunk is not IHDR")
+        raise (
+            _truncated("png", "no IHDR chunk")
+            if len(data) < 33
+            else ImageError("corrupt PNG: the first chunk is not IHDR")
+        )
     width, height = struct.unpack(">II", data[16:24])
     pos = 8
     while True:
@@ -236,10 +245,15 @@ def webp_complete(data: bytes) -> bool:
 def check_size(width: int, height: int, limits: Limits) -> None:
     """Refuse images above the pixel limit or below the smallest side, from their declared size."""
     if width * height > limits.max_pixels:
-        raise ImageError(f"image declares {width}x{height} = {width * height / 1e6:.1f} MP, over the limit of "
-                         f"{limits.max_pixels / 1e6:g} MP (--max-pixels)", "too-large")
+        raise ImageError(
+            f"image declares {width}x{height} = {width * height / 1e6:.1f} MP, over the limit of "
+            f"{limits.max_pixels / 1e6:g} MP (--max-pixels)",
+            "too-large",
+        )
     if min(width, height) < limits.min_side:
-        raise ImageError(f"image is {width}x{height}, below the smallest usable side of {limits.min_side} px", "too-small")
+        raise ImageError(
+            f"image is {width}x{height}, below the smallest usable side of {limits.min_side} px", "too-small"
+        )
 
 
 def check_detail(bgr: np.ndarray, limits: Limits) -> None:
@@ -366,7 +380,9 @@ def read_bytes(path: Union[str, "os.PathLike[str]"], max_bytes: int = MAX_BYTES)
         if not stat.S_ISREG(info.st_mode):
             raise ImageError("not a regular file (a FIFO, socket or device)", "not-a-file")
         if info.st_size > max_bytes:
-            raise ImageError(f"file is {info.st_size / 2**20:.1f} MiB, over the limit of {max_bytes / 2**20:g} MiB", "too-large")
+            raise ImageError(
+                f"file is {info.st_size / 2**20:.1f} MiB, over the limit of {max_bytes / 2**20:g} MiB", "too-large"
+            )
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(max_bytes + 1)  # a file that grew since fstat is still bounded
     except OSError as exc:

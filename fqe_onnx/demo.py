@@ -33,7 +33,9 @@ def astronaut_bgr() -> np.ndarray:
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
-def demo_face(template: Optional[np.ndarray] = None, size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> np.ndarray:
+def demo_face(
+    template: Optional[np.ndarray] = None, size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)
+) -> np.ndarray:
     """The BGR demo face on ``template`` at ``size_hw`` (default: ArcFace's 112x112 template)."""
     template = ARCFACE_TEMPLATE_112 if template is None else template
     return warp_to_template(astronaut_bgr(), ASTRONAUT_POINTS, template, size_hw)
@@ -51,7 +53,9 @@ def gaussian_noise(image: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
 def downscale(image: np.ndarray, factor: float) -> np.ndarray:
     """Shrink by ``factor`` and scale back up: the detail a low-resolution capture would have."""
     height, width = image.shape[:2]
-    small = cv2.resize(image, (max(1, round(width / factor)), max(1, round(height / factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(1, round(width / factor)), max(1, round(height / factor))), interpolation=cv2.INTER_AREA
+    )
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -94,8 +98,13 @@ FAMILIES = (
     Family("jpeg", "JPEG quality", (30, 15, 8, 5, 3, 1), jpeg),
     Family("underexposure", "intensity gain", (0.7, 0.5, 0.35, 0.25, 0.15, 0.08), exposure),
     Family("overexposure", "intensity gain", (1.3, 1.6, 2.0, 2.5, 3.0, 4.0), exposure),
-    Family("occlusion", "covered fraction, from the chin up", (0.1, 0.2, 0.3, 0.4, 0.5, 0.6), occlude_from_bottom,
-           asserted=False),
+    Family(
+        "occlusion",
+        "covered fraction, from the chin up",
+        (0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
+        occlude_from_bottom,
+        asserted=False,
+    ),
 )
 
 

@@ -19,8 +19,9 @@ END_MARGIN = 5
 #: ... for runs of at least this many scored images.
 MIN_IMAGES = 20
 
-CALIBRATE_HINT = ("fit a calibration on representative faces: "
-                  "'fqe-onnx calibrate REFERENCE_FOLDER --model MODEL -o CALIBRATED.onnx'")
+CALIBRATE_HINT = (
+    "fit a calibration on representative faces: 'fqe-onnx calibrate REFERENCE_FOLDER --model MODEL -o CALIBRATED.onnx'"
+)
 
 
 def score_warning(scores: Sequence[int], calibration_method: str = "") -> Optional[str]:
@@ -42,12 +43,16 @@ def score_warning(scores: Sequence[int], calibration_method: str = "") -> Option
     else:
         return None
     if calibration_method == "utility" and float(np.mean(values >= 100 - END_MARGIN)) >= USELESS_SHARE:
-        return (f"scores collapsed at the top: {what}. Under this model's match-probability calibration that "
-                "means nearly every face is expected to match at its FMR; Q does not rank such faces: compare "
-                "the q column, or score with a rank calibration (e.g. faceplugin-mobilefacenet-quantile)")
-    return (f"scores collapsed: {what}. Either the faces are not framed the way the model needs (check the "
-            "mode column; the default --align auto aligns them), or the model's norms lie outside its "
-            f"calibration's useful range (compare the q column): {CALIBRATE_HINT}")
+        return (
+            f"scores collapsed at the top: {what}. Under this model's match-probability calibration that "
+            "means nearly every face is expected to match at its FMR; Q does not rank such faces: compare "
+            "the q column, or score with a rank calibration (e.g. faceplugin-mobilefacenet-quantile)"
+        )
+    return (
+        f"scores collapsed: {what}. Either the faces are not framed the way the model needs (check the "
+        "mode column; the default --align auto aligns them), or the model's norms lie outside its "
+        f"calibration's useful range (compare the q column): {CALIBRATE_HINT}"
+    )
 
 
 def tally(values: Iterable[str]) -> str:

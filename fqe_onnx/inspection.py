@@ -23,8 +23,11 @@ def inspect_model(model: ModelSource, device: str = "cpu") -> dict[str, Any]:
     probes: list[str] = []
     try:
         probes = probe_batches(EmbeddingModel(model, device=device))
-        check = "ok" if all(line.endswith(": ok") for line in probes) else "failed: " + "; ".join(
-            line for line in probes if not line.endswith(": ok"))
+        check = (
+            "ok"
+            if all(line.endswith(": ok") for line in probes)
+            else "failed: " + "; ".join(line for line in probes if not line.endswith(": ok"))
+        )
     except ModelError as exc:
         check = f"failed: {exc}"
     proto = load_model_proto(model) if not isinstance(model, bytes) else None
@@ -56,7 +59,7 @@ def probe_batches(model: EmbeddingModel, sizes: tuple[int, ...] = (1, 3)) -> lis
     batch size ('batch of 3: ok' or 'batch of 3: failed: ...'). Raises ModelError when even one
     image at a time fails: such a model cannot score anything."""
     lines = []
-    for size in ((model.fixed_batch,) if model.fixed_batch else sizes):
+    for size in (model.fixed_batch,) if model.fixed_batch else sizes:
         batch = random_batch(model, size)
         try:
             q = model.norms(batch)
@@ -65,8 +68,10 @@ def probe_batches(model: EmbeddingModel, sizes: tuple[int, ...] = (1, 3)) -> lis
         except Exception as exc:  # onnxruntime's own error types: reported, not raised
             if size == (model.fixed_batch or sizes[0]):
                 raise ModelError(f"the model fails on a batch of {size}: {type(exc).__name__}: {exc}") from exc
-            lines.append(f"batch of {size}: failed: {type(exc).__name__}: {exc}".splitlines()[0]
-                         + " (the scorer then runs one image at a time)")
+            lines.append(
+                f"batch of {size}: failed: {type(exc).__name__}: {exc}".splitlines()[0]
+                + " (the scorer then runs one image at a time)"
+            )
     return lines
 
 

@@ -14,8 +14,19 @@ from pathlib import Path
 from typing import Any
 
 #: The /proc/cpuinfo flags that decide which kernels the libraries run (in this order when shown).
-SIMD_FLAGS = ("sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-              "avx_vnni", "amx_tile")
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "fma",
+    "avx2",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+)
 
 
 def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, set[str]]:
@@ -39,8 +50,11 @@ def describe(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
     """The CPU model, the cores this process may use, and which of SIMD_FLAGS the CPU has."""
     model, flags = _cpuinfo(cpuinfo)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return {"cpu": model or platform.processor() or platform.machine(), "cores": cores,
-            "simd": [flag for flag in SIMD_FLAGS if flag in flags]}
+    return {
+        "cpu": model or platform.processor() or platform.machine(),
+        "cores": cores,
+        "simd": [flag for flag in SIMD_FLAGS if flag in flags],
+    }
 
 
 def describe_line(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:

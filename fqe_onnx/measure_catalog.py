@@ -56,6 +56,9 @@ def raw_column(name: str) -> str:
 def below_floor(values: Mapping[str, Optional[int]], floors: Mapping[str, int] = FLOORS) -> list[str]:
     """The measures whose 0-100 value is under its floor, the largest shortfall first (catalog
     order among equals); a measure without a value (failure to assess) is not named."""
-    short = [(floors[name] - value, index, name) for index, name in enumerate(MEASURES)
-             if name in floors and (value := values.get(name)) is not None and value < floors[name]]
+    short = [
+        (floors[name] - value, index, name)
+        for index, name in enumerate(MEASURES)
+        if name in floors and (value := values.get(name)) is not None and value < floors[name]
+    ]
     return [name for _, _, name in sorted(short, key=lambda t: (-t[0], t[1]))]

@@ -91,8 +91,10 @@ class RunSummary:
     def describe(self, provider: str, interrupted: str = "") -> str:
         rate = self.images / self.seconds if self.seconds > 0 else 0.0
         faces = f" ({self.total} rows: one per face)" if self.per_face else ""
-        text = (f"{self.images} images{faces}, {self.errors} errors, {rate:.1f} images/s, {provider}; "
-                f"mode: {tally(self.modes.elements())}")
+        text = (
+            f"{self.images} images{faces}, {self.errors} errors, {rate:.1f} images/s, {provider}; "
+            f"mode: {tally(self.modes.elements())}"
+        )
         if self.errors:
             text += f"; errors: {tally(self.error_kinds.elements())}"
         if self.already:
@@ -107,8 +109,12 @@ class RunSummary:
         return text
 
 
-def write_records(records: Iterable[Record], writer: RecordWriter, summary: RunSummary,
-                  progress: Optional[Callable[[int], None]] = None) -> RunSummary:
+def write_records(
+    records: Iterable[Record],
+    writer: RecordWriter,
+    summary: RunSummary,
+    progress: Optional[Callable[[int], None]] = None,
+) -> RunSummary:
     """Write and flush each record as it arrives, counting it in ``summary`` (kept up to date, so an
     interrupted run still knows what it wrote)."""
     started = time.perf_counter()
@@ -126,6 +132,7 @@ def write_records(records: Iterable[Record], writer: RecordWriter, summary: RunS
 
 # -- the side file and --resume --------------------------------------------------------------------
 
+
 def side_file(output: os.PathLike[str] | str) -> Path:
     return Path(str(output) + SIDE_SUFFIX)
 
@@ -135,8 +142,11 @@ def settings_digest(settings: dict[str, Any]) -> str:
 
 
 def write_side_file(output: os.PathLike[str] | str, settings: dict[str, Any]) -> None:
-    body = {"what": "fqe-onnx score settings for the output file beside this one", "sha256": settings_digest(settings),
-            "settings": settings}
+    body = {
+        "what": "fqe-onnx score settings for the output file beside this one",
+        "sha256": settings_digest(settings),
+        "settings": settings,
+    }
     write_atomically(side_file(output), (json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
 
 
@@ -157,13 +167,17 @@ def read_for_resume(output: Path, fmt: str, settings: dict[str, Any]) -> ResumeS
     try:
         recorded = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise FqeError(f"cannot resume {output}: its side file {side.name} is missing or unreadable ({exc}); "
-                       "rerun without --resume to start over") from exc
+        raise FqeError(
+            f"cannot resume {output}: its side file {side.name} is missing or unreadable ({exc}); "
+            "rerun without --resume to start over"
+        ) from exc
     previous = recorded.get("settings", {})
     if recorded.get("sha256") != settings_digest(settings):
         changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
-        raise FqeError(f"cannot resume {output}: it was made with other settings ({', '.join(changed) or 'unknown'} "
-                       "differ); use the same model and options, or another --output")
+        raise FqeError(
+            f"cannot resume {output}: it was made with other settings ({', '.join(changed) or 'unknown'} "
+            "differ); use the same model and options, or another --output"
+        )
     data = output.read_bytes()
     torn = bool(data) and not data.endswith(b"\n")
     if torn:
@@ -215,8 +229,15 @@ def drop_last_image(output: Path, fmt: str, text: str, rows: list[tuple[str, str
 
 
 @contextlib.contextmanager
-def open_writer(output: Optional[str], fmt: str, *, append: bool = False, header: bool = True,
-                metadata: Optional[Mapping[bytes, bytes]] = None, measures: bool = False) -> Iterator[Any]:
+def open_writer(
+    output: Optional[str],
+    fmt: str,
+    *,
+    append: bool = False,
+    header: bool = True,
+    metadata: Optional[Mapping[bytes, bytes]] = None,
+    measures: bool = False,
+) -> Iterator[Any]:
     """The writer for a run: CSV or JSONL to ``output`` (appending with ``--resume``) or stdout, or
     one Parquet file, with the measure columns when ``measures``; closed (and for Parquet,
     completed) on exit. FqeError when it cannot be opened."""
@@ -231,14 +252,17 @@ def open_writer(output: Optional[str], fmt: str, *, append: bool = False, header
     except OSError as exc:
         raise FqeError(f"cannot write {output}: {exc.strerror or exc}") from exc
     try:  # the CSV header goes out here: a closed stdout raises BrokenPipeError to the caller
-        yield closing if fmt == "parquet" else RecordWriter(closing or sys.stdout, fmt, header=header, measures=measures)
+        yield (
+            closing if fmt == "parquet" else RecordWriter(closing or sys.stdout, fmt, header=header, measures=measures)
+        )
     finally:
         if closing is not None:
             closing.close()
 
 
-def skip_done(sources: Sequence[Any], output: str, fmt: str, settings: dict[str, Any],
-              summary: RunSummary) -> tuple[list[Any], bool, bool]:
+def skip_done(
+    sources: Sequence[Any], output: str, fmt: str, settings: dict[str, Any], summary: RunSummary
+) -> tuple[list[Any], bool, bool]:
     """For ``--resume``: (the sources not yet in ``output``, whether a header is still needed, whether
     a torn last line was dropped); ``summary`` learns what the output already held."""
     state = read_for_resume(Path(output), fmt, settings)

@@ -57,8 +57,9 @@ class Input:
     identity: str
 
 
-def list_inputs(source: str, from_list: Optional[str] = None,
-                extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> tuple[str, list[Input]]:
+def list_inputs(
+    source: str, from_list: Optional[str] = None, extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+) -> tuple[str, list[Input]]:
     """(the source's filesystem URI root, its images in sorted order: files with one of ``extensions``)."""
     filesystem, root = _filesystem(source)
     if from_list is not None:
@@ -73,11 +74,17 @@ def list_inputs(source: str, from_list: Optional[str] = None,
         if info.type == fs.FileType.File:
             return source, [Input(root, printable(os.path.basename(root)), "")]
         found = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
-        names = sorted(f.path[len(root):].lstrip("/") for f in found if f.type == fs.FileType.File and is_image_name(f.path, extensions))
+        names = sorted(
+            f.path[len(root) :].lstrip("/")
+            for f in found
+            if f.type == fs.FileType.File and is_image_name(f.path, extensions)
+        )
     inputs = []
     for name in names:
         parts = name.split("/")
-        inputs.append(Input(f"{root.rstrip('/')}/{name}", printable(name), printable(parts[0]) if len(parts) > 1 else ""))
+        inputs.append(
+            Input(f"{root.rstrip('/')}/{name}", printable(name), printable(parts[0]) if len(parts) > 1 else "")
+        )
     return source, inputs
 
 
@@ -85,9 +92,18 @@ class ScoreImages:
     """The ``map_batches`` callable: a Scorer per actor, built in the actor; batches of paths in,
     rows of the fixed schema out."""
 
-    def __init__(self, source: str, model: Optional[str] = None, device: str = "cpu", align: str = "auto",
-                 threads: int = 1, max_pixels: int = 50_000_000, overrides: Optional[dict] = None,
-                 settings: Optional[dict] = None, faces: str = "main") -> None:
+    def __init__(
+        self,
+        source: str,
+        model: Optional[str] = None,
+        device: str = "cpu",
+        align: str = "auto",
+        threads: int = 1,
+        max_pixels: int = 50_000_000,
+        overrides: Optional[dict] = None,
+        settings: Optional[dict] = None,
+        faces: str = "main",
+    ) -> None:
         import cv2
         from pyarrow import fs
 
@@ -97,8 +113,9 @@ class ScoreImages:
         cv2.setNumThreads(threads)
         self.filesystem, _ = _filesystem(source)
         self.local = isinstance(self.filesystem, fs.LocalFileSystem)
-        self.scorer = Scorer(model, device=device, align=align, threads=threads, max_pixels=max_pixels,
-                             faces=faces, **(overrides or {}))
+        self.scorer = Scorer(
+            model, device=device, align=align, threads=threads, max_pixels=max_pixels, faces=faces, **(overrides or {})
+        )
         self.metadata = run_metadata(self.scorer.contract, settings or {})
 
     def _load(self, path: str) -> tuple[np.ndarray, str]:
@@ -119,8 +136,10 @@ class ScoreImages:
     def __call__(self, batch: dict[str, np.ndarray]) -> Any:
         from .table import records_table
 
-        items = [(str(name), str(identity), lambda p=str(path): self._load(p))
-                 for path, name, identity in zip(batch["source_path"], batch["path"], batch["identity"])]
+        items = [
+            (str(name), str(identity), lambda p=str(path): self._load(p))
+            for path, name, identity in zip(batch["source_path"], batch["path"], batch["identity"])
+        ]
         return records_table(self.scorer.score_items(items), self.metadata)
 
 
@@ -143,11 +162,24 @@ def done_paths(destination: str) -> set[str]:
     return done
 
 
-def score_dataset(source: str, destination: str, *, model: Optional[str] = None, device: str = "cpu",
-                  align: str = "auto", from_list: Optional[str] = None, actors: Optional[int] = None,
-                  cpus_per_actor: float = 1, batch_size: int = RAY_BATCH, max_pixels: int = 50_000_000,
-                  address: Optional[str] = None, udf: type = ScoreImages, extensions: Optional[tuple[str, ...]] = None,
-                  faces: str = "main", **overrides: Any) -> dict[str, int]:
+def score_dataset(
+    source: str,
+    destination: str,
+    *,
+    model: Optional[str] = None,
+    device: str = "cpu",
+    align: str = "auto",
+    from_list: Optional[str] = None,
+    actors: Optional[int] = None,
+    cpus_per_actor: float = 1,
+    batch_size: int = RAY_BATCH,
+    max_pixels: int = 50_000_000,
+    address: Optional[str] = None,
+    udf: type = ScoreImages,
+    extensions: Optional[tuple[str, ...]] = None,
+    faces: str = "main",
+    **overrides: Any,
+) -> dict[str, int]:
     """Score every image of ``source`` into Parquet part files under ``destination`` on Ray Data,
     skipping the paths already there; returns counts (inputs, already done, scored now).
     ``extensions`` (default ``IMAGE_EXTENSIONS``) and ``faces`` (main or all) as for ``score``.
@@ -169,15 +201,34 @@ def score_dataset(source: str, destination: str, *, model: Optional[str] = None,
     cpus = int(ray.cluster_resources().get("CPU", 1))
     # leave a CPU for reading and writing blocks: two 1-CPU actors on 2 cores starve the rest and hang
     actors = actors or max(1, int((cpus - 1) // cpus_per_actor))
-    settings = {"model": model or "default", "align": align, "max_pixels": max_pixels, "faces": faces,
-                "overrides": json.loads(json.dumps(overrides, default=list))}
+    settings = {
+        "model": model or "default",
+        "align": align,
+        "max_pixels": max_pixels,
+        "faces": faces,
+        "overrides": json.loads(json.dumps(overrides, default=list)),
+    }
     dataset = ray.data.from_items([{"source_path": i.path, "path": i.name, "identity": i.identity} for i in todo])
     scored = dataset.map_batches(
-        udf, batch_size=batch_size, concurrency=actors, num_cpus=cpus_per_actor, batch_format="numpy",
-        fn_constructor_kwargs={"source": source, "model": model, "device": device, "align": align,
-                               "threads": max(1, int(cpus_per_actor)), "max_pixels": max_pixels, "overrides": overrides,
-                               "settings": settings, "faces": faces},
-        max_restarts=-1, max_task_retries=-1)
+        udf,
+        batch_size=batch_size,
+        concurrency=actors,
+        num_cpus=cpus_per_actor,
+        batch_format="numpy",
+        fn_constructor_kwargs={
+            "source": source,
+            "model": model,
+            "device": device,
+            "align": align,
+            "threads": max(1, int(cpus_per_actor)),
+            "max_pixels": max_pixels,
+            "overrides": overrides,
+            "settings": settings,
+            "faces": faces,
+        },
+        max_restarts=-1,
+        max_task_retries=-1,
+    )
     scored.write_parquet(destination)
     return counts
 

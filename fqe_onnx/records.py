@@ -14,8 +14,20 @@ from .measure_catalog import MEASURE_COLUMNS
 #: index among the image's detections (best detector score first); ``box``, x1 y1 x2 y2 in source
 #: pixels; ``face_score``, the detector's confidence; ``eye_distance``, eye centre to eye centre in
 #: source pixels (ISO/IEC 29794-5's inter-eye distance).
-COLUMNS = ("path", "identity", "q", "Q", "mode", "format", "error_kind", "error",
-           "face", "box", "face_score", "eye_distance")
+COLUMNS = (
+    "path",
+    "identity",
+    "q",
+    "Q",
+    "mode",
+    "format",
+    "error_kind",
+    "error",
+    "face",
+    "box",
+    "face_score",
+    "eye_distance",
+)
 #: The columns that are empty unless the row is an aligned face.
 GEOMETRY_COLUMNS = ("face", "box", "face_score", "eye_distance")
 

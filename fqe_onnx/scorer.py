@@ -37,6 +37,7 @@ from .sources import ImageSource, find_images
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Scored:
     """A record, the model's raw output row for it and the model input it came from (None when the
@@ -45,6 +46,7 @@ class Scored:
     record: Record
     embedding: Optional[np.ndarray]
     tensor: Optional[np.ndarray]
+
 
 Loader = Callable[[], tuple[np.ndarray, str]]
 #: What one item needs: its name, identity and a loader returning (BGR image, format). A fourth
@@ -170,8 +172,9 @@ class Scorer:
         parse_device(device)  # a bad device name fails before anything is loaded
         source = model if isinstance(model, bytes) else resolve_model(model)
         self.threads = available_cores() if threads is None else threads
-        self.model = EmbeddingModel(source, device=device, overrides=overrides, threads=1, precision=precision,
-                                    io_binding=io_binding)
+        self.model = EmbeddingModel(
+            source, device=device, overrides=overrides, threads=1, precision=precision, io_binding=io_binding
+        )
         # the small fixed-shape detector and landmark models run faster on ONNX Runtime's CPU provider
         # than on OpenVINO in this structure (benchmarks/speed.py): they stay there
         detector_device = "cpu" if self.model.provider == "OpenVINO" else device
@@ -217,8 +220,9 @@ class Scorer:
 
     # -- per image: read, frame, prepare; anything that goes wrong is this image's error ------------
 
-    def _prepare_chunk(self, loads: list[Callable[[], tuple[np.ndarray, str]]],
-                       measured: Optional[list[bool]] = None) -> list[list[Prepared]]:
+    def _prepare_chunk(
+        self, loads: list[Callable[[], tuple[np.ndarray, str]]], measured: Optional[list[bool]] = None
+    ) -> list[list[Prepared]]:
         """Read and frame a chunk's images: per image, one Prepared per face to score (one for the
         main face, an error, or an image not aligned). Those to align go through the aligner
         together (one detector call and one landmark call); the others are prepared one by one.
@@ -241,10 +245,21 @@ class Scorer:
             aligned = self._align([image for _, image, _ in to_align])
             for (position, image, fmt), result in zip(to_align, aligned):
                 wanted = measured[position] if measured is not None else self.measures
-                ready[position] = ([_failed(result, MODE_ALIGNED, fmt)] if isinstance(result, Exception) else
-                                   [Prepared(tensor, None, MODE_ALIGNED, fmt, face_geometry(face),
-                                             _measure_cells(image, face) if wanted else None)
-                                    for face, tensor in result])
+                ready[position] = (
+                    [_failed(result, MODE_ALIGNED, fmt)]
+                    if isinstance(result, Exception)
+                    else [
+                        Prepared(
+                            tensor,
+                            None,
+                            MODE_ALIGNED,
+                            fmt,
+                            face_geometry(face),
+                            _measure_cells(image, face) if wanted else None,
+                        )
+                        for face, tensor in result
+                    ]
+                )
         return ready  # type: ignore[return-value]  # every position is filled by now
 
     def _align(self, images: list[np.ndarray]) -> list[Union[list[tuple[Any, np.ndarray]], Exception]]:
@@ -308,15 +323,19 @@ class Scorer:
         worked = [r for r in results if isinstance(r, np.ndarray)]
         if len(worked) == len(results) and not self._one_at_a_time:  # the batch failed, none of its images did
             self._one_at_a_time = True
-            log.warning("the model fails on batches but not on single images (a batch axis declared dynamic "
-                        "but fixed inside the graph?): running one image at a time from now on")
+            log.warning(
+                "the model fails on batches but not on single images (a batch axis declared dynamic "
+                "but fixed inside the graph?): running one image at a time from now on"
+            )
         self._model_worked = self._model_worked or bool(worked)
         return results if worked else self._single_failed([r for r in results if isinstance(r, Exception)], results)
 
     def _single_failed(self, errors: list[Exception], results: Optional[list[Any]] = None) -> list[Any]:
         """Images that failed alone: error rows, unless the model has never worked (then it is the model)."""
         if not self._model_worked:
-            raise ModelError(f"the model fails on every image so far: {type(errors[0]).__name__}: {errors[0]}") from errors[0]
+            raise ModelError(
+                f"the model fails on every image so far: {type(errors[0]).__name__}: {errors[0]}"
+            ) from errors[0]
         return results if results is not None else list(errors)
 
     def _infer(self, chunk: list[Item], prepared: list[list[Prepared]]) -> Iterator[Scored]:
@@ -327,22 +346,63 @@ class Scorer:
         calibration = self.contract.calibration
         for i, (name, identity, p) in enumerate(rows):
             if p.error is not None:
-                yield Scored(Record(name, identity, None, None, p.mode, p.format, p.error.kind, str(p.error)), None, None)
+                yield Scored(
+                    Record(name, identity, None, None, p.mode, p.format, p.error.kind, str(p.error)), None, None
+                )
                 continue
             output = outputs[i]
             if isinstance(output, Exception):
                 message = f"ONNX Runtime failed on this image: {type(output).__name__}: {output}"
-                yield Scored(Record(name, identity, None, None, p.mode, p.format, "model-error", message,
-                                    **(p.geometry or {}), measures=p.measures), None, None)
+                yield Scored(
+                    Record(
+                        name,
+                        identity,
+                        None,
+                        None,
+                        p.mode,
+                        p.format,
+                        "model-error",
+                        message,
+                        **(p.geometry or {}),
+                        measures=p.measures,
+                    ),
+                    None,
+                    None,
+                )
                 continue
             q = float(self.model.norms_of(output[None])[0])
             if not math.isfinite(q):
-                yield Scored(Record(name, identity, None, None, p.mode, p.format, "bad-output",
-                                    f"non-finite model output (q = {q})", **(p.geometry or {}), measures=p.measures),
-                             None, None)
+                yield Scored(
+                    Record(
+                        name,
+                        identity,
+                        None,
+                        None,
+                        p.mode,
+                        p.format,
+                        "bad-output",
+                        f"non-finite model output (q = {q})",
+                        **(p.geometry or {}),
+                        measures=p.measures,
+                    ),
+                    None,
+                    None,
+                )
             else:
-                yield Scored(Record(name, identity, q, norm_to_score(q, calibration), p.mode, p.format,
-                                    **(p.geometry or {}), measures=p.measures), output, p.tensor)
+                yield Scored(
+                    Record(
+                        name,
+                        identity,
+                        q,
+                        norm_to_score(q, calibration),
+                        p.mode,
+                        p.format,
+                        **(p.geometry or {}),
+                        measures=p.measures,
+                    ),
+                    output,
+                    p.tensor,
+                )
 
     # -- public entry points -------------------------------------------------------------------------
 
@@ -380,9 +440,7 @@ class Scorer:
         items = ((str(p), "", lambda p=p: load_file(p, self.limits)) for p in paths)
         return (scored.record for scored in self._score(items))
 
-    def score_arrays(
-        self, images: Iterable[np.ndarray], names: Optional[Iterable[str]] = None
-    ) -> Iterator[Record]:
+    def score_arrays(self, images: Iterable[np.ndarray], names: Optional[Iterable[str]] = None) -> Iterator[Record]:
         """Score in-memory BGR uint8 images (HxWx3, or HxW grey); records are named by ``names``
         (at least one per image) or by their index."""
         items = ((name, "", lambda a=a: (as_bgr_image(a, self.limits), "")) for name, a in _named(images, names))

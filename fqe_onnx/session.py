@@ -165,15 +165,23 @@ class EmbeddingModel:
     arguments of ``contract.with_overrides``); the I/O is checked against it before any image is read.
     """
 
-    def __init__(self, model: ModelSource, device: str = "auto", overrides: Mapping[str, Any] | None = None,
-                 threads: Optional[int] = None, precision: str = "fp32", io_binding: bool = False):
+    def __init__(
+        self,
+        model: ModelSource,
+        device: str = "auto",
+        overrides: Mapping[str, Any] | None = None,
+        threads: Optional[int] = None,
+        precision: str = "fp32",
+        io_binding: bool = False,
+    ):
         from .precision import check_precision
 
         self.source = None if isinstance(model, bytes) else str(model)  # the file, when there is one
         self.precision = check_precision(precision)
         if parse_device(device)[0] == "openvino" and (precision == "fp16" or io_binding):
-            raise DeviceError("precision fp16 and IO binding are for ONNX Runtime's providers (CUDA); "
-                              "OpenVINO runs fp32 arrays")
+            raise DeviceError(
+                "precision fp16 and IO binding are for ONNX Runtime's providers (CUDA); OpenVINO runs fp32 arrays"
+            )
         if precision == "fp16":
             from .modelfile import load_model_proto
             from .precision import to_float16
@@ -181,8 +189,10 @@ class EmbeddingModel:
             model = to_float16(load_model_proto(model))
         self.session, self.provider = create_session(model, device, threads)
         if precision == "fp16" and self.provider == CPU:
-            log.warning("precision fp16 on the CPU provider runs through casts to float32, which is "
-                        "not what a GPU computes; it is meant for CUDA")
+            log.warning(
+                "precision fp16 on the CPU provider runs through casts to float32, which is "
+                "not what a GPU computes; it is meant for CUDA"
+            )
         self.io_binding = io_binding
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.model_contract, self.has_contract = contract_from_metadata(metadata)
@@ -203,7 +213,9 @@ class EmbeddingModel:
         if inp.type not in _FLOAT_TYPES:
             raise ModelError(f"input {inp.name!r} must be float32 or float16, the model declares {inp.type}")
         if len(inp.shape) != 4:
-            raise ModelError(f"input {inp.name!r} must have rank 4 ({pre.layout}), the model declares {list(inp.shape)}")
+            raise ModelError(
+                f"input {inp.name!r} must have rank 4 ({pre.layout}), the model declares {list(inp.shape)}"
+            )
         channels, spatial = (inp.shape[1], inp.shape[2:4]) if pre.layout == "NCHW" else (inp.shape[3], inp.shape[1:3])
         if _fixed(channels) and channels != pre.channels:
             raise ModelError(

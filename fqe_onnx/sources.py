@@ -14,8 +14,25 @@ from .errors import FqeError, ImageError
 #: The format itself is sniffed from the bytes, whatever the name says.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff")
 #: Photo formats met in the wild that this decoder cannot read (phone HEIC/AVIF, JPEG XL and 2000, raw files).
-NOT_DECODABLE = frozenset((".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".dng", ".cr2", ".cr3", ".nef",
-                           ".arw", ".orf", ".rw2", ".raf", ".psd"))
+NOT_DECODABLE = frozenset(
+    (
+        ".heic",
+        ".heif",
+        ".avif",
+        ".jxl",
+        ".jp2",
+        ".j2k",
+        ".dng",
+        ".cr2",
+        ".cr3",
+        ".nef",
+        ".arw",
+        ".orf",
+        ".rw2",
+        ".raf",
+        ".psd",
+    )
+)
 #: Image formats that are not photos to score (animations, drawings, icons).
 NOT_SCORED = frozenset((".gif", ".svg", ".ico", ".eps", ".ai", ".apng"))
 
@@ -88,8 +105,10 @@ class Discovery:
 
     def skipped_summary(self) -> dict[str, dict[str, object]]:
         """For summary files: ``{".heic": {"count": 12, "reason": "not decodable here"}, ...}``."""
-        return {ext or "(no extension)": {"count": n, "reason": skip_reason(ext, self.extensions)}
-                for ext, n in sorted(self.skipped.items(), key=lambda item: (-item[1], item[0]))}
+        return {
+            ext or "(no extension)": {"count": n, "reason": skip_reason(ext, self.extensions)}
+            for ext, n in sorted(self.skipped.items(), key=lambda item: (-item[1], item[0]))
+        }
 
     def describe_skipped(self) -> str:
         """'12 .heic: not decodable here; 3 .gif: not an image format we score', or '' when none."""
@@ -99,8 +118,10 @@ class Discovery:
         """The error for a folder without a single image, saying what it holds instead."""
         wanted = " ".join(self.extensions)
         held = self.describe_skipped()
-        return FqeError(f"no images under {printable(str(root))} (extensions {wanted}); "
-                        + (f"found instead: {held}" if held else "it holds no files at all"))
+        return FqeError(
+            f"no images under {printable(str(root))} (extensions {wanted}); "
+            + (f"found instead: {held}" if held else "it holds no files at all")
+        )
 
 
 def source_for(path: Path, relative: str) -> ImageSource:
@@ -159,8 +180,9 @@ def discover(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXT
                 continue
             visited.add((info.st_dev, info.st_ino))
             with os.scandir(folder) as listing:
-                entries = sorted(((entry, _is_folder(entry)) for entry in listing),
-                                 key=lambda pair: walk_key(pair[0].name, pair[1]))
+                entries = sorted(
+                    ((entry, _is_folder(entry)) for entry in listing), key=lambda pair: walk_key(pair[0].name, pair[1])
+                )
         except OSError as exc:
             error = ImageError(f"cannot read folder: {exc.strerror or exc}", "unreadable")
             found.append(ImageSource(folder, printable(relative) + "/", printable(relative.split("/")[0]), error))
@@ -208,6 +230,9 @@ def read_list(list_file: str | os.PathLike[str], base: str | os.PathLike[str] | 
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        sources.append(ImageSource(path=base_path / entry, name=printable(entry),
-                                   identity=printable(list_identity(entry, base_path))))
+        sources.append(
+            ImageSource(
+                path=base_path / entry, name=printable(entry), identity=printable(list_identity(entry, base_path))
+            )
+        )
     return sources

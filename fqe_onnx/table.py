@@ -18,10 +18,21 @@ from .records import Record, columns
 
 #: CSV column -> engine-facing column. Distinct even when compared case-insensitively. The measure
 #: columns (lower-case already) keep their names.
-ENGINE_NAMES = {"path": "path", "identity": "identity", "q": "quality_raw", "Q": "quality_score",
-                "mode": "framing_mode", "format": "image_format", "error_kind": "error_kind", "error": "error",
-                "face": "face_index", "box": "face_box", "face_score": "face_score", "eye_distance": "eye_distance",
-                **{c: c for c in MEASURE_COLUMNS}}
+ENGINE_NAMES = {
+    "path": "path",
+    "identity": "identity",
+    "q": "quality_raw",
+    "Q": "quality_score",
+    "mode": "framing_mode",
+    "format": "image_format",
+    "error_kind": "error_kind",
+    "error": "error",
+    "face": "face_index",
+    "box": "face_box",
+    "face_score": "face_score",
+    "eye_distance": "eye_distance",
+    **{c: c for c in MEASURE_COLUMNS},
+}
 KEY_CONTRACT_SHA256 = b"fqe_onnx.contract_sha256"
 KEY_SETTINGS = b"fqe_onnx.settings"
 
@@ -42,20 +53,32 @@ def contract_sha256(contract: Any) -> str:
 def schema(metadata: Optional[Mapping[bytes, bytes]] = None, measures: bool = False) -> Any:
     """The fixed Arrow schema, in CSV column order (with the measure columns when ``measures``)."""
     pa = import_pyarrow()
-    types = {"q": pa.float64(), "Q": pa.int32(), "face": pa.int32(), "box": pa.list_(pa.float64()),
-             "face_score": pa.float64(), "eye_distance": pa.float64(), BELOW_FLOOR_COLUMN: pa.string()}
+    types = {
+        "q": pa.float64(),
+        "Q": pa.int32(),
+        "face": pa.int32(),
+        "box": pa.list_(pa.float64()),
+        "face_score": pa.float64(),
+        "eye_distance": pa.float64(),
+        BELOW_FLOOR_COLUMN: pa.string(),
+    }
     for name in MEASURES:
         types[name], types[f"{name}_raw"] = pa.int32(), pa.float64()
-    return pa.schema([pa.field(ENGINE_NAMES[c], types.get(c, pa.string())) for c in columns(measures)],
-                     metadata=metadata)
+    return pa.schema(
+        [pa.field(ENGINE_NAMES[c], types.get(c, pa.string())) for c in columns(measures)], metadata=metadata
+    )
 
 
 def run_metadata(contract: Any, settings: Mapping[str, Any]) -> dict[bytes, bytes]:
-    return {KEY_CONTRACT_SHA256: contract_sha256(contract).encode(), KEY_SETTINGS: json.dumps(settings, sort_keys=True).encode()}
+    return {
+        KEY_CONTRACT_SHA256: contract_sha256(contract).encode(),
+        KEY_SETTINGS: json.dumps(settings, sort_keys=True).encode(),
+    }
 
 
-def records_table(records: Iterable[Record], metadata: Optional[Mapping[bytes, bytes]] = None,
-                  measures: bool = False) -> Any:
+def records_table(
+    records: Iterable[Record], metadata: Optional[Mapping[bytes, bytes]] = None, measures: bool = False
+) -> Any:
     """Records as an Arrow table with the fixed schema."""
     pa = import_pyarrow()
     rows = [r.as_dict(measures) for r in records]
@@ -66,8 +89,9 @@ def records_table(records: Iterable[Record], metadata: Optional[Mapping[bytes, b
 class ParquetRecordWriter:
     """Writes records to one Parquet file in row groups (``--format parquet`` without an engine)."""
 
-    def __init__(self, path: str, metadata: Mapping[bytes, bytes], rows_per_group: int = 1024,
-                 measures: bool = False) -> None:
+    def __init__(
+        self, path: str, metadata: Mapping[bytes, bytes], rows_per_group: int = 1024, measures: bool = False
+    ) -> None:
         import_pyarrow()
         import pyarrow.parquet as pq
 

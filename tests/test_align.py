@@ -10,8 +10,14 @@ from conftest import random_face, write_image
 
 from fqe_onnx.align.detection import Detection, landmark_crop, nms, select_main_face
 from fqe_onnx.align.template import (
-    ARCFACE_TEMPLATE_112, OFIQ_REFERENCE_616, align_face, geometry_template, model_template, resize_points,
-    similarity_transform, warp_to_template,
+    ARCFACE_TEMPLATE_112,
+    OFIQ_REFERENCE_616,
+    align_face,
+    geometry_template,
+    model_template,
+    resize_points,
+    similarity_transform,
+    warp_to_template,
 )
 from fqe_onnx.contract import GEOMETRIES, SEED_CONTRACT, with_overrides
 
@@ -41,14 +47,18 @@ def test_similarity_never_shears_or_reflects():
     assert np.linalg.det(m) > 0
 
 
-@pytest.mark.parametrize("angle, scale, shift", [(0, 1, (0, 0)), (17, 3.1, (150, 90)), (-35, 0.8, (60, 140)), (90, 6.0, (700, 30))])
+@pytest.mark.parametrize(
+    "angle, scale, shift", [(0, 1, (0, 0)), (17, 3.1, (150, 90)), (-35, 0.8, (60, 140)), (90, 6.0, (700, 30))]
+)
 def test_synthetic_face_comes_back_onto_the_template_within_a_pixel(angle, scale, shift):
     rotation, offset = similarity(angle, scale, shift)
     points = ARCFACE_TEMPLATE_112 @ rotation.T + offset
     size = int(np.ceil(points.max() + 60 * scale))
     image = np.full((size, size, 3), 40, np.uint8)
     for (x, y), colour in zip(points, COLOURS):  # a distinct colour disc on each 'feature'
-        cv2.circle(image, (int(round(x * 16)), int(round(y * 16))), int(3 * scale * 16), colour, -1, cv2.LINE_AA, shift=4)
+        cv2.circle(
+            image, (int(round(x * 16)), int(round(y * 16))), int(3 * scale * 16), colour, -1, cv2.LINE_AA, shift=4
+        )
     crop = align_face(image, points)
     assert crop.shape == (112, 112, 3)
     for target, colour in zip(ARCFACE_TEMPLATE_112, COLOURS):
@@ -188,11 +198,18 @@ def test_align_cli_rows_crops_and_no_face(tmp_path, astronaut):
     assert rows["pre/ready.png"]["mode"] == "as-is"  # already the model's input size: copied as it is
     astro = rows["people/astro.jpg"]
     assert astro["mode"] == "aligned" and float(astro["score"]) > 0.99 and astro["error"] == ""
-    points = np.array([[float(astro[f"{n}_{a}"]) for a in "xy"] for n in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")])
+    points = np.array(
+        [
+            [float(astro[f"{n}_{a}"]) for a in "xy"]
+            for n in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+        ]
+    )
     assert np.linalg.norm(points - HAND_MEASURED, axis=1).max() < 4.0
     crop = cv2.imread(str(tmp_path / "out" / "people" / "astro.png"))
     assert crop.shape == (112, 112, 3)
-    always = CliRunner().invoke(main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out2"), "--align", "always"])
+    always = CliRunner().invoke(
+        main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out2"), "--align", "always"]
+    )
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(always.stdout))}
     assert rows["pre/ready.png"]["mode"] == "aligned"
 
@@ -204,7 +221,9 @@ def test_align_cli_follows_the_models_template(tmp_path, astronaut, aligner):
 
     seed_model = pooled_linear(tmp_path / "seed.onnx", weights=fixed_matrix(3, 512))  # no contract: seed framing
     write_image(tmp_path / "in" / "astro.png", astronaut)
-    result = CliRunner().invoke(main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model", str(seed_model)])
+    result = CliRunner().invoke(
+        main, ["align", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model", str(seed_model)]
+    )
     assert result.exit_code == 0, result.output
     crop = cv2.imread(str(tmp_path / "out" / "astro.png"))
     wanted = geometry_template(GEOMETRIES["seed"])
@@ -223,7 +242,20 @@ def test_score_marks_the_mode_and_keeps_going(tmp_path, astronaut):
     result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "--device", "cpu"])  # no options: auto
     assert result.exit_code == 1
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert list(next(iter(rows.values()))) == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]
+    assert list(next(iter(rows.values()))) == [
+        "path",
+        "identity",
+        "q",
+        "Q",
+        "mode",
+        "format",
+        "error_kind",
+        "error",
+        "face",
+        "box",
+        "face_score",
+        "eye_distance",
+    ]
     assert rows["astro.png"]["mode"] == "aligned" and float(rows["astro.png"]["q"]) > 3.0
     assert rows["wall.png"]["error_kind"] == "no-face" and rows["wall.png"]["error"].startswith("no face found")
     assert rows["wall.png"]["mode"] == "aligned" and rows["wall.png"]["q"] == ""
@@ -235,6 +267,7 @@ def test_score_marks_the_mode_and_keeps_going(tmp_path, astronaut):
 
 
 # -- templates -------------------------------------------------------------------------------------
+
 
 def test_aligned112_template_is_arcface():
     np.testing.assert_allclose(geometry_template(GEOMETRIES["aligned112"]), ARCFACE_TEMPLATE_112, atol=1e-12)
@@ -262,8 +295,10 @@ def test_ofiq_points_through_the_seed_geometry_sit_7_px_higher():
 
 
 def test_resize_points_uses_pixel_centres():
-    np.testing.assert_allclose(resize_points(np.array([[0.0, 0.0], [615.0, 615.0]]), (616, 616), (192, 192)),
-                               [[0.5 * 192 / 616 - 0.5] * 2, [615.5 * 192 / 616 - 0.5] * 2])
+    np.testing.assert_allclose(
+        resize_points(np.array([[0.0, 0.0], [615.0, 615.0]]), (616, 616), (192, 192)),
+        [[0.5 * 192 / 616 - 0.5] * 2, [615.5 * 192 / 616 - 0.5] * 2],
+    )
     assert OFIQ_REFERENCE_616.shape == (5, 2)
 
 

@@ -41,8 +41,15 @@ def sessions(default_model):
 
 @pytest.mark.parametrize("pixels", ["bgr", "rgb", "rgba"])
 def test_bundle_meets_the_python_path(default_model, sessions, pixels):
-    expected_status = {"photo": "aligned", "frame": "aligned", "crop112": "as-is", "blurred-crop": "as-is",
-                       "no-face": "no-face", "flat": "flat", "tiny": "too-small"}
+    expected_status = {
+        "photo": "aligned",
+        "frame": "aligned",
+        "crop112": "as-is",
+        "blurred-crop": "as-is",
+        "no-face": "no-face",
+        "flat": "flat",
+        "tiny": "too-small",
+    }
     with Scorer(default_model, threads=1, batch_size=1) as scorer:
         for name, image in _images().items():
             record = scorer.score_array(image)
@@ -138,20 +145,33 @@ def test_crop_output_is_what_the_python_path_warps(sessions, pixels):
 def test_check_report_names_the_disagreeing_images():
     from fqe_onnx.bundle.check import Comparison, format_comparison
 
-    result = Comparison(names=["a.png", "b.png", "c.png"], python_status=["aligned", "no-face", "as-is"],
-                        bundle_status=["aligned", "aligned", "as-is"], python_q=[2.0, None, 3.0],
-                        bundle_q=[2.002, 1.5, 3.0])
+    result = Comparison(
+        names=["a.png", "b.png", "c.png"],
+        python_status=["aligned", "no-face", "as-is"],
+        bundle_status=["aligned", "aligned", "as-is"],
+        python_q=[2.0, None, 3.0],
+        bundle_q=[2.002, 1.5, 3.0],
+    )
     text = format_comparison(result)
     assert "status agreement: 0.6667 (2 of 3)" in text
     assert "median 0.0005, p99 0.00099, max 0.001" in text
     assert "disagreeing images: 1\n  b.png: python no-face, bundle aligned\n" in text
 
 
-@pytest.mark.parametrize("height, width, background, face, pixels", [
-    (1080, 1920, "plain", True, "bgr"), (1080, 1920, "textured", True, "rgba"), (2000, 3000, "textured", True, "bgr"),
-    (4000, 6000, "plain", True, "rgba"), (2000, 3000, "textured", False, "bgr"), (1080, 1920, "textured", False, "rgb")])
-def test_small_face_in_a_large_frame_is_found_by_the_tiles(default_model, sessions, height, width, background, face,
-                                                           pixels):
+@pytest.mark.parametrize(
+    "height, width, background, face, pixels",
+    [
+        (1080, 1920, "plain", True, "bgr"),
+        (1080, 1920, "textured", True, "rgba"),
+        (2000, 3000, "textured", True, "bgr"),
+        (4000, 6000, "plain", True, "rgba"),
+        (2000, 3000, "textured", False, "bgr"),
+        (1080, 1920, "textured", False, "rgb"),
+    ],
+)
+def test_small_face_in_a_large_frame_is_found_by_the_tiles(
+    default_model, sessions, height, width, background, face, pixels
+):
     from fqe_onnx.align.aligner import FaceAligner
 
     image = large_frame(height, width, background, face)

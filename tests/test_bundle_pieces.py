@@ -44,15 +44,25 @@ def test_levels_are_the_uint8_values_in_float32():
 @pytest.mark.parametrize("layout", pixels.PIXEL_LAYOUTS)
 def test_to_bgr_matches_cv2_channel_order(layout):
     bgr = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
-             "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[layout]
+    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[
+        layout
+    ]
     (out,) = run_piece(lambda g, x: pixels.to_bgr(g, x, layout), {"image": given})
     np.testing.assert_array_equal(out, bgr.astype(np.float32))
 
 
 def test_grey_is_cv2_bit_for_bit():
     bgr = RNG.integers(0, 256, (400, 500, 3), dtype=np.uint8)  # 200,000 random pixels and the corners
-    bgr[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [1, 2, 3], [128, 128, 128], [127, 128, 129]]
+    bgr[0, :8] = [
+        [0, 0, 0],
+        [255, 255, 255],
+        [255, 0, 0],
+        [0, 255, 0],
+        [0, 0, 255],
+        [1, 2, 3],
+        [128, 128, 128],
+        [127, 128, 129],
+    ]
     (out,) = run_piece(lambda g, x: pixels.grey(g, x), {"bgr": bgr.astype(np.float32)})
     np.testing.assert_array_equal(out[..., 0], cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32))
 
@@ -62,13 +72,14 @@ def test_grey_and_flat_read_every_layout_in_place(layout):
     """The photo is never reordered to BGR: its grey levels (and so the flat check) come from weights
     placed for its layout, and equal cv2's grey of the BGR photo; alpha counts for nothing."""
     bgr = RNG.integers(0, 256, (300, 200, 3), dtype=np.uint8)
-    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
-             "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[layout]
+    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[
+        layout
+    ]
     if layout == "rgba":
         given[..., 3] = RNG.integers(0, 256, given.shape[:2])
     (out,) = run_piece(lambda g, x: pixels.grey_plane(g, x, layout), {"image": given.astype(np.float32)})
     np.testing.assert_array_equal(out, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32))
-    flat_photo = np.dstack([np.full((50, 50), v, np.uint8) for v in (10, 200, 90, 0)[:given.shape[2]]])
+    flat_photo = np.dstack([np.full((50, 50), v, np.uint8) for v in (10, 200, 90, 0)[: given.shape[2]]])
     flat_photo[..., 3:] = RNG.integers(0, 256, (50, 50, given.shape[2] - 3))  # detail in alpha alone: still flat
     (flat,) = run_piece(lambda g, x: pixels.flat(g, x, layout), {"image": flat_photo.astype(np.float32)})
     assert bool(flat)
@@ -76,19 +87,20 @@ def test_grey_and_flat_read_every_layout_in_place(layout):
 
 @pytest.mark.parametrize("case", ["fine", "tiny", "narrow", "black", "white", "nearly-flat", "just-detailed"])
 def test_too_small_and_flat_agree_with_decode(case):
-    bgr = {"fine": RNG.integers(0, 256, (40, 30, 3), dtype=np.uint8),
-           "tiny": RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8),
-           "narrow": RNG.integers(0, 256, (200, 15, 3), dtype=np.uint8),
-           "black": np.zeros((50, 50, 3), np.uint8),
-           "white": np.full((50, 50, 3), 255, np.uint8),
-           "nearly-flat": np.full((50, 50, 3), 100, np.uint8),
-           "just-detailed": np.full((50, 50, 3), 100, np.uint8)}[case]
+    bgr = {
+        "fine": RNG.integers(0, 256, (40, 30, 3), dtype=np.uint8),
+        "tiny": RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8),
+        "narrow": RNG.integers(0, 256, (200, 15, 3), dtype=np.uint8),
+        "black": np.zeros((50, 50, 3), np.uint8),
+        "white": np.full((50, 50, 3), 255, np.uint8),
+        "nearly-flat": np.full((50, 50, 3), 100, np.uint8),
+        "just-detailed": np.full((50, 50, 3), 100, np.uint8),
+    }[case]
     if case == "nearly-flat":
         bgr[::7, ::7] = 101  # std about 0.34: still flat
     if case == "just-detailed":
         bgr[::2] = 103  # std 1.5: has detail
-    small, flat = run_piece(lambda g, x: (pixels.too_small(g, x), pixels.flat(g, x)),
-                            {"bgr": bgr.astype(np.float32)})
+    small, flat = run_piece(lambda g, x: (pixels.too_small(g, x), pixels.flat(g, x)), {"bgr": bgr.astype(np.float32)})
     got = "too-small" if small else "flat" if flat else ""
     assert got == _python_refuses(bgr)
 
@@ -139,43 +151,52 @@ def _astronaut() -> np.ndarray:
     return astronaut()
 
 
-@pytest.mark.parametrize("source_hw, size_hw", [
-    ((512, 512), (240, 320)),  # the detector's input from a photo (down in both)
-    ((250, 250), (240, 320)),  # an LFW frame (up in width)
-    ((37, 91), (240, 320)),  # up in both: the vertical border rows
-    ((150, 150), (64, 64)),  # a landmark crop
-    ((480, 640), (240, 320)),  # an exact halving: OpenCV's 2x2 mean
-    ((250, 250), (192, 192)),  # the seed geometry
-    ((300, 1400), (64, 64)),  # over 4x wider than the output: by pixels, not column-major
-    ((1200, 300), (64, 256)),  # down by more than two in height: only the rows read are gathered
-])
+@pytest.mark.parametrize(
+    "source_hw, size_hw",
+    [
+        ((512, 512), (240, 320)),  # the detector's input from a photo (down in both)
+        ((250, 250), (240, 320)),  # an LFW frame (up in width)
+        ((37, 91), (240, 320)),  # up in both: the vertical border rows
+        ((150, 150), (64, 64)),  # a landmark crop
+        ((480, 640), (240, 320)),  # an exact halving: OpenCV's 2x2 mean
+        ((250, 250), (192, 192)),  # the seed geometry
+        ((300, 1400), (64, 64)),  # over 4x wider than the output: by pixels, not column-major
+        ((1200, 300), (64, 256)),  # down by more than two in height: only the rows read are gathered
+    ],
+)
 def test_resize_is_cv2_linear_bit_for_bit(source_hw, size_hw):
     from fqe_onnx.bundle import resize
 
     image = cv2.resize(_astronaut(), source_hw[::-1], interpolation=cv2.INTER_AREA)
     image[::5, ::3] = RNG.integers(0, 256, image[::5, ::3].shape, dtype=np.uint8)  # edges at every scale
-    (out,) = run_piece(lambda g, x: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw)),
-                       {"x": image.astype(np.float32)})
+    (out,) = run_piece(
+        lambda g, x: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw)), {"x": image.astype(np.float32)}
+    )
     expected = cv2.resize(image, size_hw[::-1], interpolation=cv2.INTER_LINEAR)
     np.testing.assert_array_equal(out, expected.astype(np.float32))
 
 
-@pytest.mark.parametrize("window, size_hw", [
-    ((40, 70, 150, 150), (64, 64)),  # a landmark patch inside the photo
-    ((0, 0, 480, 640), (240, 320)),  # a tile at the corner, an exact halving
-    ((100, 37, 333, 500), (240, 320)),  # a tile inside, downscaled by less than two
-    ((3, 5, 20, 30), (240, 320)),  # a small window, upscaled
-    ((0, 100, 512, 412), (64, 64)),  # downscaled by more than two: only the rows read are gathered
-])
+@pytest.mark.parametrize(
+    "window, size_hw",
+    [
+        ((40, 70, 150, 150), (64, 64)),  # a landmark patch inside the photo
+        ((0, 0, 480, 640), (240, 320)),  # a tile at the corner, an exact halving
+        ((100, 37, 333, 500), (240, 320)),  # a tile inside, downscaled by less than two
+        ((3, 5, 20, 30), (240, 320)),  # a small window, upscaled
+        ((0, 100, 512, 412), (64, 64)),  # downscaled by more than two: only the rows read are gathered
+    ],
+)
 def test_a_window_resizes_as_cv2_resizes_its_crop(window, size_hw):
     from fqe_onnx.bundle import resize
 
     image = cv2.resize(_astronaut(), (700, 600), interpolation=cv2.INTER_AREA)
     image[::5, ::3] = RNG.integers(0, 256, image[::5, ::3].shape, dtype=np.uint8)
     top, left, height, width = window
-    (out,) = run_piece(lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
-                       {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64), "s": np.array(window[2:], np.int64)})
-    expected = cv2.resize(image[top:top + height, left:left + width], size_hw[::-1], interpolation=cv2.INTER_LINEAR)
+    (out,) = run_piece(
+        lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
+        {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64), "s": np.array(window[2:], np.int64)},
+    )
+    expected = cv2.resize(image[top : top + height, left : left + width], size_hw[::-1], interpolation=cv2.INTER_LINEAR)
     np.testing.assert_array_equal(out, expected.astype(np.float32))
 
 
@@ -187,36 +208,46 @@ def test_the_halving_shortcut_is_what_the_linear_path_gives(hw):
 
     image = RNG.integers(0, 256, hw + (3,), dtype=np.uint8)
     size = (hw[0] // 2, hw[1] // 2)
-    linear, shortcut = run_piece(lambda g, x: (
-        resize._linear(g, x, g.const([0, 0], np.int64), g.shape_dims(x, 0, 2), resize.size_const(g, *size), False),
-        resize.resize_linear_hwc(g, x, resize.size_const(g, *size))), {"x": image.astype(np.float32)}, 2)
+    linear, shortcut = run_piece(
+        lambda g, x: (
+            resize._linear(g, x, g.const([0, 0], np.int64), g.shape_dims(x, 0, 2), resize.size_const(g, *size), False),
+            resize.resize_linear_hwc(g, x, resize.size_const(g, *size)),
+        ),
+        {"x": image.astype(np.float32)},
+        2,
+    )
     expected = cv2.resize(image, size[::-1], interpolation=cv2.INTER_LINEAR).astype(np.float32)
     np.testing.assert_array_equal(shortcut, expected)
     np.testing.assert_array_equal(linear, expected)
 
 
 @pytest.mark.parametrize("channels", [1, 4])
-@pytest.mark.parametrize("source_hw, size_hw, window", [
-    ((9, 1), (9, 17), None),  # one column, widened
-    ((7, 3), (64, 200), None),  # tiny and odd, up in both
-    ((61, 83), (30, 41), None),  # odd, down by about two (not exactly)
-    ((101, 67), (101, 67), None),  # the same size
-    ((100, 90), (33, 200), (51, 47, 49, 43)),  # a window at the bottom-right corner, up in width, down in height
-])
+@pytest.mark.parametrize(
+    "source_hw, size_hw, window",
+    [
+        ((9, 1), (9, 17), None),  # one column, widened
+        ((7, 3), (64, 200), None),  # tiny and odd, up in both
+        ((61, 83), (30, 41), None),  # odd, down by about two (not exactly)
+        ((101, 67), (101, 67), None),  # the same size
+        ((100, 90), (33, 200), (51, 47, 49, 43)),  # a window at the bottom-right corner, up in width, down in height
+    ],
+)
 def test_resize_of_one_or_four_channels_is_cv2_linear(channels, source_hw, size_hw, window):
     from fqe_onnx.bundle import resize
 
     image = RNG.integers(0, 256, source_hw + (channels,), dtype=np.uint8)
     if window is None:
-        (out,) = run_piece(lambda g, x: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw)),
-                           {"x": image.astype(np.float32)})
+        (out,) = run_piece(
+            lambda g, x: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw)), {"x": image.astype(np.float32)}
+        )
         crop = image
     else:
-        (out,) = run_piece(lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
-                           {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64),
-                            "s": np.array(window[2:], np.int64)})
+        (out,) = run_piece(
+            lambda g, x, o, s: resize.resize_linear_hwc(g, x, resize.size_const(g, *size_hw), (o, s)),
+            {"x": image.astype(np.float32), "o": np.array(window[:2], np.int64), "s": np.array(window[2:], np.int64)},
+        )
         top, left, height, width = window
-        crop = np.ascontiguousarray(image[top:top + height, left:left + width])
+        crop = np.ascontiguousarray(image[top : top + height, left : left + width])
     expected = cv2.resize(crop, size_hw[::-1], interpolation=cv2.INTER_LINEAR).reshape(size_hw + (channels,))
     np.testing.assert_array_equal(out, expected.astype(np.float32))
 
@@ -224,8 +255,10 @@ def test_resize_of_one_or_four_channels_is_cv2_linear(channels, source_hw, size_
 def test_float_resize_would_differ():
     """Why resize.py is in integers: ONNX's float Resize, rounded, misses cv2 on many pixels."""
     image = _astronaut()
-    (out,) = run_piece(lambda g, x: g.op("Round", [g.op("Resize", [x, "", "", g.const([240, 320, 3], np.int64)],
-                                                          mode="linear")]), {"x": image.astype(np.float32)})
+    (out,) = run_piece(
+        lambda g, x: g.op("Round", [g.op("Resize", [x, "", "", g.const([240, 320, 3], np.int64)], mode="linear")]),
+        {"x": image.astype(np.float32)},
+    )
     expected = cv2.resize(image, (320, 240), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     assert (out != expected).mean() > 0.05
 
@@ -282,8 +315,9 @@ def test_no_confident_face_is_not_found():
     boxes = np.tile(np.array([[0.1, 0.1, 0.5, 0.5]], np.float32), (50, 1))[None]
 
     def build(g, s, b):
-        face_scores, pixel_boxes = detector.candidates(g, s, b, g.const([[100, 100, 100, 100]], np.float64),
-                                                       g.const(np.zeros((1, 4)), np.float64))
+        face_scores, pixel_boxes = detector.candidates(
+            g, s, b, g.const([[100, 100, 100, 100]], np.float64), g.const(np.zeros((1, 4)), np.float64)
+        )
         _, kept = detector.confident_faces(g, face_scores, pixel_boxes)
         return detector.main_face(g, kept, g.const([100, 100], np.float64))
 
@@ -301,7 +335,9 @@ def test_detector_input_reads_every_layout_and_window(layout, window):
 
     bgr = cv2.resize(_astronaut(), (700, 500), interpolation=cv2.INTER_AREA)
     bgr[::3, ::7] = RNG.integers(0, 256, bgr[::3, ::7].shape, dtype=np.uint8)
-    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[layout]
+    given = {"bgr": bgr, "rgb": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgba": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)}[
+        layout
+    ]
     if layout == "rgba":
         given[..., 3] = RNG.integers(0, 256, given.shape[:2])
     if window is None:
@@ -309,10 +345,11 @@ def test_detector_input_reads_every_layout_and_window(layout, window):
         crop = bgr
     else:
         top, left, height, width = window
-        (out,) = run_piece(lambda g, x, o, s: detector.detector_input(g, x, (o, s), pixels=layout),
-                           {"x": given.astype(np.float32), "o": np.array(window[:2], np.int64),
-                            "s": np.array(window[2:], np.int64)})
-        crop = bgr[top:top + height, left:left + width]
+        (out,) = run_piece(
+            lambda g, x, o, s: detector.detector_input(g, x, (o, s), pixels=layout),
+            {"x": given.astype(np.float32), "o": np.array(window[:2], np.int64), "s": np.array(window[2:], np.int64)},
+        )
+        crop = bgr[top : top + height, left : left + width]
     assert out.shape == (1, 3, 240, 320)
     np.testing.assert_array_equal(out[0], python_input(np.ascontiguousarray(crop)))
 
@@ -333,8 +370,9 @@ def _post_process(scores: np.ndarray, boxes: np.ndarray, width: int, height: int
     scale = [[width, height, width, height]] if scale is None else scale
 
     def build(g, s, b):
-        face_scores, pixel_boxes = detector.candidates(g, s, b, g.const(scale, np.float64),
-                                                       g.const(np.zeros((1, 4)), np.float64))
+        face_scores, pixel_boxes = detector.candidates(
+            g, s, b, g.const(scale, np.float64), g.const(np.zeros((1, 4)), np.float64)
+        )
         kept_scores, kept_boxes = detector.confident_faces(g, face_scores, pixel_boxes)
         index, found = detector.main_face(g, kept_boxes, g.const([width, height], np.float64))
         return face_scores, pixel_boxes, kept_scores, kept_boxes, index, found
@@ -349,12 +387,19 @@ def test_candidates_put_two_views_boxes_in_image_pixels():
     boxes = rng.uniform(0, 1, (2, 5, 4)).astype(np.float32)
     face = rng.uniform(0, 1, (2, 5)).astype(np.float32)
     scores = np.stack([1 - face, face], axis=2)
-    scale, offset = np.array([[640.0, 480, 640, 480], [320, 240, 320, 240]]), np.array([[0.0, 0, 0, 0], [100, 50, 100, 50]])
-    got_scores, got_boxes = run_piece(lambda g, s, b: detector.candidates(g, s, b, g.const(scale, np.float64),
-                                                                          g.const(offset, np.float64)),
-                                      {"scores": scores, "boxes": boxes}, 2)
+    scale, offset = (
+        np.array([[640.0, 480, 640, 480], [320, 240, 320, 240]]),
+        np.array([[0.0, 0, 0, 0], [100, 50, 100, 50]]),
+    )
+    got_scores, got_boxes = run_piece(
+        lambda g, s, b: detector.candidates(g, s, b, g.const(scale, np.float64), g.const(offset, np.float64)),
+        {"scores": scores, "boxes": boxes},
+        2,
+    )
     np.testing.assert_array_equal(got_scores, face.reshape(-1))
-    np.testing.assert_array_equal(got_boxes, (boxes.astype(np.float64) * scale[:, None] + offset[:, None]).reshape(-1, 4))
+    np.testing.assert_array_equal(
+        got_boxes, (boxes.astype(np.float64) * scale[:, None] + offset[:, None]).reshape(-1, 4)
+    )
 
 
 def test_confidence_at_the_threshold_and_nms_at_the_iou_limit_are_the_python_paths():
@@ -362,9 +407,18 @@ def test_confidence_at_the_threshold_and_nms_at_the_iou_limit_are_the_python_pat
     a better one is exactly NMS_IOU is kept, one just over it goes (boxes in pixels, scale 1)."""
     from fqe_onnx.align.detection import CONFIDENCE, NMS_IOU
 
-    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 25],  # IoU 100 / 250 = 0.4 exactly: kept
-                      [200, 0, 210, 10], [200, 0, 210, 24.9],  # IoU over 0.4: suppressed
-                      [400, 0, 420, 20], [500, 0, 520, 20], [600, 0, 620, 20]], np.float32)[None]
+    boxes = np.array(
+        [
+            [0, 0, 10, 10],
+            [0, 0, 10, 25],  # IoU 100 / 250 = 0.4 exactly: kept
+            [200, 0, 210, 10],
+            [200, 0, 210, 24.9],  # IoU over 0.4: suppressed
+            [400, 0, 420, 20],
+            [500, 0, 520, 20],
+            [600, 0, 620, 20],
+        ],
+        np.float32,
+    )[None]
     face = np.array([0.9, 0.8, 0.9, 0.8, CONFIDENCE, np.nextafter(np.float32(CONFIDENCE), 0), 0.3], np.float32)
     scores = np.stack([1 - face, face], axis=1)[None]
     _, _, kept_scores, kept_boxes, index, found = _post_process(scores, boxes, 1, 1, scale=[[1, 1, 1, 1]])
@@ -383,10 +437,12 @@ def test_main_face_is_select_main_face(case):
     from fqe_onnx.align.detection import select_main_face
 
     width, height = 400, 300
-    boxes = {"tie": [[50, 50, 150, 150], [250, 150, 350, 250], [180, 130, 200, 150]],  # mirror images about the centre
-             "far-outside": [[150, 100, 200, 150], [-900, -900, -700, -700], [10, 10, 40, 40]],
-             "centre-beats-size": [[0, 0, 110, 110], [150, 100, 250, 200], [390, 290, 400, 300]],
-             "size-beats-centre": [[0, 0, 150, 150], [150, 100, 250, 200], [390, 290, 400, 300]]}[case]
+    boxes = {
+        "tie": [[50, 50, 150, 150], [250, 150, 350, 250], [180, 130, 200, 150]],  # mirror images about the centre
+        "far-outside": [[150, 100, 200, 150], [-900, -900, -700, -700], [10, 10, 40, 40]],
+        "centre-beats-size": [[0, 0, 110, 110], [150, 100, 250, 200], [390, 290, 400, 300]],
+        "size-beats-centre": [[0, 0, 150, 150], [150, 100, 250, 200], [390, 290, 400, 300]],
+    }[case]
     boxes = np.array(boxes, np.float64)
     from fqe_onnx.align.detection import Detection
 
@@ -394,12 +450,15 @@ def test_main_face_is_select_main_face(case):
     expected = select_main_face(faces, width, height)
     from fqe_onnx.bundle import detector
 
-    index, found = run_piece(lambda g, b: detector.main_face(g, b, g.const([width, height], np.float64)), {"boxes": boxes}, 2)
+    index, found = run_piece(
+        lambda g, b: detector.main_face(g, b, g.const([width, height], np.float64)), {"boxes": boxes}, 2
+    )
     assert index.shape == () and index.dtype == np.int64 and found.shape == () and found.dtype == np.bool_
     assert bool(found) and int(index) == expected
     assert expected == {"tie": 0, "far-outside": 1, "centre-beats-size": 1, "size-beats-centre": 0}[case]
-    (empty_index, empty_found) = run_piece(lambda g, b: detector.main_face(g, b, g.const([width, height], np.float64)),
-                                           {"boxes": np.zeros((0, 4))}, 2)
+    (empty_index, empty_found) = run_piece(
+        lambda g, b: detector.main_face(g, b, g.const([width, height], np.float64)), {"boxes": np.zeros((0, 4))}, 2
+    )
     assert not bool(empty_found) and int(empty_index) == 0
 
 
@@ -407,7 +466,9 @@ def test_one_face_is_found():
     from fqe_onnx.bundle import detector
 
     boxes = np.array([[10.0, 20.0, 60.0, 90.0]])
-    index, found = run_piece(lambda g, b: detector.main_face(g, b, g.const([100, 100], np.float64)), {"boxes": boxes}, 2)
+    index, found = run_piece(
+        lambda g, b: detector.main_face(g, b, g.const([100, 100], np.float64)), {"boxes": boxes}, 2
+    )
     assert bool(found) and int(index) == 0
 
 
@@ -423,13 +484,14 @@ def test_nms_with_index_never_cuts_faces_and_without_keeps_at_most_max_faces():
     scores = np.random.default_rng(2).uniform(0.7, 1.0, n).astype(np.float32)
     expected = nms(boxes, scores, 0.4)
     assert len(expected) == n
-    kept_scores, kept_boxes, index = run_piece(lambda g, s, b: detector.confident_faces(g, s, b, with_index=True),
-                                               {"scores": scores, "boxes": boxes}, 3)
+    kept_scores, kept_boxes, index = run_piece(
+        lambda g, s, b: detector.confident_faces(g, s, b, with_index=True), {"scores": scores, "boxes": boxes}, 3
+    )
     np.testing.assert_array_equal(index, expected)
     np.testing.assert_array_equal(kept_boxes, boxes[expected])
     np.testing.assert_array_equal(kept_scores, scores[expected])
     capped, _ = run_piece(lambda g, s, b: detector.confident_faces(g, s, b), {"scores": scores, "boxes": boxes}, 2)
-    np.testing.assert_array_equal(capped, scores[expected[:detector.MAX_FACES]])
+    np.testing.assert_array_equal(capped, scores[expected[: detector.MAX_FACES]])
 
 
 def test_landmark_crop_and_input_match_the_python_path():
@@ -438,11 +500,18 @@ def test_landmark_crop_and_input_match_the_python_path():
 
     image = cv2.resize(_astronaut(), (300, 260), interpolation=cv2.INTER_AREA)
     height, width = image.shape[:2]
-    for box in [(90.3, 20.7, 170.2, 121.5), (-10.0, -5.0, 60.0, 80.5), (250.0, 200.0, 330.0, 290.0), (5.0, 5.0, 5.2, 5.3)]:
+    for box in [
+        (90.3, 20.7, 170.2, 121.5),
+        (-10.0, -5.0, 60.0, 80.5),
+        (250.0, 200.0, 330.0, 290.0),
+        (5.0, 5.0, 5.2, 5.3),
+    ]:
         crop, net_input = run_piece(
             lambda g, x, b: (lambda c: (c, landmarks.landmark_input(g, x, c)))(
-                landmarks.landmark_crop(g, b, g.const([width, height], np.float64))),
-            {"x": image.astype(np.float32), "box": np.array(box, np.float64)})
+                landmarks.landmark_crop(g, b, g.const([width, height], np.float64))
+            ),
+            {"x": image.astype(np.float32), "box": np.array(box, np.float64)},
+        )
         expected = python_crop(box, width, height)
         assert tuple(crop) == expected
         np.testing.assert_array_equal(net_input[0], python_input(image, expected))
@@ -484,7 +553,10 @@ def assert_within_a_level_of_opencvs_warp(ours: np.ndarray, opencv: np.ndarray) 
     """One level at most, on at most WARP_SHARE_OFF of the values: float rounding at exact halves,
     which differs with the CPU's SIMD width and FMA (see the module docstring)."""
     difference = np.abs(ours.astype(np.float64) - opencv.astype(np.float64))
-    assert difference.max() <= 1 and (difference > 0).mean() <= WARP_SHARE_OFF, (difference.max(), (difference > 0).mean())
+    assert difference.max() <= 1 and (difference > 0).mean() <= WARP_SHARE_OFF, (
+        difference.max(),
+        (difference > 0).mean(),
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -509,10 +581,12 @@ def test_warp_replicates_every_border_in_any_layout(case, channels):
     from fqe_onnx.bundle.warp import warp
 
     image = np.random.default_rng(3).integers(0, 256, (50, 60, channels), dtype=np.uint8)
-    matrix = {"inside-out": np.array([[1.0, 0, 26], [0, 1.0, 31]]),  # the whole image, a margin on every side
-              "rotated": cv2.getRotationMatrix2D((30, 25), 37, 1.3) + [[0, 0, 26], [0, 0, 31]],
-              "shrunk": np.array([[0.4, 0.1, 40], [-0.1, 0.4, 45]]),
-              "mirrored": np.array([[-0.9, 0.2, 90], [0.3, 1.1, 2]])}[case]
+    matrix = {
+        "inside-out": np.array([[1.0, 0, 26], [0, 1.0, 31]]),  # the whole image, a margin on every side
+        "rotated": cv2.getRotationMatrix2D((30, 25), 37, 1.3) + [[0, 0, 26], [0, 0, 31]],
+        "shrunk": np.array([[0.4, 0.1, 40], [-0.1, 0.4, 45]]),
+        "mirrored": np.array([[-0.9, 0.2, 90], [0.3, 1.1, 2]]),
+    }[case]
     (crop,) = run_piece(lambda g, x, m: warp(g, x, m, 112, 96), {"x": image.astype(np.float32), "m": matrix})
     expected = cv2.warpAffine(image, matrix, (96, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     expected = expected.reshape(112, 96, channels).astype(np.float32)
@@ -529,16 +603,22 @@ def test_clip_levels_saturates_as_uint8():
     assert out.dtype == np.float32
 
 
-@pytest.mark.parametrize("channel_order, layout, mean, scale", [
-    ("BGR", "NCHW", (0.0,), (255.0,)), ("RGB", "NHWC", (127.5, 127.0, 126.0), (128.0, 127.0, 1.0)),
-    ("GRAY", "NCHW", (127.0,), (128.0,))])
+@pytest.mark.parametrize(
+    "channel_order, layout, mean, scale",
+    [
+        ("BGR", "NCHW", (0.0,), (255.0,)),
+        ("RGB", "NHWC", (127.5, 127.0, 126.0), (128.0, 127.0, 1.0)),
+        ("GRAY", "NCHW", (127.0,), (128.0,)),
+    ],
+)
 def test_model_input_is_prepare_crop(channel_order, layout, mean, scale):
     from fqe_onnx.bundle.head import model_input
     from fqe_onnx.contract import Geometry, Preprocess
     from fqe_onnx.preprocess import prepare_crop
 
-    preprocess = Preprocess(channel_order=channel_order, layout=layout, mean=mean, scale=scale,
-                            geometry=Geometry(resize=(112, 112)))
+    preprocess = Preprocess(
+        channel_order=channel_order, layout=layout, mean=mean, scale=scale, geometry=Geometry(resize=(112, 112))
+    )
     crop = RNG.integers(0, 256, (112, 112, 3), dtype=np.uint8)
     (out,) = run_piece(lambda g, x: model_input(g, x, preprocess), {"crop": crop.astype(np.float32)})
     np.testing.assert_array_equal(out[0], prepare_crop(crop, preprocess))
@@ -553,8 +633,10 @@ def test_norm_and_score_match_quality():
     embeddings = RNG.normal(0, 0.2, (200, 1, 128)).astype(np.float32)
     # q values whose Q sits exactly on a half, where round-half-to-even would differ
     for row in embeddings:
-        (q, score_q) = run_piece(lambda g, e: (lambda norm_q: (norm_q, score(g, norm_q, calibration)))(norm(g, e, "embedding")),
-                                 {"embedding": row})
+        (q, score_q) = run_piece(
+            lambda g, e: (lambda norm_q: (norm_q, score(g, norm_q, calibration)))(norm(g, e, "embedding")),
+            {"embedding": row},
+        )
         expected_q = float(embedding_norms(row)[0])
         assert abs(float(q) - expected_q) <= 1e-12 * expected_q
         assert int(score_q) == norm_to_score(expected_q, calibration)
@@ -602,11 +684,31 @@ def test_a_norm_output_is_q_itself_and_q_clips_at_both_ends_of_the_scale():
         (got,) = run_piece(lambda g, v: score(g, v, wide), {"q": np.array(value)})
         assert int(got) == norm_to_score(value, wide)
     assert {norm_to_score(-8.0, wide), norm_to_score(8.0, wide)} == {0, 100}
+
+
 # -- tiled detection (fqe_onnx/bundle/tiles.py) beside fqe_onnx.align.detection ------------------------
 
-VIEW_SIZES = [(250, 250), (480, 640), (1080, 1920), (2000, 3000), (4000, 6000), (720, 960), (721, 961), (719, 2161),
-              (2161, 3), (3, 5000), (1999, 2999), (4321, 777), (7001, 9999), (600, 2880), (2401, 3201), (1, 1),
-              (241, 321), (5472, 3648), (12000, 9000)]
+VIEW_SIZES = [
+    (250, 250),
+    (480, 640),
+    (1080, 1920),
+    (2000, 3000),
+    (4000, 6000),
+    (720, 960),
+    (721, 961),
+    (719, 2161),
+    (2161, 3),
+    (3, 5000),
+    (1999, 2999),
+    (4321, 777),
+    (7001, 9999),
+    (600, 2880),
+    (2401, 3201),
+    (1, 1),
+    (241, 321),
+    (5472, 3648),
+    (12000, 9000),
+]
 
 
 @pytest.mark.parametrize("height, width", VIEW_SIZES)
@@ -614,8 +716,9 @@ def test_view_rects_are_tile_rects(height, width):
     from fqe_onnx.align.detection import tile_rects
     from fqe_onnx.bundle import tiles
 
-    out, tiled = run_piece(lambda g, s: (tiles.view_rects(g, s), tiles.has_tiles(g, s)),
-                           {"hw": np.array([height, width], np.int64)}, 2)
+    out, tiled = run_piece(
+        lambda g, s: (tiles.view_rects(g, s), tiles.has_tiles(g, s)), {"hw": np.array([height, width], np.int64)}, 2
+    )
     expected = np.array([list(view) for view in tile_rects(height, width)], np.float64)
     assert out.shape == expected.shape
     np.testing.assert_array_equal(out, expected)
@@ -634,14 +737,22 @@ def test_inside_tile_second_look_window_and_iou_match_the_python_path():
     sizes = rng.uniform(2, 400, (400, 2))
     boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
     for view in tile_rects(height, width):
-        (keep,) = run_piece(lambda g, b, r: tiles.inside_tile(g, b, r, g.const(float(width), np.float64),
-                                                              g.const(float(height), np.float64)),
-                            {"boxes": boxes, "rect": np.array(list(view), np.float64)})
+        (keep,) = run_piece(
+            lambda g, b, r: tiles.inside_tile(
+                g, b, r, g.const(float(width), np.float64), g.const(float(height), np.float64)
+            ),
+            {"boxes": boxes, "rect": np.array(list(view), np.float64)},
+        )
         np.testing.assert_array_equal(keep, inside_tile(boxes, view, width, height))
     for box in boxes[:60]:
-        window, iou = run_piece(lambda g, b, o: (tiles.second_look_window(g, b, g.const(float(width), np.float64),
-                                                                         g.const(float(height), np.float64)),
-                                                 tiles.box_iou(g, b, o)), {"box": box, "others": boxes}, 2)
+        window, iou = run_piece(
+            lambda g, b, o: (
+                tiles.second_look_window(g, b, g.const(float(width), np.float64), g.const(float(height), np.float64)),
+                tiles.box_iou(g, b, o),
+            ),
+            {"box": box, "others": boxes},
+            2,
+        )
         assert tuple(window) == tuple(second_look_window(tuple(box), width, height))[:4]
         np.testing.assert_array_equal(iou, box_iou(box, boxes))
 
@@ -657,29 +768,51 @@ def _fake_detector(seed: int, central: int = 3, k: int = 60):
     centre, size = rng.uniform(0.05, 0.95, (k, 2)), rng.uniform(0.02, 0.1, (k, 2))
     centre[:central] = 0.5 + rng.normal(0, 0.05, (central, 2))
     size[:central] = [0.25, 0.33] + rng.normal(0, 0.05, (central, 2))
-    consts = {"priors": np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)[None],
-              "w": (3 * rng.normal(0, 1, (192, k))).astype(np.float32), "b": np.full(k, -1.0, np.float32),
-              "axis2": np.array([2], np.int64), "one": np.array([1.0], np.float32), "k4": np.array([k, 4], np.int64)}
+    consts = {
+        "priors": np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)[None],
+        "w": (3 * rng.normal(0, 1, (192, k))).astype(np.float32),
+        "b": np.full(k, -1.0, np.float32),
+        "axis2": np.array([2], np.int64),
+        "one": np.array([1.0], np.float32),
+        "k4": np.array([k, 4], np.int64),
+    }
     node = helper.make_node
-    nodes = [node("AveragePool", ["input"], ["pool"], kernel_shape=[30, 40], strides=[30, 40]),
-             node("Flatten", ["pool"], ["flat"]), node("MatMul", ["flat", "w"], ["mm"]), node("Add", ["mm", "b"], ["logit"]),
-             node("Sigmoid", ["logit"], ["p"]), node("Sub", ["one", "p"], ["q"]),
-             node("Unsqueeze", ["p", "axis2"], ["p3"]), node("Unsqueeze", ["q", "axis2"], ["q3"]),
-             node("Concat", ["q3", "p3"], ["scores"], axis=2), node("Shape", ["input"], ["n"], start=0, end=1),
-             node("Concat", ["n", "k4"], ["shape"], axis=0), node("Expand", ["priors", "shape"], ["boxes"])]
-    graph = helper.make_graph(nodes, "fake_detector", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 240, 320])],
-                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", k, 2]),
-                               helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["N", k, 4])],
-                              [numpy_helper.from_array(v, n) for n, v in consts.items()])
+    nodes = [
+        node("AveragePool", ["input"], ["pool"], kernel_shape=[30, 40], strides=[30, 40]),
+        node("Flatten", ["pool"], ["flat"]),
+        node("MatMul", ["flat", "w"], ["mm"]),
+        node("Add", ["mm", "b"], ["logit"]),
+        node("Sigmoid", ["logit"], ["p"]),
+        node("Sub", ["one", "p"], ["q"]),
+        node("Unsqueeze", ["p", "axis2"], ["p3"]),
+        node("Unsqueeze", ["q", "axis2"], ["q3"]),
+        node("Concat", ["q3", "p3"], ["scores"], axis=2),
+        node("Shape", ["input"], ["n"], start=0, end=1),
+        node("Concat", ["n", "k4"], ["shape"], axis=0),
+        node("Expand", ["priors", "shape"], ["boxes"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fake_detector",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 240, 320])],
+        [
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", k, 2]),
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["N", k, 4]),
+        ],
+        [numpy_helper.from_array(v, n) for n, v in consts.items()],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
 
 
-@pytest.mark.parametrize("seed, whole, central, looked", [
-    (18, False, 3, 2),  # tiles only: the two faces of best merit are refused by their second look
-    (45, False, 3, 2),
-    (5, True, 3, 0),  # with the whole image: its face is the main one, no second look needed
-    (7, False, 0, None),  # no second look can confirm a face: no face at all
-])
+@pytest.mark.parametrize(
+    "seed, whole, central, looked",
+    [
+        (18, False, 3, 2),  # tiles only: the two faces of best merit are refused by their second look
+        (45, False, 3, 2),
+        (5, True, 3, 0),  # with the whole image: its face is the main one, no second look needed
+        (7, False, 0, None),  # no second look can confirm a face: no face at all
+    ],
+)
 def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, looked):
     """``tiles.tiled_main_face`` with a stand-in detector beside ``FaceDetector.detect`` (tiles, merge,
     every second look) and ``select_main_face`` with the same model: the same face, box and score."""
@@ -700,8 +833,11 @@ def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, loo
     python.views = lambda h, w: detection.tile_rects(h, w)[first:]
     height, width = 1000, 1400
     rng = np.random.default_rng(seed)
-    image = cv2.resize(rng.integers(0, 256, (height // 60 + 1, width // 60 + 1, 3), dtype=np.uint8), (width, height),
-                       interpolation=cv2.INTER_LINEAR)
+    image = cv2.resize(
+        rng.integers(0, 256, (height // 60 + 1, width // 60 + 1, 3), dtype=np.uint8),
+        (width, height),
+        interpolation=cv2.INTER_LINEAR,
+    )
     faces = python.detect(image)
     main = detection.select_main_face(faces, width, height)
     copies = iter(range(3))
@@ -729,7 +865,9 @@ def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, loo
     assert abs(float(score) - faces[main].score) < 1e-6
 
     def merit(d):
-        off = math.hypot((d.box[0] + d.box[2] - width) / 2, (d.box[1] + d.box[3] - height) / 2) / (math.hypot(width, height) / 2)
+        off = math.hypot((d.box[0] + d.box[2] - width) / 2, (d.box[1] + d.box[3] - height) / 2) / (
+            math.hypot(width, height) / 2
+        )
         return d.width * d.height * (1 - 0.5 * min(off, 1))
 
     assert dict((d.box, tiled) for d, tiled in merged)[faces[main].box] == (not whole)  # whole: the whole image saw it

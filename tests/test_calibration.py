@@ -24,19 +24,25 @@ def test_fit_maps_the_chosen_quantiles_to_the_chosen_scores():
     assert 100 * sigmoid((np.quantile(q, 0.5) - cal2.x0) / cal2.w) == pytest.approx(50)
 
 
-@pytest.mark.parametrize("q, quantiles, scores, message", [
-    ([1.0, 1.0, 1.0], (0.05, 0.95), (10, 90), "do not spread"),
-    ([1.0], (0.05, 0.95), (10, 90), "at least 2"),
-    ([1.0, 2.0], (0.5, 0.5), (10, 90), "quantiles must satisfy"),
-    ([1.0, 2.0], (0.1, 0.9), (0, 90), "scores must satisfy"),
-])
+@pytest.mark.parametrize(
+    "q, quantiles, scores, message",
+    [
+        ([1.0, 1.0, 1.0], (0.05, 0.95), (10, 90), "do not spread"),
+        ([1.0], (0.05, 0.95), (10, 90), "at least 2"),
+        ([1.0, 2.0], (0.5, 0.5), (10, 90), "quantiles must satisfy"),
+        ([1.0, 2.0], (0.1, 0.9), (0, 90), "scores must satisfy"),
+    ],
+)
 def test_fit_refuses_degenerate_input(q, quantiles, scores, message):
     with pytest.raises(FqeError, match=message):
         fit_calibration(q, quantiles, scores)
 
 
 def test_histogram():
-    assert score_histogram([0, 9, 10, 99, 100]) == "0-9: 2  10-19: 1  20-29: 0  30-39: 0  40-49: 0  50-59: 0  60-69: 0  70-79: 0  80-89: 0  90-100: 2"
+    assert (
+        score_histogram([0, 9, 10, 99, 100])
+        == "0-9: 2  10-19: 1  20-29: 0  30-39: 0  40-49: 0  50-59: 0  60-69: 0  70-79: 0  80-89: 0  90-100: 2"
+    )
 
 
 def test_calibrate_cli_writes_a_spreading_calibration(tmp_path, model_path):
@@ -44,8 +50,23 @@ def test_calibrate_cli_writes_a_spreading_calibration(tmp_path, model_path):
         write_image(tmp_path / "ref" / f"p{i % 4}" / f"{i}.png", random_face(i, (120, 120)))
     (tmp_path / "ref" / "broken.png").write_bytes(b"x")
     out = tmp_path / "calibrated.onnx"
-    result = CliRunner().invoke(main, ["calibrate", str(tmp_path / "ref"), "-m", str(model_path), "-o", str(out),
-                                       "--geometry", "aligned112", "--device", "cpu", "--align", "never"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(tmp_path / "ref"),
+            "-m",
+            str(model_path),
+            "-o",
+            str(out),
+            "--geometry",
+            "aligned112",
+            "--device",
+            "cpu",
+            "--align",
+            "never",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "reference: 40 images scored, 1 errors" in result.stdout
     assert "Q before:" in result.stdout and "Q after:" in result.stdout

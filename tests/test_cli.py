@@ -19,7 +19,20 @@ def invoke(*args):
 
 def parse_csv(text):
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]
+    assert rows[0] == [
+        "path",
+        "identity",
+        "q",
+        "Q",
+        "mode",
+        "format",
+        "error_kind",
+        "error",
+        "face",
+        "box",
+        "face_score",
+        "eye_distance",
+    ]
     return rows[1:]
 
 
@@ -39,10 +52,27 @@ def test_score_csv_to_stdout(dataset, model_path, weights):
 
 def test_score_jsonl_to_file_keeps_full_precision(dataset, model_path, tmp_path):
     out = tmp_path / "out.jsonl"
-    result = invoke("score", dataset, "--align", "never", "-m", model_path, "--format", "jsonl", "-o", out, "--no-progress")
+    result = invoke(
+        "score", dataset, "--align", "never", "-m", model_path, "--format", "jsonl", "-o", out, "--no-progress"
+    )
     assert result.exit_code == 0 and result.stdout == ""
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [list(r) for r in records] == [["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]] * 4
+    assert [list(r) for r in records] == [
+        [
+            "path",
+            "identity",
+            "q",
+            "Q",
+            "mode",
+            "format",
+            "error_kind",
+            "error",
+            "face",
+            "box",
+            "face_score",
+            "eye_distance",
+        ]
+    ] * 4
     csv_rows = parse_csv(invoke("score", dataset, "--align", "never", "-m", model_path).stdout)
     assert [repr(r["q"]) for r in records] == [row[2] for row in csv_rows]  # same float, every digit
 
@@ -53,16 +83,38 @@ def test_a_broken_image_is_a_row_and_exit_1(dataset, model_path):
     assert result.exit_code == 1
     rows = {r[0]: r for r in parse_csv(result.stdout)}
     assert len(rows) == 5
-    assert rows["person_a/bad.jpg"][2:8] == ["", "", "", "", "not-an-image",  # no mode: never decoded
-                                            "not an image: the bytes start with no known image signature"]
+    assert rows["person_a/bad.jpg"][2:8] == [
+        "",
+        "",
+        "",
+        "",
+        "not-an-image",  # no mode: never decoded
+        "not an image: the bytes start with no known image signature",
+    ]
     assert "5 images, 1 errors" in result.stderr and "errors: not-an-image 1" in result.stderr
 
 
 def test_overrides_from_the_command_line(tmp_path, model_path, weights):
     image = random_face(9, (192, 192))
     path = write_image(tmp_path / "one.png", image)
-    result = invoke("score", path, "--align", "never", "-m", model_path, "--geometry", "ofiq", "--channel-order", "RGB",
-                    "--mean", "127", "--scale", "128", "--calibration", "x0=0.5,w=0.25")
+    result = invoke(
+        "score",
+        path,
+        "--align",
+        "never",
+        "-m",
+        model_path,
+        "--geometry",
+        "ofiq",
+        "--channel-order",
+        "RGB",
+        "--mean",
+        "127",
+        "--scale",
+        "128",
+        "--calibration",
+        "x0=0.5,w=0.25",
+    )
     assert result.exit_code == 0, result.stderr
     (row,) = parse_csv(result.stdout)
     crop = image[33:145, 40:152, ::-1].transpose(2, 0, 1)
@@ -81,14 +133,17 @@ def test_from_list(dataset, model_path, tmp_path):
     assert rows[2][6] == "unreadable" and rows[2][7].startswith("cannot read file")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "{missing}"], "model file not found"),
-    (["--device", "gpu"], "unknown device 'gpu'"),
-    (["--crop", "1,2,3"], "has 3 values; expected 2 or 4"),
-    (["--calibration", "x0"], "'x0' is not key=number"),
-    (["--geometry", "round"], "'round' is not one of"),
-    (["--resize", "100,100"], "does not fit inside the resized image 100x100"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "{missing}"], "model file not found"),
+        (["--device", "gpu"], "unknown device 'gpu'"),
+        (["--crop", "1,2,3"], "has 3 values; expected 2 or 4"),
+        (["--calibration", "x0"], "'x0' is not key=number"),
+        (["--geometry", "round"], "'round' is not one of"),
+        (["--resize", "100,100"], "does not fit inside the resized image 100x100"),
+    ],
+)
 def test_usage_and_model_errors_exit_2(dataset, model_path, tmp_path, args, message):
     args = [a.format(missing=tmp_path / "missing.onnx") for a in args]
     if "--model" not in args:
@@ -127,8 +182,22 @@ def test_inspect_without_and_with_contract(model_path, tmp_path):
     assert "CPUExecutionProvider" in result.stdout
 
     out = tmp_path / "c.onnx"
-    result = invoke("contract", model_path, "-o", out, "--geometry", "ofiq", "--channel-order", "RGB",
-                    "--calibration", "x0=23,w=2.6", "--source", "tests", "--license", "MIT")
+    result = invoke(
+        "contract",
+        model_path,
+        "-o",
+        out,
+        "--geometry",
+        "ofiq",
+        "--channel-order",
+        "RGB",
+        "--calibration",
+        "x0=23,w=2.6",
+        "--source",
+        "tests",
+        "--license",
+        "MIT",
+    )
     assert result.exit_code == 0, result.stderr
     report = json.loads(invoke("inspect", out, "--json").stdout)
     assert report["has_contract"] is True
@@ -188,7 +257,20 @@ def test_run_returns_a_dataframe(dataset, model_path):
 
     (dataset / "bad.png").write_bytes(b"x")
     df = run(image_root=dataset, model=model_path, device="cpu", align="never")
-    assert list(df.columns) == ["path", "identity", "q", "Q", "mode", "format", "error_kind", "error", "face", "box", "face_score", "eye_distance"]
+    assert list(df.columns) == [
+        "path",
+        "identity",
+        "q",
+        "Q",
+        "mode",
+        "format",
+        "error_kind",
+        "error",
+        "face",
+        "box",
+        "face_score",
+        "eye_distance",
+    ]
     assert len(df) == 5 and (df["error"] != "").sum() == 1 and set(df["error_kind"]) == {"", "not-an-image"}
     assert df.loc[df["path"] == "bad.png", "Q"].isna().all()
     ok = df[df["error"] == ""]

@@ -4,8 +4,18 @@ import onnx
 import pytest
 
 from fqe_onnx.contract import (
-    GEOMETRIES, KEY_CALIBRATION, KEY_PREPROCESS, KEY_SCHEMA, SEED_CONTRACT, Calibration, Contract,
-    Geometry, OutputSpec, Preprocess, contract_from_metadata, with_overrides,
+    GEOMETRIES,
+    KEY_CALIBRATION,
+    KEY_PREPROCESS,
+    KEY_SCHEMA,
+    SEED_CONTRACT,
+    Calibration,
+    Contract,
+    Geometry,
+    OutputSpec,
+    Preprocess,
+    contract_from_metadata,
+    with_overrides,
 )
 from fqe_onnx.errors import ContractError
 from fqe_onnx.modelfile import load_model_proto, proto_contract, save_with_contract
@@ -39,10 +49,13 @@ def test_no_metadata_means_seed_defaults():
 
 def full_contract() -> Contract:
     return Contract(
-        preprocess=Preprocess("RGB", Geometry((128, 120), (112, 100), (5, 7), "area"), (127.0,), (128.0, 127.0, 126.0), "NHWC"),
+        preprocess=Preprocess(
+            "RGB", Geometry((128, 120), (112, 100), (5, 7), "area"), (127.0,), (128.0, 127.0, 126.0), "NHWC"
+        ),
         output=OutputSpec("norm"),
         calibration=Calibration(h=90, a=0.1, s=0.9, x0=23, w=2.6),
-        source="unit test", license="MIT",
+        source="unit test",
+        license="MIT",
     )
 
 
@@ -57,8 +70,16 @@ def test_metadata_round_trip():
 
 
 def test_file_round_trip_read_by_onnxruntime(model_path, tmp_path):
-    c = with_overrides(SEED_CONTRACT, geometry="ofiq", channel_order="RGB", mean=(127.5,), scale=(127.5,),
-                       calibration={"x0": 23, "w": 2.6}, source="s", license="l")
+    c = with_overrides(
+        SEED_CONTRACT,
+        geometry="ofiq",
+        channel_order="RGB",
+        mean=(127.5,),
+        scale=(127.5,),
+        calibration={"x0": 23, "w": 2.6},
+        source="s",
+        license="l",
+    )
     out = save_with_contract(load_model_proto(model_path), c, tmp_path / "with.onnx")
     assert proto_contract(onnx.load(str(out))) == (c, True)
     loaded = EmbeddingModel(out, device="cpu")  # read through session.get_modelmeta()

@@ -31,8 +31,12 @@ def test_the_seed_contract_and_a_bundle_meet_it_and_bad_ones_do_not(default_mode
     seed = {key: json.loads(text) for key, text in SEED_CONTRACT.to_metadata().items()}
     jsonschema.validate(seed, schema)
     jsonschema.validate(_parsed(make_bundle(default_model, pixels="rgb")), schema)
-    for key, bad in (("fqe_onnx.schema_version", 2), ("fqe_onnx.preprocess", {"layout": "CHW"}),
-                     ("fqe_onnx.output", {"kind": "logits"}), ("fqe_onnx.calibration", {"w": 0}),
-                     ("fqe_onnx.preprocess", {"template": [[1, 2]] * 4})):
+    for key, bad in (
+        ("fqe_onnx.schema_version", 2),
+        ("fqe_onnx.preprocess", {"layout": "CHW"}),
+        ("fqe_onnx.output", {"kind": "logits"}),
+        ("fqe_onnx.calibration", {"w": 0}),
+        ("fqe_onnx.preprocess", {"template": [[1, 2]] * 4}),
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**seed, key: bad}, schema)

@@ -44,8 +44,18 @@ class Builder:
     def add(self, path, vector, Q=80, error_kind=""):
         identity = path.split("/")[0] if "/" in path else ""
         q = None if error_kind else 1.0
-        self.records.append(Record(path, identity, q, None if error_kind else Q, "as-is", "png", error_kind,
-                                   "made up" if error_kind else ""))
+        self.records.append(
+            Record(
+                path,
+                identity,
+                q,
+                None if error_kind else Q,
+                "as-is",
+                "png",
+                error_kind,
+                "made up" if error_kind else "",
+            )
+        )
         self.vectors.append(np.full(DIM, np.nan) if vector is None else vector)
 
     def folder(self, name, person, count, start=0):
@@ -69,7 +79,9 @@ def known():
     b.folder("stranger", stranger, 4)
     b.add("p02/90_misfiled.png", b.photo(stranger))  # a stranger's photo in p02's folder
     b.add("p03/90_copy.png", unit(b.vectors[3 * 6] + 0.05 * unit(b.rng.normal(size=DIM))))  # p03/00 again
-    b.add("p05/90_from_p04.png", unit(b.vectors[4 * 6 + 1] + 0.05 * unit(b.rng.normal(size=DIM))))  # p04/01 filed under p05
+    b.add(
+        "p05/90_from_p04.png", unit(b.vectors[4 * 6 + 1] + 0.05 * unit(b.rng.normal(size=DIM)))
+    )  # p04/01 filed under p05
     b.add("p06/90_between.png", unit(1.4 * people["p06"] + people["p07"]))  # p06, very like p07 too
     b.add("loner/00.png", b.person())  # a folder of one
     split = b.person()
@@ -92,8 +104,14 @@ def identity(known, name):
 
 
 def test_every_reason_on_hand_made_embeddings(known):
-    assert (row(known, "p00/90_broken.png").reasons, row(known, "p00/90_broken.png").decision) == (["no-face"], "reject")
-    assert (row(known, "p01/90_blurred.png").reasons, row(known, "p01/90_blurred.png").decision) == (["low-quality"], "reject")
+    assert (row(known, "p00/90_broken.png").reasons, row(known, "p00/90_broken.png").decision) == (
+        ["no-face"],
+        "reject",
+    )
+    assert (row(known, "p01/90_blurred.png").reasons, row(known, "p01/90_blurred.png").decision) == (
+        ["low-quality"],
+        "reject",
+    )
     misfiled = row(known, "p02/90_misfiled.png")
     assert misfiled.reasons == ["not-own-identity", "looks-like:stranger"] and misfiled.decision == "review"
     copy = row(known, "p03/90_copy.png")
@@ -108,23 +126,42 @@ def test_every_reason_on_hand_made_embeddings(known):
     assert between.reasons == ["looks-like:p07"] and between.decision == "review"  # a twin? never a reject
     assert row(known, "loner/00.png").reasons == ["too-few-to-check"] and row(known, "loner/00.png").decision == "keep"
     assert identity(known, "split_a").same_person_as == ["split_b"] and identity(known, "split_b").reasons == [
-        "same-person-as:split_a"]
+        "same-person-as:split_a"
+    ]
     mixed = identity(known, "mixed")
-    assert mixed.reasons == ["mixed"] and sorted(map(sorted, mixed.groups)) == sorted(map(sorted, [
-        [i for i, r in enumerate(known[0].records) if r.path in {f"mixed/{k:02d}.png" for k in ks}] for ks in
-        (range(4), range(4, 8))]))
+    assert mixed.reasons == ["mixed"] and sorted(map(sorted, mixed.groups)) == sorted(
+        map(
+            sorted,
+            [
+                [i for i, r in enumerate(known[0].records) if r.path in {f"mixed/{k:02d}.png" for k in ks}]
+                for ks in (range(4), range(4, 8))
+            ],
+        )
+    )
 
 
 def test_nothing_else_is_flagged(known):
     store, result = known
-    planted = {"p00/90_broken.png", "p01/90_blurred.png", "p02/90_misfiled.png", "p03/90_copy.png", "p04/01.png",
-               "p05/90_from_p04.png", "p06/90_between.png", "loner/00.png"}
+    planted = {
+        "p00/90_broken.png",
+        "p01/90_blurred.png",
+        "p02/90_misfiled.png",
+        "p03/90_copy.png",
+        "p04/01.png",
+        "p05/90_from_p04.png",
+        "p06/90_between.png",
+        "loner/00.png",
+    }
     paths = [r.path for r in store.records]
     flagged = {r.path for r, v in zip(store.records, result.verdicts) if v.reasons} - planted
     # p06/90_between is very like p07: so are some of p07's photos like it, and only those
-    like_between = {r.path for r, v in zip(store.records, result.verdicts)
-                    if r.identity == "p07" and paths[v.nearest_other] == "p06/90_between.png"
-                    and v.nearest_other_similarity >= result.thresholds.search}
+    like_between = {
+        r.path
+        for r, v in zip(store.records, result.verdicts)
+        if r.identity == "p07"
+        and paths[v.nearest_other] == "p06/90_between.png"
+        and v.nearest_other_similarity >= result.thresholds.search
+    }
     assert like_between and flagged == like_between
     assert {tuple(row(known, p).reasons) for p in like_between} == {("looks-like:p06",)}
     assert {v.identity for v in result.identities if v.reasons} == {"split_a", "split_b", "mixed"}
@@ -135,15 +172,20 @@ def test_the_own_similarity_is_leave_one_out(known):
     u = store.unit()
     members = [i for i, r in enumerate(store.records) if r.identity == "p10"]
     rest = u[members[1:]].sum(axis=0)
-    assert result.verdicts[members[0]].own_similarity == pytest.approx(float(u[members[0]] @ rest / np.linalg.norm(rest)),
-                                                                       abs=1e-5)
+    assert result.verdicts[members[0]].own_similarity == pytest.approx(
+        float(u[members[0]] @ rest / np.linalg.norm(rest)), abs=1e-5
+    )
 
 
 def test_the_edc_implied_quality_cut(known):
     store, _ = known
     # give the worst-matching image of each plain folder a low Q: a cut can then lower the FNMR
-    records = [r if r.Q is None else Record(r.path, r.identity, r.q, 20 if r.path.endswith("/05.png") else 90,
-                                            r.mode, r.format) for r in store.records]
+    records = [
+        r
+        if r.Q is None
+        else Record(r.path, r.identity, r.q, 20 if r.path.endswith("/05.png") else 90, r.mode, r.format)
+        for r in store.records
+    ]
     vectors = np.array(store.embeddings)
     rng = np.random.default_rng(3)
     for i, r in enumerate(records):
@@ -205,9 +247,22 @@ def test_integer_labels_give_loose_images_their_own():
 
 @pytest.mark.parametrize("name", ["e.npy", "e.parquet"])
 def test_the_store_round_trips(tmp_path, name):
-    records = [Record("a/1.png", "a", 1.5, 70, "as-is", "png"), Record("a/2.png", "a", None, None, "", "", "no-face", "x"),
-               Record("b/1.png", "b", 2.0, 90, "aligned", "jpeg", face=0, box=(35.7, 17.5, 104.7, 128.0), face_score=0.99,
-                      eye_distance=42.12)]  # an aligned face carries its geometry, which must come back too
+    records = [
+        Record("a/1.png", "a", 1.5, 70, "as-is", "png"),
+        Record("a/2.png", "a", None, None, "", "", "no-face", "x"),
+        Record(
+            "b/1.png",
+            "b",
+            2.0,
+            90,
+            "aligned",
+            "jpeg",
+            face=0,
+            box=(35.7, 17.5, 104.7, 128.0),
+            face_score=0.99,
+            eye_distance=42.12,
+        ),
+    ]  # an aligned face carries its geometry, which must come back too
     vectors = [np.arange(4, dtype=np.float32), None, np.ones(4, np.float32)]
     with StoreWriter(tmp_path / name, 3) as writer:
         for record, vector in zip(records, vectors):
@@ -224,12 +279,16 @@ def projection_model(path, dim=64, seed=0):
     w = np.random.default_rng(seed).normal(size=(192, dim)).astype(np.float32)
     w -= w.mean(axis=0, keepdims=True)
     return custom_graph(
-        path, [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        path,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 112, 112])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", dim])],
-        [helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[14, 14], strides=[14, 14]),
-         helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
-         helper.make_node("MatMul", ["flat", "W"], ["embedding"])],
-        [numpy_helper.from_array(w, "W")])
+        [
+            helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[14, 14], strides=[14, 14]),
+            helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "W"], ["embedding"]),
+        ],
+        [numpy_helper.from_array(w, "W")],
+    )
 
 
 def photo(person, k):
@@ -260,7 +319,17 @@ def read_csv(path):
 def test_curate_end_to_end(folder):
     root, model = folder
     out = root / "out"
-    common = ["-m", str(model), "--align", "never", "--calibration", "x0=1,w=0.5", "--embedding-dim", "64", "--no-progress"]
+    common = [
+        "-m",
+        str(model),
+        "--align",
+        "never",
+        "--calibration",
+        "x0=1,w=0.5",
+        "--embedding-dim",
+        "64",
+        "--no-progress",
+    ]
     result = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(out), *common])
     assert result.exit_code == 0, result.output
     rows = {r["path"]: r for r in read_csv(out / "curation.csv")}
@@ -278,8 +347,18 @@ def test_curate_end_to_end(folder):
     assert summary["decisions"] == {"keep": 121, "reject": 2, "review": 1}
     assert "expected by chance at --search-far 0.001" in result.stderr
     assert (out / "embeddings.npy").exists() and (out / "review.html").exists()
-    again = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(root / "again"), "--embeddings",
-                                      str(out / "embeddings.npy"), "--no-progress"])
+    again = CliRunner().invoke(
+        main,
+        [
+            "curate",
+            str(root / "faces"),
+            "-o",
+            str(root / "again"),
+            "--embeddings",
+            str(out / "embeddings.npy"),
+            "--no-progress",
+        ],
+    )
     assert again.exit_code == 0, again.output
     assert (root / "again" / "curation.csv").read_text() == (out / "curation.csv").read_text()
 
@@ -288,24 +367,51 @@ def test_curate_end_to_end(folder):
 def test_score_embeddings_out_feeds_curate(folder, name, tmp_path):
     root, model = folder
     common = ["-m", str(model), "--align", "never", "--calibration", "x0=1,w=0.5", "--embedding-dim", "64"]
-    scored = CliRunner().invoke(main, ["score", str(root / "faces"), "-o", str(tmp_path / "s.csv"), "--embeddings-out",
-                                       str(tmp_path / name), "--no-progress", *common])
+    scored = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(root / "faces"),
+            "-o",
+            str(tmp_path / "s.csv"),
+            "--embeddings-out",
+            str(tmp_path / name),
+            "--no-progress",
+            *common,
+        ],
+    )
     assert scored.exit_code == 1, scored.output  # the broken file
     store = read_store(tmp_path / name)
     assert [r.path for r in store.records] == [r["path"] for r in read_csv(tmp_path / "s.csv")]
     assert store.embeddings.shape == (124, 64) and int(store.ok.sum()) == 123
-    result = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(tmp_path / "c"), "--embeddings",
-                                       str(tmp_path / name), "--no-page", "--no-progress"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "curate",
+            str(root / "faces"),
+            "-o",
+            str(tmp_path / "c"),
+            "--embeddings",
+            str(tmp_path / name),
+            "--no-page",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert {r["path"] for r in read_csv(tmp_path / "c" / "curation.csv") if r["reasons"]} == {
-        "id07/9_broken.png", "id03/9_copy.png", "id05/9_misfiled.png", "loner/0.png"}
+        "id07/9_broken.png",
+        "id03/9_copy.png",
+        "id05/9_misfiled.png",
+        "loner/0.png",
+    }
 
 
 def test_curate_refuses_a_store_that_is_not_one(tmp_path):
     (tmp_path / "faces").mkdir()
     (tmp_path / "x.npy").write_bytes(b"not numpy")
-    result = CliRunner().invoke(main, ["curate", str(tmp_path / "faces"), "-o", str(tmp_path / "o"), "--embeddings",
-                                       str(tmp_path / "x.npy")])
+    result = CliRunner().invoke(
+        main, ["curate", str(tmp_path / "faces"), "-o", str(tmp_path / "o"), "--embeddings", str(tmp_path / "x.npy")]
+    )
     assert result.exit_code == 2 and "cannot read the embeddings" in result.stderr
 
 
@@ -316,14 +422,37 @@ def test_review_page_renders_in_headless_chromium(folder, tmp_path):
 
     root, model = folder
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(out), "-m", str(model), "--align", "never",
-                                       "--calibration", "x0=1,w=0.5", "--embedding-dim", "64", "--no-progress"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "curate",
+            str(root / "faces"),
+            "-o",
+            str(out),
+            "-m",
+            str(model),
+            "--align",
+            "never",
+            "--calibration",
+            "x0=1,w=0.5",
+            "--embedding-dim",
+            "64",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     html = (out / "review.html").read_text()
     # the marking's data and script are inline: nothing is fetched
     assert html.count("<script") == 2 and "<script src" not in html and "https://" not in html and "http://" not in html
-    for text in ("Findings to review (2)", "misfiled", "duplicate", "truncated", "the rest of id05",
-                 "Rejected without a question (1 image)", "by chance"):
+    for text in (
+        "Findings to review (2)",
+        "misfiled",
+        "duplicate",
+        "truncated",
+        "the rest of id05",
+        "Rejected without a question (1 image)",
+        "by chance",
+    ):
         assert text in html, text
     with chromium_page({"width": 1200, "height": 900}) as (page, log):
         page.goto((out / "review.html").as_uri())
@@ -334,7 +463,9 @@ def test_review_page_renders_in_headless_chromium(folder, tmp_path):
         shot = tmp_path / "shot.png"
         page.screenshot(path=str(shot), full_page=True)
     assert log.unexpected() == []
-    assert cases == 2 and images >= 9 and loaded == images  # the copy and its original; the image, its folder, its nearest other
+    assert (
+        cases == 2 and images >= 9 and loaded == images
+    )  # the copy and its original; the image, its folder, its nearest other
     image = cv2.imread(str(shot))
     assert image.shape[0] > 300 and float(image.std()) > 20
 
@@ -343,14 +474,25 @@ def test_engine_ray_gives_the_same_curation(folder, tmp_path):
     import ray
 
     root, model = folder
-    common = ["-m", str(model), "--align", "never", "--calibration", "x0=1,w=0.5", "--embedding-dim", "64",
-              "--no-progress", "--no-page"]
+    common = [
+        "-m",
+        str(model),
+        "--align",
+        "never",
+        "--calibration",
+        "x0=1,w=0.5",
+        "--embedding-dim",
+        "64",
+        "--no-progress",
+        "--no-page",
+    ]
     local = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(tmp_path / "local"), *common])
     assert local.exit_code == 0, local.output
     started_here = not ray.is_initialized()
     try:
-        on_ray = CliRunner().invoke(main, ["curate", str(root / "faces"), "-o", str(tmp_path / "ray"), "--engine", "ray",
-                                           *common])
+        on_ray = CliRunner().invoke(
+            main, ["curate", str(root / "faces"), "-o", str(tmp_path / "ray"), "--engine", "ray", *common]
+        )
     finally:
         if started_here:
             ray.shutdown()

@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 
 from fqe_onnx.curation import decisions, search
-from fqe_onnx.curation.decisions import (IdentityVerdict, ImageVerdict, _best_own, _look_alike, _union_find_groups,
-                                         decide, quality_cut_from_edc)
+from fqe_onnx.curation.decisions import (
+    IdentityVerdict,
+    ImageVerdict,
+    _best_own,
+    _look_alike,
+    _union_find_groups,
+    decide,
+    quality_cut_from_edc,
+)
 from fqe_onnx.curation.search import Neighbours, exact_cross_search
 from fqe_onnx.curation.thresholds import Thresholds, label_sums, loo_centroid_similarity
 
@@ -30,8 +37,19 @@ def e(k):
 
 
 def thresholds(**changes):
-    values = dict(pair=0.5, group=0.6, search=0.7, search_pairwise_fmr=1e-6, own=0.3, identity=0.9, duplicate=0.9,
-                  search_far=1e-3, own_fmr=1e-2, gallery=10, non_mated=1000)
+    values = dict(
+        pair=0.5,
+        group=0.6,
+        search=0.7,
+        search_pairwise_fmr=1e-6,
+        own=0.3,
+        identity=0.9,
+        duplicate=0.9,
+        search_far=1e-3,
+        own_fmr=1e-2,
+        gallery=10,
+        non_mated=1000,
+    )
     values.update(changes)
     return Thresholds(**values)
 
@@ -44,6 +62,7 @@ def small_blocks(monkeypatch):
 
 # ---------------------------------------------------------------------------------------------
 # the quality cut from the data's own EDC
+
 
 def edc_world():
     """Folder 0: two copies of e0 (Q 90, 80) and e1 (Q 10), which matches neither; an invalid
@@ -221,8 +240,19 @@ class World:
         if neighbours is None:
             neighbours = exact_cross_search(unit_, labels, valid, k=4)
         self.own, self.neighbours = own, neighbours
-        images, folders = decide(self.names, identities, self.kinds, np.array(self.Q, dtype=np.float64), unit_, labels,
-                                 valid, own, neighbours, thresholds(**changes), cut)
+        images, folders = decide(
+            self.names,
+            identities,
+            self.kinds,
+            np.array(self.Q, dtype=np.float64),
+            unit_,
+            labels,
+            valid,
+            own,
+            neighbours,
+            thresholds(**changes),
+            cut,
+        )
         self.images, self.folders = images, {f.identity: f for f in folders}
         self.folder_list = folders
         return self
@@ -302,8 +332,10 @@ def test_not_own_identity_needs_both_statistics_strictly_below():
     own = misfiled_world().run().own.copy()
     assert own[9] == pytest.approx(0.0, abs=1e-6)  # a/9 against the rest of a
     assert "not-own-identity" not in misfiled_world().run(own_values=own, own=float(own[9]))["a/9.png"].reasons
-    assert "not-own-identity" in misfiled_world().run(own_values=own, own=float(np.nextafter(own[9], 1)))[
-        "a/9.png"].reasons
+    assert (
+        "not-own-identity"
+        in misfiled_world().run(own_values=own, own=float(np.nextafter(own[9], 1)))["a/9.png"].reasons
+    )
     # its best match in a is 0.0 exactly (orthogonal photos): a group threshold of 0 is not above it
     assert "not-own-identity" not in misfiled_world().run(own_values=own, group=0.0)["a/9.png"].reasons
     assert "not-own-identity" in misfiled_world().run(own_values=own, group=1e-9)["a/9.png"].reasons
@@ -390,7 +422,10 @@ def test_a_copy_in_a_folder_of_its_own_is_a_question_for_both():
     folders, whose photos are no look-alikes.)"""
     world = copies_world("c1/0.png").run(identity=0.99)
     assert (world["a/0.png"].reasons, world["a/0.png"].decision) == (["duplicate-of:c1/0.png"], "review")
-    assert (world["c1/0.png"].reasons, world["c1/0.png"].decision) == (["duplicate-of:a/0.png", "looks-like:a"], "review")
+    assert (world["c1/0.png"].reasons, world["c1/0.png"].decision) == (
+        ["duplicate-of:a/0.png", "looks-like:a"],
+        "review",
+    )
 
 
 def test_a_copy_in_the_folder_wins_a_tie_with_one_outside():
@@ -501,7 +536,11 @@ def test_identity_verdicts_count_images_and_the_median_q():
     world.folder("g", 2, 2)
     world.run()
     assert [(f.identity, f.images, f.median_Q) for f in world.folder_list] == [
-        ("q", 4, 20.0), ("", 1, 33.0), ("f", 1, None), ("g", 2, 80.0)]
+        ("q", 4, 20.0),
+        ("", 1, 33.0),
+        ("f", 1, None),
+        ("g", 2, 80.0),
+    ]
 
 
 def test_identity_verdict_reasons_and_decision():

@@ -71,8 +71,11 @@ def test_look_alikes_from_both_folders_are_one_finding(world):
     store, result = world
     (alike,) = by_kind(result, "looks-like")
     assert alike.members == ("p06", "p07") and alike.mutual is True
-    linked = [(r.path, v) for r, v in zip(store.records, result.verdicts)
-              if v.reasons and all(x.startswith("looks-like:") for x in v.reasons)]  # looks-like alone
+    linked = [
+        (r.path, v)
+        for r, v in zip(store.records, result.verdicts)
+        if v.reasons and all(x.startswith("looks-like:") for x in v.reasons)
+    ]  # looks-like alone
     assert {p.split("/")[0] for p, _ in linked} == {"p06", "p07"} and len(linked) > 2
     assert all(v.findings == [alike.id] for _, v in linked)
     p06, p07 = alike.sides
@@ -116,10 +119,14 @@ def test_a_mixed_folder_is_one_finding_with_a_side_per_group(world):
     (mixed,) = by_kind(result, "mixed")
     assert mixed.members == ("mixed",) and folder(world, "mixed").findings == [mixed.id]
     assert [{store.records[r].path for r in s.rows} for s in mixed.sides] == [
-        {f"mixed/{k:02d}.png" for k in range(4)}, {f"mixed/{k:02d}.png" for k in range(4, 8)}]
+        {f"mixed/{k:02d}.png" for k in range(4)},
+        {f"mixed/{k:02d}.png" for k in range(4, 8)},
+    ]
     u = store.unit()
-    rows = [[i for i, r in enumerate(store.records) if r.path in {f"mixed/{k:02d}.png" for k in ks}]
-            for ks in (range(4), range(4, 8))]
+    rows = [
+        [i for i, r in enumerate(store.records) if r.path in {f"mixed/{k:02d}.png" for k in ks}]
+        for ks in (range(4), range(4, 8))
+    ]
     assert mixed.similarity == pytest.approx(float((u[rows[0]] @ u[rows[1]].T).max()), abs=1e-6)
     assert mixed.similarity < result.thresholds.group and mixed.mutual is None
 
@@ -158,8 +165,10 @@ def test_a_single_image_side_is_shown_and_a_large_one_by_its_nearest_and_typical
 def test_ids_are_stable_and_a_rerun_gives_the_same_findings(world):
     assert finding_id("duplicate", ("b.png", "a.png")) == finding_id("duplicate", ("a.png", "b.png"))
     assert finding_id("duplicate", ("a.png", "b.png")) != finding_id("looks-like", ("a.png", "b.png"))
-    assert re.fullmatch(r"(sp|du|mf|ll|mx)-[0-9a-f]{10}", finding_id("mixed", ("x",))) and finding_id(
-        "mixed", ("x",)) == "mx-" + __import__("hashlib").sha1(b"mixed\nx").hexdigest()[:10]
+    assert (
+        re.fullmatch(r"(sp|du|mf|ll|mx)-[0-9a-f]{10}", finding_id("mixed", ("x",)))
+        and finding_id("mixed", ("x",)) == "mx-" + __import__("hashlib").sha1(b"mixed\nx").hexdigest()[:10]
+    )
     store, result = world
     again = curate(store, Settings())
     assert [(f.id, f.rank, f.members) for f in again.findings] == [(f.id, f.rank, f.members) for f in result.findings]
@@ -182,9 +191,12 @@ def test_strength_is_the_share_of_the_room_past_the_threshold_halved_when_one_si
 
 
 def test_rank_puts_the_strongest_first_and_ties_by_id():
-    found = [finding(similarity=0.95, fid="a"), finding(similarity=0.99, fid="b"), finding(similarity=0.99, fid="c",
-                                                                                               mutual=False),
-             finding(similarity=0.99, fid="0")]
+    found = [
+        finding(similarity=0.95, fid="a"),
+        finding(similarity=0.99, fid="b"),
+        finding(similarity=0.99, fid="c", mutual=False),
+        finding(similarity=0.99, fid="0"),
+    ]
     ordered = rank(found)
     assert [f.id for f in ordered] == ["0", "b", "c", "a"] and [f.rank for f in ordered] == [1, 2, 3, 4]
 
@@ -192,7 +204,8 @@ def test_rank_puts_the_strongest_first_and_ties_by_id():
 def test_the_world_is_ranked_by_strength(world):
     strengths = [f.strength for f in world[1].findings]
     assert strengths == sorted(strengths, reverse=True) and [f.rank for f in world[1].findings] == list(
-        range(1, len(strengths) + 1))
+        range(1, len(strengths) + 1)
+    )
 
 
 def test_plural():
@@ -204,9 +217,11 @@ def test_plural():
 
 
 def test_the_decisions_file_round_trips(tmp_path):
-    marks = [Mark("du-0123456789", "duplicate", "a/1.png;b/2.png", "confirmed"),
-             Mark("sp-abcdefabcd", "same-person", 'odd, "name";other', "rejected"),
-             Mark("mf-9999999999", "misfiled", "c/3.png", "unsure")]
+    marks = [
+        Mark("du-0123456789", "duplicate", "a/1.png;b/2.png", "confirmed"),
+        Mark("sp-abcdefabcd", "same-person", 'odd, "name";other', "rejected"),
+        Mark("mf-9999999999", "misfiled", "c/3.png", "unsure"),
+    ]
     path = tmp_path / "decisions.csv"
     path.write_text(marks_csv(marks), encoding="utf-8")
     assert read_marks(path) == {m.finding: m for m in marks}
@@ -215,12 +230,15 @@ def test_the_decisions_file_round_trips(tmp_path):
     assert read_marks(path) == {"du-0123456789": Mark("du-0123456789", "duplicate", "", "rejected")}  # the later row
 
 
-@pytest.mark.parametrize("text, message", [
-    ("id,decision\nx,confirmed\n", "is not a decisions file: its header must have finding,kind,members,mark"),
-    ("finding,mark\nx,maybe\n", "line 2: mark 'maybe' for x: expected one of confirmed, rejected, unsure"),
-    ("finding,mark\n,confirmed\n", "line 2: no finding id"),
-    ("", "is not a decisions file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("id,decision\nx,confirmed\n", "is not a decisions file: its header must have finding,kind,members,mark"),
+        ("finding,mark\nx,maybe\n", "line 2: mark 'maybe' for x: expected one of confirmed, rejected, unsure"),
+        ("finding,mark\n,confirmed\n", "line 2: no finding id"),
+        ("", "is not a decisions file"),
+    ],
+)
 def test_a_bad_decisions_file_is_refused(tmp_path, text, message):
     path = tmp_path / "d.csv"
     path.write_text(text, encoding="utf-8")
@@ -252,8 +270,9 @@ def test_a_copy_that_still_matches_its_folder_is_one_duplicate_finding():
     assert world["b/9.png"].reasons == ["duplicate-of:a/0.png", "looks-like:a"]
     identities, labels, vectors, valid = world.arrays()
     sums, counts = label_sums(vectors, labels, valid)
-    found = collect(world.names, identities, vectors, labels, valid, world.images, world.folder_list, thresholds(),
-                    sums, counts)
+    found = collect(
+        world.names, identities, vectors, labels, valid, world.images, world.folder_list, thresholds(), sums, counts
+    )
     (copy,) = found
     assert copy.kind == "duplicate" and copy.members == ("a/0.png", "b/9.png")
     assert world["b/9.png"].findings == [copy.id, copy.id] and world["a/0.png"].findings == [copy.id]

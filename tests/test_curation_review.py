@@ -51,15 +51,28 @@ def review(tmp_path_factory):
 
 def rerun(review, out, *extra):
     root, faces, first, _, _ = review
-    return CliRunner().invoke(main, ["curate", str(faces), "-o", str(out), "--embeddings",
-                                     str(first / "embeddings.npy"), "--no-progress", *extra])
+    return CliRunner().invoke(
+        main,
+        ["curate", str(faces), "-o", str(out), "--embeddings", str(first / "embeddings.npy"), "--no-progress", *extra],
+    )
 
 
 def test_findings_csv_and_the_reasons_that_point_to_it(review):
     _, _, out, findings, result = review
     rows = read_csv(out / "findings.csv")
-    assert list(rows[0]) == ["finding", "rank", "kind", "members", "similarity", "threshold", "margin", "mutual",
-                             "strength", "mark", "detail"]
+    assert list(rows[0]) == [
+        "finding",
+        "rank",
+        "kind",
+        "members",
+        "similarity",
+        "threshold",
+        "margin",
+        "mutual",
+        "strength",
+        "mark",
+        "detail",
+    ]
     assert sorted(findings) == ["duplicate", "misfiled", "mixed", "same-person"] and len(rows) == 4
     assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
     assert [float(r["strength"]) for r in rows] == sorted((float(r["strength"]) for r in rows), reverse=True)
@@ -68,14 +81,18 @@ def test_findings_csv_and_the_reasons_that_point_to_it(review):
     assert (misfiled["members"], mixed["members"]) == ("id05/9_misfiled.png", "mixed")
     for r in rows:
         margin = float(r["similarity"]) - float(r["threshold"])
-        assert float(r["margin"]) == pytest.approx(margin if r["kind"] in ("same-person", "duplicate") else -margin,
-                                                   abs=2e-4)
+        assert float(r["margin"]) == pytest.approx(
+            margin if r["kind"] in ("same-person", "duplicate") else -margin, abs=2e-4
+        )
         assert float(r["margin"]) > 0 and re.fullmatch(r"[a-z]{2}-[0-9a-f]{10}", r["finding"]) and r["mark"] == ""
-    assert same["detail"] == ("the means of id03 (6 images) and id03_alias (1 image) are "
-                              f"{float(same['similarity']):.3f} alike")
+    assert same["detail"] == (
+        f"the means of id03 (6 images) and id03_alias (1 image) are {float(same['similarity']):.3f} alike"
+    )
     images = {r["path"]: r for r in read_csv(out / "curation.csv")}
     assert (images["id03/9_copy.png"]["reasons"], images["id03/9_copy.png"]["findings"]) == (
-        "duplicate-of:id03/0.png", copy["finding"])
+        "duplicate-of:id03/0.png",
+        copy["finding"],
+    )
     # its not-own-identity and its looks-like: one question
     assert images["id05/9_misfiled.png"]["findings"] == ";".join([misfiled["finding"]] * 2)
     assert images["id07/9_broken.png"]["findings"] == "" and images["id00/0.png"]["findings"] == ""
@@ -84,8 +101,12 @@ def test_findings_csv_and_the_reasons_that_point_to_it(review):
     assert folders["mixed"]["findings"] == mixed["finding"]
     assert "findings: 4 (same-person 1, duplicate 1, misfiled 1, mixed 1)" in result.stderr
     assert json.loads((out / "summary.json").read_text())["findings"] == {
-        "total": 4, "by_kind": {"duplicate": 1, "same-person": 1, "mixed": 1, "misfiled": 1}, "marked": {},
-        "open": 4, "marks_not_found": 0}
+        "total": 4,
+        "by_kind": {"duplicate": 1, "same-person": 1, "mixed": 1, "misfiled": 1},
+        "marked": {},
+        "open": 4,
+        "marks_not_found": 0,
+    }
 
 
 def test_the_page_shows_every_side_a_single_image_one_included(review):
@@ -97,8 +118,14 @@ def test_the_page_shows_every_side_a_single_image_one_included(review):
     assert ">none<" not in html and not re.search(r"(?<![\d.])1 (images|groups|findings|marks)\b", html)
     assert html.count('<section class="finding"') == 4 and "Findings to review (4)" in html
     assert html.count("<li><b>") == 6  # one sentence per threshold and the quality cut
-    for name in ("Search threshold", "Folder threshold", "Own-identity threshold", "Duplicate threshold",
-                 "Group threshold", "Quality cut"):
+    for name in (
+        "Search threshold",
+        "Folder threshold",
+        "Own-identity threshold",
+        "Duplicate threshold",
+        "Group threshold",
+        "Quality cut",
+    ):
         assert f"<b>{name}" in html, name
 
 
@@ -106,15 +133,20 @@ def test_a_rerun_with_decisions_keeps_the_marks_and_hides_settled_findings(revie
     _, _, out, findings, _ = review
     same, copy, misfiled, mixed = (findings[k]["finding"] for k in ("same-person", "duplicate", "misfiled", "mixed"))
     decisions = tmp_path / "decisions.csv"
-    decisions.write_text("finding,kind,members,mark\n"
-                         f"{copy},duplicate,,confirmed\n{mixed},mixed,,rejected\n{misfiled},misfiled,,unsure\n"
-                         "sp-0000000000,same-person,gone;away,confirmed\n", encoding="utf-8")
+    decisions.write_text(
+        "finding,kind,members,mark\n"
+        f"{copy},duplicate,,confirmed\n{mixed},mixed,,rejected\n{misfiled},misfiled,,unsure\n"
+        "sp-0000000000,same-person,gone;away,confirmed\n",
+        encoding="utf-8",
+    )
     result = rerun(review, tmp_path / "again", "--decisions", str(decisions))
     assert result.exit_code == 0, result.output
     marks = {r["finding"]: r["mark"] for r in read_csv(tmp_path / "again" / "findings.csv")}
     assert marks == {same: "", copy: "confirmed", mixed: "rejected", misfiled: "unsure"}
-    assert ("findings: 4 (same-person 1, duplicate 1, misfiled 1, mixed 1); marks read back: 1 confirmed, "
-            "1 rejected, 1 unsure (1 mark for findings not in this run); 2 still to review") in result.stderr
+    assert (
+        "findings: 4 (same-person 1, duplicate 1, misfiled 1, mixed 1); marks read back: 1 confirmed, "
+        "1 rejected, 1 unsure (1 mark for findings not in this run); 2 still to review"
+    ) in result.stderr
     html = (tmp_path / "again" / "review.html").read_text()
     shown = re.findall(r'<section class="finding" id="([^"]+)"', html)
     assert shown == [f for f in (same, misfiled) if f in shown] and sorted(shown) == sorted([same, misfiled])
@@ -122,8 +154,12 @@ def test_a_rerun_with_decisions_keeps_the_marks_and_hides_settled_findings(revie
     assert f'value="unsure" data-finding="{misfiled}" checked' in html
     data = json.loads(re.search(r'id="marks-data">(.*?)</script>', html).group(1))
     assert [f["finding"] for f in data["findings"]] == shown
-    assert {m["finding"]: m["mark"] for m in data["carried"]} == {copy: "confirmed", mixed: "rejected",
-                                                                 misfiled: "unsure", "sp-0000000000": "confirmed"}
+    assert {m["finding"]: m["mark"] for m in data["carried"]} == {
+        copy: "confirmed",
+        mixed: "rejected",
+        misfiled: "unsure",
+        "sp-0000000000": "confirmed",
+    }
 
 
 def test_a_bad_decisions_file_stops_curate_before_any_work(review, tmp_path):
@@ -147,8 +183,10 @@ def test_the_page_marks_findings_and_downloads_them_and_a_rerun_reads_them_back(
         page.wait_for_load_state("load")
         images = page.evaluate("document.images.length")
         loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
-        empty_sides = page.evaluate("Array.from(document.querySelectorAll('.finding .side'))"
-                                    ".filter(s => s.querySelectorAll('figure').length === 0).length")
+        empty_sides = page.evaluate(
+            "Array.from(document.querySelectorAll('.finding .side'))"
+            ".filter(s => s.querySelectorAll('figure').length === 0).length"
+        )
         assert page.inner_text("#marked-count") == "0 of 4 findings marked"
         page.check(f'input[data-finding="{same}"][value="confirmed"]')
         page.check(f'input[data-finding="{copy}"][value="rejected"]')
@@ -186,4 +224,7 @@ def test_the_page_marks_findings_and_downloads_them_and_a_rerun_reads_them_back(
         info.value.save_as(str(tmp_path / "all.csv"))
     assert log.unexpected(allowed=("file:", "data:", "blob:")) == []
     assert {k: m.mark for k, m in read_marks(tmp_path / "all.csv").items()} == {
-        same: "confirmed", copy: "rejected", misfiled: "unsure"}
+        same: "confirmed",
+        copy: "rejected",
+        misfiled: "unsure",
+    }

@@ -7,8 +7,18 @@ import numpy as np
 import pytest
 
 from fqe_onnx.curation import search
-from fqe_onnx.curation.search import (ann_recall, block_similarities, cross_search, exact_cross_search, faiss_cross_search,
-                                      faiss_index, groups, same_person_pairs, unit_rows, Neighbours)
+from fqe_onnx.curation.search import (
+    ann_recall,
+    block_similarities,
+    cross_search,
+    exact_cross_search,
+    faiss_cross_search,
+    faiss_index,
+    groups,
+    same_person_pairs,
+    unit_rows,
+    Neighbours,
+)
 from fqe_onnx.errors import FqeError
 
 # One OpenMP thread: the answers do not depend on it, and faiss's thread pool does not survive the
@@ -33,9 +43,18 @@ def brute_force(vectors, labels, valid, k, queries=None):
     rows = range(len(vectors)) if queries is None else queries
     index, similarity = [], []
     for q in rows:
-        found = [] if not valid[q] else sorted(
-            ((float(vectors[q].astype(np.float64) @ vectors[g].astype(np.float64)), g)
-             for g in range(len(vectors)) if valid[g] and labels[g] != labels[q]), reverse=True)[:k]
+        found = (
+            []
+            if not valid[q]
+            else sorted(
+                (
+                    (float(vectors[q].astype(np.float64) @ vectors[g].astype(np.float64)), g)
+                    for g in range(len(vectors))
+                    if valid[g] and labels[g] != labels[q]
+                ),
+                reverse=True,
+            )[:k]
+        )
         found += [(-np.inf, -1)] * (k - len(found))
         similarity.append([s for s, _ in found])
         index.append([g for _, g in found])
@@ -197,10 +216,13 @@ def test_cross_search_dispatches_by_engine():
 def test_ann_recall_counts_first_hits_and_ties():
     """Share of the queries with an exact answer whose first approximate answer is the same image
     or within 1e-6 of its similarity; queries without an exact answer are left out."""
-    exact = Neighbours(np.array([[1], [2], [3], [-1], [5], [0]]),
-                       np.array([[0.9], [0.8], [0.7], [-np.inf], [0.5], [0.4]], np.float32))
-    approximate = Neighbours(np.array([[1], [7], [8], [4], [6], [0]]),
-                             np.array([[0.9], [0.8 + 5e-7], [0.6], [0.3], [0.5 - 2e-6], [0.4]], np.float32))
+    exact = Neighbours(
+        np.array([[1], [2], [3], [-1], [5], [0]]), np.array([[0.9], [0.8], [0.7], [-np.inf], [0.5], [0.4]], np.float32)
+    )
+    approximate = Neighbours(
+        np.array([[1], [7], [8], [4], [6], [0]]),
+        np.array([[0.9], [0.8 + 5e-7], [0.6], [0.3], [0.5 - 2e-6], [0.4]], np.float32),
+    )
     assert ann_recall(exact, approximate) == 0.6  # 0 and 5 the same image, 1 a tie; 2 and 4 missed; 3 not counted
     none = Neighbours(np.full((2, 1), -1), np.full((2, 1), -np.inf, np.float32))
     assert np.isnan(ann_recall(none, none))
@@ -211,7 +233,9 @@ def test_groups_are_row_indices_per_label_in_label_order():
     assert [p.tolist() for p in parts] == [[1, 4], [3], [0, 2], [5]]
     assert [p.tolist() for p in groups([3, 3, 3])] == [[0, 1, 2]]
     many = np.random.default_rng(16).integers(0, 3, size=500)
-    assert [p.tolist() for p in groups(many)] == [np.flatnonzero(many == k).tolist() for k in range(3)]  # rows ascending
+    assert [p.tolist() for p in groups(many)] == [
+        np.flatnonzero(many == k).tolist() for k in range(3)
+    ]  # rows ascending
 
 
 def test_block_similarities_cover_every_row_once():
@@ -228,8 +252,12 @@ def test_block_similarities_cover_every_row_once():
 def test_unit_rows_leave_zero_rows_zero():
     rows = unit_rows(np.array([[3.0, 4.0], [0.0, 0.0], [0.0, -2.0], [0.3, 0.4]]))
     assert rows.dtype == np.float32
-    assert rows.tolist() == [[pytest.approx(0.6), pytest.approx(0.8)], [0.0, 0.0], [0.0, -1.0],
-                             [pytest.approx(0.6), pytest.approx(0.8)]]
+    assert rows.tolist() == [
+        [pytest.approx(0.6), pytest.approx(0.8)],
+        [0.0, 0.0],
+        [0.0, -1.0],
+        [pytest.approx(0.6), pytest.approx(0.8)],
+    ]
 
 
 def test_same_person_pairs_compare_folder_means():
@@ -274,7 +302,9 @@ def test_k_of_one_and_k_beyond_the_gallery():
     rest is -1 / -inf, never a placeholder)."""
     vectors, labels, valid = random_set(n=40, seed=13)
     for block in (1, 4, 100):
-        assert_same(exact_cross_search(vectors, labels, valid, k=1, block=block), *brute_force(vectors, labels, valid, 1))
+        assert_same(
+            exact_cross_search(vectors, labels, valid, k=1, block=block), *brute_force(vectors, labels, valid, 1)
+        )
     few = np.zeros(40, bool)
     few[[0, 5, 9, 30]] = True
     for block in (3, 100):

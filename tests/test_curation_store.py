@@ -12,8 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fqe_onnx.curation.store import (EmbeddingStore, StoreWriter, index_path, is_parquet, read_store, scored_records,
-                                     write_parquet)
+from fqe_onnx.curation.store import (
+    EmbeddingStore,
+    StoreWriter,
+    index_path,
+    is_parquet,
+    read_store,
+    scored_records,
+    write_parquet,
+)
 from fqe_onnx.errors import FqeError
 from fqe_onnx.output import RecordWriter
 from fqe_onnx.records import COLUMNS, Record
@@ -28,8 +35,18 @@ def failed(path="a/2.png", kind="no-face"):
     return Record(path, "a", None, None, "", "", kind, "no face found")
 
 
-ALIGNED = Record("b/1.png", "b", 2.0, 90, "aligned", "jpeg", face=1, box=(35.7, 17.5, 104.7, 128.0), face_score=0.99,
-                 eye_distance=42.12)
+ALIGNED = Record(
+    "b/1.png",
+    "b",
+    2.0,
+    90,
+    "aligned",
+    "jpeg",
+    face=1,
+    box=(35.7, 17.5, 104.7, 128.0),
+    face_score=0.99,
+    eye_distance=42.12,
+)
 
 
 def write(path, records, vectors, count=None):
@@ -40,16 +57,23 @@ def write(path, records, vectors, count=None):
 
 
 def same_embeddings(got, expected):
-    return got.shape == expected.shape and np.array_equal(np.isnan(got), np.isnan(expected)) and np.array_equal(
-        got[~np.isnan(got)], expected[~np.isnan(expected)])
+    return (
+        got.shape == expected.shape
+        and np.array_equal(np.isnan(got), np.isnan(expected))
+        and np.array_equal(got[~np.isnan(got)], expected[~np.isnan(expected)])
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # the store itself
 
+
 def test_a_store_needs_one_embedding_row_per_record():
-    with pytest.raises(FqeError, match=r"^an embedding store needs one embedding row per record: 2 records, "
-                                       r"embeddings of shape \(2,\)$"):
+    with pytest.raises(
+        FqeError,
+        match=r"^an embedding store needs one embedding row per record: 2 records, "
+        r"embeddings of shape \(2,\)$",
+    ):
         EmbeddingStore([ok_record(), failed()], np.zeros(2, np.float32))
     with pytest.raises(FqeError, match=r"2 records, embeddings of shape \(3, 4\)$"):
         EmbeddingStore([ok_record(), failed()], np.zeros((3, 4), np.float32))
@@ -85,6 +109,7 @@ def test_index_path_and_is_parquet():
 # ---------------------------------------------------------------------------------------------
 # the npy layout
 
+
 def test_npy_store_round_trips_and_its_index_is_the_score_csv(tmp_path):
     """The npy holds float32 rows (NaN for a failure, an embedding of any shape flattened); the
     index CSV is what score writes for the same records; read back, both come back equal."""
@@ -108,8 +133,11 @@ def test_npy_store_round_trips_and_its_index_is_the_score_csv(tmp_path):
 
 def test_rows_before_the_first_embedding_are_nan(tmp_path):
     """The width is known at the first embedding: the failures before it are NaN rows too."""
-    write(tmp_path / "e.npy", [failed("a/1.png"), failed("a/2.png"), ok_record("a/3.png"), failed("a/4.png")],
-          [None, None, np.array([1.0, 2.0]), None])
+    write(
+        tmp_path / "e.npy",
+        [failed("a/1.png"), failed("a/2.png"), ok_record("a/3.png"), failed("a/4.png")],
+        [None, None, np.array([1.0, 2.0]), None],
+    )
     assert same_embeddings(np.load(tmp_path / "e.npy"), np.array([[np.nan] * 2] * 2 + [[1, 2]] + [[np.nan] * 2]))
 
 
@@ -154,8 +182,10 @@ def test_a_store_that_cannot_be_written(tmp_path):
 
 
 def test_tee_stores_each_item_and_yields_its_record(tmp_path):
-    items = [SimpleNamespace(record=ok_record("a/1.png"), embedding=np.array([1.0, 0.0])),
-             SimpleNamespace(record=failed("a/2.png"), embedding=None)]
+    items = [
+        SimpleNamespace(record=ok_record("a/1.png"), embedding=np.array([1.0, 0.0])),
+        SimpleNamespace(record=failed("a/2.png"), embedding=None),
+    ]
     with StoreWriter(tmp_path / "e.npy", 2) as writer:
         assert writer.__enter__() is writer
         assert list(writer.tee(iter(items))) == [item.record for item in items]
@@ -174,8 +204,10 @@ class FakeScorer:
 
     def embed_sources(self, sources):
         self.asked.append(("embed", sources))
-        return iter(SimpleNamespace(record=r, embedding=None if not r.ok else np.full(2, k, np.float32))
-                    for k, r in enumerate(self.records))
+        return iter(
+            SimpleNamespace(record=r, embedding=None if not r.ok else np.full(2, k, np.float32))
+            for k, r in enumerate(self.records)
+        )
 
 
 def test_scored_records_without_a_store_just_score(tmp_path):
@@ -198,6 +230,7 @@ def test_scored_records_with_a_store_write_it(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # the Parquet layout
 
+
 def test_parquet_store_round_trips_in_path_order(tmp_path):
     """Written in any order, read back in path order with each embedding beside its record; the
     geometry of an aligned face comes back typed; the embedding column is a list of float32."""
@@ -217,8 +250,11 @@ def test_parquet_store_round_trips_in_path_order(tmp_path):
 def test_a_parquet_folder_is_read_as_one_store(tmp_path):
     """curate --engine ray's part files: every part, in path order across parts."""
     (tmp_path / "parts").mkdir()
-    write_parquet(tmp_path / "parts" / "1.parquet", [ok_record("c/1.png"), ok_record("a/1.png")],
-                  [np.array([3.0, 3.0]), np.array([1.0, 1.0])])
+    write_parquet(
+        tmp_path / "parts" / "1.parquet",
+        [ok_record("c/1.png"), ok_record("a/1.png")],
+        [np.array([3.0, 3.0]), np.array([1.0, 1.0])],
+    )
     write_parquet(tmp_path / "parts" / "0.parquet", [ok_record("b/1.png")], [np.array([2.0, 2.0])])
     store = read_store(tmp_path / "parts")
     assert [r.path for r in store.records] == ["a/1.png", "b/1.png", "c/1.png"]
@@ -233,13 +269,17 @@ def test_a_parquet_store_of_failures_only_has_zero_width(tmp_path):
 
 def test_a_parquet_file_without_embeddings_is_refused(tmp_path):
     pq.write_table(records_table([ok_record()]), str(tmp_path / "scores.parquet"))
-    with pytest.raises(FqeError, match=r"^.*scores\.parquet has no 'embedding' column: write it with score "
-                                       r"--embeddings-out FILE\.parquet$"):
+    with pytest.raises(
+        FqeError,
+        match=r"^.*scores\.parquet has no 'embedding' column: write it with score "
+        r"--embeddings-out FILE\.parquet$",
+    ):
         read_store(tmp_path / "scores.parquet")
 
 
 # ---------------------------------------------------------------------------------------------
 # reading an npy store's index
+
 
 def write_index(path, header, rows):
     with open(index_path(path), "w", newline="", encoding="utf-8") as handle:
@@ -252,13 +292,19 @@ def test_index_cells_are_read_by_their_field_type(tmp_path):
     """Empty cells are None for numbers and '' for text; a short row's missing cells too; a box is
     four numbers; columns the index lacks take the record's defaults; numbers are typed."""
     np.save(tmp_path / "e.npy", np.zeros((3, 2), np.float32))
-    write_index(tmp_path / "e.npy", COLUMNS, [
-        ["a/1.png", "a", "1.5", "70", "aligned", "png", "", "", "0", "1 2 3 4.5", "0.75", "40"],
-        ["a/2.png", "a", "", "", "", "", "no-face", "x", "", "", "", ""],
-        ["a/3.png", "a", "2"]])
+    write_index(
+        tmp_path / "e.npy",
+        COLUMNS,
+        [
+            ["a/1.png", "a", "1.5", "70", "aligned", "png", "", "", "0", "1 2 3 4.5", "0.75", "40"],
+            ["a/2.png", "a", "", "", "", "", "no-face", "x", "", "", "", ""],
+            ["a/3.png", "a", "2"],
+        ],
+    )
     records = read_store(tmp_path / "e.npy").records
-    assert records[0] == Record("a/1.png", "a", 1.5, 70, "aligned", "png", face=0, box=(1.0, 2.0, 3.0, 4.5),
-                                face_score=0.75, eye_distance=40.0)
+    assert records[0] == Record(
+        "a/1.png", "a", 1.5, 70, "aligned", "png", face=0, box=(1.0, 2.0, 3.0, 4.5), face_score=0.75, eye_distance=40.0
+    )
     assert type(records[0].Q) is int and type(records[0].q) is float and type(records[0].face) is int
     assert records[1] == Record("a/2.png", "a", None, None, "", "", "no-face", "x")
     assert records[2] == Record("a/3.png", "a", 2.0, None)
@@ -277,9 +323,12 @@ def test_an_empty_index_is_an_empty_store(tmp_path):
 def test_an_index_without_the_record_columns_is_refused(tmp_path):
     np.save(tmp_path / "e.npy", np.zeros((1, 2), np.float32))
     write_index(tmp_path / "e.npy", ["path", "identity", "q"], [["a.png", "", "1"]])
-    with pytest.raises(FqeError, match=r"^.*e\.index\.csv is not an index of records: its header must have "
-                                       r"path,identity,q,Q,mode,format,error_kind,error,face,box,face_score,"
-                                       r"eye_distance$"):
+    with pytest.raises(
+        FqeError,
+        match=r"^.*e\.index\.csv is not an index of records: its header must have "
+        r"path,identity,q,Q,mode,format,error_kind,error,face,box,face_score,"
+        r"eye_distance$",
+    ):
         read_store(tmp_path / "e.npy")
 
 

@@ -9,9 +9,18 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from fqe_onnx.curation.thresholds import (PAIR_FMR, GROUP_FMR, Thresholds, fix_thresholds, label_sums,
-                                          loo_centroid_similarity, pair_similarities, pairwise_fmr_for_search,
-                                          sample_non_mated, tail_threshold)
+from fqe_onnx.curation.thresholds import (
+    PAIR_FMR,
+    GROUP_FMR,
+    Thresholds,
+    fix_thresholds,
+    label_sums,
+    loo_centroid_similarity,
+    pair_similarities,
+    pairwise_fmr_for_search,
+    sample_non_mated,
+    tail_threshold,
+)
 from fqe_onnx.errors import FqeError
 from fqe_onnx.evaluation.pairs import non_mated_pairs
 
@@ -41,8 +50,12 @@ def test_sample_non_mated_needs_two_embedded_identities():
 
 
 def cross_pairs_of(labels, valid):
-    return {(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels))
-            if valid[i] and valid[j] and labels[i] != labels[j]}
+    return {
+        (i, j)
+        for i in range(len(labels))
+        for j in range(i + 1, len(labels))
+        if valid[i] and valid[j] and labels[i] != labels[j]
+    }
 
 
 def test_a_small_set_gives_every_cross_pair_once():
@@ -110,8 +123,11 @@ def test_a_large_set_reaches_every_image_of_every_identity():
 
 
 def test_tail_threshold_needs_200_comparisons():
-    with pytest.raises(FqeError, match=r"^199 non-mated comparisons are too few to fix a threshold: at least 200 are "
-                                       r"needed \(more images, or more identities\)$"):
+    with pytest.raises(
+        FqeError,
+        match=r"^199 non-mated comparisons are too few to fix a threshold: at least 200 are "
+        r"needed \(more images, or more identities\)$",
+    ):
         tail_threshold(np.zeros(199), 0.1)
     with pytest.raises(FqeError, match="^0 non-mated comparisons are too few"):
         tail_threshold(np.zeros(0), 0.1)
@@ -199,8 +215,9 @@ LOO_VALID = np.array([True, True, True, True, True, False, True, True, True])
 
 def loo(rows, against, chunk=65536):
     sums, counts = label_sums(LOO_VECTORS, LOO_LABELS, LOO_VALID)
-    return loo_centroid_similarity(LOO_VECTORS, LOO_LABELS, LOO_VALID, np.array(rows), np.array(against), sums, counts,
-                                   chunk=chunk)
+    return loo_centroid_similarity(
+        LOO_VECTORS, LOO_LABELS, LOO_VALID, np.array(rows), np.array(against), sums, counts, chunk=chunk
+    )
 
 
 def test_leave_one_out_similarity_to_the_own_identity():
@@ -208,8 +225,17 @@ def test_leave_one_out_similarity_to_the_own_identity():
     cos 67.5 deg; NaN for an image alone, an invalid one, one whose only other image is invalid,
     and one whose rest sums to zero (e1 and -e1)."""
     rows = list(range(9))
-    expected = [math.cos(math.radians(67.5)), math.cos(math.radians(67.5)), 1.0, math.nan, math.nan, math.nan, math.nan,
-                -math.sqrt(0.5), -math.sqrt(0.5)]
+    expected = [
+        math.cos(math.radians(67.5)),
+        math.cos(math.radians(67.5)),
+        1.0,
+        math.nan,
+        math.nan,
+        math.nan,
+        math.nan,
+        -math.sqrt(0.5),
+        -math.sqrt(0.5),
+    ]
     for chunk in (1, 2, 4, 65536):
         got = loo(rows, rows, chunk)
         assert np.array_equal(np.isnan(got), np.isnan(expected))
@@ -239,11 +265,32 @@ def test_leave_one_out_similarity_against_another_identity():
 
 
 def test_thresholds_as_dict_has_every_field():
-    t = Thresholds(pair=0.1, group=0.2, search=0.3, search_pairwise_fmr=1e-7, own=0.4, identity=0.5, duplicate=0.9,
-                   search_far=1e-3, own_fmr=1e-2, gallery=99, non_mated=1234)
-    assert t.as_dict() == {"pair": 0.1, "group": 0.2, "search": 0.3, "search_pairwise_fmr": 1e-7, "own": 0.4,
-                           "identity": 0.5, "duplicate": 0.9, "search_far": 1e-3, "own_fmr": 1e-2, "gallery": 99,
-                           "non_mated": 1234}
+    t = Thresholds(
+        pair=0.1,
+        group=0.2,
+        search=0.3,
+        search_pairwise_fmr=1e-7,
+        own=0.4,
+        identity=0.5,
+        duplicate=0.9,
+        search_far=1e-3,
+        own_fmr=1e-2,
+        gallery=99,
+        non_mated=1234,
+    )
+    assert t.as_dict() == {
+        "pair": 0.1,
+        "group": 0.2,
+        "search": 0.3,
+        "search_pairwise_fmr": 1e-7,
+        "own": 0.4,
+        "identity": 0.5,
+        "duplicate": 0.9,
+        "search_far": 1e-3,
+        "own_fmr": 1e-2,
+        "gallery": 99,
+        "non_mated": 1234,
+    }
 
 
 def made_up(folders=24, size=5, dim=32, seed=0, split=True, extras=False):
@@ -297,17 +344,33 @@ def reference(vectors, labels, valid, own, far, own_fmr, duplicate, count, seed)
         identity = math.inf
     same = {(x, y) for x in present for y in present if x < y and centroid[x] @ centroid[y] >= identity}
     suspect = {i for i in range(len(labels)) if np.isfinite(own[i]) and own[i] < own_t}
-    keep = [x not in suspect and y not in suspect and (min(labels[x], labels[y]), max(labels[x], labels[y])) not in same
-            for x, y in zip(a, b)]
+    keep = [
+        x not in suspect and y not in suspect and (min(labels[x], labels[y]), max(labels[x], labels[y])) not in same
+        for x, y in zip(a, b)
+    ]
     if sum(keep) < len(keep) / 2:
         keep = [True] * len(keep)
     sims = np.array([u[x] @ u[y] for x, y, k in zip(a, b, keep) if k])
     gallery = int(valid.sum()) - 1
     p = 1 - (1 - far) ** (1 / gallery)
     search = min(1.0, tail_threshold(sims, p))
-    return dict(pair=tail_threshold(sims, 1e-3), group=tail_threshold(sims, 1e-4), search=search,
-                search_pairwise_fmr=p, own=own_t, identity=identity, duplicate=max(duplicate, search), search_far=far,
-                own_fmr=own_fmr, gallery=gallery, non_mated=len(sims)), same, suspect
+    return (
+        dict(
+            pair=tail_threshold(sims, 1e-3),
+            group=tail_threshold(sims, 1e-4),
+            search=search,
+            search_pairwise_fmr=p,
+            own=own_t,
+            identity=identity,
+            duplicate=max(duplicate, search),
+            search_far=far,
+            own_fmr=own_fmr,
+            gallery=gallery,
+            non_mated=len(sims),
+        ),
+        same,
+        suspect,
+    )
 
 
 def assert_matches(thresholds, expected):

@@ -10,8 +10,16 @@ from click.testing import CliRunner
 
 from fqe_onnx.cli import main
 from fqe_onnx.errors import FqeError
-from fqe_onnx.evaluation.cuts import (budget_images, change_points, choose_cuts, cut_for_target, cut_table,
-                                      cut_within_budget, cuts_at, summary_points)
+from fqe_onnx.evaluation.cuts import (
+    budget_images,
+    change_points,
+    choose_cuts,
+    cut_for_target,
+    cut_table,
+    cut_within_budget,
+    cuts_at,
+    summary_points,
+)
 
 INF = float("inf")
 # six images (0 failed), six mated comparisons; threshold 0.5: errors are (0,1), (1,2) and (3,4)
@@ -97,12 +105,18 @@ def grid_model(path):
     from tiny_models import custom_graph
 
     weights = np.random.default_rng(3).normal(0, 1, (48, 512)).astype(np.float32)
-    nodes = [helper.make_node("AveragePool", ["image"], ["grid"], kernel_shape=[28, 28], strides=[28, 28]),
-             helper.make_node("Flatten", ["grid"], ["flat"], axis=1),
-             helper.make_node("MatMul", ["flat", "W"], ["embedding"])]
-    return custom_graph(path, [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 112, 112])],
-                        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 512])], nodes,
-                        [numpy_helper.from_array(weights, "W")])
+    nodes = [
+        helper.make_node("AveragePool", ["image"], ["grid"], kernel_shape=[28, 28], strides=[28, 28]),
+        helper.make_node("Flatten", ["grid"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "W"], ["embedding"]),
+    ]
+    return custom_graph(
+        path,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 512])],
+        nodes,
+        [numpy_helper.from_array(weights, "W")],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +132,24 @@ def evaluated(tmp_path_factory):
     common += ["--calibration", f"x0={mid!r},w={(high - low) / 4.4!r}"]  # Q spread over 0..100
     scored = CliRunner().invoke(main, ["score", str(root / "faces"), "-o", str(root / "scores.csv"), *common])
     assert first.exit_code == scored.exit_code == 1, scored.output  # the broken file
-    result = CliRunner().invoke(main, ["evaluate", str(root / "faces"), "-o", str(root / "ev"), "--pairs-out",
-                                       str(root / "pairs.csv"), "--target-fnmr", "0.05", "--max-discard", "0.1",
-                                       "--quality-csv", f"{root / 'scores.csv'}:Q", *common])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(root / "faces"),
+            "-o",
+            str(root / "ev"),
+            "--pairs-out",
+            str(root / "pairs.csv"),
+            "--target-fnmr",
+            "0.05",
+            "--max-discard",
+            "0.1",
+            "--quality-csv",
+            f"{root / 'scores.csv'}:Q",
+            *common,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return root, result
 
@@ -130,8 +159,11 @@ def test_every_cut_recomputed_from_pairs_out_gives_the_same_fnmr(evaluated):
     summary = json.loads((root / "ev" / "summary.json").read_text())
     threshold = summary["fmr"]["0.001"]["threshold"]
     scores = {r["path"]: (int(r["Q"]) if r["Q"] else -INF) for r in csv.DictReader(open(root / "scores.csv"))}
-    mated = [(scores[p["path_a"]], scores[p["path_b"]], float(p["similarity"]))
-             for p in csv.DictReader(open(root / "pairs.csv")) if p["mated"] == "1"]
+    mated = [
+        (scores[p["path_a"]], scores[p["path_b"]], float(p["similarity"]))
+        for p in csv.DictReader(open(root / "pairs.csv"))
+        if p["mated"] == "1"
+    ]
     with open(root / "ev" / "cuts.csv") as handle:
         rows = [r for r in csv.DictReader(handle) if r["source"] == "Q" and r["fmr"] == "0.001"]
     assert len(rows) > 20  # Q is spread: many distinct cuts
@@ -187,9 +219,22 @@ def test_the_png_plot_keeps_labels_in_the_frame_and_legends_off_the_curves(evalu
     from fqe_onnx.evaluation.cuts import Cut
 
     with open(root / "ev" / "cuts.csv") as handle:
-        rows = [(r["source"], r["fmr"], Cut(float(r["cut"]), int(r["images_below"]), float(r["images_share"]),
-                                            int(r["mated_discarded"]), float(r["mated_share"]), int(r["mated_kept"]),
-                                            float(r["fnmr"]) if r["fnmr"] else None)) for r in csv.DictReader(handle)]
+        rows = [
+            (
+                r["source"],
+                r["fmr"],
+                Cut(
+                    float(r["cut"]),
+                    int(r["images_below"]),
+                    float(r["images_share"]),
+                    int(r["mated_discarded"]),
+                    float(r["mated_share"]),
+                    int(r["mated_kept"]),
+                    float(r["fnmr"]) if r["fnmr"] else None,
+                ),
+            )
+            for r in csv.DictReader(handle)
+        ]
     figure = edc_figure(Evaluation(summary, curves, rows))
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
@@ -221,7 +266,7 @@ def test_without_a_supported_fmr_the_options_say_why_there_is_no_cut(tmp_path, m
     assert result.exit_code == 0 and "no Q cuts: no FMR could be evaluated" in result.stdout
     assert "cuts" not in json.loads((tmp_path / "ev" / "summary.json").read_text())["fmr"]["0.001"]
     assert (tmp_path / "ev" / "cuts.csv").read_text() == ",".join(
-        ["source", "fmr", "cut", "images_below", "images_share", "mated_discarded", "mated_share", "mated_kept",
-         "fnmr"]) + "\n"
+        ["source", "fmr", "cut", "images_below", "images_share", "mated_discarded", "mated_share", "mated_kept", "fnmr"]
+    ) + "\n"
     plain = CliRunner().invoke(main, args)
     assert plain.exit_code == 0 and "no Q cuts" not in plain.stdout

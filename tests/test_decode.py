@@ -78,11 +78,15 @@ def test_array_validation():
         as_bgr_image([[1]])
 
 
-@pytest.mark.parametrize("image", [
-    np.full((20, 30), 77, np.uint8),  # grey
-    np.full((20, 30, 4), 77, np.uint8),  # with alpha
-    np.full((20, 30, 3), 77 * 257, np.uint16),  # 16-bit
-], ids=["grey", "rgba", "16-bit"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((20, 30), 77, np.uint8),  # grey
+        np.full((20, 30, 4), 77, np.uint8),  # with alpha
+        np.full((20, 30, 3), 77 * 257, np.uint16),  # 16-bit
+    ],
+    ids=["grey", "rgba", "16-bit"],
+)
 def test_every_png_flavour_decodes_to_bgr_uint8(image):
     ok, data = cv2.imencode(".png", image)
     decoded = decode_bytes(data.tobytes(), LENIENT)

@@ -85,8 +85,9 @@ def test_vp8x_webp_header_size_equals_its_decoded_size():
     assert fmt == "webp" and header_size(data, "webp") == (53, 37) == (image.shape[1], image.shape[0])
 
 
-@pytest.mark.parametrize("params, chunk", [([cv2.IMWRITE_WEBP_QUALITY, 80], b"VP8 "),
-                                           ([cv2.IMWRITE_WEBP_QUALITY, 101], b"VP8L")])
+@pytest.mark.parametrize(
+    "params, chunk", [([cv2.IMWRITE_WEBP_QUALITY, 80], b"VP8 "), ([cv2.IMWRITE_WEBP_QUALITY, 101], b"VP8L")]
+)
 def test_simple_webp_header_sizes(params, chunk):
     data = encode(".webp", textured(4, (37, 53)), params)
     assert data[12:16] == chunk and header_size(data, "webp") == (53, 37)
@@ -128,8 +129,9 @@ def test_a_windows_bmp_top_down_size():
     assert header_size(bytes(data), "bmp") == (41, 30)
 
 
-@pytest.mark.parametrize("ext, params", [(".bmp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
-                                         (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101])])
+@pytest.mark.parametrize(
+    "ext, params", [(".bmp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101])]
+)
 def test_cut_short_bmp_and_webp_are_truncated(ext, params):
     data = encode(ext, textured(8), params)
     for cut in (len(data) - 1, len(data) // 2, 29):
@@ -166,9 +168,24 @@ def test_no_decoder_message_reaches_stderr_without_the_file_name(tmp_path, model
     (folder / "broken.jpg").write_bytes(corrupt_jpeg())
     write_image(folder / "fine.png", random_face(1))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
-    result = subprocess.run([sys.executable, "-m", "fqe_onnx", "score", str(folder), "--align", "never",
-                             "--model", str(model_path), "--no-progress"],
-                            capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fqe_onnx",
+            "score",
+            str(folder),
+            "--align",
+            "never",
+            "--model",
+            str(model_path),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 1, result.stderr
     assert "Corrupt JPEG" not in result.stderr and "libjpeg" not in result.stderr
     rows = [line.split(",") for line in result.stdout.splitlines()[1:]]
@@ -188,6 +205,7 @@ def test_the_file_entry_points_are_one_path(tmp_path):
 
 
 # -- every refusal, with its exact kind and message (what a pipeline and a reader act on) -------------
+
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
     import zlib
@@ -216,27 +234,61 @@ def byte_cases():
     return [
         ("empty", b"", "empty-file", "empty file"),
         ("text", b"hello, not an image", "not-an-image", "not an image: the bytes start with no known image signature"),
-        ("gif", b"GIF89a" + b"\0" * 40, "not-an-image", "unsupported image format gif (JPEG, PNG, BMP, WebP and TIFF are decoded)"),
+        (
+            "gif",
+            b"GIF89a" + b"\0" * 40,
+            "not-an-image",
+            "unsupported image format gif (JPEG, PNG, BMP, WebP and TIFF are decoded)",
+        ),
         ("jpeg-soi-only", b"\xff\xd8", "truncated", "truncated JPEG: no end-of-image marker"),
         ("jpeg-no-marker", b"\xff\xd8\x00\x00\x00\x00", "not-an-image", "corrupt JPEG: expected a marker at byte 2"),
         ("jpeg-fill-bytes", b"\xff\xd8\xff\xff\xff\xd9", "not-an-image", "corrupt JPEG: no frame header (SOF)"),
-        ("jpeg-bad-length", b"\xff\xd8\xff\xe0\x00\x01\x00\x00", "not-an-image", "corrupt JPEG: segment length 1 at byte 2"),
+        (
+            "jpeg-bad-length",
+            b"\xff\xd8\xff\xe0\x00\x01\x00\x00",
+            "not-an-image",
+            "corrupt JPEG: segment length 1 at byte 2",
+        ),
         ("jpeg-header-cut", b"\xff\xd8\xff\xe0\x00", "truncated", "truncated JPEG: a segment header is cut off"),
-        ("jpeg-segment-cut", jpeg[:sos + 6], "truncated", "truncated JPEG: a segment is cut off"),
-        ("jpeg-scan-cut", jpeg[: len(jpeg) - 2], "truncated", "truncated JPEG: no end-of-image marker after the last scan"),
+        ("jpeg-segment-cut", jpeg[: sos + 6], "truncated", "truncated JPEG: a segment is cut off"),
+        (
+            "jpeg-scan-cut",
+            jpeg[: len(jpeg) - 2],
+            "truncated",
+            "truncated JPEG: no end-of-image marker after the last scan",
+        ),
         ("png-short", png[:20], "truncated", "truncated PNG: no IHDR chunk"),
         ("png-not-ihdr", png[:12] + b"IDAT" + png[16:], "not-an-image", "corrupt PNG: the first chunk is not IHDR"),
         ("png-no-iend", png[:33], "truncated", "truncated PNG: no IEND chunk"),
         ("png-chunk-cut", png[:-20], "truncated", "truncated PNG: chunk 'IDAT' is cut off"),
-        ("png-no-pixels", png_header_only(30, 20), "not-an-image", "not a decodable image (OpenCV could not decode the png bytes)"),
-        ("png-bomb", png_header_only(5000, 4000), "too-large",
-         "image declares 5000x4000 = 20.0 MP, over the limit of 0.5 MP (--max-pixels)"),
+        (
+            "png-no-pixels",
+            png_header_only(30, 20),
+            "not-an-image",
+            "not a decodable image (OpenCV could not decode the png bytes)",
+        ),
+        (
+            "png-bomb",
+            png_header_only(5000, 4000),
+            "too-large",
+            "image declares 5000x4000 = 20.0 MP, over the limit of 0.5 MP (--max-pixels)",
+        ),
         ("png-tiny", png_header_only(15, 40), "too-small", "image is 15x40, below the smallest usable side of 16 px"),
         ("bmp-cut", bmp[:-7], "truncated", f"truncated BMP: {len(bmp) - 7} bytes, the pixel rows need {len(bmp)}"),
         ("bmp-info-cut", bmp[:30], "truncated", "truncated BMP: the info header is cut off"),
         ("webp-short", webp[:29], "truncated", "truncated WEBP: the header is cut off"),
-        ("webp-cut", webp[:-3], "truncated", f"truncated WEBP: {len(webp) - 3} bytes, the RIFF container declares {riff + 8}"),
-        ("flat", encode(".png", np.full((20, 30, 3), 77, np.uint8)), "flat", "image has no detail (one flat colour, grey level 77)"),
+        (
+            "webp-cut",
+            webp[:-3],
+            "truncated",
+            f"truncated WEBP: {len(webp) - 3} bytes, the RIFF container declares {riff + 8}",
+        ),
+        (
+            "flat",
+            encode(".png", np.full((20, 30, 3), 77, np.uint8)),
+            "flat",
+            "image has no detail (one flat colour, grey level 77)",
+        ),
     ]
 
 
@@ -279,22 +331,27 @@ def test_files_are_opened_non_blocking_and_close_on_exec(tmp_path, monkeypatch):
     assert flags == [os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC]
 
 
-@pytest.mark.parametrize("array, message", [
-    ([[1]], "expected a numpy array, got list"),
-    (np.zeros((5, 6, 3), np.float32), "expected dtype uint8, got float32"),
-    (np.zeros((5, 6, 4), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (5, 6, 4)"),
-    (np.zeros((2, 3, 4, 3), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (2, 3, 4, 3)"),
-    (np.zeros((5,), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (5,)"),
-    (np.zeros((0, 6, 3), np.uint8), "empty image, shape (0, 6, 3)"),
-    (np.zeros((6, 0), np.uint8), "empty image, shape (6, 0)"),
-    (np.zeros((15, 40, 3), np.uint8), "image is 40x15, below the smallest usable side of 16 px"),
-    (np.full((20, 30), 9, np.uint8), "image has no detail (one flat colour, grey level 9)"),
-])
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        ([[1]], "expected a numpy array, got list"),
+        (np.zeros((5, 6, 3), np.float32), "expected dtype uint8, got float32"),
+        (np.zeros((5, 6, 4), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (5, 6, 4)"),
+        (np.zeros((2, 3, 4, 3), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (2, 3, 4, 3)"),
+        (np.zeros((5,), np.uint8), "expected an HxWx3 BGR or HxW grey image, got shape (5,)"),
+        (np.zeros((0, 6, 3), np.uint8), "empty image, shape (0, 6, 3)"),
+        (np.zeros((6, 0), np.uint8), "empty image, shape (6, 0)"),
+        (np.zeros((15, 40, 3), np.uint8), "image is 40x15, below the smallest usable side of 16 px"),
+        (np.full((20, 30), 9, np.uint8), "image has no detail (one flat colour, grey level 9)"),
+    ],
+)
 def test_every_refusal_of_an_array_has_its_message(array, message):
     with pytest.raises(ImageError) as error:
         decode.as_bgr_image(array)
-    assert (error.value.kind, str(error.value)) == ({"image is": "too-small", "image ha": "flat"}.get(message[:8], "bad-array"),
-                                                    message)
+    assert (error.value.kind, str(error.value)) == (
+        {"image is": "too-small", "image ha": "flat"}.get(message[:8], "bad-array"),
+        message,
+    )
 
 
 def test_arrays_at_the_limits_are_accepted():
@@ -311,13 +368,27 @@ def test_arrays_at_the_limits_are_accepted():
 
 
 def test_sniffing_reads_magic_bytes_only():
-    assert [decode.sniff(d) for d in (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM" + b"\0" * 24, b"BM" + b"\0" * 23,
-                                      b"RIFF\0\0\0\0WEBP", b"RIFF\0\0\0\0WAVE", b"GIF87a", b"GIF89a", b"GIF88a",
-                                      b"II*\x00", b"MM\x00*", b"\x89PNG\r\n\x1a")] == \
-        ["jpeg", "png", "bmp", "", "webp", "", "gif", "gif", "", "tiff", "tiff", ""]
+    assert [
+        decode.sniff(d)
+        for d in (
+            b"\xff\xd8\xff",
+            b"\x89PNG\r\n\x1a\n",
+            b"BM" + b"\0" * 24,
+            b"BM" + b"\0" * 23,
+            b"RIFF\0\0\0\0WEBP",
+            b"RIFF\0\0\0\0WAVE",
+            b"GIF87a",
+            b"GIF89a",
+            b"GIF88a",
+            b"II*\x00",
+            b"MM\x00*",
+            b"\x89PNG\r\n\x1a",
+        )
+    ] == ["jpeg", "png", "bmp", "", "webp", "", "gif", "gif", "", "tiff", "tiff", ""]
 
 
 # -- the header walkers on hand-made streams ------------------------------------------------------------
+
 
 def sof(width: int, height: int, length: int = 11) -> bytes:
     """A start-of-frame segment (SOF0) of ``length`` declaring the size (one component)."""
@@ -328,32 +399,40 @@ def sof(width: int, height: int, length: int = 11) -> bytes:
 SCAN = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"  # a start-of-scan header; entropy-coded data follows
 
 
-@pytest.mark.parametrize("stream, size", [
-    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\x34\xff\xd9", (33, 44)),
-    (b"\xff\xd8\xff\xff\xff" + sof(33, 44)[1:] + SCAN + b"\x12\xff\xd9", (33, 44)),  # fill bytes before a marker
-    (b"\xff\xd8\xff\x01\xff\xd0" + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # standalone TEM, RST0
-    (b"\xff\xd8\xff\xfe\x00\x02" + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # an empty comment segment
-    (b"\xff\xd8" + sof(33, 44, length=7) + SCAN + b"\x12\xff\xd9", (33, 44)),  # the shortest SOF with a size
-    (b"\xff\xd8" + sof(40_000, 50_000) + SCAN + b"\x12\xff\xd9", (40_000, 50_000)),  # sizes are unsigned
-    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\x00\xff\xd9", (33, 44)),  # a stuffed FF 00 right before EOI
-    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd7\x00\xff\xd9", (33, 44)),  # RST7 inside the scan
-    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd9\xff\xe1\x00", (33, 44)),  # a trailer holding FF: not ours
-    (b"\xff\xd8" + sof(99, 99) + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # the last frame header wins
-])
+@pytest.mark.parametrize(
+    "stream, size",
+    [
+        (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\x34\xff\xd9", (33, 44)),
+        (b"\xff\xd8\xff\xff\xff" + sof(33, 44)[1:] + SCAN + b"\x12\xff\xd9", (33, 44)),  # fill bytes before a marker
+        (b"\xff\xd8\xff\x01\xff\xd0" + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # standalone TEM, RST0
+        (b"\xff\xd8\xff\xfe\x00\x02" + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # an empty comment segment
+        (b"\xff\xd8" + sof(33, 44, length=7) + SCAN + b"\x12\xff\xd9", (33, 44)),  # the shortest SOF with a size
+        (b"\xff\xd8" + sof(40_000, 50_000) + SCAN + b"\x12\xff\xd9", (40_000, 50_000)),  # sizes are unsigned
+        (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\x00\xff\xd9", (33, 44)),  # a stuffed FF 00 right before EOI
+        (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd7\x00\xff\xd9", (33, 44)),  # RST7 inside the scan
+        (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd9\xff\xe1\x00", (33, 44)),  # a trailer holding FF: not ours
+        (b"\xff\xd8" + sof(99, 99) + sof(33, 44) + SCAN + b"\x12\xff\xd9", (33, 44)),  # the last frame header wins
+    ],
+)
 def test_jpeg_size_walks_markers_to_the_end(stream, size):
     assert decode.jpeg_size(stream) == size
 
 
-@pytest.mark.parametrize("stream, message", [
-    (b"\xff\xd8\xff\xe0\x00\x10", "truncated JPEG: a segment is cut off"),  # header complete, body missing
-    (b"\xff\xd8\xff\xfe\x00\x04ab", "truncated JPEG: no end-of-image marker"),  # segment ends at the end
-    (b"\xff\xd8\xff\xe0\x80\x00" + b"\0" * 10, "truncated JPEG: a segment is cut off"),  # a length over 32767
-    (b"\xff\xd8\xff\xe0\x00\x02" + b"\xff", "truncated JPEG: no end-of-image marker"),
-    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff", "truncated JPEG: no end-of-image marker after the last scan"),
-    (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd8\x34\xff\xd9", f"corrupt JPEG: expected a marker at byte "
-                                                                       f"{2 + 13 + 10 + 3}"),  # SOI is no restart
-    (b"\xff\xd8" + sof(33, 44, length=6) + SCAN + b"\x12\xff\xd9", "corrupt JPEG: no frame header (SOF)"),
-])
+@pytest.mark.parametrize(
+    "stream, message",
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10", "truncated JPEG: a segment is cut off"),  # header complete, body missing
+        (b"\xff\xd8\xff\xfe\x00\x04ab", "truncated JPEG: no end-of-image marker"),  # segment ends at the end
+        (b"\xff\xd8\xff\xe0\x80\x00" + b"\0" * 10, "truncated JPEG: a segment is cut off"),  # a length over 32767
+        (b"\xff\xd8\xff\xe0\x00\x02" + b"\xff", "truncated JPEG: no end-of-image marker"),
+        (b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff", "truncated JPEG: no end-of-image marker after the last scan"),
+        (
+            b"\xff\xd8" + sof(33, 44) + SCAN + b"\x12\xff\xd8\x34\xff\xd9",
+            f"corrupt JPEG: expected a marker at byte {2 + 13 + 10 + 3}",
+        ),  # SOI is no restart
+        (b"\xff\xd8" + sof(33, 44, length=6) + SCAN + b"\x12\xff\xd9", "corrupt JPEG: no frame header (SOF)"),
+    ],
+)
 def test_jpeg_size_refuses_broken_streams(stream, message):
     with pytest.raises(ImageError) as error:
         decode.jpeg_size(stream)
@@ -442,8 +521,13 @@ def test_the_pixel_limit_message_has_the_sizes_in_mp():
 
 def test_detail_is_measured_on_grey_and_exactly_1_grey_level_is_enough():
     rng = np.random.default_rng(3)
-    green = np.dstack([np.full((20, 30), 100, np.uint8), rng.integers(0, 256, (20, 30), dtype=np.uint8),
-                       np.full((20, 30), 100, np.uint8)])  # flat blue, textured green
+    green = np.dstack(
+        [
+            np.full((20, 30), 100, np.uint8),
+            rng.integers(0, 256, (20, 30), dtype=np.uint8),
+            np.full((20, 30), 100, np.uint8),
+        ]
+    )  # flat blue, textured green
     assert decode.as_bgr_image(green).shape == (20, 30, 3)
     halves = np.full((20, 30), 100, np.uint8)
     halves[:, 15:] = 102  # a standard deviation of exactly 1 grey level

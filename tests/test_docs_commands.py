@@ -69,10 +69,17 @@ def blocks(page: Path) -> list[Block]:
     text = page.read_text()
     found = []
     for match in FENCE.finditer(text):
-        before = text[:match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
         marker = MARKER.search(before)
-        found.append(Block(str(page.relative_to(ROOT)), text.count("\n", 0, match.start()) + 1,
-                           match.group("lang"), match.group("body"), marker.group("reason") if marker else None))
+        found.append(
+            Block(
+                str(page.relative_to(ROOT)),
+                text.count("\n", 0, match.start()) + 1,
+                match.group("lang"),
+                match.group("body"),
+                marker.group("reason") if marker else None,
+            )
+        )
     return found
 
 
@@ -99,9 +106,13 @@ def command_lines(block: Block) -> list[str]:
 
 ALL_BLOCKS = [block for page in PAGES for block in blocks(page)]
 PYTHON = [block for block in ALL_BLOCKS if block.lang == "python"]
-COMMANDS = [Command(block.page, block.line, text, block.not_run)
-            for block in ALL_BLOCKS if block.lang in SHELLS | {"console"}
-            for text in command_lines(block) if CALLS_FQE.search(text.split(" #", 1)[0])]
+COMMANDS = [
+    Command(block.page, block.line, text, block.not_run)
+    for block in ALL_BLOCKS
+    if block.lang in SHELLS | {"console"}
+    for text in command_lines(block)
+    if CALLS_FQE.search(text.split(" #", 1)[0])
+]
 TO_RUN = [c for c in COMMANDS if c.not_run is None]
 BY_PAGE: dict[str, list[Command]] = {}
 for _command in TO_RUN:
@@ -111,9 +122,11 @@ for _command in TO_RUN:
 def summary() -> str:
     """The counts, for the end of the session: what ran and what was marked, by reason."""
     marked = Counter(c.not_run for c in COMMANDS if c.not_run is not None)
-    lines = [f"docs: {RAN['commands']} of {len(TO_RUN)} fqe-onnx command lines run, "
-             f"{RAN['python']} of {len(PYTHON)} Python blocks run, "
-             f"{sum(marked.values())} command lines marked not run:"]
+    lines = [
+        f"docs: {RAN['commands']} of {len(TO_RUN)} fqe-onnx command lines run, "
+        f"{RAN['python']} of {len(PYTHON)} Python blocks run, "
+        f"{sum(marked.values())} command lines marked not run:"
+    ]
     lines += [f"  {count} x {reason}" for reason, count in sorted(marked.items())]
     return "\n".join(lines)
 
@@ -129,8 +142,9 @@ def test_markers_stand_before_command_blocks_only_and_say_why():
             assert block.lang in SHELLS | {"console"}, f"{block.page}:{block.line}: a marker on a {block.lang} block"
             assert len(block.not_run) >= 10, f"{block.page}:{block.line}: say why it is not run"
     markers = sum(len(re.findall(r"^[ \t]*<!--\s*not-run:", page.read_text(), flags=re.M)) for page in PAGES)
-    assert markers == len([b for b in ALL_BLOCKS if b.not_run is not None]), \
+    assert markers == len([b for b in ALL_BLOCKS if b.not_run is not None]), (
         "a not-run marker that is not on the line just before a block"
+    )
 
 
 def test_enough_commands_run_and_markers_do_not_take_over():
@@ -161,8 +175,10 @@ def workspace(tmp_path_factory, default_model) -> Path:
     write_image(root / "photos" / "person_a" / "3.png", gaussian_blur(face, 1.5))
     for person in range(7):  # curate needs 200 non-mated comparisons: 8 folders of 3 give 252
         for i in range(3):
-            write_image(root / "photos" / f"person_{'bcdefgh'[person]}" / f"{i + 1}.png",
-                        random_face(100 + 3 * person + i, (112, 112)))
+            write_image(
+                root / "photos" / f"person_{'bcdefgh'[person]}" / f"{i + 1}.png",
+                random_face(100 + 3 * person + i, (112, 112)),
+            )
     for i, name in enumerate(["dataset/person_a/1.png", "dataset/person_a/2.png", "dataset/person_b/1.png"]):
         write_image(root / name, random_face(10 + i, (112, 112)))
     write_image(root / "a.jpg", photo)
@@ -192,11 +208,19 @@ def test_the_pages_commands_run_as_written(page, workspace, tmp_path):
     folder = fresh_copy(workspace, tmp_path)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     for command in BY_PAGE[page]:
-        done = subprocess.run(["bash", "-c", command.text], cwd=folder, env=env, capture_output=True, text=True,
-                              timeout=600, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["bash", "-c", command.text],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == command.expected_exit, (
             f"{command.page}:{command.line}: `{command.text}` exited {done.returncode}, "
-            f"expected {command.expected_exit}\nstdout: {done.stdout[-2000:]}\nstderr: {done.stderr[-3000:]}")
+            f"expected {command.expected_exit}\nstdout: {done.stdout[-2000:]}\nstderr: {done.stderr[-3000:]}"
+        )
         RAN["commands"] += 1
 
 

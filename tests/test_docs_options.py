@@ -108,8 +108,9 @@ def test_every_choice_option_is_documented_with_exactly_its_choices():
     for path, command in ALL:
         for param in command.params:
             if isinstance(param.type, click.Choice) and param.opts[0].startswith("--"):
-                assert frozenset(param.type.choices) in documented(param.opts[0]), \
+                assert frozenset(param.type.choices) in documented(param.opts[0]), (
                     f"{' '.join(path)} {param.opts[0]}: docs {documented(param.opts[0])}, --help {param.type.choices}"
+                )
                 checked += 1
     assert checked >= 10
 

@@ -22,8 +22,12 @@ COGGED = {
     "docs/reference/errors.md": "| `no-face` |",
     "docs/reference/models.md": "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581",
 }
-SCREENSHOTS = {"report.png": "guides/evaluation.md", "edc.png": "guides/evaluation.md",
-               "curation.png": "guides/curation.md", "browser.png": "guides/runtimes.md"}
+SCREENSHOTS = {
+    "report.png": "guides/evaluation.md",
+    "edc.png": "guides/evaluation.md",
+    "curation.png": "guides/curation.md",
+    "browser.png": "guides/runtimes.md",
+}
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -39,18 +43,25 @@ def test_cog_finds_every_generated_part_current():
     assert all(page in script for page in cogged), "scripts/docs.sh regenerates every page cog writes"
     for page, needle in COGGED.items():
         assert needle in (ROOT / page).read_text(), f"{page} lacks its generated part ({needle})"
-    done = subprocess.run([sys.executable, "-m", "cogapp", "--check", "-I", "scripts", *cogged], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, ("a generated part of the docs is stale; regenerate it with "
-                                  f"`cog -I scripts -r {' '.join(cogged)}`\n{done.stdout}{done.stderr}")
+    done = subprocess.run(
+        [sys.executable, "-m", "cogapp", "--check", "-I", "scripts", *cogged], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, (
+        "a generated part of the docs is stale; regenerate it with "
+        f"`cog -I scripts -r {' '.join(cogged)}`\n{done.stdout}{done.stderr}"
+    )
 
 
 def test_cog_check_fails_on_a_stale_page(tmp_path):
     """The check above can fail: a page whose generated part was edited by hand is refused."""
     page = tmp_path / "columns.md"
     page.write_text((DOCS / "reference" / "columns.md").read_text().replace("| `eye_distance` |", "| `eyes` |", 1))
-    done = subprocess.run([sys.executable, "-m", "cogapp", "--check", "-I", "scripts", str(page)], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "cogapp", "--check", "-I", "scripts", str(page)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "changed" in done.stdout + done.stderr
 
 
@@ -75,8 +86,10 @@ def anchors(page: Path) -> set[str]:
     from markdown.extensions.toc import slugify
 
     text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.S | re.M)  # not the comments in code blocks
-    return {slugify(re.sub(r"<[^>]+>", "", markdown.markdown(heading)), "-")
-            for heading in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    return {
+        slugify(re.sub(r"<[^>]+>", "", markdown.markdown(heading)), "-")
+        for heading in re.findall(r"^#+ (.+)$", text, flags=re.M)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +98,14 @@ def site(tmp_path_factory) -> Path:
     turns warnings into a failed build; mkdocs.yml's `validation:`)."""
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stdout}\n{done.stderr}"
     assert "WARNING" not in done.stderr, done.stderr
     return out
@@ -116,17 +135,26 @@ def test_a_strict_build_fails_on_a_broken_anchor(tmp_path):
     config = re.sub(r"\nnav:.*", "\n", config, flags=re.S)  # only these two pages
     config = re.sub(r"  - mkdocstrings:.*?(?=\nmarkdown_extensions:)", "", config, flags=re.S)
     (tmp_path / "mkdocs.yml").write_text(config)
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=tmp_path, capture_output=True,
-                          text=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
+        timeout=300,
+    )
     assert done.returncode != 0 and "#nowhere" in done.stderr
 
 
 def test_the_site_fetches_nothing(site):
     """No web fonts, scripts, styles or images from elsewhere: the pages load from the site alone."""
-    remote = re.compile(r"""<(?:script|img|iframe|source)[^>]*\ssrc=["']?(?:https?:)?//|"""
-                        r"""<link[^>]*\shref=["']?(?:https?:)?//[^>]*>""", re.I)
+    remote = re.compile(
+        r"""<(?:script|img|iframe|source)[^>]*\ssrc=["']?(?:https?:)?//|"""
+        r"""<link[^>]*\shref=["']?(?:https?:)?//[^>]*>""",
+        re.I,
+    )
     for page in site.rglob("*.html"):
-        found = [m.group(0)[:120] for m in remote.finditer(page.read_text()) if "rel=\"canonical\"" not in m.group(0)]
+        found = [m.group(0)[:120] for m in remote.finditer(page.read_text()) if 'rel="canonical"' not in m.group(0)]
         assert not found, f"{page.relative_to(site)} loads {found}"
     css = "\n".join(p.read_text() for p in site.rglob("*.css"))
     assert "fonts.googleapis" not in css and "@import url(http" not in css

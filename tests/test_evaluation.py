@@ -98,13 +98,18 @@ def test_pairs_cap_sample_and_failures():
         if embeddings[i] is None or embeddings[j] is None:
             assert s == -np.inf
         else:
-            assert s == pytest.approx(embeddings[i] @ embeddings[j] / np.linalg.norm(embeddings[i]) / np.linalg.norm(embeddings[j]))
+            assert s == pytest.approx(
+                embeddings[i] @ embeddings[j] / np.linalg.norm(embeddings[i]) / np.linalg.norm(embeddings[j])
+            )
 
 
-@pytest.mark.parametrize("identities, message", [
-    (["a", "a", "a"], "at least 2 identities"),
-    (["a", "b", "c"], "no identity has two images"),
-])
+@pytest.mark.parametrize(
+    "identities, message",
+    [
+        (["a", "a", "a"], "at least 2 identities"),
+        (["a", "b", "c"], "no identity has two images"),
+    ],
+)
 def test_too_few_identities_or_pairs(identities, message):
     with pytest.raises(FqeError, match=message):
         comparison_pairs(identities)
@@ -135,17 +140,47 @@ def make_identities(root, people=6, per_person=4):
 
 def test_evaluate_cli_outputs(tmp_path, model_path):
     make_identities(tmp_path / "faces")
-    scores = CliRunner().invoke(main, ["score", str(tmp_path / "faces"), "-m", str(model_path), "-o",
-                                       str(tmp_path / "scores.csv"), "--align", "never"])
+    scores = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(tmp_path / "faces"),
+            "-m",
+            str(model_path),
+            "-o",
+            str(tmp_path / "scores.csv"),
+            "--align",
+            "never",
+        ],
+    )
     assert scores.exit_code == 0, scores.output
-    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "faces"), "-m", str(model_path), "--align", "never",
-                                       "--quality-csv", str(tmp_path / "scores.csv"), "-o", str(tmp_path / "ev"),
-                                       "--pairs-out", str(tmp_path / "pairs.csv")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(tmp_path / "faces"),
+            "-m",
+            str(model_path),
+            "--align",
+            "never",
+            "--quality-csv",
+            str(tmp_path / "scores.csv"),
+            "-o",
+            str(tmp_path / "ev"),
+            "--pairs-out",
+            str(tmp_path / "pairs.csv"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert summary["images"] == 24 and summary["identities"] == 6
-    assert summary["comparisons"] == {"mated": 36, "non_mated": 240, "mated_cap_per_identity": 500,
-                                      "non_mated_requested": 200000, "seed": 0}
+    assert summary["comparisons"] == {
+        "mated": 36,
+        "non_mated": 240,
+        "mated_cap_per_identity": 500,
+        "non_mated_requested": 200000,
+        "seed": 0,
+    }
     fmr = summary["fmr"]
     assert fmr["0.001"]["supported"] is False and "needs at least 10000" in fmr["0.001"]["reason"]
     assert "not evaluated" in result.stdout
@@ -159,8 +194,10 @@ def test_evaluate_cli_outputs(tmp_path, model_path):
 def test_evaluate_with_a_supported_fmr_evaluates_every_source(tmp_path, model_path):
     make_identities(tmp_path / "faces", people=30, per_person=6)  # 15,660 non-mated pairs: FMR 1e-3 holds
     (tmp_path / "faces" / "id0" / "broken.png").write_bytes(b"nope")
-    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "faces"), "-m", str(model_path), "--align", "never",
-                                       "-o", str(tmp_path / "ev")])
+    result = CliRunner().invoke(
+        main,
+        ["evaluate", str(tmp_path / "faces"), "-m", str(model_path), "--align", "never", "-o", str(tmp_path / "ev")],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert summary["failed_images"]["count"] == 1 and summary["failed_images"]["by_kind"] == {"not-an-image": 1}
@@ -174,7 +211,20 @@ def test_evaluate_with_a_supported_fmr_evaluates_every_source(tmp_path, model_pa
 
 def test_utility_calibrate_cli_on_a_model_that_cannot_fail(tmp_path, model_path):
     make_identities(tmp_path / "faces", people=30, per_person=6)
-    result = CliRunner().invoke(main, ["calibrate", str(tmp_path / "faces"), "-m", str(model_path), "--align", "never",
-                                       "--method", "utility", "-o", str(tmp_path / "u.onnx")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(tmp_path / "faces"),
+            "-m",
+            str(model_path),
+            "--align",
+            "never",
+            "--method",
+            "utility",
+            "-o",
+            str(tmp_path / "u.onnx"),
+        ],
+    )
     # the tiny model's embeddings are all alike: every mated comparison passes, nothing to fit
     assert result.exit_code == 2 and "no failures" in result.stderr and not (tmp_path / "u.onnx").exists()

@@ -43,15 +43,19 @@ def site(tmp_path: Path, model: Path) -> Path:
 
 
 def test_browser_page_meets_the_vectors(default_model, tmp_path):
-    assert (EXAMPLE / "node_modules" / "onnxruntime-web").is_dir(), "run `npm ci` in examples/browser (scripts/test.sh does)"
+    assert (EXAMPLE / "node_modules" / "onnxruntime-web").is_dir(), (
+        "run `npm ci` in examples/browser (scripts/test.sh does)"
+    )
     expected = json.loads((VECTORS / "expected.json").read_text())
     server, origin = serve(site(tmp_path, default_model))
     try:
         with chromium_page() as (page, log):
             page.goto(f"{origin}/index.html")
             page.wait_for_function("window.bundleReady === true", timeout=120_000)
-            results = {row["file"]: page.evaluate("url => window.scoreUrl(url)", f"vectors/{row['file']}")
-                       for row in expected["images"]}
+            results = {
+                row["file"]: page.evaluate("url => window.scoreUrl(url)", f"vectors/{row['file']}")
+                for row in expected["images"]
+            }
             assert "Q" in page.inner_text("#result") or "not scored" in page.inner_text("#result")
     finally:
         server.shutdown()
@@ -60,10 +64,14 @@ def test_browser_page_meets_the_vectors(default_model, tmp_path):
     for row in expected["images"]:
         got = results[row["file"]]
         nan = float("nan")
-        result = {"status": got["status"], "q": got["q"] if got["q"] is not None else nan, "Q": got["Q"],
-                  "box": [nan if v is None else v for v in got["box"]],
-                  "points": [[nan if v is None else v for v in got["points"][i : i + 2]] for i in range(0, 10, 2)],
-                  "face_score": nan if got["face_score"] is None else got["face_score"]}
+        result = {
+            "status": got["status"],
+            "q": got["q"] if got["q"] is not None else nan,
+            "Q": got["Q"],
+            "box": [nan if v is None else v for v in got["box"]],
+            "points": [[nan if v is None else v for v in got["points"][i : i + 2]] for i in range(0, 10, 2)],
+            "face_score": nan if got["face_score"] is None else got["face_score"],
+        }
         assert meets(row, result) == [], (row["file"], got)
 
 
@@ -84,8 +92,14 @@ def test_browser_page_scores_a_large_photo_through_the_tiles(default_model, tmp_
     with Scorer(default_model, threads=1, batch_size=1) as scorer:
         record = scorer.score_array(image)
     (located,) = FaceAligner().locate(image)
-    expected = {"status": python_status(record), "q": record.q, "Q": record.Q, "box": list(located.detection.box),
-                "points": np.asarray(located.points).tolist(), "face_score": located.detection.score}
+    expected = {
+        "status": python_status(record),
+        "q": record.q,
+        "Q": record.Q,
+        "box": list(located.detection.box),
+        "points": np.asarray(located.points).tolist(),
+        "face_score": located.detection.score,
+    }
     folder = site(tmp_path, default_model)
     cv2.imwrite(str(folder / "large.png"), image)
     server, origin = serve(folder)
@@ -98,6 +112,12 @@ def test_browser_page_scores_a_large_photo_through_the_tiles(default_model, tmp_
         server.shutdown()
     assert log.unexpected(allowed=(origin,)) == []
     assert expected["status"] == "aligned"
-    result = {"status": got["status"], "q": got["q"], "Q": got["Q"], "box": got["box"],
-              "points": [got["points"][i : i + 2] for i in range(0, 10, 2)], "face_score": got["face_score"]}
+    result = {
+        "status": got["status"],
+        "q": got["q"],
+        "Q": got["Q"],
+        "box": got["box"],
+        "points": [got["points"][i : i + 2] for i in range(0, 10, 2)],
+        "face_score": got["face_score"],
+    }
     assert meets(expected, result) == [], (got, expected)

@@ -46,7 +46,9 @@ def images(tmp_path_factory):
 
 
 def cli_scores(model, root, *extra):
-    result = CliRunner().invoke(fqe_main, ["score", str(root), "-m", str(model), "--device", "cpu", "--align", "never", *extra])
+    result = CliRunner().invoke(
+        fqe_main, ["score", str(root), "-m", str(model), "--device", "cpu", "--align", "never", *extra]
+    )
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in result.stdout.splitlines()[1:]]
     return {r[0]: float(r[2]) for r in rows}
@@ -89,7 +91,10 @@ def test_fixed_batch_export_scores_like_dynamic(images, tmp_path):
     dynamic = export_model(network, SEED_CONTRACT, tmp_path / "dyn.onnx")
     fixed = export_model(network, SEED_CONTRACT, tmp_path / "fixed.onnx", fixed_batch=True)
     inspect = CliRunner().invoke(fqe_main, ["inspect", str(fixed.path)]).stdout
-    assert "batch: fixed 1" in inspect and "['N', 3, 112, 112]" in CliRunner().invoke(fqe_main, ["inspect", str(dynamic.path)]).stdout
+    assert (
+        "batch: fixed 1" in inspect
+        and "['N', 3, 112, 112]" in CliRunner().invoke(fqe_main, ["inspect", str(dynamic.path)]).stdout
+    )
     a, b = cli_scores(dynamic.path, images, "--batch-size", "4"), cli_scores(fixed.path, images)
     assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-6) for k in a)
 
@@ -108,7 +113,9 @@ def state_dict_variants(sd):
         "dataparallel": {f"module.{k}": v for k, v in sd.items()},
         "nested": {"epoch": 3, "state_dict": dict(sd)},
         "magface": {"state_dict": {**{f"features.module.{k}": v for k, v in sd.items()}, "fc.weight": head["weight"]}},
-        "backbone+head": {"model": {**{f"backbone.{k}": v for k, v in sd.items()}, "head.kernel": torch.randn(512, 10)}},
+        "backbone+head": {
+            "model": {**{f"backbone.{k}": v for k, v in sd.items()}, "head.kernel": torch.randn(512, 10)}
+        },
     }
 
 
@@ -134,7 +141,7 @@ def test_missing_weight_is_named(tmp_path):
         load_weights(build_architecture("mobilefacenet"), {"state_dict": sd})
 
 
-CUSTOM = '''
+CUSTOM = """
 import torch
 from torch import nn
 
@@ -151,15 +158,30 @@ class Tiny(nn.Module):
 def build(dim=64):
     torch.manual_seed(1)
     return Tiny(dim).eval()
-'''
+"""
 
 
 def test_custom_module_factory_exports_and_scores(images, tmp_path, monkeypatch):
     (tmp_path / "custom_net.py").write_text(CUSTOM)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "custom.onnx"
-    result = CliRunner().invoke(export_cli.main, ["--module", "custom_net:build", "--kwargs", '{"dim": 96}', "-o", str(out),
-                                                   "--geometry", "seed", "--calibration", "x0=1,w=0.5", "--license", "test"])
+    result = CliRunner().invoke(
+        export_cli.main,
+        [
+            "--module",
+            "custom_net:build",
+            "--kwargs",
+            '{"dim": 96}',
+            "-o",
+            str(out),
+            "--geometry",
+            "seed",
+            "--calibration",
+            "x0=1,w=0.5",
+            "--license",
+            "test",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert re.search(r"sha256 [0-9a-f]{64}", result.stderr)
     assert result.stdout.startswith("### custom.onnx") and "96-D embedding" in result.stdout
@@ -176,19 +198,25 @@ def test_custom_module_factory_exports_and_scores(images, tmp_path, monkeypatch)
     assert all(scored[k] == pytest.approx(expected[k], rel=1e-5) for k in expected)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--arch", "iresnet18"], "needs --checkpoint"),
-    (["--arch", "iresnet18", "--module", "x:y", "--random-init"], "exactly one of --arch or --module"),
-    (["--arch", "iresnet18", "--random-init", "--preset", "nope"], "unknown preset 'nope'"),
-    (["--arch", "resnet9", "--random-init"], "unknown architecture 'resnet9'"),
-    (["--arch", "mobilefacenet", "--random-init", "--crop", "100,100"], "exports take 3-channel 112x112 inputs"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--arch", "iresnet18"], "needs --checkpoint"),
+        (["--arch", "iresnet18", "--module", "x:y", "--random-init"], "exactly one of --arch or --module"),
+        (["--arch", "iresnet18", "--random-init", "--preset", "nope"], "unknown preset 'nope'"),
+        (["--arch", "resnet9", "--random-init"], "unknown architecture 'resnet9'"),
+        (["--arch", "mobilefacenet", "--random-init", "--crop", "100,100"], "exports take 3-channel 112x112 inputs"),
+    ],
+)
 def test_export_usage_errors(args, message, tmp_path):
     result = CliRunner().invoke(export_cli.main, args + ["-o", str(tmp_path / "x.onnx")])
     assert result.exit_code != 0 and message in result.output
 
 
 def test_runtime_package_never_imports_torch():
-    offenders = [str(p) for p in (ROOT / "fqe_onnx").rglob("*.py")
-                 if re.search(r"^\s*(import torch|from torch)", p.read_text(), re.M)]
+    offenders = [
+        str(p)
+        for p in (ROOT / "fqe_onnx").rglob("*.py")
+        if re.search(r"^\s*(import torch|from torch)", p.read_text(), re.M)
+    ]
     assert offenders == []

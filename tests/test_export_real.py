@@ -41,8 +41,23 @@ def test_checkpoint_cli_then_export_gives_the_zoo_models_q(tmp_path):
     assert made.exit_code == 0, made.output
     assert "max |diff|" in made.stderr and torch.load(checkpoint, weights_only=True)
     out = tmp_path / "mfn.onnx"
-    exported = CliRunner().invoke(export_cli.main, ["--arch", "mobilefacenet", "--checkpoint", str(checkpoint),
-                                                    "--preset", "arcface", "--mean", "127", "--scale", "128", "-o", str(out)])
+    exported = CliRunner().invoke(
+        export_cli.main,
+        [
+            "--arch",
+            "mobilefacenet",
+            "--checkpoint",
+            str(checkpoint),
+            "--preset",
+            "arcface",
+            "--mean",
+            "127",
+            "--scale",
+            "128",
+            "-o",
+            str(out),
+        ],
+    )
     assert exported.exit_code == 0, exported.output
     assert "dynamo exporter, opset 18" in exported.stdout
     contract, _ = proto_contract(load_model_proto(out))
@@ -59,7 +74,7 @@ def test_a_layout_that_does_not_match_is_refused(twin):
         load_folded_onnx(build_architecture("iresnet18"), raw)
 
 
-TUPLE_AND_DICT = '''
+TUPLE_AND_DICT = """
 import torch
 from torch import nn
 
@@ -80,7 +95,7 @@ class Both(nn.Module):
 
 def build(kind="tuple"):
     return Both(kind).eval()
-'''
+"""
 
 
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
@@ -91,11 +106,26 @@ def test_tuple_and_dict_outputs(tmp_path, monkeypatch, exporter):
     import both_net
 
     batch = ladder_tensors()[:4]
-    for kind, option, value, pick in (("tuple", "--output-index", "0", lambda out: out[0]),
-                                      ("dict", "--output-name", "embedding", lambda out: out["embedding"])):
+    for kind, option, value, pick in (
+        ("tuple", "--output-index", "0", lambda out: out[0]),
+        ("dict", "--output-name", "embedding", lambda out: out["embedding"]),
+    ):
         out = tmp_path / f"{kind}.onnx"
-        result = CliRunner().invoke(export_cli.main, ["--module", "both_net:build", "--kwargs", f'{{"kind": "{kind}"}}',
-                                                      option, value, "--exporter", exporter, "-o", str(out)])
+        result = CliRunner().invoke(
+            export_cli.main,
+            [
+                "--module",
+                "both_net:build",
+                "--kwargs",
+                f'{{"kind": "{kind}"}}',
+                option,
+                value,
+                "--exporter",
+                exporter,
+                "-o",
+                str(out),
+            ],
+        )
         assert result.exit_code == 0, result.output
         with torch.no_grad():
             expected = pick(both_net.build(kind)(torch.from_numpy(batch))).numpy()

@@ -59,11 +59,13 @@ def test_a_files_score_does_not_depend_on_its_folder(tmp_path, astronaut, defaul
     (crowd / "broken.jpg").write_bytes(b"\xff\xd8\xff")
     results = []
     for root, batch_size in ((alone, 32), (crowd, 5), (crowd, 32)):
-        result = CliRunner().invoke(main, ["score", str(root), "-m", str(default_model), "--device", "cpu",
-                                           "--batch-size", str(batch_size)])
+        result = CliRunner().invoke(
+            main, ["score", str(root), "-m", str(default_model), "--device", "cpu", "--batch-size", str(batch_size)]
+        )
         rows = rows_of(result)
-        results.append({name: (rows[name]["mode"], rows[name]["Q"], float(rows[name]["q"]))
-                        for name in ("astro.jpg", "face.png")})
+        results.append(
+            {name: (rows[name]["mode"], rows[name]["Q"], float(rows[name]["q"])) for name in ("astro.jpg", "face.png")}
+        )
     first = results[0]
     assert first["astro.jpg"][0] == "aligned" and first["face.png"][0] == "as-is"
     for other in results[1:]:
@@ -106,6 +108,7 @@ def test_align_values_are_checked(model_path):
 
 # -- error kinds -----------------------------------------------------------------------------------
 
+
 def test_every_error_kind_comes_from_its_case(tmp_path, astronaut):
     root = tmp_path / "kinds"
     write_image(root / "face.png", astronaut)
@@ -116,12 +119,21 @@ def test_every_error_kind_comes_from_its_case(tmp_path, astronaut):
     (root / "text.png").write_bytes(b"this is not an image at all")
     (root / "folder.jpg").mkdir()  # a folder with an image's name: the file cannot be read
     listing = tmp_path / "list.txt"
-    listing.write_text("\n".join(["face.png", "wall.png", "empty.png", "cut.jpg", "text.png", "folder.jpg", "gone.png"]))
+    listing.write_text(
+        "\n".join(["face.png", "wall.png", "empty.png", "cut.jpg", "text.png", "folder.jpg", "gone.png"])
+    )
     result = CliRunner().invoke(main, ["score", str(root), "--from-list", str(listing), "--device", "cpu"])
     assert result.exit_code == 1
     kinds = {path: row["error_kind"] for path, row in rows_of(result).items()}
-    assert kinds == {"face.png": "", "wall.png": "no-face", "empty.png": "empty-file", "cut.jpg": "truncated",
-                     "text.png": "not-an-image", "folder.jpg": "unreadable", "gone.png": "unreadable"}
+    assert kinds == {
+        "face.png": "",
+        "wall.png": "no-face",
+        "empty.png": "empty-file",
+        "cut.jpg": "truncated",
+        "text.png": "not-an-image",
+        "folder.jpg": "unreadable",
+        "gone.png": "unreadable",
+    }
 
     weights = fixed_matrix(3, 512)
     weights[0, 0] = np.nan
@@ -135,14 +147,18 @@ def test_every_error_kind_comes_from_its_case(tmp_path, astronaut):
 
 # -- warnings when scores are useless --------------------------------------------------------------
 
-@pytest.mark.parametrize("scores, fires", [
-    ([100] * 19 + [3], True),  # 95% identical
-    ([0, 1, 2, 3, 4, 5] * 4, True),  # all within 5 of the bottom, not identical
-    ([2] * 10 + [97] * 9 + [50], True),  # 95% at the two ends together
-    ([2] * 10 + [97] * 8 + [50, 60], False),  # 90%
-    (list(range(0, 100, 4)), False),  # spread
-    ([100] * 19, False),  # too few to judge
-])
+
+@pytest.mark.parametrize(
+    "scores, fires",
+    [
+        ([100] * 19 + [3], True),  # 95% identical
+        ([0, 1, 2, 3, 4, 5] * 4, True),  # all within 5 of the bottom, not identical
+        ([2] * 10 + [97] * 9 + [50], True),  # 95% at the two ends together
+        ([2] * 10 + [97] * 8 + [50, 60], False),  # 90%
+        (list(range(0, 100, 4)), False),  # spread
+        ([100] * 19, False),  # too few to judge
+    ],
+)
 def test_score_warning(scores, fires):
     assert (score_warning(scores) is not None) == fires
 
@@ -157,13 +173,31 @@ def test_run_and_calibrate_warn_when_scores_collapse(tmp_path, weights):
         q = np.array([r.q for r in scorer.score_folder(tmp_path / "many")])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        frame = run(tmp_path / "many", model=big, device="cpu", align="never",
-                    calibration={"x0": float(np.median(q)), "w": float(q.std())})
+        frame = run(
+            tmp_path / "many",
+            model=big,
+            device="cpu",
+            align="never",
+            calibration={"x0": float(np.median(q)), "w": float(q.std())},
+        )
     assert frame["Q"].std() > 5  # spread: no warning raised above
     # calibrate on a reference set where most images fail: the 'after' scores of the few left are
     # fitted to spread, but the framing line shows what happened
-    result = CliRunner().invoke(main, ["calibrate", str(tmp_path / "many"), "-m", str(big), "-o", str(tmp_path / "c.onnx"),
-                                       "--align", "never", "--device", "cpu"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            str(tmp_path / "many"),
+            "-m",
+            str(big),
+            "-o",
+            str(tmp_path / "c.onnx"),
+            "--align",
+            "never",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "framing:  --align never: geometry 25" in result.stdout
 
@@ -192,8 +226,13 @@ def test_a_match_probability_calibration_says_why_scores_sit_at_the_top():
 
 def test_a_chunk_aligned_together_scores_as_each_image_alone(astronaut, default_model):
     noise = np.random.default_rng(0).integers(0, 256, (200, 260, 3), dtype=np.uint8)
-    photos = [astronaut, noise, cv2.resize(astronaut, (300, 300)),
-              np.roll(astronaut, (40, -60), axis=(0, 1)), cv2.resize(astronaut, (112, 112))]
+    photos = [
+        astronaut,
+        noise,
+        cv2.resize(astronaut, (300, 300)),
+        np.roll(astronaut, (40, -60), axis=(0, 1)),
+        cv2.resize(astronaut, (112, 112)),
+    ]
     with Scorer(default_model, device="cpu", batch_size=5, threads=0) as scorer:
         together = list(scorer.score_arrays(photos))
     with Scorer(default_model, device="cpu", batch_size=1, threads=0) as scorer:

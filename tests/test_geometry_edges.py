@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from fqe_onnx.align.framing import MODE_ALIGNED, MODE_AS_IS, Framer
-from fqe_onnx.contract import (KEY_PREPROCESS, KEY_SCHEMA, SEED_CONTRACT, Contract, ContractError, Geometry,
-                               Preprocess, contract_from_metadata, with_overrides)
+from fqe_onnx.contract import (
+    KEY_PREPROCESS,
+    KEY_SCHEMA,
+    SEED_CONTRACT,
+    Contract,
+    ContractError,
+    Geometry,
+    Preprocess,
+    contract_from_metadata,
+    with_overrides,
+)
 from fqe_onnx.diagnostics import score_warning
 from fqe_onnx.preprocess import apply_geometry, prepare_crop
 
@@ -91,10 +100,18 @@ def test_only_schema_version_1_itself_is_read(version):
 POINTS = [[38.0, 51.5], [73.5, 51.5], [56.0, 71.5], [41.5, 92.0], [70.5, 92.0]]
 
 
-@pytest.mark.parametrize("template", [
-    POINTS, np.array(POINTS), np.array(POINTS).reshape(-1), np.array(POINTS, np.float32),
-    [np.array(p) for p in POINTS], sum(POINTS, []),
-], ids=["pairs", "array-5x2", "array-flat", "float32", "list-of-arrays", "flat"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        POINTS,
+        np.array(POINTS),
+        np.array(POINTS).reshape(-1),
+        np.array(POINTS, np.float32),
+        [np.array(p) for p in POINTS],
+        sum(POINTS, []),
+    ],
+    ids=["pairs", "array-5x2", "array-flat", "float32", "list-of-arrays", "flat"],
+)
 def test_template_as_pairs_or_ten_numbers_lists_or_arrays(template):
     contract = with_overrides(SEED_CONTRACT, geometry="aligned112", template=template)
     assert contract.preprocess.template == tuple(tuple(p) for p in POINTS)
@@ -102,6 +119,7 @@ def test_template_as_pairs_or_ten_numbers_lists_or_arrays(template):
 
 
 # -- on the real models -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def aligner():

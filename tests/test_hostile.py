@@ -120,9 +120,25 @@ def corpus(tmp_path):
 
 def test_hostile_corpus_one_row_each_right_kinds_no_hang(corpus, model_path):
     root, expected = corpus
-    done = subprocess.run(FQE + ["score", str(root), "-m", str(model_path), "--align", "never", "--no-progress",
-                                 "--threads", "4", "--batch-size", "4"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        FQE
+        + [
+            "score",
+            str(root),
+            "-m",
+            str(model_path),
+            "--align",
+            "never",
+            "--no-progress",
+            "--threads",
+            "4",
+            "--batch-size",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stdout.splitlines()
@@ -144,8 +160,24 @@ def test_hostile_corpus_one_row_each_right_kinds_no_hang(corpus, model_path):
 def test_every_error_kind_is_reachable():
     """Each kind in ERROR_KINDS has a producing case in this suite (corpus above, test_framing, below;
     ``corrupt``: test_decode_edges)."""
-    covered = {"", "too-large", "truncated", "empty-file", "not-an-image", "too-small", "flat", "not-a-file",
-               "unreadable", "no-face", "bad-array", "bad-output", "model-error", "name-clash", "internal", "corrupt"}
+    covered = {
+        "",
+        "too-large",
+        "truncated",
+        "empty-file",
+        "not-an-image",
+        "too-small",
+        "flat",
+        "not-a-file",
+        "unreadable",
+        "no-face",
+        "bad-array",
+        "bad-output",
+        "model-error",
+        "name-clash",
+        "internal",
+        "corrupt",
+    }
     assert set(ERROR_KINDS) <= covered
 
 
@@ -159,8 +191,9 @@ def test_a_file_over_the_byte_limit_is_refused_after_reading_at_most_the_limit(t
 
 def test_max_pixels_option(tmp_path, model_path):
     write_image(tmp_path / "in" / "a.png", random_face(0, (100, 100)))
-    result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "-m", str(model_path), "--align", "never",
-                                       "--max-pixels", "5000"])
+    result = CliRunner().invoke(
+        main, ["score", str(tmp_path / "in"), "-m", str(model_path), "--align", "never", "--max-pixels", "5000"]
+    )
     assert result.exit_code == 1 and rows_of(result.stdout)["a.png"]["error_kind"] == "too-large"
 
 
@@ -185,8 +218,9 @@ def test_a_nul_byte_in_a_listed_path_is_one_error_row(tmp_path, model_path):
     write_image(tmp_path / "ok.png", random_face(0))
     listing = tmp_path / "list.txt"
     listing.write_text("ok.png\nbad\x00name.png\n")
-    result = CliRunner().invoke(main, ["score", str(tmp_path), "--from-list", str(listing), "-m", str(model_path),
-                                       "--align", "never"])
+    result = CliRunner().invoke(
+        main, ["score", str(tmp_path), "--from-list", str(listing), "-m", str(model_path), "--align", "never"]
+    )
     rows = rows_of(result.stdout)
     assert result.exit_code == 1 and rows["ok.png"]["error"] == ""
     assert rows["bad\x00name.png"]["error_kind"] == "unreadable"
@@ -212,14 +246,24 @@ def test_an_unexpected_failure_while_preparing_is_that_images_row(model_path, mo
 
 # -- hostile models --------------------------------------------------------------------------------
 
+
 def reshape_model(path, target):
     """Dynamic batch declared, but the graph reshapes the embedding to ``target`` (a common export bug)."""
     weights = fixed_matrix(3, 512)
-    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"]), helper.make_node("Flatten", ["p"], ["f"], axis=1),
-             helper.make_node("MatMul", ["f", "W"], ["e"]), helper.make_node("Reshape", ["e", "shape"], ["y"])]
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"], axis=1),
+        helper.make_node("MatMul", ["f", "W"], ["e"]),
+        helper.make_node("Reshape", ["e", "shape"], ["y"]),
+    ]
     inits = [numpy_helper.from_array(weights, "W"), numpy_helper.from_array(np.array(target, np.int64), "shape")]
-    return custom_graph(path, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 112, 112])],
-                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 512])], nodes, inits)
+    return custom_graph(
+        path,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 512])],
+        nodes,
+        inits,
+    )
 
 
 def test_a_model_that_fails_on_batches_still_scores_every_image(tmp_path, caplog):
@@ -239,8 +283,9 @@ def test_a_model_that_fails_on_every_image_stops_with_exit_2(tmp_path):
     model = reshape_model(tmp_path / "broken.onnx", [2, 256])  # any batch gives the wrong output shape
     write_image(tmp_path / "in" / "a.png", random_face(0))
     write_image(tmp_path / "in" / "b.png", random_face(1))
-    result = CliRunner().invoke(main, ["score", str(tmp_path / "in"), "-m", str(model), "--align", "never",
-                                       "--device", "cpu"])
+    result = CliRunner().invoke(
+        main, ["score", str(tmp_path / "in"), "-m", str(model), "--align", "never", "--device", "cpu"]
+    )
     assert result.exit_code == 2 and "the model fails on every image" in result.stderr
 
 
@@ -264,15 +309,18 @@ def test_one_image_that_breaks_the_runtime_gets_a_model_error_row(model_path, mo
     assert "RUNTIME_EXCEPTION" in records[1].error
 
 
-@pytest.mark.parametrize("metadata, field", [
-    ({KEY_PREPROCESS: '{"geometry": null}'}, "preprocess geometry must be a JSON object"),
-    ({KEY_PREPROCESS: '{"geometry": [1, 2]}'}, "preprocess geometry must be a JSON object"),
-    ({KEY_PREPROCESS: '{"geometry": {"crop": null}}'}, "preprocess geometry crop must be a JSON object"),
-    ({KEY_PREPROCESS: '{"geometry": {"crop": [112, 112]}}'}, "preprocess geometry crop must be a JSON object"),
-    ({KEY_CALIBRATION: '{"x0": Infinity}'}, "calibration x0 must be a finite number"),
-    ({KEY_PREPROCESS: '{"mean": [NaN]}'}, "mean must hold finite numbers"),
-    ({KEY_PREPROCESS: '{"template": [[1, 2]]}'}, "template must list 5"),
-])
+@pytest.mark.parametrize(
+    "metadata, field",
+    [
+        ({KEY_PREPROCESS: '{"geometry": null}'}, "preprocess geometry must be a JSON object"),
+        ({KEY_PREPROCESS: '{"geometry": [1, 2]}'}, "preprocess geometry must be a JSON object"),
+        ({KEY_PREPROCESS: '{"geometry": {"crop": null}}'}, "preprocess geometry crop must be a JSON object"),
+        ({KEY_PREPROCESS: '{"geometry": {"crop": [112, 112]}}'}, "preprocess geometry crop must be a JSON object"),
+        ({KEY_CALIBRATION: '{"x0": Infinity}'}, "calibration x0 must be a finite number"),
+        ({KEY_PREPROCESS: '{"mean": [NaN]}'}, "mean must hold finite numbers"),
+        ({KEY_PREPROCESS: '{"template": [[1, 2]]}'}, "template must list 5"),
+    ],
+)
 def test_malformed_contracts_exit_2_naming_the_field(tmp_path, metadata, field):
     model = pooled_linear(tmp_path / "m.onnx", weights=fixed_matrix(3, 512), metadata={KEY_SCHEMA: "1", **metadata})
     write_image(tmp_path / "in" / "a.png", random_face(0))
@@ -299,6 +347,7 @@ def test_contract_refuses_before_writing_and_writes_atomically(tmp_path, model_p
 
 
 # -- the Python API's edges ------------------------------------------------------------------------
+
 
 def test_fewer_names_than_images_is_a_clear_error(model_path):
     with Scorer(model_path, device="cpu", align="never") as scorer:
@@ -339,6 +388,7 @@ def test_close_stops_scoring_in_other_threads_and_afterwards(model_path):
 
 # -- exit codes and signals ------------------------------------------------------------------------
 
+
 def test_an_internal_error_exits_3_with_the_traceback_only_under_debug(dataset, model_path, monkeypatch):
     from fqe_onnx import output
 
@@ -367,7 +417,9 @@ def test_ctrl_c_flushes_prints_the_summary_and_exits_130(dataset, model_path, tm
 
     monkeypatch.setattr(output.RecordWriter, "write", write)
     out = tmp_path / "out.csv"
-    result = CliRunner().invoke(main, ["score", str(dataset), "-m", str(model_path), "--align", "never", "-o", str(out)])
+    result = CliRunner().invoke(
+        main, ["score", str(dataset), "-m", str(model_path), "--align", "never", "-o", str(out)]
+    )
     assert result.exit_code == 130
     assert "interrupted (SIGINT): 2 images" in result.stderr and "2 of 4 inputs not scored yet" in result.stderr
     assert len(rows_of(out.read_text())) == 2
@@ -401,7 +453,9 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert 20 <= partial < 90
     resumed = subprocess.run(args + ["-o", str(out), "--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{90 - partial} images" in resumed.stderr and f"{partial} inputs were already in the output" in resumed.stderr
+    assert (
+        f"{90 - partial} images" in resumed.stderr and f"{partial} inputs were already in the output" in resumed.stderr
+    )
     assert out.read_text() == clean.read_text()  # row for row, byte for byte
 
 
@@ -427,8 +481,11 @@ def test_resume_drops_a_torn_line_and_refuses_other_settings(dataset, model_path
 
 
 def test_a_broken_pipe_ends_quietly(dataset, model_path):
-    process = subprocess.Popen(FQE + ["score", str(dataset), "-m", str(model_path), "--align", "never", "--no-progress"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        FQE + ["score", str(dataset), "-m", str(model_path), "--align", "never", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdout.close()  # the reader goes away before the first row
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 141 and b"Traceback" not in stderr and b"BrokenPipe" not in stderr
@@ -436,21 +493,42 @@ def test_a_broken_pipe_ends_quietly(dataset, model_path):
 
 # -- the zoo under concurrency ---------------------------------------------------------------------
 
+
 def test_concurrent_first_pulls_all_succeed(tmp_path):
     from fqe_onnx import zoo
 
     raw = zoo.raw_file(zoo.FR_FEATURE)
     env = dict(os.environ, FQE_ONNX_HOME=str(tmp_path / "home"))
-    processes = [subprocess.Popen(FQE + ["models", "pull", zoo.DEFAULT_MODEL, "--from-file", str(raw)], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    processes = [
+        subprocess.Popen(
+            FQE + ["models", "pull", zoo.DEFAULT_MODEL, "--from-file", str(raw)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     results = [p.communicate(timeout=180) + (p.returncode,) for p in processes]
     assert all(code == 0 for _, _, code in results), results
     paths = {out.strip() for out, _, _ in results}
     assert len(paths) == 1 and Path(paths.pop()).read_bytes() == zoo.pull(zoo.DEFAULT_MODEL).read_bytes()
     assert [p.name for p in (tmp_path / "home").rglob("*") if p.name.endswith(".part")] == []
     # --from-file pointed at the cached raw file itself is fine
-    again = subprocess.run(FQE + ["models", "pull", zoo.DEFAULT_MODEL, "--force", "--from-file",
-                                  str(tmp_path / "home" / "raw" / "fr_feature.onnx")], env=env, capture_output=True, text=True)
+    again = subprocess.run(
+        FQE
+        + [
+            "models",
+            "pull",
+            zoo.DEFAULT_MODEL,
+            "--force",
+            "--from-file",
+            str(tmp_path / "home" / "raw" / "fr_feature.onnx"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0, again.stderr
 
 

@@ -18,7 +18,9 @@ def test_the_first_cpus_model_and_simd_flags_are_read_in_a_fixed_order(tmp_path)
     info = describe(tmp_path / "cpuinfo")
     assert info["cpu"] == "AMD EPYC 9R14" and info["cores"] >= 1
     assert info["simd"] == ["sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"]
-    assert describe_line(tmp_path / "cpuinfo").endswith("SIMD sse4_2 avx fma avx2 avx512f avx512bw avx512vl avx512_vnni (AVX-512)")
+    assert describe_line(tmp_path / "cpuinfo").endswith(
+        "SIMD sse4_2 avx fma avx2 avx512f avx512bw avx512vl avx512_vnni (AVX-512)"
+    )
 
 
 def test_an_avx2_machine_says_it_has_no_avx512_and_a_missing_file_is_no_error(tmp_path):

@@ -11,7 +11,16 @@ from fqe_onnx import measure_catalog as catalog
 from fqe_onnx.measures import colour, eyes_mouth, geometry, mapping, pixels, sharpness
 from fqe_onnx.measures.compute import empty_columns, measure_face
 from fqe_onnx.measures.face3d import FACE_68_3D
-from fqe_onnx.measures.frame import FRAME_REFERENCE, AlignedFace, Cheek, align, cheeks, face_mask, ofiq_matrix, reference_points
+from fqe_onnx.measures.frame import (
+    FRAME_REFERENCE,
+    AlignedFace,
+    Cheek,
+    align,
+    cheeks,
+    face_mask,
+    ofiq_matrix,
+    reference_points,
+)
 from fqe_onnx.measures.parts import MIRROR, cheek_regions
 from fqe_onnx.measures.pose import euler_angles, head_pose, rotation_from_angles
 from fqe_onnx.records import COLUMNS, Record, columns
@@ -34,6 +43,7 @@ def srgb_luminance(grey: int) -> int:
 
 # -- mappings: each at its midpoint and both ends ------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(mapping.SIGMOIDS))
 def test_each_sigmoid_at_its_midpoint_and_ends(name):
     s = mapping.SIGMOIDS[name]
@@ -45,10 +55,17 @@ def test_each_sigmoid_at_its_midpoint_and_ends(name):
 def test_the_sigmoid_values_ofiq_gives():
     assert mapping.SIGMOIDS["inter_eye_distance"](70) == 50 and mapping.SIGMOIDS["inter_eye_distance"](0) == 3
     assert mapping.SIGMOIDS["under_exposure_prevention"](0.92) == 40  # 120 (0.832 - 0.5) = 39.84
-    assert mapping.SIGMOIDS["under_exposure_prevention"](0.0) == 100 and mapping.SIGMOIDS["under_exposure_prevention"](1.0) == 0
+    assert (
+        mapping.SIGMOIDS["under_exposure_prevention"](0.0) == 100
+        and mapping.SIGMOIDS["under_exposure_prevention"](1.0) == 0
+    )
     assert mapping.SIGMOIDS["mouth_closed"](0.2) == 50 and mapping.SIGMOIDS["mouth_closed"](0.0) == 97
     assert mapping.SIGMOIDS["natural_colour"](0.0) == 100 and mapping.SIGMOIDS["natural_colour"](10 * math.log(3)) == 50
-    assert mapping.head_size_score(0.45) == 100 and mapping.head_size_score(0.95) == 0 and mapping.head_size_score(-0.05) == 0
+    assert (
+        mapping.head_size_score(0.45) == 100
+        and mapping.head_size_score(0.95) == 0
+        and mapping.head_size_score(-0.05) == 0
+    )
 
 
 def test_the_other_mappings_at_their_midpoints_and_ends():
@@ -67,10 +84,15 @@ def test_clamp_round_rounds_halves_away_from_zero_and_clamps():
 
 # -- the catalog and the columns -----------------------------------------------------------------------
 
+
 def test_every_measure_has_a_floor_a_family_and_two_columns_in_order():
     assert len(catalog.MEASURES) == 20 and set(catalog.FLOORS) == set(catalog.MEASURES)
-    assert catalog.MEASURE_COLUMNS[:4] == ("single_face_present", "single_face_present_raw", "head_pose_yaw",
-                                           "head_pose_yaw_raw")
+    assert catalog.MEASURE_COLUMNS[:4] == (
+        "single_face_present",
+        "single_face_present_raw",
+        "head_pose_yaw",
+        "head_pose_yaw_raw",
+    )
     assert catalog.MEASURE_COLUMNS[-1] == "measures_below_floor" and len(catalog.MEASURE_COLUMNS) == 41
     assert columns() == COLUMNS and columns(True) == COLUMNS + catalog.MEASURE_COLUMNS
 
@@ -93,6 +115,7 @@ def test_a_record_gives_its_measure_cells_only_when_asked():
 
 
 # -- pose -------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (25, -10, 5), (-40, 15, -20), (10, 30, 60)])
 def test_the_pose_of_the_projected_generic_face_is_recovered_exactly(yaw, pitch, roll):
@@ -129,6 +152,7 @@ def test_euler_angles_invert_rotation_from_angles():
 
 
 # -- pixels: a flat grey face -----------------------------------------------------------------------------
+
 
 def flat_face(grey: int, points: np.ndarray | None = None) -> AlignedFace:
     points = projected(centre=(100, 110)) if points is None else points
@@ -170,6 +194,7 @@ def test_the_face_region_is_the_filled_hull_of_the_points():
 
 
 # -- colour and illumination ------------------------------------------------------------------------------
+
 
 def test_cheek_regions_follow_ofiqs_arithmetic():
     points = projected(centre=(100, 110))
@@ -225,10 +250,13 @@ def test_a_grey_face_is_natural_and_a_coloured_one_is_measured():
     a, b = colour.lab_ab(np.array(skin, float))
     assert colour.natural_colour([cheek(skin), cheek(skin)]) == pytest.approx(colour.colour_distance(a, b))
     assert colour.natural_colour([cheek((200, 110, 60)), cheek((200, 110, 60))]) == 100.0  # blue: b < 0
-    assert colour.is_coloured(np.full((4, 4, 3), skin, np.uint8)) and not colour.is_coloured(np.full((4, 4, 3), 7, np.uint8))
+    assert colour.is_coloured(np.full((4, 4, 3), skin, np.uint8)) and not colour.is_coloured(
+        np.full((4, 4, 3), 7, np.uint8)
+    )
 
 
 # -- sharpness ------------------------------------------------------------------------------------------------
+
 
 def test_sharpness_of_one_pixel_stripes_is_four_and_a_flat_face_has_none():
     face = flat_face(0)
@@ -240,13 +268,20 @@ def test_sharpness_of_one_pixel_stripes_is_four_and_a_flat_face_has_none():
 def test_blur_lowers_sharpness():
     rng = np.random.default_rng(0)
     face = flat_face(0)
-    face.bgr[:] = cv2.resize(rng.integers(0, 256, (55, 50, 3), dtype=np.uint8), (200, 220), interpolation=cv2.INTER_NEAREST)
-    values = [sharpness.sharpness(AlignedFace(cv2.GaussianBlur(face.bgr, (0, 0), s) if s else face.bgr, face.points,
-                                              face.mask)) for s in (0, 1, 2, 4)]
+    face.bgr[:] = cv2.resize(
+        rng.integers(0, 256, (55, 50, 3), dtype=np.uint8), (200, 220), interpolation=cv2.INTER_NEAREST
+    )
+    values = [
+        sharpness.sharpness(
+            AlignedFace(cv2.GaussianBlur(face.bgr, (0, 0), s) if s else face.bgr, face.points, face.mask)
+        )
+        for s in (0, 1, 2, 4)
+    ]
     assert values == sorted(values, reverse=True) and values[-1] < values[0] / 3
 
 
 # -- geometry: points placed by hand --------------------------------------------------------------------------
+
 
 def hand_points() -> np.ndarray:
     """Eye corners at (80, 100), (100, 100) and (140, 100), (160, 100): eye centres (90, 100) and
@@ -262,10 +297,16 @@ def hand_points() -> np.ndarray:
 
 def test_crops_margins_and_head_size_of_points_placed_by_hand():
     points = hand_points()
-    assert geometry.crops(points, 240, 300) == {"leftward_crop": 150 / 60, "rightward_crop": (240 - 90) / 60,
-                                                "margin_above": 100 / 90, "margin_below": 200 / 90}
+    assert geometry.crops(points, 240, 300) == {
+        "leftward_crop": 150 / 60,
+        "rightward_crop": (240 - 90) / 60,
+        "margin_above": 100 / 90,
+        "margin_below": 200 / 90,
+    }
     assert geometry.head_size(points, 300) == 90 / 300
-    assert geometry.inter_eye_distance(points, 0.0) == 60 and geometry.inter_eye_distance(points, 60.0) == pytest.approx(120)
+    assert geometry.inter_eye_distance(points, 0.0) == 60 and geometry.inter_eye_distance(
+        points, 60.0
+    ) == pytest.approx(120)
     assert geometry.inter_eye_distance(points, 90.0) is None
     values = geometry.geometry_measures(points, [(0, 0, 100, 100)], 240, 300, 0.0)
     assert values["head_size"] == (mapping.head_size_score(0.3), 0.3)
@@ -289,6 +330,7 @@ def test_single_face_present_is_the_second_face_over_the_first():
 
 # -- one face, end to end --------------------------------------------------------------------------------------
 
+
 def test_the_aligned_window_puts_the_five_points_on_ofiqs_reference():
     points = projected(yaw=5, roll=10, scale=80, centre=(200, 180))
     face = align(np.zeros((400, 400, 3), np.uint8), points)
@@ -307,13 +349,18 @@ def test_a_flat_grey_frontal_face_end_to_end():
     assert result.raw["illumination_uniformity"] == 1 and result.raw["natural_colour"] == 0
     assert result.raw["sharpness"] is None and result.values["sharpness"] is None
     for angle in ("yaw", "pitch", "roll"):
-        assert result.raw[f"head_pose_{angle}"] == pytest.approx(0, abs=1e-6) and result.values[f"head_pose_{angle}"] == 100
+        assert (
+            result.raw[f"head_pose_{angle}"] == pytest.approx(0, abs=1e-6)
+            and result.values[f"head_pose_{angle}"] == 100
+        )
     assert result.raw["single_face_present"] == 0 and result.values["single_face_present"] == 100
     left, right = points[[36, 39]].mean(0), points[[42, 45]].mean(0)
     assert result.raw["leftward_crop"] == pytest.approx(right[0] / np.linalg.norm(right - left), rel=1e-5)
     assert result.below_floor[0] == "dynamic_range" and "sharpness" not in result.below_floor
     cells = result.columns()
-    assert list(cells) == list(catalog.MEASURE_COLUMNS) and cells["measures_below_floor"] == ";".join(result.below_floor)
+    assert list(cells) == list(catalog.MEASURE_COLUMNS) and cells["measures_below_floor"] == ";".join(
+        result.below_floor
+    )
 
 
 def test_a_face_beyond_the_photo_reads_black_there():

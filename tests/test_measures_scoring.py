@@ -34,7 +34,9 @@ def photos(tmp_path_factory):
     face = astronaut()
     write_image(root / "one.png", face)
     write_image(root / "two.png", np.hstack([face, face]))
-    turned = cv2.warpAffine(face, cv2.getRotationMatrix2D((256, 200), 20, 1.0), (512, 512), borderMode=cv2.BORDER_REFLECT)
+    turned = cv2.warpAffine(
+        face, cv2.getRotationMatrix2D((256, 200), 20, 1.0), (512, 512), borderMode=cv2.BORDER_REFLECT
+    )
     write_image(root / "turned.png", turned)
     write_image(root / "noise.png", np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
     return root
@@ -79,32 +81,52 @@ def test_without_measures_the_columns_are_absent_and_nothing_is_measured(photos,
 
 def test_jsonl_parquet_and_resume_carry_the_measures(photos, tiny, tmp_path):
     runner = CliRunner()
-    jsonl = runner.invoke(main, ["score", str(photos / "one.png"), "-m", str(tiny), "--measures", "--format", "jsonl",
-                                 "--no-progress"])
+    jsonl = runner.invoke(
+        main, ["score", str(photos / "one.png"), "-m", str(tiny), "--measures", "--format", "jsonl", "--no-progress"]
+    )
     (row,) = [json.loads(line) for line in jsonl.stdout.splitlines()]
     assert list(row) == list(columns(True)) and isinstance(row["head_pose_yaw"], int)
     import pyarrow.parquet as pq  # the ray extra, which scripts/test.sh installs
 
     out = tmp_path / "rows.parquet"
-    done = runner.invoke(main, ["score", str(photos / "one.png"), "-m", str(tiny), "--measures", "--format", "parquet",
-                                "-o", str(out), "--no-progress"])
+    done = runner.invoke(
+        main,
+        [
+            "score",
+            str(photos / "one.png"),
+            "-m",
+            str(tiny),
+            "--measures",
+            "--format",
+            "parquet",
+            "-o",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert done.exit_code == 0, done.output
     table = pq.read_table(out)
     assert table.column("sharpness").to_pylist()[0] == row["sharpness"]
     assert table.column("sharpness_raw").to_pylist()[0] == row["sharpness_raw"]
     assert table.schema.field("head_size").type == "int32"
     csv_out = tmp_path / "rows.csv"
-    first = runner.invoke(main, ["score", str(photos), "-m", str(tiny), "--measures", "-o", str(csv_out), "--no-progress"])
-    again = runner.invoke(main, ["score", str(photos), "-m", str(tiny), "--measures", "-o", str(csv_out), "--resume",
-                                 "--no-progress"])
+    first = runner.invoke(
+        main, ["score", str(photos), "-m", str(tiny), "--measures", "-o", str(csv_out), "--no-progress"]
+    )
+    again = runner.invoke(
+        main, ["score", str(photos), "-m", str(tiny), "--measures", "-o", str(csv_out), "--resume", "--no-progress"]
+    )
     assert first.exit_code == again.exit_code == 1 and "4 inputs were already in the output" in again.stderr
-    refused = runner.invoke(main, ["score", str(photos), "-m", str(tiny), "-o", str(csv_out), "--resume", "--no-progress"])
+    refused = runner.invoke(
+        main, ["score", str(photos), "-m", str(tiny), "-o", str(csv_out), "--resume", "--no-progress"]
+    )
     assert refused.exit_code == 2 and "measures" in refused.stderr
 
 
 def test_measures_with_the_ray_engine_are_refused(photos, tiny, tmp_path):
-    result = CliRunner().invoke(main, ["score", str(photos), "-m", str(tiny), "--measures", "--engine", "ray",
-                                       "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main, ["score", str(photos), "-m", str(tiny), "--measures", "--engine", "ray", "-o", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2 and "--measures runs with the local engine" in result.stderr
 
 
@@ -130,8 +152,10 @@ def test_serve_gives_the_measures_when_asked(tiny):
     photo = encoded(astronaut(), ".png")
     service = Server("-m", str(tiny), "--threads", "2")
     try:
-        files = [("images", ("a.png", photo, "application/octet-stream")),
-                 ("images", ("bad.png", b"not an image", "application/octet-stream"))]
+        files = [
+            ("images", ("a.png", photo, "application/octet-stream")),
+            ("images", ("bad.png", b"not an image", "application/octet-stream")),
+        ]
         plain = service.client.post("/v1/score", files=files).json()["rows"]
         measured = service.client.post("/v1/score?measures=1", files=files).json()["rows"]
         bad = service.client.post("/v1/score?measures=yes", files=files)

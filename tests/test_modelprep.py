@@ -20,8 +20,13 @@ def prelu_model(input_shape: list, slope: np.ndarray, conv_channels: int = 0) ->
         source = "c"
     nodes.append(helper.make_node("PRelu", [source, "slope"], ["y"], name="act"))
     out_shape = [input_shape[0], conv_channels or input_shape[1]] + list(input_shape[2:])
-    graph = helper.make_graph(nodes, "prelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    graph = helper.make_graph(
+        nodes,
+        "prelu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        inits,
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
@@ -50,7 +55,10 @@ def test_per_channel_prelu_becomes_exact_depthwise_convolutions(slope_shape):
     assert rewrite_prelu(rewritten) == 1
     ops = [n.op_type for n in rewritten.graph.node]
     assert "PRelu" not in ops and ops.count("Conv") == 2 and "Min" not in ops
-    assert {i.name for i in rewritten.graph.initializer} == {"act_fqe_minus_one", "act_fqe_minus_slope"}  # no stale slope
+    assert {i.name for i in rewritten.graph.initializer} == {
+        "act_fqe_minus_one",
+        "act_fqe_minus_slope",
+    }  # no stale slope
     x = hard_inputs((2, 8, 5, 6))
     expected = outputs(original, x)
     got = outputs(rewritten, x)

@@ -12,15 +12,24 @@ from fqe_onnx.cli import main
 from fqe_onnx.errors import ModelError
 
 
-@pytest.mark.parametrize("command", [["score", "{root}", "--model"], ["inspect"], ["evaluate", "{root}", "--model"],
-                                     ["align", "{root}", "--out", "{root}/out", "--model"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["score", "{root}", "--model"],
+        ["inspect"],
+        ["evaluate", "{root}", "--model"],
+        ["align", "{root}", "--out", "{root}/out", "--model"],
+    ],
+)
 def test_a_mistyped_zoo_name_names_the_closest_and_the_listing(tmp_path, command):
     write_image(tmp_path / "a" / "x.png", random_face(0))
     args = [a.format(root=tmp_path) for a in command] + ["faceplugin-mobilefacenett"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
-    assert result.stderr == ("Error: no zoo model or file named faceplugin-mobilefacenett; the closest zoo name is "
-                             "faceplugin-mobilefacenet; `fqe-onnx models list` shows the zoo\n")
+    assert result.stderr == (
+        "Error: no zoo model or file named faceplugin-mobilefacenett; the closest zoo name is "
+        "faceplugin-mobilefacenet; `fqe-onnx models list` shows the zoo\n"
+    )
 
 
 def test_an_unknown_name_with_no_close_zoo_name_still_names_the_listing():
@@ -48,8 +57,9 @@ def test_a_file_that_is_not_onnx_at_all_is_said_in_one_line(tmp_path):
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "not an ONNX model file" in result.stderr
 
 
-def test_parquet_without_pyarrow_stops_before_reading_any_image_and_leaves_no_file(dataset, model_path, tmp_path,
-                                                                                   monkeypatch):
+def test_parquet_without_pyarrow_stops_before_reading_any_image_and_leaves_no_file(
+    dataset, model_path, tmp_path, monkeypatch
+):
     import fqe_onnx.decode
 
     monkeypatch.setitem(sys.modules, "pyarrow", None)
@@ -58,8 +68,9 @@ def test_parquet_without_pyarrow_stops_before_reading_any_image_and_leaves_no_fi
     monkeypatch.setattr(fqe_onnx.decode, "read_bytes", lambda *a, **k: read.append(a) or b"")
     out = tmp_path / "out" / "scores.parquet"
     out.parent.mkdir()
-    result = CliRunner().invoke(main, ["score", str(dataset), "-m", str(model_path), "--format", "parquet",
-                                       "-o", str(out)])
+    result = CliRunner().invoke(
+        main, ["score", str(dataset), "-m", str(model_path), "--format", "parquet", "-o", str(out)]
+    )
     assert result.exit_code == 2 and read == []
     assert result.stderr == "Error: Parquet output needs pyarrow: pip install pyarrow (the parquet extra)\n"
     assert list(out.parent.iterdir()) == []  # neither the file nor its .fqe-run.json side file

@@ -7,15 +7,24 @@ import json
 import pytest
 
 from fqe_onnx.errors import FqeError
-from fqe_onnx.output import (RecordWriter, RunSummary, read_for_resume, settings_digest, side_file, skip_done,
-                             write_records, write_side_file)
+from fqe_onnx.output import (
+    RecordWriter,
+    RunSummary,
+    read_for_resume,
+    settings_digest,
+    side_file,
+    skip_done,
+    write_records,
+    write_side_file,
+)
 from fqe_onnx.records import COLUMNS, Record
 from fqe_onnx.sources import ImageSource
 
 
 def record(path="a/1.png", q=1.25, Q=78, kind=""):
-    return Record(path=path, identity="a", q=q, Q=Q, mode="as-is", format="png", error_kind=kind,
-                  error="broken" if kind else "")
+    return Record(
+        path=path, identity="a", q=q, Q=Q, mode="as-is", format="png", error_kind=kind, error="broken" if kind else ""
+    )
 
 
 def row(path: str, kind: str = "", q: str = "") -> str:
@@ -62,15 +71,20 @@ def test_the_summary_counts_and_describes():
         summary.add(r)
     assert summary.scores == [78, 12] and summary.errors == 2 and summary.total == 4
     assert summary.modes["as-is"] == 4 and summary.error_kinds["flat"] == 2
-    assert summary.describe("CPU") == ("4 images, 2 errors, 0.0 images/s, CPU; mode: as-is 4; errors: flat 2; "
-                                       "WARNING: 1 of 5 inputs have no row")
+    assert summary.describe("CPU") == (
+        "4 images, 2 errors, 0.0 images/s, CPU; mode: as-is 4; errors: flat 2; WARNING: 1 of 5 inputs have no row"
+    )
     summary.seconds = 0.5
     summary.already, summary.already_errors = 1, 1
-    assert summary.describe("CPU") == ("4 images, 2 errors, 8.0 images/s, CPU; mode: as-is 4; errors: flat 2; "
-                                       "1 inputs were already in the output (1 of them errors)")
+    assert summary.describe("CPU") == (
+        "4 images, 2 errors, 8.0 images/s, CPU; mode: as-is 4; errors: flat 2; "
+        "1 inputs were already in the output (1 of them errors)"
+    )
     summary.inputs = 9
     assert summary.describe("CPU", "interrupted (SIGINT)").startswith("interrupted (SIGINT): 4 images")
-    assert summary.describe("CPU", "interrupted (SIGINT)").endswith("; 4 of 9 inputs not scored yet (rerun with --resume)")
+    assert summary.describe("CPU", "interrupted (SIGINT)").endswith(
+        "; 4 of 9 inputs not scored yet (rerun with --resume)"
+    )
 
 
 def test_write_records_counts_progress_and_adds_time():
@@ -86,9 +100,12 @@ def test_the_side_file_is_sorted_indented_json_with_the_digest(tmp_path):
     assert settings_digest(settings) == hashlib.sha256(b'{"align": "auto", "model": "m"}').hexdigest()
     write_side_file(tmp_path / "out.csv", settings)
     text = side_file(tmp_path / "out.csv").read_text()
-    assert text == ('{\n  "settings": {\n    "align": "auto",\n    "model": "m"\n  },\n  "sha256": "'
-                    + settings_digest(settings) + '",\n  "what": "fqe-onnx score settings for the output file '
-                    'beside this one"\n}\n')
+    assert text == (
+        '{\n  "settings": {\n    "align": "auto",\n    "model": "m"\n  },\n  "sha256": "'
+        + settings_digest(settings)
+        + '",\n  "what": "fqe-onnx score settings for the output file '
+        'beside this one"\n}\n'
+    )
 
 
 def written(tmp_path, body: str, settings=None, name="out.csv"):
@@ -99,7 +116,7 @@ def written(tmp_path, body: str, settings=None, name="out.csv"):
 
 
 def test_read_for_resume_reads_what_is_done(tmp_path):
-    assert read_for_resume(tmp_path / "none.csv", "csv", {}) .__dict__ == {"done": {}, "torn": False}
+    assert read_for_resume(tmp_path / "none.csv", "csv", {}).__dict__ == {"done": {}, "torn": False}
     header = ",".join(COLUMNS) + "\n"
     out = written(tmp_path, header + row("a.png", q="1.0") + row("b.png", "flat"))
     state = read_for_resume(out, "csv", {"model": "m"})
@@ -117,11 +134,14 @@ def test_read_for_resume_drops_exactly_the_torn_line(tmp_path):
     assert out.read_text() == header + row("a.png", q="1.0")
 
 
-@pytest.mark.parametrize("body, fmt, message", [
-    ("path,q\n", "csv", "its header is not " + ",".join(COLUMNS)),
-    (",".join(COLUMNS) + "\na.png,x\n", "csv", f"a row has 2 cells, expected {len(COLUMNS)}"),
-    ('{"path": "a.png", "error_kind": ""}\n[1]\n', "jsonl", "line 2 is not a row"),
-])
+@pytest.mark.parametrize(
+    "body, fmt, message",
+    [
+        ("path,q\n", "csv", "its header is not " + ",".join(COLUMNS)),
+        (",".join(COLUMNS) + "\na.png,x\n", "csv", f"a row has 2 cells, expected {len(COLUMNS)}"),
+        ('{"path": "a.png", "error_kind": ""}\n[1]\n', "jsonl", "line 2 is not a row"),
+    ],
+)
 def test_read_for_resume_refuses_what_it_cannot_read(tmp_path, body, fmt, message):
     out = written(tmp_path, body)
     with pytest.raises(FqeError) as error:
@@ -133,8 +153,10 @@ def test_read_for_resume_names_the_settings_that_differ(tmp_path):
     out = written(tmp_path, "", {"model": "m", "align": "auto", "old": 1})
     with pytest.raises(FqeError) as error:
         read_for_resume(out, "csv", {"model": "m", "align": "never", "new": 2})
-    assert str(error.value) == (f"cannot resume {out}: it was made with other settings (align, new, old differ); "
-                                "use the same model and options, or another --output")
+    assert str(error.value) == (
+        f"cannot resume {out}: it was made with other settings (align, new, old differ); "
+        "use the same model and options, or another --output"
+    )
     side_file(out).write_text(json.dumps({"sha256": "x"}))
     with pytest.raises(FqeError, match=r"\(model differ\)"):
         read_for_resume(out, "csv", {"model": "m"})
@@ -147,8 +169,9 @@ def test_read_for_resume_names_the_settings_that_differ(tmp_path):
     side_file(out).write_text("{broken")
     with pytest.raises(FqeError) as error:
         read_for_resume(out, "csv", {"model": "m"})
-    assert str(error.value).startswith(f"cannot resume {out}: its side file out.csv.fqe-run.json is missing or "
-                                       "unreadable (")
+    assert str(error.value).startswith(
+        f"cannot resume {out}: its side file out.csv.fqe-run.json is missing or unreadable ("
+    )
     assert str(error.value).endswith("); rerun without --resume to start over")
 
 

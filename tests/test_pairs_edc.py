@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from fqe_onnx.evaluation.edc import edc_curve, threshold_at_fmr
-from fqe_onnx.evaluation.pairs import (Pairs, comparison_pairs, cosine_similarities, mated_pairs, non_mated_pairs,
-                                       pair_at)
+from fqe_onnx.evaluation.pairs import (
+    Pairs,
+    comparison_pairs,
+    cosine_similarities,
+    mated_pairs,
+    non_mated_pairs,
+    pair_at,
+)
 
 
 def peak_mib(function, *args, **kwargs):
@@ -99,8 +105,9 @@ def test_a_nan_similarity_is_not_a_match():
     assert curve.fnmr_at(0.0) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("bad", [np.zeros(4), np.array([1.0, np.nan, 0, 0]), np.array([np.inf, 0, 0, 0])],
-                         ids=["zero", "nan", "inf"])
+@pytest.mark.parametrize(
+    "bad", [np.zeros(4), np.array([1.0, np.nan, 0, 0]), np.array([np.inf, 0, 0, 0])], ids=["zero", "nan", "inf"]
+)
 def test_an_embedding_with_no_direction_is_a_failed_image(bad):
     good = np.array([1.0, 0.0, 0.0, 0.0])
     pairs = Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.array([True, True, False]))
@@ -126,8 +133,9 @@ def test_exactly_min_false_matches_is_enough():
     assert np.sum(scores >= threshold_at_fmr(scores, 1e-3)) == 10
     with pytest.raises(Exception) as error:
         threshold_at_fmr(scores[:-1], 1e-3)
-    assert str(error.value) == ("9999 non-mated comparisons cannot set a threshold at FMR 0.001: at least 10000 "
-                                "are needed")
+    assert str(error.value) == (
+        "9999 non-mated comparisons cannot set a threshold at FMR 0.001: at least 10000 are needed"
+    )
 
 
 def test_edc_curve_shape_ties_and_refusals():
@@ -171,14 +179,17 @@ def test_dense_non_mated_pairs_are_a_seeded_sample_of_distinct_cross_pairs():
     assert np.array_equal(default[0], non_mated_pairs(DENSE, count=5000, seed=0)[0])
 
 
-@pytest.mark.parametrize("identities, count, by_rank", [
-    (DENSE, 5000, False),  # most pairs non-mated: random draws
-    (["a", "a", "a", "b"], 2, False),  # exactly half the pairs are non-mated: still random draws
-    (["a", "a", "a", "a", "b"], 2, True),  # fewer than half: drawn by rank
-    (["a", "b", "a", "c"], 5, True),  # exactly as many as asked: all of them, by rank
-    (["a", "b", "a", "c"], 4, False),
-    (["big"] * 3000 + [f"x{i}" for i in range(100)], 1000, True),
-])
+@pytest.mark.parametrize(
+    "identities, count, by_rank",
+    [
+        (DENSE, 5000, False),  # most pairs non-mated: random draws
+        (["a", "a", "a", "b"], 2, False),  # exactly half the pairs are non-mated: still random draws
+        (["a", "a", "a", "a", "b"], 2, True),  # fewer than half: drawn by rank
+        (["a", "b", "a", "c"], 5, True),  # exactly as many as asked: all of them, by rank
+        (["a", "b", "a", "c"], 4, False),
+        (["big"] * 3000 + [f"x{i}" for i in range(100)], 1000, True),
+    ],
+)
 def test_which_sampler_draws_the_non_mated_pairs(identities, count, by_rank, monkeypatch):
     from fqe_onnx.evaluation import pairs as module
 
@@ -195,7 +206,10 @@ def test_pair_at_at_row_boundaries_of_huge_identities():
     for m in (20_000, 1_000_003, 30_000_001):
         rows = np.unique(np.linspace(0, m - 2, 2000).astype(np.int64))
         starts = rows * m - rows * (rows + 1) // 2
-        for ranks, expect_i, expect_j in ((starts, rows, rows + 1), (starts[1:] - 1, rows[1:] - 1, np.full(len(rows) - 1, m - 1))):
+        for ranks, expect_i, expect_j in (
+            (starts, rows, rows + 1),
+            (starts[1:] - 1, rows[1:] - 1, np.full(len(rows) - 1, m - 1)),
+        ):
             i, j = pair_at(ranks, m)
             assert np.array_equal(i, expect_i) and np.array_equal(j, expect_j), m
 
@@ -233,6 +247,7 @@ def test_every_image_can_be_drawn_by_the_dense_sampler():
 def test_pair_at_corrects_float_rounding_of_more_than_one_row(m):
     """Near the end of a very large m the float estimate of the row is off by up to two: every rank
     at, just before and just after a row's start still gives the pair of that rank."""
+
     def start(row):
         return row * m - row * (row + 1) // 2
 

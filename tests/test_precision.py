@@ -29,7 +29,10 @@ def spearman(a, b):
 def test_the_fp16_model_keeps_float32_io_and_the_contract(default_model):
     converted = onnx.load_model_from_string(to_float16(onnx.load(str(default_model))))
     float16 = onnx.TensorProto.FLOAT16
-    assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in list(converted.graph.input) + list(converted.graph.output))
+    assert all(
+        i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        for i in list(converted.graph.input) + list(converted.graph.output)
+    )
     weights = [i for i in converted.graph.initializer if len(i.dims) == 4]
     assert weights and all(i.data_type == float16 for i in weights)
     original = {p.key: p.value for p in onnx.load(str(default_model)).metadata_props}
@@ -50,7 +53,10 @@ def test_fp16_ranks_the_demo_ladder_as_fp32_does(default_model):
 def test_io_binding_gives_the_same_numbers(default_model, model_path):
     images = [random_face(i) for i in range(6)]
     for model, overrides in ((default_model, {}), (model_path, {"align": "never"})):
-        with Scorer(model, device="cpu", **overrides) as plain, Scorer(model, device="cpu", io_binding=True, **overrides) as bound:
+        with (
+            Scorer(model, device="cpu", **overrides) as plain,
+            Scorer(model, device="cpu", io_binding=True, **overrides) as bound,
+        ):
             assert bound.model.io_binding
             assert [r.q for r in bound.score_arrays(images)] == [r.q for r in plain.score_arrays(images)]
 
@@ -72,7 +78,18 @@ def test_score_precision_option_and_resume_keeps_it(tmp_path, default_model):
     for i in range(3):
         write_image(tmp_path / "in" / f"{i}.png", random_face(i))
     out = tmp_path / "q.csv"
-    args = ["score", str(tmp_path / "in"), "-m", str(default_model), "--align", "never", "-o", str(out), "--device", "cpu"]
+    args = [
+        "score",
+        str(tmp_path / "in"),
+        "-m",
+        str(default_model),
+        "--align",
+        "never",
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     result = CliRunner().invoke(main, args + ["--precision", "fp16"])
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 4

@@ -19,8 +19,15 @@ def test_seed_pipeline_matches_the_plain_reference_exactly(shape):
 
 def test_rgb_mean_scale_and_custom_crop():
     image = random_face(3, (200, 180))
-    pre = with_overrides(SEED_CONTRACT, channel_order="RGB", mean=(127.0,), scale=(128.0,),
-                         resize=(150, 140), crop=(10, 20, 112, 112), interpolation="area").preprocess
+    pre = with_overrides(
+        SEED_CONTRACT,
+        channel_order="RGB",
+        mean=(127.0,),
+        scale=(128.0,),
+        resize=(150, 140),
+        crop=(10, 20, 112, 112),
+        interpolation="area",
+    ).preprocess
     resized = cv2.resize(image, (140, 150), interpolation=cv2.INTER_AREA)[10:122, 20:132]
     expected = ((resized[:, :, ::-1].astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)
     np.testing.assert_array_equal(prepare(image, pre), expected)
@@ -28,8 +35,9 @@ def test_rgb_mean_scale_and_custom_crop():
 
 def test_per_channel_mean_and_scale_apply_in_model_channel_order():
     image = np.full((112, 112, 3), (10, 20, 30), dtype=np.uint8)  # B, G, R
-    pre = with_overrides(SEED_CONTRACT, geometry="aligned112", channel_order="RGB",
-                         mean=(1, 2, 3), scale=(1, 2, 4)).preprocess
+    pre = with_overrides(
+        SEED_CONTRACT, geometry="aligned112", channel_order="RGB", mean=(1, 2, 3), scale=(1, 2, 4)
+    ).preprocess
     tensor = prepare(image, pre)
     assert tensor[:, 0, 0].tolist() == [(30 - 1) / 1, (20 - 2) / 2, (10 - 3) / 4]
 

@@ -13,7 +13,9 @@ from fqe_onnx.errors import ImageError
 from fqe_onnx.preprocess import prepare
 
 BOUNDED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-VALID = [cv2.imencode(ext, random_face(i, (40, 48)))[1].tobytes() for i, ext in enumerate([".jpg", ".png", ".bmp", ".webp"])]
+VALID = [
+    cv2.imencode(ext, random_face(i, (40, 48)))[1].tobytes() for i, ext in enumerate([".jpg", ".png", ".bmp", ".webp"])
+]
 SIGNATURES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"RIFF\x00\x00\x00\x00WEBP", b"GIF89a", b""]
 
 
@@ -33,7 +35,11 @@ def test_random_bytes_decode_or_raise_image_error(prefix, body):
 
 
 @BOUNDED
-@given(which=st.integers(0, len(VALID) - 1), cut=st.floats(0, 1), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8))
+@given(
+    which=st.integers(0, len(VALID) - 1),
+    cut=st.floats(0, 1),
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8),
+)
 def test_damaged_real_images_decode_or_raise_image_error(which, cut, flips):
     data = bytearray(VALID[which][: max(1, int(len(VALID[which]) * cut))] if cut < 0.98 else VALID[which])
     for where, value in flips:
@@ -45,9 +51,15 @@ GEOMETRY = st.sampled_from(["seed", "ofiq", "aligned112"])
 
 
 @BOUNDED
-@given(height=st.integers(0, 300), width=st.integers(0, 300), channels=st.sampled_from([None, 1, 2, 3, 4]),
-       dtype=st.sampled_from([np.uint8, np.uint16, np.float32]), geometry=GEOMETRY,
-       order=st.sampled_from(["BGR", "RGB", "GRAY"]), seed=st.integers(0, 2**16))
+@given(
+    height=st.integers(0, 300),
+    width=st.integers(0, 300),
+    channels=st.sampled_from([None, 1, 2, 3, 4]),
+    dtype=st.sampled_from([np.uint8, np.uint16, np.float32]),
+    geometry=GEOMETRY,
+    order=st.sampled_from(["BGR", "RGB", "GRAY"]),
+    seed=st.integers(0, 2**16),
+)
 def test_random_arrays_prepare_or_raise_image_error(height, width, channels, dtype, geometry, order, seed):
     shape = (height, width) if channels is None else (height, width, channels)
     array = np.random.default_rng(seed).integers(0, 256, size=shape).astype(dtype)

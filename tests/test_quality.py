@@ -12,10 +12,22 @@ SEED = Calibration()
 OFIQ = Calibration(x0=23, w=2.6)
 
 
-@pytest.mark.parametrize("x, expected", [
-    (0.5, 1), (1.5, 2), (2.5, 3), (-0.5, -1), (-2.5, -3), (0.49999999999999994, 0), (2.4999, 2),
-    (99.5, 100), (0.0, 0), (-0.0, 0), (7.0, 7),
-])
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        (0.5, 1),
+        (1.5, 2),
+        (2.5, 3),
+        (-0.5, -1),
+        (-2.5, -3),
+        (0.49999999999999994, 0),
+        (2.4999, 2),
+        (99.5, 100),
+        (0.0, 0),
+        (-0.0, 0),
+        (7.0, 7),
+    ],
+)
 def test_round_half_away_from_zero(x, expected):
     assert round_half_away(x) == expected
 

@@ -21,6 +21,7 @@ from fqe_onnx.ray import ScoreImages, score_dataset
 from fqe_onnx.records import COLUMNS
 from fqe_onnx.table import ENGINE_NAMES
 
+
 def test_the_extras_are_installed():
     import pyarrow  # noqa: F401  (only whether it is installed)
     import ray  # noqa: F401  (only whether it is installed)
@@ -93,8 +94,11 @@ score_dataset(sys.argv[1], sys.argv[2], model=sys.argv[4], align="never", batch_
 def test_a_killed_driver_resumes_without_losing_or_doubling_rows(cluster, corpus, tmp_path):
     images, model, single = corpus
     out = tmp_path / "out.parquet"
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(images), str(out), cluster, str(model)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(images), str(out), cluster, str(model)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("*.parquet"))) < 3 and driver.poll() is None:
         time.sleep(0.05)
@@ -146,14 +150,44 @@ def test_engine_column_names_are_unique_case_insensitively():
 def test_cli_engine_ray_and_parquet_without_ray(cluster, corpus, tmp_path):
     images, model, single = corpus
     out = tmp_path / "cli.parquet"
-    result = CliRunner().invoke(main, ["score", str(images), "-m", str(model), "--align", "never", "--engine", "ray",
-                                       "--device", "cpu", "-o", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(images),
+            "-m",
+            str(model),
+            "--align",
+            "never",
+            "--engine",
+            "ray",
+            "--device",
+            "cpu",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 1, result.output  # two error rows
     assert "200 inputs: 0 already" in result.stderr and "200 rows, 2 errors" in result.stderr
     check_equal_to_single(read_rows(out)[1], single)
     local = tmp_path / "local.parquet"
-    result = CliRunner().invoke(main, ["score", str(images), "-m", str(model), "--align", "never", "--format",
-                                       "parquet", "--device", "cpu", "-o", str(local)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(images),
+            "-m",
+            str(model),
+            "--align",
+            "never",
+            "--format",
+            "parquet",
+            "--device",
+            "cpu",
+            "-o",
+            str(local),
+        ],
+    )
     assert result.exit_code == 1
     check_equal_to_single(read_rows(local)[1], single)
     refused = CliRunner().invoke(main, ["score", str(images), "-m", str(model), "--format", "parquet"])

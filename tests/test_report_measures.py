@@ -54,7 +54,8 @@ def test_the_thumbnail_frames_the_scored_face_among_others():
     # the frame is drawn where the box is: a rectangle, inside the thumbnail, not its whole border
     assert marked.sum() > 100 and 0 < cols.min() and cols.max() < small.shape[1] - 1 and 0 < rows.min()
     assert thumbnail(photo, side=112).shape == (56, 112, 3) and not np.any(
-        np.all(np.abs(thumbnail(photo, side=112).astype(int) - MARK_COLOUR) <= 40, axis=2))
+        np.all(np.abs(thumbnail(photo, side=112).astype(int) - MARK_COLOUR) <= 40, axis=2)
+    )
 
 
 def write_measured_scores(path, images, rows: int = 30, common: dict | None = None) -> None:
@@ -72,8 +73,18 @@ def write_measured_scores(path, images, rows: int = 30, common: dict | None = No
                 values = dict.fromkeys(MEASURES, 90) | {"head_pose_yaw": 3, "luminance_mean": 20}
             values.update(common or {})
             row = {c: "" for c in columns(True)}
-            row.update(path=name, identity=f"p{i % 5}", q=f"{2 + i / 10:.3f}", Q=str(i * 3), mode="aligned",
-                       format="png", face="0", box="40 20 120 100", face_score="1.0", eye_distance="30")
+            row.update(
+                path=name,
+                identity=f"p{i % 5}",
+                q=f"{2 + i / 10:.3f}",
+                Q=str(i * 3),
+                mode="aligned",
+                format="png",
+                face="0",
+                box="40 20 120 100",
+                face_score="1.0",
+                eye_distance="30",
+            )
             for m in MEASURES:
                 row[m], row[f"{m}_raw"] = values[m], values[m] / 100
             row["measures_below_floor"] = ";".join(below_floor(values))
@@ -85,8 +96,9 @@ def measured(tmp_path):
     images = tmp_path / "images"
     write_measured_scores(tmp_path / "scores.csv", images)
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(main, ["report", str(tmp_path / "scores.csv"), "--images", str(images), "-o", str(out),
-                                       "--count", "6"])
+    result = CliRunner().invoke(
+        main, ["report", str(tmp_path / "scores.csv"), "--images", str(images), "-o", str(out), "--count", "6"]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -96,9 +108,9 @@ def test_the_report_charts_every_measure_and_names_why_the_lowest_faces_are_low(
     for name in MEASURES:
         assert f'aria-label="{name}' in page, name
     assert page.count('class="floor"') == len(MEASURES) and "Component measures" in page
-    lowest = page[page.index("lowest scored faces"):page.index("highest scored faces")]
+    lowest = page[page.index("lowest scored faces") : page.index("highest scored faces")]
     assert 'class="why">head_pose_yaw 3, luminance_mean 20' in lowest  # the first row, worst first
-    assert 'class="why"' not in page[page.index("highest scored faces"):]
+    assert 'class="why"' not in page[page.index("highest scored faces") :]
     table = page.split("faces where it is the worst")[1].split("</table>")[0]  # the faces below each floor
     assert f"<td>head_pose_yaw</td><td>{FLOORS['head_pose_yaw']}</td>" in table
 
@@ -107,21 +119,31 @@ def test_a_defect_of_nearly_every_face_is_named_once_not_under_each(tmp_path):
     images = tmp_path / "images"
     write_measured_scores(tmp_path / "scores.csv", images, common={"head_size": 4})
     out = tmp_path / "report.html"
-    assert CliRunner().invoke(main, ["report", str(tmp_path / "scores.csv"), "--images", str(images), "-o", str(out),
-                                     "--count", "6"]).exit_code == 0
+    assert (
+        CliRunner()
+        .invoke(main, ["report", str(tmp_path / "scores.csv"), "--images", str(images), "-o", str(out), "--count", "6"])
+        .exit_code
+        == 0
+    )
     page = out.read_text()
     assert "so not named under each: head_size." in page
-    lowest = page[page.index("lowest scored faces"):page.index("highest scored faces")]
+    lowest = page[page.index("lowest scored faces") : page.index("highest scored faces")]
     assert 'class="why">head_pose_yaw 3, luminance_mean 20<' in lowest and "head_size 4" not in lowest
 
 
 def test_a_report_without_measures_has_no_measure_section(tmp_path):
     images = tmp_path / "images"
     write_image(images / "a.png", random_face(1, (60, 60)))
-    (tmp_path / "scores.csv").write_text("path,identity,q,Q,mode,format,error_kind,error\na.png,,2.5,40,aligned,png,,\n")
+    (tmp_path / "scores.csv").write_text(
+        "path,identity,q,Q,mode,format,error_kind,error\na.png,,2.5,40,aligned,png,,\n"
+    )
     out = tmp_path / "r.html"
-    assert CliRunner().invoke(main, ["report", str(tmp_path / "scores.csv"), "--images", str(images),
-                                     "-o", str(out)]).exit_code == 0
+    assert (
+        CliRunner()
+        .invoke(main, ["report", str(tmp_path / "scores.csv"), "--images", str(images), "-o", str(out)])
+        .exit_code
+        == 0
+    )
     assert "Component measures" not in out.read_text() and 'class="why"' not in out.read_text()
 
 
@@ -138,6 +160,6 @@ def test_the_measure_charts_render_with_labels_inside_their_frames(measured, tmp
             b = t["box"]
             assert frame[0] <= b[0] and b[2] <= frame[2] and frame[1] <= b[1] and b[3] <= frame[3], t
         for i, a in enumerate(chart["texts"]):
-            for b in chart["texts"][i + 1:]:
+            for b in chart["texts"][i + 1 :]:
                 assert not overlaps(a["box"], b["box"]), (a, b)
     assert float(cv2.imread(str(shot)).std()) > 20

@@ -18,8 +18,18 @@ def inputs(tmp_path_factory):
     model = grid_model(root / "m.onnx")
     make_people(root / "faces", people=30, per_person=6)
     (root / "faces" / "p03" / "broken.png").write_bytes(b"nope")
-    common = ["-m", str(model), "--align", "never", "--geometry", "aligned112", "--mean", "128",
-              "--calibration", "x0=27,w=2.6"]
+    common = [
+        "-m",
+        str(model),
+        "--align",
+        "never",
+        "--geometry",
+        "aligned112",
+        "--mean",
+        "128",
+        "--calibration",
+        "x0=27,w=2.6",
+    ]
     scored = CliRunner().invoke(main, ["score", str(root / "faces"), "-o", str(root / "scores.csv"), *common])
     assert scored.exit_code == 1, scored.output
     evaluated = CliRunner().invoke(main, ["evaluate", str(root / "faces"), "-o", str(root / "ev"), *common])
@@ -45,8 +55,11 @@ VIEWPORT = {"width": 1200, "height": 900}
 
 
 def read_outs(page):
-    return {name: page.text_content(f"#cut-{name}") for name in ("value", "dropped", "share", "marked", "fnmr", "mated")
-            if page.query_selector(f"#cut-{name}")}
+    return {
+        name: page.text_content(f"#cut-{name}")
+        for name in ("value", "dropped", "share", "marked", "fnmr", "mated")
+        if page.query_selector(f"#cut-{name}")
+    }
 
 
 def test_moving_the_slider_changes_the_counts_and_the_expected_fnmr(inputs, tmp_path):
@@ -55,15 +68,25 @@ def test_moving_the_slider_changes_the_counts_and_the_expected_fnmr(inputs, tmp_
     scores = [int(r["Q"]) for r in csv.DictReader(open(root / "scores.csv")) if r["Q"]]
     total = len(scores) + 1  # the broken file
     with open(root / "ev" / "cuts.csv") as handle:
-        table = sorted(((float(r["cut"]), r["fnmr"], float(r["mated_share"])) for r in csv.DictReader(handle)
-                        if r["source"] == "Q" and r["fmr"] == "0.001"))
+        table = sorted(
+            (
+                (float(r["cut"]), r["fnmr"], float(r["mated_share"]))
+                for r in csv.DictReader(handle)
+                if r["source"] == "Q" and r["fmr"] == "0.001"
+            )
+        )
 
     def expected(cut):
         row = [t for t in table if t[0] <= cut][-1:] or table[:1]
         fnmr = f"{float(row[0][1]):.4f}" if row[0][1] else "n/a (no mated comparison left)"
         dropped = sum(q < cut for q in scores)
-        return {"value": str(cut), "dropped": str(dropped), "share": f"{100 * dropped / total:.1f}%", "fnmr": fnmr,
-                "mated": f"{100 * row[0][2]:.1f}%"}
+        return {
+            "value": str(cut),
+            "dropped": str(dropped),
+            "share": f"{100 * dropped / total:.1f}%",
+            "fnmr": fnmr,
+            "mated": f"{100 * row[0][2]:.1f}%",
+        }
 
     with chromium_page(VIEWPORT) as (page, log):
         page.goto(out.as_uri())
@@ -76,8 +99,10 @@ def test_moving_the_slider_changes_the_counts_and_the_expected_fnmr(inputs, tmp_
         for _ in range(7):
             page.keyboard.press("ArrowRight")
         after_keys = read_outs(page)
-        shown = page.evaluate("Array.from(document.querySelectorAll('figure.face')).map("
-                              "f => [Number(f.dataset.q), f.classList.contains('dropped')])")
+        shown = page.evaluate(
+            "Array.from(document.querySelectorAll('figure.face')).map("
+            "f => [Number(f.dataset.q), f.classList.contains('dropped')])"
+        )
     assert log.unexpected() == []
     for outs in (at_start, after_click, after_keys):
         cut = int(outs["value"])
@@ -136,7 +161,7 @@ def test_chart_labels_stay_inside_the_frame_and_the_legend_off_the_curves(inputs
             b = t["box"]
             assert frame[0] <= b[0] and b[2] <= frame[2] and frame[1] <= b[1] and b[3] <= frame[3], t
         for i, a in enumerate(chart["texts"]):
-            for b in chart["texts"][i + 1:]:
+            for b in chart["texts"][i + 1 :]:
                 assert not overlaps(a["box"], b["box"]), (a, b)
         for t in chart["texts"]:
             if t["cls"] == "legend":

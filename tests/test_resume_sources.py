@@ -65,14 +65,22 @@ def test_list_entries_keep_their_spelling_and_get_the_identity_of_the_path_they_
     outside = tmp_path.parent / "dave" / "2.png"
     listing.write_text(f"./alice/1.png\nbob//2.png\n{absolute}\n{outside}\n./top.png\n../eve/3.png\n")
     sources = read_list(listing)
-    assert [s.name for s in sources] == ["./alice/1.png", "bob//2.png", str(absolute), str(outside), "./top.png",
-                                         "../eve/3.png"]
+    assert [s.name for s in sources] == [
+        "./alice/1.png",
+        "bob//2.png",
+        str(absolute),
+        str(outside),
+        "./top.png",
+        "../eve/3.png",
+    ]
     assert [s.identity for s in sources] == ["alice", "bob", "carol", "dave", "", "eve"]
     assert sources[0].path == tmp_path / "./alice/1.png"
 
 
-@pytest.mark.parametrize("entry, identity", [("a/b/c.png", "a"), ("c.png", ""), ("./a/./c.png", "a"),
-                                             ("a/../c.png", ""), ("/x/y/z.png", "y")])
+@pytest.mark.parametrize(
+    "entry, identity",
+    [("a/b/c.png", "a"), ("c.png", ""), ("./a/./c.png", "a"), ("a/../c.png", ""), ("/x/y/z.png", "y")],
+)
 def test_list_identity(entry, identity, tmp_path):
     assert list_identity(entry, tmp_path) == identity
 
@@ -126,15 +134,19 @@ def test_a_link_loop_ends_and_each_file_is_listed_once(tmp_path):
 FSDECODED_LATIN_1 = os.fsdecode(b"caf\xe9")  # printed caf\xe9, which sorts before cafe
 
 
-@pytest.mark.parametrize("folder, link, listed", [
-    ("zed", "alice", "alice"),  # the link's name sorts first: the link wins
-    ("alice", "zed", "alice"),  # the folder's own name sorts first: it wins
-    ("photos-2020", "photos/latest", "photos-2020"),  # '-' sorts before '/': photos-2020/1.png comes first
-    ("a/deep/x", "a-b", "a-b"),
-    ("cafe", FSDECODED_LATIN_1, "caf\\xe9"),  # the name as printed decides, as it does the rows' order
-])
-def test_a_folder_reachable_under_two_names_is_listed_under_the_one_that_sorts_first(tmp_path, monkeypatch,
-                                                                                     folder, link, listed):
+@pytest.mark.parametrize(
+    "folder, link, listed",
+    [
+        ("zed", "alice", "alice"),  # the link's name sorts first: the link wins
+        ("alice", "zed", "alice"),  # the folder's own name sorts first: it wins
+        ("photos-2020", "photos/latest", "photos-2020"),  # '-' sorts before '/': photos-2020/1.png comes first
+        ("a/deep/x", "a-b", "a-b"),
+        ("cafe", FSDECODED_LATIN_1, "caf\\xe9"),  # the name as printed decides, as it does the rows' order
+    ],
+)
+def test_a_folder_reachable_under_two_names_is_listed_under_the_one_that_sorts_first(
+    tmp_path, monkeypatch, folder, link, listed
+):
     root = tmp_path / "root"
     (root / folder).mkdir(parents=True)
     (root / folder / "1.png").write_bytes(b"x")

@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
@@ -37,17 +36,32 @@ def expected_q(image, weights, top, left, rgb=False, mean=0.0, scale=255.0):
     return float(np.linalg.norm(means @ weights.astype(np.float64)))
 
 
-@pytest.mark.parametrize("geometry, size, top_left", [
-    ("seed", (192, 192), (40, 40)), ("ofiq", (192, 192), (33, 40)), ("aligned112", (112, 112), (0, 0)),
-])
+@pytest.mark.parametrize(
+    "geometry, size, top_left",
+    [
+        ("seed", (192, 192), (40, 40)),
+        ("ofiq", (192, 192), (33, 40)),
+        ("aligned112", (112, 112), (0, 0)),
+    ],
+)
 @pytest.mark.parametrize("channel_order", ["BGR", "RGB"])
-def test_exact_q_and_Q_under_each_geometry_and_channel_order(tmp_path, weights, geometry, size, top_left, channel_order):
+def test_exact_q_and_Q_under_each_geometry_and_channel_order(
+    tmp_path, weights, geometry, size, top_left, channel_order
+):
     image = striped(size, STRIPES)
     path = write_image(tmp_path / "img.png", image)
     model = pooled_linear(tmp_path / "m.onnx", weights=weights)
     mean, scale = (127.0, 128.0) if channel_order == "RGB" else (0.0, 255.0)
-    with Scorer(model, device="cpu", align="never", geometry=geometry, channel_order=channel_order, mean=(mean,), scale=(scale,),
-                calibration={"x0": 1.0, "w": 0.5}) as scorer:
+    with Scorer(
+        model,
+        device="cpu",
+        align="never",
+        geometry=geometry,
+        channel_order=channel_order,
+        mean=(mean,),
+        scale=(scale,),
+        calibration={"x0": 1.0, "w": 0.5},
+    ) as scorer:
         (record,) = scorer.score_paths([path])
     q = expected_q(image, weights, *top_left, rgb=channel_order == "RGB", mean=mean, scale=scale)
     assert record.error == ""
@@ -108,6 +122,7 @@ def test_nhwc_and_gray_models(tmp_path):
     gray = pooled_linear(tmp_path / "gray.onnx", weights=w1)
     with Scorer(gray, device="cpu", align="never", channel_order="GRAY", geometry="aligned112") as scorer:
         import cv2
+
         g = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float64) / 255.0
         assert scorer.score_array(image).q == pytest.approx(float(np.linalg.norm(g.mean() * w1[0])), rel=REL)
 
@@ -133,7 +148,9 @@ def test_bad_images_are_error_rows_and_the_batch_goes_on(tmp_path, dataset, mode
     assert len(records) == 6
     assert "truncated JPEG" in by_path["person_a/broken.jpg"].error
     assert by_path["person_a/broken.jpg"].error_kind == "truncated"
-    assert by_path["person_b/empty.png"].error == "empty file" and by_path["person_b/empty.png"].error_kind == "empty-file"
+    assert (
+        by_path["person_b/empty.png"].error == "empty file" and by_path["person_b/empty.png"].error_kind == "empty-file"
+    )
     assert by_path["person_b/empty.png"].q is None and by_path["person_b/empty.png"].Q is None
     assert sum(r.ok for r in records) == 4
 
@@ -164,16 +181,43 @@ def io(name, shape, dtype=TensorProto.FLOAT):
     return helper.make_tensor_value_info(name, dtype, shape)
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda p: pooled_linear(p, weights=fixed_matrix(3, DIM), extra_input=True), "exactly one image input, the model has 2: image, other"),
-    (lambda p: pooled_linear(p, weights=fixed_matrix(3, DIM), extra_output=True), "exactly one output, the model has 2"),
-    (lambda p: pooled_linear(p, weights=fixed_matrix(3, DIM), size=(96, 96)), r"expects 96x96 images .* crops 112x112"),
-    (lambda p: pooled_linear(p, weights=fixed_matrix(1, DIM)), "has 1 channels .* BGR gives 3"),
-    (lambda p: pooled_linear(p, weights=fixed_matrix(3, 128)), r"declares \['N', 128\]; the contract expects a 512-D"),
-    (lambda p: custom_graph(p, [io("x", [1, 3, 112])], [io("y", [1, 3, 112])], [helper.make_node("Identity", ["x"], ["y"])]), "must have rank 4"),
-    (lambda p: custom_graph(p, [io("x", [1, 3, 112, 112], TensorProto.INT64)], [io("y", [1, 3, 112, 112], TensorProto.INT64)],
-                            [helper.make_node("Identity", ["x"], ["y"])]), "must be float32 or float16, the model declares tensor\\(int64\\)"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda p: pooled_linear(p, weights=fixed_matrix(3, DIM), extra_input=True),
+            "exactly one image input, the model has 2: image, other",
+        ),
+        (
+            lambda p: pooled_linear(p, weights=fixed_matrix(3, DIM), extra_output=True),
+            "exactly one output, the model has 2",
+        ),
+        (
+            lambda p: pooled_linear(p, weights=fixed_matrix(3, DIM), size=(96, 96)),
+            r"expects 96x96 images .* crops 112x112",
+        ),
+        (lambda p: pooled_linear(p, weights=fixed_matrix(1, DIM)), "has 1 channels .* BGR gives 3"),
+        (
+            lambda p: pooled_linear(p, weights=fixed_matrix(3, 128)),
+            r"declares \['N', 128\]; the contract expects a 512-D",
+        ),
+        (
+            lambda p: custom_graph(
+                p, [io("x", [1, 3, 112])], [io("y", [1, 3, 112])], [helper.make_node("Identity", ["x"], ["y"])]
+            ),
+            "must have rank 4",
+        ),
+        (
+            lambda p: custom_graph(
+                p,
+                [io("x", [1, 3, 112, 112], TensorProto.INT64)],
+                [io("y", [1, 3, 112, 112], TensorProto.INT64)],
+                [helper.make_node("Identity", ["x"], ["y"])],
+            ),
+            "must be float32 or float16, the model declares tensor\\(int64\\)",
+        ),
+    ],
+)
 def test_unusable_models_fail_before_any_image_is_read(tmp_path, build, message):
     path = build(tmp_path / "bad.onnx")
     with pytest.raises(ModelError, match=message):
@@ -185,7 +229,9 @@ def test_output_shape_is_checked_on_the_first_real_run(tmp_path):
     nodes = [helper.make_node("Flatten", ["x"], ["y"], axis=1)]
     path = custom_graph(tmp_path / "m.onnx", [io("x", ["N", 3, "H", "W"])], [io("y", ["N", "D"])], nodes)
     with Scorer(path, device="cpu", align="never") as scorer:
-        with pytest.raises(ModelError, match=r"has shape \[1, 37632\] for a batch of 1; the contract \(embedding\) expects \(1, 512\)"):
+        with pytest.raises(
+            ModelError, match=r"has shape \[1, 37632\] for a batch of 1; the contract \(embedding\) expects \(1, 512\)"
+        ):
             scorer.score_array(random_face(0))
 
 
@@ -284,7 +330,9 @@ def test_missing_runtime_and_pandas_give_install_hints(model_path, dataset, monk
     with pytest.raises(FqeError, match="pip install pandas"):
         run(dataset, model=model_path)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(RuntimeMissingError, match=r"pip install onnxruntime \(CPU\) or onnxruntime-gpu \(CUDA\), never both"):
+    with pytest.raises(
+        RuntimeMissingError, match=r"pip install onnxruntime \(CPU\) or onnxruntime-gpu \(CUDA\), never both"
+    ):
         Scorer(model_path)
 
 

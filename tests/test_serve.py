@@ -52,8 +52,19 @@ def server(tiny):
 @pytest.fixture(scope="module")
 def strict(tiny):
     """Tiny model with small limits and an API key from the environment."""
-    running = Server("-m", str(tiny), "--align", "never", "--max-body", "300000", "--max-images", "3",
-                     "--body-timeout", "1", env={"FQE_ONNX_API_KEY": KEY})
+    running = Server(
+        "-m",
+        str(tiny),
+        "--align",
+        "never",
+        "--max-body",
+        "300000",
+        "--max-images",
+        "3",
+        "--body-timeout",
+        "1",
+        env={"FQE_ONNX_API_KEY": KEY},
+    )
     yield running
     assert running.stop() == 0, running.output()
 
@@ -80,6 +91,7 @@ def refused(response: httpx.Response, status: int, code: str) -> dict:
 
 # -- rows ---------------------------------------------------------------------------------------------
 
+
 def test_rows_equal_score_for_the_same_files_multipart_and_json(default_model, tmp_path):
     from fqe_onnx.demo import astronaut_bgr
 
@@ -89,7 +101,9 @@ def test_rows_equal_score_for_the_same_files_multipart_and_json(default_model, t
     files = {
         "astronaut.png": encoded(face, ".png"),
         "astronaut_250.jpg": encoded(cv2.resize(face, (250, 250), interpolation=cv2.INTER_AREA), ".jpg"),
-        "astronaut_112.png": encoded(cv2.resize(face[60:300, 120:360], (112, 112), interpolation=cv2.INTER_AREA), ".png"),
+        "astronaut_112.png": encoded(
+            cv2.resize(face[60:300, 120:360], (112, 112), interpolation=cv2.INTER_AREA), ".png"
+        ),
         "noise.png": png(3),
         "cut.jpg": encoded(face, ".jpg")[:5000],
         "text.jpg": b"not a picture at all",
@@ -98,8 +112,12 @@ def test_rows_equal_score_for_the_same_files_multipart_and_json(default_model, t
     }
     for name, data in files.items():
         (root / name).write_bytes(data)
-    done = subprocess.run(FQE + ["score", str(root), "-m", str(default_model), "--no-progress"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        FQE + ["score", str(root), "-m", str(default_model), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     expected = {r["path"]: r for r in csv.DictReader(io.StringIO(done.stdout))}
     assert set(expected) == set(files), done.stderr
     assert {r["mode"] for r in expected.values() if r["q"]} >= {"aligned", "as-is"}  # both framings are covered
@@ -107,7 +125,9 @@ def test_rows_equal_score_for_the_same_files_multipart_and_json(default_model, t
     try:
         by_multipart = service.client.post("/v1/score", files=as_files(files)).json()["rows"]
         by_json = service.client.post("/v1/score?embedding=1", json=as_json(files)).json()["rows"]
-        one_each = [service.client.post("/v1/score", files=as_files({n: d})).json()["rows"][0] for n, d in files.items()]
+        one_each = [
+            service.client.post("/v1/score", files=as_files({n: d})).json()["rows"][0] for n, d in files.items()
+        ]
     finally:
         assert service.stop() == 0, service.output()
     for rows in (by_multipart, by_json, one_each):
@@ -138,7 +158,7 @@ def test_hostile_corpus_as_uploads_gives_score_s_error_kinds(server, corpus):  #
     assert len(uploads) >= 20  # what cannot be uploaded: the FIFO, /dev/zero, a dangling link
     rows = []
     for start in range(0, len(uploads), 8):
-        part = dict(list(uploads.items())[start:start + 8])
+        part = dict(list(uploads.items())[start : start + 8])
         response = server.client.post("/v1/score", files=as_files(part))
         assert response.status_code == 200, response.text
         rows += response.json()["rows"]
@@ -153,6 +173,7 @@ def test_hostile_corpus_as_uploads_gives_score_s_error_kinds(server, corpus):  #
 
 
 # -- refusals -------------------------------------------------------------------------------------------
+
 
 def test_api_key_missing_or_wrong_is_401_and_either_header_works(strict):
     body = as_json({"a.png": png(1)})
@@ -173,8 +194,11 @@ def test_size_and_count_limits_are_413(strict):
         for _ in range(8):
             yield b"x" * 50_000
 
-    refused(strict.client.post("/v1/score", content=chunks(), headers={**headers, "Content-Type": "application/json"}),
-            413, "body-too-large")
+    refused(
+        strict.client.post("/v1/score", content=chunks(), headers={**headers, "Content-Type": "application/json"}),
+        413,
+        "body-too-large",
+    )
     four = {f"{i}.png": png(i, (32, 32)) for i in range(4)}
     refused(strict.client.post("/v1/score", json=as_json(four), headers=headers), 413, "too-many-images")
     refused(strict.client.post("/v1/score", files=as_files(four), headers=headers), 413, "too-many-images")
@@ -182,33 +206,49 @@ def test_size_and_count_limits_are_413(strict):
     assert len(strict.client.post("/v1/score", files=as_files(three), headers=headers).json()["rows"]) == 3
 
 
-@pytest.mark.parametrize("content, content_type, code", [
-    (b'{"images": [', "application/json", "bad-json"),
-    (b'\xff\xfe not utf-8', "application/json", "bad-json"),
-    (b'{"pictures": []}', "application/json", "bad-json"),
-    (b'{"images": "a.png"}', "application/json", "bad-json"),
-    (b'{"images": [{"name": "a"}]}', "application/json", "bad-json"),
-    (b'{"images": [{"name": 3, "data": ""}]}', "application/json", "bad-json"),
-    (b'{"images": [{"name": "a", "data": "not base64!"}]}', "application/json", "bad-base64"),
-    (b'{"images": []}', "application/json", "no-images"),
-    (b"--xyz\r\nContent-Disposition: form-data; name=\"images\"; filename=\"a\"\r\n\r\nabc", "multipart/form-data",
-     "bad-multipart"),
-    (b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--b--\r\n", "multipart/form-data; boundary=b",
-     "no-images"),
-])
+@pytest.mark.parametrize(
+    "content, content_type, code",
+    [
+        (b'{"images": [', "application/json", "bad-json"),
+        (b"\xff\xfe not utf-8", "application/json", "bad-json"),
+        (b'{"pictures": []}', "application/json", "bad-json"),
+        (b'{"images": "a.png"}', "application/json", "bad-json"),
+        (b'{"images": [{"name": "a"}]}', "application/json", "bad-json"),
+        (b'{"images": [{"name": 3, "data": ""}]}', "application/json", "bad-json"),
+        (b'{"images": [{"name": "a", "data": "not base64!"}]}', "application/json", "bad-base64"),
+        (b'{"images": []}', "application/json", "no-images"),
+        (
+            b'--xyz\r\nContent-Disposition: form-data; name="images"; filename="a"\r\n\r\nabc',
+            "multipart/form-data",
+            "bad-multipart",
+        ),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--b--\r\n',
+            "multipart/form-data; boundary=b",
+            "no-images",
+        ),
+    ],
+)
 def test_malformed_bodies_are_400_saying_what_was_wrong(strict, content, content_type, code):
-    body = refused(strict.client.post("/v1/score", content=content,
-                                      headers={"X-API-Key": KEY, "Content-Type": content_type}), 400, code)
+    body = refused(
+        strict.client.post("/v1/score", content=content, headers={"X-API-Key": KEY, "Content-Type": content_type}),
+        400,
+        code,
+    )
     if code == "bad-base64":
         assert "images[0]" in body["detail"]
 
 
 def test_other_refusals_are_json(strict):
     headers = {"X-API-Key": KEY}
-    refused(strict.client.post("/v1/score", content=b"hi", headers={**headers, "Content-Type": "text/plain"}), 415,
-            "unsupported-media-type")
-    refused(strict.client.post("/v1/score?embedding=yes", json=as_json({"a": png(1)}), headers=headers), 400,
-            "bad-request")
+    refused(
+        strict.client.post("/v1/score", content=b"hi", headers={**headers, "Content-Type": "text/plain"}),
+        415,
+        "unsupported-media-type",
+    )
+    refused(
+        strict.client.post("/v1/score?embedding=yes", json=as_json({"a": png(1)}), headers=headers), 400, "bad-request"
+    )
     refused(strict.client.get("/v1/nothing"), 404, "not-found")
     refused(strict.client.get("/v1/score"), 405, "method-not-allowed")
 
@@ -226,8 +266,11 @@ def raw_request(port: int, head: bytes, body: bytes = b"", read_timeout: float =
 
 
 def test_a_client_too_slow_to_send_its_body_gets_408(strict):
-    head = (b"POST /v1/score HTTP/1.1\r\nHost: t\r\nX-API-Key: " + KEY.encode() +
-            b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+    head = (
+        b"POST /v1/score HTTP/1.1\r\nHost: t\r\nX-API-Key: "
+        + KEY.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    )
     reply, seconds = raw_request(strict.port, head, b'{"images": [')  # and then nothing more
     status_line, _, rest = reply.partition(b"\r\n")
     assert b" 408 " in status_line, reply
@@ -238,8 +281,22 @@ def test_a_client_too_slow_to_send_its_body_gets_408(strict):
 def test_a_full_queue_is_503_with_retry_after_and_every_request_is_answered(tiny):
     # one worker, one image per batch, room for two: big images take long enough to decode that
     # twenty simultaneous requests cannot all fit
-    service = Server("-m", str(tiny), "--align", "never", "--threads", "1", "--batch-size", "1", "--max-queue", "2",
-                     "--max-images", "2", "--max-wait-ms", "0")
+    service = Server(
+        "-m",
+        str(tiny),
+        "--align",
+        "never",
+        "--threads",
+        "1",
+        "--batch-size",
+        "1",
+        "--max-queue",
+        "2",
+        "--max-images",
+        "2",
+        "--max-wait-ms",
+        "0",
+    )
     image = encoded(cv2.resize(random_face(5), (4000, 4000), interpolation=cv2.INTER_CUBIC), ".jpg")
     statuses, bodies = [], []
 
@@ -266,6 +323,7 @@ def test_a_full_queue_is_503_with_retry_after_and_every_request_is_answered(tiny
 
 
 # -- metrics, disconnects, draining -------------------------------------------------------------------------
+
 
 def test_metrics_move_as_requests_are_served(server):
     before = {
@@ -306,10 +364,24 @@ def slow_batches(tiny) -> Server:
 
 def multipart_request(port: int, name: str, data: bytes) -> tuple[bytes, bytes]:
     boundary = b"fqeboundary"
-    body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="images"; filename="' + name.encode() +
-            b'"\r\nContent-Type: image/png\r\n\r\n' + data + b"\r\n--" + boundary + b"--\r\n")
-    head = (b"POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=" + boundary +
-            b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    body = (
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="images"; filename="'
+        + name.encode()
+        + b'"\r\nContent-Type: image/png\r\n\r\n'
+        + data
+        + b"\r\n--"
+        + boundary
+        + b"--\r\n"
+    )
+    head = (
+        b"POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary="
+        + boundary
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+    )
     return head, body
 
 
@@ -361,6 +433,7 @@ def test_a_signal_answers_every_accepted_request_then_exits_0(tiny, sig):
 
 # -- the OpenAPI document -------------------------------------------------------------------------------------
 
+
 def test_the_committed_openapi_document_is_what_the_app_serves(server):
     served = server.client.get("/openapi.json").json()
     assert json.loads(OPENAPI.read_text()) == served
@@ -372,10 +445,27 @@ def test_the_committed_openapi_document_is_what_the_app_serves(server):
 
 def test_schemathesis_finds_no_server_error_in_the_committed_document(server, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run", str(OPENAPI), "--url", server.url,
-         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-         "-n", "30", "--generation-deterministic", "--request-timeout", "30"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            str(OPENAPI),
+            "--url",
+            server.url,
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "-n",
+            "30",
+            "--generation-deterministic",
+            "--request-timeout",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     assert counts and counts[1] == counts[2] and int(counts[1]) >= 50, done.stdout[-4000:]
@@ -393,14 +483,28 @@ def test_usage_errors_exit_2(tiny):
 def test_a_model_that_cannot_score_ends_the_server_with_exit_2(tmp_path):
     model = reshape_model(tmp_path / "broken.onnx", [2, 256])  # any batch gives the wrong output shape
     port = str(free_port())
-    done = subprocess.run(FQE + ["serve", "-m", str(model), "--port", port], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        FQE + ["serve", "-m", str(model), "--port", port], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2, done.stderr
     assert "warm-up failed" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_more_requests_in_flight_than_allowed_are_503_busy(tiny):
-    service = Server("-m", str(tiny), "--align", "never", "--threads", "1", "--batch-size", "64",
-                     "--max-wait-ms", "60000", "--max-in-flight", "2")
+    service = Server(
+        "-m",
+        str(tiny),
+        "--align",
+        "never",
+        "--threads",
+        "1",
+        "--batch-size",
+        "64",
+        "--max-wait-ms",
+        "60000",
+        "--max-in-flight",
+        "2",
+    )
     replies: list = []
 
     def send() -> None:

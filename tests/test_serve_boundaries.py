@@ -31,8 +31,19 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="module")
 def guarded(tiny):
     """Tiny model, an API key from the environment, --max-body LIMIT and --max-images IMAGES."""
-    running = Server("-m", str(tiny), "--align", "never", "--max-body", str(LIMIT), "--max-images", str(IMAGES),
-                     "--body-timeout", "10", env={"FQE_ONNX_API_KEY": KEY})
+    running = Server(
+        "-m",
+        str(tiny),
+        "--align",
+        "never",
+        "--max-body",
+        str(LIMIT),
+        "--max-images",
+        str(IMAGES),
+        "--body-timeout",
+        "10",
+        env={"FQE_ONNX_API_KEY": KEY},
+    )
     yield running
     assert running.stop() == 0, running.output()
 
@@ -79,14 +90,20 @@ def test_the_right_key_is_accepted_in_either_header(guarded, headers):
 
 @pytest.mark.parametrize("headers", REFUSED.values(), ids=REFUSED.keys())
 def test_a_near_miss_of_the_key_is_401(guarded, headers):
-    for response in (guarded.client.get("/v1/model", headers=headers),
-                     guarded.client.post("/v1/score", json=as_json(small_images(1)), headers=headers)):
+    for response in (
+        guarded.client.get("/v1/model", headers=headers),
+        guarded.client.post("/v1/score", json=as_json(small_images(1)), headers=headers),
+    ):
         refused(response, 401, "unauthorized")
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-EMPTY_LINES = {"bearer-space": b"Authorization: Bearer ", "bearer-blanks": b"Authorization: Bearer \t ",
-               "x-api-key-space": b"X-API-Key: ", "x-api-key-bare": b"X-API-Key:"}
+EMPTY_LINES = {
+    "bearer-space": b"Authorization: Bearer ",
+    "bearer-blanks": b"Authorization: Bearer \t ",
+    "x-api-key-space": b"X-API-Key: ",
+    "x-api-key-bare": b"X-API-Key:",
+}
 
 
 @pytest.mark.parametrize("line", EMPTY_LINES.values(), ids=EMPTY_LINES.keys())
@@ -122,6 +139,7 @@ def test_a_key_outside_ascii_is_compared_as_the_bytes_sent(tiny):
 
 # -- --max-body and --max-images ------------------------------------------------------------------------
 
+
 def json_body(images: dict, size: int) -> tuple[bytes, str]:
     """A JSON body of ``images`` that is exactly ``size`` bytes (blanks after the document)."""
     body = json.dumps(as_json(images)).encode()
@@ -132,9 +150,16 @@ def json_body(images: dict, size: int) -> tuple[bytes, str]:
 def multipart_body(images: dict, size: int) -> tuple[bytes, str]:
     """A multipart body of ``images`` and one text field that brings it to exactly ``size`` bytes."""
     boundary = b"fqe-boundary"
-    parts = b"".join(b"--" + boundary + b'\r\nContent-Disposition: form-data; name="images"; filename="' +
-                     name.encode() + b'"\r\nContent-Type: image/png\r\n\r\n' + data + b"\r\n"
-                     for name, data in images.items())
+    parts = b"".join(
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="images"; filename="'
+        + name.encode()
+        + b'"\r\nContent-Type: image/png\r\n\r\n'
+        + data
+        + b"\r\n"
+        for name, data in images.items()
+    )
     note = b"--" + boundary + b'\r\nContent-Disposition: form-data; name="note"\r\n\r\n'
     end = b"\r\n--" + boundary + b"--\r\n"
     filler = size - len(parts + note + end)
@@ -152,9 +177,10 @@ def post(server: Server, body: bytes, content_type: str, transport: str) -> http
         response = server.client.post("/v1/score", content=body, headers=headers)
         assert response.request.headers["content-length"] == str(len(body))
     else:
+
         def chunks():
             for start in range(0, len(body), 997):
-                yield body[start:start + 997]
+                yield body[start : start + 997]
 
         response = server.client.post("/v1/score", content=chunks(), headers=headers)
         assert response.request.headers["transfer-encoding"] == "chunked"
@@ -191,8 +217,10 @@ def test_one_image_past_max_images_is_413(guarded, kind, transport):
 def test_a_declared_length_one_past_max_body_is_413_before_the_body_is_sent(guarded):
     """Refused on the Content-Length alone: no byte of the body is sent, and the answer is 413, not
     the 408 the service gives a body that does not arrive (--body-timeout 10)."""
-    head = (f"POST /v1/score HTTP/1.1\r\nHost: t\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {LIMIT + 1}\r\n\r\n").encode()
+    head = (
+        f"POST /v1/score HTTP/1.1\r\nHost: t\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {LIMIT + 1}\r\n\r\n"
+    ).encode()
     reply, _ = raw_request(guarded.port, head, read_timeout=30)
     status_line, _, rest = reply.partition(b"\r\n")
     assert b" 413 " in status_line, reply

@@ -6,8 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
-from fqe_onnx.align.framing import (ALIGNED_TOLERANCE_PX, MODE_ALIGNED, MODE_AS_IS, MODE_GEOMETRY, Framer,
-                                    alignment_offsets, check_align, geometry_warning)
+from fqe_onnx.align.framing import (
+    ALIGNED_TOLERANCE_PX,
+    MODE_ALIGNED,
+    MODE_AS_IS,
+    MODE_GEOMETRY,
+    Framer,
+    alignment_offsets,
+    check_align,
+    geometry_warning,
+)
 from fqe_onnx.align.template import model_template, resize_points, similarity_transform, warp_to_template
 from fqe_onnx.contract import Geometry, Preprocess
 from fqe_onnx.errors import FqeError, ImageError
@@ -49,19 +57,22 @@ def test_a_mirrored_face_gets_the_best_rotation_not_a_reflection():
     best = np.inf
     for angle in np.deg2rad(np.arange(0, 360, 0.05)):
         r = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        scale = max(np.sum(centred_dst * (centred_src @ r.T)) / np.sum(centred_src ** 2), 0)
+        scale = max(np.sum(centred_dst * (centred_src @ r.T)) / np.sum(centred_src**2), 0)
         m = np.hstack([scale * r, (mirrored.mean(0) - scale * r @ POINTS.mean(0))[:, None]])
         best = min(best, residual(m))
     assert residual(matrix) <= best + 1e-6
 
 
-@pytest.mark.parametrize("src, dst, message", [
-    (POINTS, POINTS[:4], "need matching (K, 2) point arrays with K >= 2, got (5, 2) and (4, 2)"),
-    (np.zeros((3, 3)), np.zeros((3, 3)), "need matching (K, 2) point arrays with K >= 2, got (3, 3) and (3, 3)"),
-    (np.zeros(4), np.zeros(4), "need matching (K, 2) point arrays with K >= 2, got (4,) and (4,)"),
-    (np.zeros((1, 2)), np.zeros((1, 2)), "need matching (K, 2) point arrays with K >= 2, got (1, 2) and (1, 2)"),
-    (np.ones((3, 2)), POINTS[:3], "the source points are all the same point"),
-])
+@pytest.mark.parametrize(
+    "src, dst, message",
+    [
+        (POINTS, POINTS[:4], "need matching (K, 2) point arrays with K >= 2, got (5, 2) and (4, 2)"),
+        (np.zeros((3, 3)), np.zeros((3, 3)), "need matching (K, 2) point arrays with K >= 2, got (3, 3) and (3, 3)"),
+        (np.zeros(4), np.zeros(4), "need matching (K, 2) point arrays with K >= 2, got (4,) and (4,)"),
+        (np.zeros((1, 2)), np.zeros((1, 2)), "need matching (K, 2) point arrays with K >= 2, got (1, 2) and (1, 2)"),
+        (np.ones((3, 2)), POINTS[:3], "the source points are all the same point"),
+    ],
+)
 def test_similarity_transform_refusals(src, dst, message):
     with pytest.raises(ValueError) as error:
         similarity_transform(src, dst)
@@ -102,7 +113,13 @@ def test_a_contract_template_is_float64_points():
 
 
 def test_check_align():
-    assert [check_align(v) for v in (True, False, "auto", "always", "never")] == ["always", "never", "auto", "always", "never"]
+    assert [check_align(v) for v in (True, False, "auto", "always", "never")] == [
+        "always",
+        "never",
+        "auto",
+        "always",
+        "never",
+    ]
     with pytest.raises(FqeError) as error:
         check_align("sometimes")
     assert str(error.value) == "align must be one of auto, always, never, got 'sometimes'"
@@ -118,8 +135,12 @@ class FakeAligner:
     def faces_batch(self, images, **kwargs):
         self.calls.append(kwargs)
         height, width = kwargs["size_hw"]
-        return [ImageError("no face", "no-face") if image.mean() < 1 else [SimpleNamespace(face=None, crop=image[:height, :width])]
-                for image in images]
+        return [
+            ImageError("no face", "no-face")
+            if image.mean() < 1
+            else [SimpleNamespace(face=None, crop=image[:height, :width])]
+            for image in images
+        ]
 
     def locate(self, crop):
         offset = self.offsets.pop(0)
@@ -156,8 +177,10 @@ def test_offsets_skip_crops_without_a_face_and_take_the_median_distance():
     assert alignment_offsets(FakeAligner([-2.0, None, None]), crops, model_template(PRE)) == [2.0]
 
 
-@pytest.mark.parametrize("offsets, warns", [([ALIGNED_TOLERANCE_PX] * 3, False),
-                                            ([ALIGNED_TOLERANCE_PX + 0.5] * 3, True), ([None] * 3, False)])
+@pytest.mark.parametrize(
+    "offsets, warns",
+    [([ALIGNED_TOLERANCE_PX] * 3, False), ([ALIGNED_TOLERANCE_PX + 0.5] * 3, True), ([None] * 3, False)],
+)
 def test_the_geometry_warning_fires_only_beyond_the_tolerance(offsets, warns):
     images = [photo(150, 120)] * 3
     message = geometry_warning(images, PRE, FakeAligner(offsets))
@@ -178,9 +201,16 @@ def test_a_face_exactly_twice_the_crop_is_warped_without_a_pre_shrink():
     assert np.hypot(matrix[0, 0], matrix[0, 1]) == 0.5  # exactly on the boundary
     direct = cv2.warpAffine(image, matrix, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     assert np.array_equal(warp_to_template(image, points, ARCFACE_TEMPLATE_112, (112, 112)), direct)
-    assert not np.array_equal(warp_to_template(image, points * 1.01, ARCFACE_TEMPLATE_112, (112, 112)),
-                              cv2.warpAffine(image, similarity_transform(points * 1.01, ARCFACE_TEMPLATE_112), (112, 112),
-                                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    assert not np.array_equal(
+        warp_to_template(image, points * 1.01, ARCFACE_TEMPLATE_112, (112, 112)),
+        cv2.warpAffine(
+            image,
+            similarity_transform(points * 1.01, ARCFACE_TEMPLATE_112),
+            (112, 112),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        ),
+    )
 
 
 def test_a_mirrored_stretched_face_gets_the_best_proper_similarity():
@@ -188,7 +218,10 @@ def test_a_mirrored_stretched_face_gets_the_best_proper_similarity():
     fits at least as well as every rotation angle on a fine grid (each with its best scale and shift)."""
     from fqe_onnx.align.template import ARCFACE_TEMPLATE_112, similarity_transform
 
-    src = (ARCFACE_TEMPLATE_112 - ARCFACE_TEMPLATE_112.mean(axis=0)) * [-3.0, 0.7] + [200.0, 150.0]  # mirrored, stretched
+    src = (ARCFACE_TEMPLATE_112 - ARCFACE_TEMPLATE_112.mean(axis=0)) * [-3.0, 0.7] + [
+        200.0,
+        150.0,
+    ]  # mirrored, stretched
     dst = ARCFACE_TEMPLATE_112
     matrix = similarity_transform(src, dst)
     assert np.linalg.det(matrix[:, :2]) > 0
@@ -201,7 +234,7 @@ def test_a_mirrored_stretched_face_gets_the_best_proper_similarity():
     for theta in np.linspace(-np.pi, np.pi, 20001):
         rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
         rotated = src_c @ rotation.T
-        scale = max(0.0, float((rotated * dst_c).sum() / (rotated ** 2).sum()))
+        scale = max(0.0, float((rotated * dst_c).sum() / (rotated**2).sum()))
         m = np.hstack([scale * rotation, (dst.mean(axis=0) - scale * rotation @ src.mean(axis=0))[:, None]])
         best = min(best, residual(m))
     assert residual(matrix) <= best + 1e-6

@@ -19,8 +19,12 @@ def test_the_closed_form_similarity_is_umeyamas(seed):
     angle, scale = rng.uniform(-1, 1), rng.uniform(0.3, 3)
     rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     points = ARCFACE_TEMPLATE_112 @ rotation.T + rng.uniform(-100, 300, 2) + rng.normal(0, 2, (5, 2))
-    np.testing.assert_allclose(vi.similarity_matrix(points, ARCFACE_TEMPLATE_112),
-                               similarity_transform(points, ARCFACE_TEMPLATE_112), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        vi.similarity_matrix(points, ARCFACE_TEMPLATE_112),
+        similarity_transform(points, ARCFACE_TEMPLATE_112),
+        rtol=0,
+        atol=1e-9,
+    )
     matrix = vi.similarity_matrix(points, ARCFACE_TEMPLATE_112)
     inverse = vi.invert_similarity(matrix)
     np.testing.assert_allclose(np.vstack([inverse, [0, 0, 1]]) @ np.vstack([matrix, [0, 0, 1]]), np.eye(3), atol=1e-12)
@@ -60,11 +64,15 @@ def test_area_resize_is_the_exact_mean_of_each_area():
     blocks = image.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4).astype(int)
     assert halved[..., 0].tolist() == ((blocks.sum(axis=2) * 2 + 4) // 8).tolist()  # mean, half up
     three = np.array([[[0], [90], [255]]], np.uint8)
-    assert vi.area_resize(three, (1, 2))[..., 0].tolist() == [[30, 200]]  # (0 + 90/2) / 1.5 = 30, (45 + 255) / 1.5 = 200
+    assert vi.area_resize(three, (1, 2))[..., 0].tolist() == [
+        [30, 200]
+    ]  # (0 + 90/2) / 1.5 = 30, (45 + 255) / 1.5 = 200
     assert np.array_equal(vi.area_resize(np.full((7, 9, 3), 77, np.uint8), (3, 4)), np.full((3, 4, 3), 77, np.uint8))
 
 
-@pytest.mark.parametrize("source_hw, size_hw", [((280, 280), (250, 250)), ((384, 512), (240, 320)), ((100, 60), (33, 20))])
+@pytest.mark.parametrize(
+    "source_hw, size_hw", [((280, 280), (250, 250)), ((384, 512), (240, 320)), ((100, 60), (33, 20))]
+)
 def test_area_resize_is_within_a_level_of_cv2_inter_area(source_hw, size_hw):
     image = RNG.integers(0, 256, source_hw + (3,), dtype=np.uint8)
     ours = vi.area_resize(image, size_hw).astype(int)

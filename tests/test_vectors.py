@@ -49,8 +49,14 @@ def bundle_session(default_model):
 def test_bundle_meets_the_vectors(bundle_session, row):
     image = cv2.imread(str(VECTORS / row["file"]), cv2.IMREAD_COLOR)
     out = bundle_session.run(image)
-    got = {"status": STATUS_CODES[int(out["status"])], "q": float(out["q"]), "Q": int(out["Q"]),
-           "box": out["box"], "points": out["points"], "face_score": float(out["face_score"])}
+    got = {
+        "status": STATUS_CODES[int(out["status"])],
+        "q": float(out["q"]),
+        "Q": int(out["Q"]),
+        "box": out["box"],
+        "points": out["points"],
+        "face_score": float(out["face_score"]),
+    }
     assert meets(row, got) == []
 
 
@@ -122,13 +128,37 @@ def test_q_big_q_and_the_face_score_are_held_to_their_tolerance(row):
             assert past[0].startswith("face_score "), past
 
 
-@pytest.mark.parametrize("key, value", [
-    ("box", None), ("points", None), ("face_score", None), ("q", float("nan")), ("Q", float("nan")),
-    ("box", [float("nan")] * 4), ("points", ALIGNED["points"][:4]), ("points", ALIGNED["points"][:1]),
-    ("points", [ALIGNED["points"][0]] * 5), ("points", [p + [0.0] for p in ALIGNED["points"]]),
-    ("box", ALIGNED["box"][:3]), ("points", [ALIGNED["points"][0][0]] * 10),
-], ids=["no-box", "no-points", "no-face-score", "q-nan", "Q-nan", "box-nan", "four-points", "one-point",
-        "one-point-five-times", "three-coordinates", "three-box-values", "flat-points"])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("box", None),
+        ("points", None),
+        ("face_score", None),
+        ("q", float("nan")),
+        ("Q", float("nan")),
+        ("box", [float("nan")] * 4),
+        ("points", ALIGNED["points"][:4]),
+        ("points", ALIGNED["points"][:1]),
+        ("points", [ALIGNED["points"][0]] * 5),
+        ("points", [p + [0.0] for p in ALIGNED["points"]]),
+        ("box", ALIGNED["box"][:3]),
+        ("points", [ALIGNED["points"][0][0]] * 10),
+    ],
+    ids=[
+        "no-box",
+        "no-points",
+        "no-face-score",
+        "q-nan",
+        "Q-nan",
+        "box-nan",
+        "four-points",
+        "one-point",
+        "one-point-five-times",
+        "three-coordinates",
+        "three-box-values",
+        "flat-points",
+    ],
+)
 def test_a_missing_nan_or_misshapen_value_never_meets(key, value):
     misses = meets(ALIGNED, {**{k: ALIGNED[k] for k in FIELDS}, key: value})
     assert len(misses) == 1 and misses[0].startswith(key), misses
@@ -158,8 +188,11 @@ def _dispatched_features() -> tuple[str, str]:
     name them (empty on a CPU with none)."""
     from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
-    opencv = [token.lstrip("*") for token in cv2.getCPUFeaturesLine().split()
-              if token.startswith("*") and not token.endswith("?") and not token.startswith("*SSE")]
+    opencv = [
+        token.lstrip("*")
+        for token in cv2.getCPUFeaturesLine().split()
+        if token.startswith("*") and not token.endswith("?") and not token.startswith("*SSE")
+    ]
     return ",".join(opencv), " ".join(f for f in __cpu_dispatch__ if __cpu_features__.get(f))
 
 
@@ -171,14 +204,18 @@ def test_the_images_do_not_depend_on_the_simd_level(tmp_path):
     import sys
 
     opencv, numpy_features = _dispatched_features()
-    script = ("import sys, numpy as np\n"
-              "from fqe_onnx.align.template import ARCFACE_TEMPLATE_112\n"
-              "from fqe_onnx.demo import ASTRONAUT_POINTS, astronaut_bgr\n"
-              "from fqe_onnx.bundle.vector_images import vector_images\n"
-              "np.savez(sys.argv[1], **vector_images(astronaut_bgr(), ASTRONAUT_POINTS, ARCFACE_TEMPLATE_112, (112, 112)))\n")
+    script = (
+        "import sys, numpy as np\n"
+        "from fqe_onnx.align.template import ARCFACE_TEMPLATE_112\n"
+        "from fqe_onnx.demo import ASTRONAUT_POINTS, astronaut_bgr\n"
+        "from fqe_onnx.bundle.vector_images import vector_images\n"
+        "np.savez(sys.argv[1], **vector_images(astronaut_bgr(), ASTRONAUT_POINTS, ARCFACE_TEMPLATE_112, (112, 112)))\n"
+    )
     env = {**os.environ, "OPENCV_CPU_DISABLE": opencv, "NPY_DISABLE_CPU_FEATURES": numpy_features}
     out = tmp_path / "images.npz"
-    done = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     images = np.load(out)
     assert sorted(images.files) == sorted(r["file"][:-4] for r in EXPECTED["images"])
@@ -186,8 +223,9 @@ def test_the_images_do_not_depend_on_the_simd_level(tmp_path):
         np.testing.assert_array_equal(images[name], _decoded(VECTORS / f"{name}.png"), err_msg=name)
 
 
-@pytest.mark.parametrize("row", [r for r in EXPECTED["images"] if r["status"] in ("as-is", "geometry")],
-                         ids=lambda r: r["file"])
+@pytest.mark.parametrize(
+    "row", [r for r in EXPECTED["images"] if r["status"] in ("as-is", "geometry")], ids=lambda r: r["file"]
+)
 def test_an_exact_q_vector_keeps_its_q_within_the_tolerance_of_a_rounding_edge(default_model, row):
     """Q must be equal where q is within 1e-5: that is fair only if no q in that band rounds to
     another Q under the model's calibration, which holds for every committed vector."""

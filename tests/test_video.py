@@ -80,7 +80,9 @@ def test_every_output_file_and_the_json_lines(clip, tmp_path):
     (line,) = result.stdout.splitlines()
     row = json.loads(line)
     assert list(row) == list(TRACK_COLUMNS)
-    assert {k: "" if v is None else (" ".join(repr(x) for x in v) if k == "box" else str(v)) for k, v in row.items()} == track
+    assert {
+        k: "" if v is None else (" ".join(repr(x) for x in v) if k == "box" else str(v)) for k, v in row.items()
+    } == track
     assert "frames decoded" in result.stderr and "real-time factor" in result.stderr and "1 tracks" in result.stderr
 
 
@@ -130,14 +132,28 @@ def test_broken_sources_are_one_error_row_each_and_the_others_go_on(clip, tmp_pa
     missing = tmp_path / "missing.mp4"
     out = tmp_path / "out"
     started = time.monotonic()
-    result = run(str(cut_mp4), str(cut_avi), str(corrupt), str(not_video), str(missing), str(good), "-o", str(out),
-                 "--no-progress")
+    result = run(
+        str(cut_mp4),
+        str(cut_avi),
+        str(corrupt),
+        str(not_video),
+        str(missing),
+        str(good),
+        "-o",
+        str(out),
+        "--no-progress",
+    )
     assert time.monotonic() - started < 120
     assert result.exit_code == 1, result.stderr
     rows = read_csv(out / "tracks.csv")
     kinds = {r["source"]: r["error_kind"] for r in rows if r["error_kind"]}
-    assert kinds == {str(cut_mp4): "truncated", str(cut_avi): "truncated", str(corrupt): "corrupt",
-                     str(not_video): "unopenable", str(missing): "not-found"}
+    assert kinds == {
+        str(cut_mp4): "truncated",
+        str(cut_avi): "truncated",
+        str(corrupt): "corrupt",
+        str(not_video): "unopenable",
+        str(missing): "not-found",
+    }
     assert all(r["error"].startswith(r["source"] + ":") for r in rows if r["error_kind"])
     assert str(good) in [r["source"] for r in rows if not r["error_kind"]]  # the good video's track
     assert len(result.stdout.splitlines()) == len(rows)  # error rows are JSON lines too

@@ -34,9 +34,23 @@ def test_a_stream_that_stalls_then_drops_is_reopened_and_no_finished_track_is_lo
     out = tmp_path / "out"
     started = time.monotonic()
     with MjpegServer([Session(first, stall=2.5), Session(second)], deadline=60) as server:
-        result = CliRunner().invoke(main, ["video", server.url, "-o", str(out), "--read-timeout", "1",
-                                           "--open-timeout", "5", "--reconnect", "2", "--no-progress"],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            main,
+            [
+                "video",
+                server.url,
+                "-o",
+                str(out),
+                "--read-timeout",
+                "1",
+                "--open-timeout",
+                "5",
+                "--reconnect",
+                "2",
+                "--no-progress",
+            ],
+            catch_exceptions=False,
+        )
         served = server.served
     assert time.monotonic() - started < 60
     assert served == 2
@@ -52,13 +66,18 @@ def test_a_stream_that_stalls_then_drops_is_reopened_and_no_finished_track_is_lo
     assert len(result.stdout.splitlines()) == 3
 
 
-@pytest.mark.parametrize("sig, status, said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
-                                               (signal.SIGINT, 130, "interrupted (SIGINT)")])
+@pytest.mark.parametrize(
+    "sig, status, said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted (SIGINT)")]
+)
 def test_a_signal_writes_the_open_tracks(tmp_path, sig, status, said):
     out = tmp_path / "out"
     with MjpegServer([Session(standing(25 * 40))], deadline=60) as server:
-        process = subprocess.Popen([sys.executable, "-m", "fqe_onnx", "video", server.url, "-o", str(out),
-                                    "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fqe_onnx", "video", server.url, "-o", str(out), "--no-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 45
             while time.monotonic() < deadline and process.poll() is None:
@@ -84,8 +103,9 @@ def test_a_url_that_never_answers_ends_with_a_clear_error_within_the_timeout(tmp
     out = tmp_path / "out"
     with SilentServer() as server:
         started = time.monotonic()
-        result = CliRunner().invoke(main, ["video", server.url, "-o", str(out), "--open-timeout", "1",
-                                           "--no-progress"], catch_exceptions=False)
+        result = CliRunner().invoke(
+            main, ["video", server.url, "-o", str(out), "--open-timeout", "1", "--no-progress"], catch_exceptions=False
+        )
         took = time.monotonic() - started
     assert took < 15
     assert result.exit_code == 1
@@ -97,7 +117,9 @@ def test_a_url_that_never_answers_ends_with_a_clear_error_within_the_timeout(tmp
 def test_a_live_source_drops_the_oldest_frames_when_processing_falls_behind():
     frames = [backdrop(k % 3) for k in range(60)]
     with MjpegServer([Session(frames)], deadline=30) as server:
-        reader = FrameReader(parse_source(server.url), ReaderSettings(open_timeout=5, read_timeout=2, reconnect=0, queue=2))
+        reader = FrameReader(
+            parse_source(server.url), ReaderSettings(open_timeout=5, read_timeout=2, reconnect=0, queue=2)
+        )
         seen = []
         started = time.monotonic()
         try:

@@ -61,8 +61,11 @@ def test_which_faces_are_scored():
 
 def test_at_most_max_scores_a_frame_the_most_promising_first():
     schedule = Schedule(720, 1280, ScheduleSettings(max_scores=2))
-    candidates = [("a bit sharper", 100.0, 60.0, history(time=0.9)), ("much sharper", 100.0, 150.0, history(time=0.9)),
-                  ("new", 80.0, 10.0, ScoreHistory())]
+    candidates = [
+        ("a bit sharper", 100.0, 60.0, history(time=0.9)),
+        ("much sharper", 100.0, 150.0, history(time=0.9)),
+        ("new", 80.0, 10.0, ScoreHistory()),
+    ]
     assert schedule.to_score(candidates, time=1.0) == ["new", "much sharper"]
 
 

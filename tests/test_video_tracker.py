@@ -202,6 +202,9 @@ def test_a_face_that_steps_out_where_the_followed_one_was_and_walks_off_is_not_f
         ids_b.append(found)
     assert owner not in ids_b[3:] and len(set(ids_b[3:])) == 1
     for frame in range(20, 26):  # A out again, where it was heading
-        faces = [(box_at(325 + 8 * (frame - 10), 182), seen(b, 100 + frame)), (box_at(400 - 8 * frame, 180), seen(a, frame))]
+        faces = [
+            (box_at(325 + 8 * (frame - 10), 182), seen(b, 100 + frame)),
+            (box_at(400 - 8 * frame, 180), seen(a, frame)),
+        ]
         ids, _ = step(tracker, frame, faces)
         assert ids == [ids_b[-1], owner]

@@ -31,8 +31,16 @@ def rows_of(text):
 
 # -- discovery ---------------------------------------------------------------------------------------
 
-FORMATS = {"a.jpg": "jpeg", "b.JPEG": "jpeg", "c.png": "png", "d.bmp": "bmp", "e.WebP": "webp",
-           "f.tif": "tiff", "g.TIFF": "tiff", "h.jfif": "jpeg"}
+FORMATS = {
+    "a.jpg": "jpeg",
+    "b.JPEG": "jpeg",
+    "c.png": "png",
+    "d.bmp": "bmp",
+    "e.WebP": "webp",
+    "f.tif": "tiff",
+    "g.TIFF": "tiff",
+    "h.jfif": "jpeg",
+}
 
 
 def test_every_decodable_format_is_found_and_scored(tmp_path, model_path):
@@ -57,8 +65,10 @@ def test_files_left_out_are_counted_by_extension_with_the_reason(tmp_path, model
         (root / "p" / name).write_bytes(b"not scored")
     result = invoke("score", root, "--align", "never", "-m", model_path, "--no-progress")
     assert result.exit_code == 0 and len(rows_of(result.stdout)) == 1
-    assert ("files left out: 2 .heic: not decodable here; 1 (no extension): not an image extension (--ext +EXT adds "
-            "one); 1 .gif: not an image format we score; 1 .txt: not an image extension") in result.stderr
+    assert (
+        "files left out: 2 .heic: not decodable here; 1 (no extension): not an image extension (--ext +EXT adds "
+        "one); 1 .gif: not an image format we score; 1 .txt: not an image extension"
+    ) in result.stderr
     found = discover(root)
     assert found.skipped_summary()[".heic"] == {"count": 2, "reason": "not decodable here"}
 
@@ -72,7 +82,11 @@ def test_ext_narrows_and_widens(tmp_path, model_path):
     assert [r["path"] for r in rows_of(narrow.stdout)] == ["1.png"]
     assert "1 .dat: not an image extension" in narrow.stderr and "1 .jpg: left out by --ext" in narrow.stderr
     wide = invoke("score", root, "--align", "never", "-m", model_path, "--ext", "+dat", "--no-progress")
-    assert [(r["path"], r["format"]) for r in rows_of(wide.stdout)] == [("1.png", "png"), ("2.jpg", "jpeg"), ("3.dat", "png")]
+    assert [(r["path"], r["format"]) for r in rows_of(wide.stdout)] == [
+        ("1.png", "png"),
+        ("2.jpg", "jpeg"),
+        ("3.dat", "png"),
+    ]
     bad = invoke("score", root, "--align", "never", "-m", model_path, "--ext", "png,+dat")
     assert bad.exit_code == 2 and "--ext" in bad.stderr
 
@@ -107,11 +121,18 @@ def test_evaluate_summary_counts_the_files_left_out(tmp_path, model_path):
 
 # -- TIFF ---------------------------------------------------------------------------------------------
 
+
 def test_tiff_size_from_the_header_and_its_limits():
     data = cv2.imencode(".tif", random_face(0, (40, 70)))[1].tobytes()
     assert tiff_size(data) == (70, 40)
-    big_endian = b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 2) + struct.pack(">HHII", 256, 4, 1, 60000) \
-        + struct.pack(">HHIHH", 257, 3, 1, 60000, 0) + b"\x00" * 4
+    big_endian = (
+        b"MM\x00*"
+        + struct.pack(">I", 8)
+        + struct.pack(">H", 2)
+        + struct.pack(">HHII", 256, 4, 1, 60000)
+        + struct.pack(">HHIHH", 257, 3, 1, 60000, 0)
+        + b"\x00" * 4
+    )
     with pytest.raises(ImageError) as bomb:
         decode_image(big_endian)
     assert bomb.value.kind == "too-large" and "60000x60000" in str(bomb.value)
@@ -121,6 +142,7 @@ def test_tiff_size_from_the_header_and_its_limits():
 
 
 # -- geometry and --faces all on the real models ---------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def astronaut():
@@ -205,6 +227,7 @@ def test_faces_all_resume_parquet_run_and_report(tmp_path, default_model, astron
     assert resumed.exit_code == 0 and part.read_text() == full.read_text()
 
     import pyarrow.parquet as pq  # the ray extra, installed by scripts/test.sh
+
     out = tmp_path / "faces.parquet"
     assert invoke(*args, "--format", "parquet", "-o", out).exit_code == 0
     table = pq.read_table(out)
@@ -233,6 +256,7 @@ def test_ray_actor_gives_one_row_per_face(tmp_path, default_model, astronaut):
 
 # -- small faces in large frames ---------------------------------------------------------------------
 
+
 def test_frames_near_the_detector_size_get_no_tiles():
     assert tile_rects(250, 250) == [View(0, 0, 250, 250)]
     assert tile_rects(480, 640) == [View(0, 0, 640, 480)]
@@ -250,11 +274,13 @@ def test_tiles_cover_the_frame_and_hold_every_small_face_whole(height, width):
     rng = np.random.default_rng(0)
     for _ in range(200):  # any narrower face lies wholly inside one finest tile, clear of its edges
         fx, fy = rng.integers(0, width - face), rng.integers(0, height - face)
-        assert any((x == 0 or fx > x + TILE_EDGE_PX * w / DETECTOR_SIZE[0])
-                   and (y == 0 or fy > y + TILE_EDGE_PX * h / DETECTOR_SIZE[1])
-                   and (x + w == width or fx + face < x + w - TILE_EDGE_PX * w / DETECTOR_SIZE[0])
-                   and (y + h == height or fy + face < y + h - TILE_EDGE_PX * h / DETECTOR_SIZE[1])
-                   for x, y, w, h, _ in finest)
+        assert any(
+            (x == 0 or fx > x + TILE_EDGE_PX * w / DETECTOR_SIZE[0])
+            and (y == 0 or fy > y + TILE_EDGE_PX * h / DETECTOR_SIZE[1])
+            and (x + w == width or fx + face < x + w - TILE_EDGE_PX * w / DETECTOR_SIZE[0])
+            and (y + h == height or fy + face < y + h - TILE_EDGE_PX * h / DETECTOR_SIZE[1])
+            for x, y, w, h, _ in finest
+        )
     assert face >= MIN_FACE_PX * finest[0].w / DETECTOR_SIZE[0]  # the finest level itself finds faces that wide
 
 
@@ -278,6 +304,7 @@ def test_a_small_face_in_a_large_frame_is_found_where_it_is(default_model, astro
 
 
 # -- what already worked, kept: each case's q against the upright photo's --------------------------
+
 
 def exif_jpeg(bgr, orientation):
     """A JPEG of ``bgr`` with an EXIF Orientation tag (APP1 right after SOI)."""
@@ -326,7 +353,9 @@ def test_jpeg_and_png_flavours_score_as_their_pixels(scorer, astronaut):
     baseline = q_of(scorer, cv2.imencode(".jpg", astronaut, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())
     progressive = cv2.imencode(".jpg", astronaut, [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
     assert q_of(scorer, progressive[1].tobytes()) == pytest.approx(baseline, rel=1e-6)
-    assert q_of(scorer, cv2.imencode(".png", astronaut.astype(np.uint16) * 257)[1].tobytes()) == pytest.approx(png, rel=1e-9)
+    assert q_of(scorer, cv2.imencode(".png", astronaut.astype(np.uint16) * 257)[1].tobytes()) == pytest.approx(
+        png, rel=1e-9
+    )
     rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
     assert q_of(scorer, cv2.imencode(".png", rgba)[1].tobytes()) == pytest.approx(png, rel=1e-9)
     rgb = Image.fromarray(cv2.cvtColor(astronaut, cv2.COLOR_BGR2RGB))
@@ -340,8 +369,9 @@ def test_jpeg_and_png_flavours_score_as_their_pixels(scorer, astronaut):
 @pytest.mark.parametrize("angle", [15, 30, 45, -45])
 def test_in_plane_roll_up_to_45_degrees_is_aligned_away(scorer, astronaut, angle):
     upright = scorer.score_array(astronaut).q
-    turned = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((224, 120), angle, 1.0), (512, 512),
-                            borderMode=cv2.BORDER_REFLECT)
+    turned = cv2.warpAffine(
+        astronaut, cv2.getRotationMatrix2D((224, 120), angle, 1.0), (512, 512), borderMode=cv2.BORDER_REFLECT
+    )
     record = scorer.score_array(turned)
     assert record.ok and record.q == pytest.approx(upright, rel=0.03)
 

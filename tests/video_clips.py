@@ -27,7 +27,9 @@ def head() -> np.ndarray:
 def backdrop(seed: int = 0) -> np.ndarray:
     """A faceless background: smooth colour noise and a few flat rectangles."""
     rng = np.random.default_rng(seed)
-    image = cv2.resize(rng.integers(40, 210, (6, 8, 3)).astype(np.uint8), (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+    image = cv2.resize(
+        rng.integers(40, 210, (6, 8, 3)).astype(np.uint8), (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC
+    )
     for _ in range(4):
         x, y = (int(v) for v in rng.integers(0, [WIDTH, HEIGHT]))
         cv2.rectangle(image, (x, y), (x + 60, y + 30), tuple(int(c) for c in rng.integers(30, 230, 3)), -1)
@@ -42,8 +44,9 @@ def place(frame: np.ndarray, face: np.ndarray, x: int, y: int) -> None:
         frame[y1:y2, x1:x2] = face[y1 - y : y2 - y, x1 - x : x2 - x]
 
 
-def passing(frames: int = 60, sharp: tuple[int, int] = (24, 36), blur: float = 3.0, speed: int = 8,
-            face_from: int = 0) -> list[np.ndarray]:
+def passing(
+    frames: int = 60, sharp: tuple[int, int] = (24, 36), blur: float = 3.0, speed: int = 8, face_from: int = 0
+) -> list[np.ndarray]:
     """A face entering through the left edge and leaving through the right one, sharp only on the
     frames in ``sharp`` (inclusive) and blurred (Gaussian sigma ``blur``) elsewhere; before
     ``face_from`` the background is empty."""
@@ -139,8 +142,9 @@ class MjpegServer:
                 if time.monotonic() > end or self._stop.is_set():
                     return
                 data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
-                connection.sendall(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data)
-                                   + data + b"\r\n")
+                connection.sendall(
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data) + data + b"\r\n"
+                )
                 time.sleep(1 / FPS)
             stall_end = min(time.monotonic() + session.stall, end)
             while time.monotonic() < stall_end and not self._stop.is_set():

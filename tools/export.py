@@ -27,26 +27,52 @@ from fqe_onnx.errors import FqeError
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--arch", help="Built-in architecture: iresnet18, iresnet34, iresnet50, iresnet100, mobilefacenet.")
 @click.option("--module", "factory", help="Any network: 'module.path:factory' returning an nn.Module.")
-@click.option("--kwargs", "factory_kwargs", default="{}", show_default=True, help="JSON keyword arguments for the factory.")
+@click.option(
+    "--kwargs", "factory_kwargs", default="{}", show_default=True, help="JSON keyword arguments for the factory."
+)
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Weights to load.")
 @click.option("--random-init", is_flag=True, help="Export a built-in architecture with random weights (testing only).")
 @click.option("--embedding-size", default=512, show_default=True, help="Embedding size of a built-in architecture.")
 @click.option("--preset", default="seed", show_default=True, help="Contract preset: seed, magface, arcface, adaface.")
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--fixed-batch", is_flag=True, help="Batch axis fixed at 1 (for runtimes that need it).")
-@click.option("--fp16", is_flag=True, help="fp16 weights (float32 I/O), verified against fp32 torch with looser limits.")
-@click.option("--exporter", type=click.Choice(["dynamo", "torchscript"]), default="dynamo", show_default=True,
-              help="torch's current exporter (torch.export + onnxscript, opset 18) or the deprecated TorchScript one (opset 17).")
-@click.option("--output-index", type=int, help="The network returns a tuple or list: export this element (the embedding).")
+@click.option(
+    "--fp16", is_flag=True, help="fp16 weights (float32 I/O), verified against fp32 torch with looser limits."
+)
+@click.option(
+    "--exporter",
+    type=click.Choice(["dynamo", "torchscript"]),
+    default="dynamo",
+    show_default=True,
+    help="torch's current exporter (torch.export + onnxscript, opset 18) or the deprecated TorchScript one (opset 17).",
+)
+@click.option(
+    "--output-index", type=int, help="The network returns a tuple or list: export this element (the embedding)."
+)
 @click.option("--output-name", help="The network returns a dict: export this key (the embedding).")
 @click.option("--source", help="Free text for the contract: where the weights come from.")
 @click.option("--license", "license_", help="Free text for the contract: the weights' license.")
 @click.option("--title", help="Heading of the printed models.md entry (default: the output file name).")
 @contract_options
-def main(arch: Optional[str], factory: Optional[str], factory_kwargs: str, checkpoint: Optional[Path], random_init: bool,
-         embedding_size: int, preset: str, out: Path, fixed_batch: bool, fp16: bool, exporter: str,
-         output_index: Optional[int], output_name: Optional[str], source: Optional[str],
-         license_: Optional[str], title: Optional[str], overrides: dict[str, Any]) -> None:
+def main(
+    arch: Optional[str],
+    factory: Optional[str],
+    factory_kwargs: str,
+    checkpoint: Optional[Path],
+    random_init: bool,
+    embedding_size: int,
+    preset: str,
+    out: Path,
+    fixed_batch: bool,
+    fp16: bool,
+    exporter: str,
+    output_index: Optional[int],
+    output_name: Optional[str],
+    source: Optional[str],
+    license_: Optional[str],
+    title: Optional[str],
+    overrides: dict[str, Any],
+) -> None:
     """Export a PyTorch embedding network (fixed 112x112 input) to ONNX with its contract, proven equal to torch."""
     from fqe_export.checkpoints import CheckpointError, load_weights
     from fqe_export.exporter import ExportError, export_model, models_md_entry
@@ -70,13 +96,23 @@ def main(arch: Optional[str], factory: Optional[str], factory_kwargs: str, check
         if checkpoint is not None:
             click.echo(load_weights(network, checkpoint).describe(), err=True)
         contract = with_overrides(PRESETS[preset], source=source, license=license_, **overrides)
-        result = export_model(network, contract, out, fixed_batch=fixed_batch, fp16=fp16, exporter=exporter,
-                              output_index=output_index, output_name=output_name)
+        result = export_model(
+            network,
+            contract,
+            out,
+            fixed_batch=fixed_batch,
+            fp16=fp16,
+            exporter=exporter,
+            output_index=output_index,
+            output_name=output_name,
+        )
     except (CheckpointError, ExportError, FqeError, ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from exc
     for parity in result.parity:
         click.echo(f"parity {parity.describe()}", err=True)
-    click.echo(f"wrote {result.path} ({result.exporter} exporter, opset {result.opset}), sha256 {result.sha256}", err=True)
+    click.echo(
+        f"wrote {result.path} ({result.exporter} exporter, opset {result.opset}), sha256 {result.sha256}", err=True
+    )
     click.echo(models_md_entry(result, title or result.path.name))
 
 

@@ -53,7 +53,7 @@ def landmarks_of(root: Path) -> np.ndarray:
 def factorise(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(cameras (F, 2, 3), shape (68, 3)) of the unit-normalised faces, metric up to a rotation."""
     centred = faces - faces.mean(axis=1, keepdims=True)
-    centred /= np.sqrt((centred ** 2).sum(axis=2).mean(axis=1))[:, None, None]
+    centred /= np.sqrt((centred**2).sum(axis=2).mean(axis=1))[:, None, None]
     stacked = centred.transpose(0, 2, 1).reshape(-1, 68)  # rows x_f, y_f
     u, singular, vt = np.linalg.svd(stacked, full_matrices=False)
     motion = u[:, :3] * np.sqrt(singular[:3])
@@ -61,11 +61,25 @@ def factorise(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows_i, rows_j = motion[0::2], motion[1::2]
 
     def quadratic(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # coefficients of a^T L b in L's 6 entries
-        return np.stack([a[:, 0] * b[:, 0], a[:, 0] * b[:, 1] + a[:, 1] * b[:, 0], a[:, 0] * b[:, 2] + a[:, 2] * b[:, 0],
-                         a[:, 1] * b[:, 1], a[:, 1] * b[:, 2] + a[:, 2] * b[:, 1], a[:, 2] * b[:, 2]], axis=1)
+        return np.stack(
+            [
+                a[:, 0] * b[:, 0],
+                a[:, 0] * b[:, 1] + a[:, 1] * b[:, 0],
+                a[:, 0] * b[:, 2] + a[:, 2] * b[:, 0],
+                a[:, 1] * b[:, 1],
+                a[:, 1] * b[:, 2] + a[:, 2] * b[:, 1],
+                a[:, 2] * b[:, 2],
+            ],
+            axis=1,
+        )
 
-    system = np.vstack([quadratic(rows_i, rows_i) - quadratic(rows_j, rows_j), quadratic(rows_i, rows_j),
-                        quadratic(rows_i, rows_i).mean(axis=0, keepdims=True)])
+    system = np.vstack(
+        [
+            quadratic(rows_i, rows_i) - quadratic(rows_j, rows_j),
+            quadratic(rows_i, rows_j),
+            quadratic(rows_i, rows_i).mean(axis=0, keepdims=True),
+        ]
+    )
     target = np.concatenate([np.zeros(2 * len(rows_i)), [1.0]])
     g = np.linalg.lstsq(system, target, rcond=None)[0]  # the symmetric metric's six entries
     gram = np.array([[g[0], g[1], g[2]], [g[1], g[3], g[4]], [g[2], g[4], g[5]]])

@@ -27,8 +27,12 @@ def face_geometry(face: LocatedFace) -> dict[str, Any]:
     """The geometry columns of a row for one located face: its index, box (x1, y1, x2, y2, to 0.1 px),
     detector score (to 1e-4) and inter-eye distance (eye centre to eye centre, to 0.01 px), in source pixels."""
     eye_distance = float(np.linalg.norm(face.points[0] - face.points[1]))
-    return {"face": face.face_index, "box": tuple(round(float(v), 1) for v in face.detection.box),
-            "face_score": round(float(face.detection.score), 4), "eye_distance": round(eye_distance, 2)}
+    return {
+        "face": face.face_index,
+        "box": tuple(round(float(v), 1) for v in face.detection.box),
+        "face_score": round(float(face.detection.score), 4),
+        "eye_distance": round(eye_distance, 2),
+    }
 
 
 @dataclass(frozen=True)
@@ -48,18 +52,28 @@ class FaceAligner:
     tiles for small faces (``tiling``, see ``fqe_onnx.align.detection.tile_rects``).
     """
 
-    def __init__(self, device: str = "cpu", detector_model: Any = None, landmark_model: Any = None,
-                 confidence: float = CONFIDENCE, threads: Optional[int] = None, tiling: bool = True):
+    def __init__(
+        self,
+        device: str = "cpu",
+        detector_model: Any = None,
+        landmark_model: Any = None,
+        confidence: float = CONFIDENCE,
+        threads: Optional[int] = None,
+        tiling: bool = True,
+    ):
         if detector_model is None or landmark_model is None:
             from ..zoo import aligner_models
 
             default_detector, default_landmarks = aligner_models()
             detector_model = detector_model or default_detector
             landmark_model = landmark_model or default_landmarks
-        self.detector = FaceDetector(detector_model, landmark_model, device=device, confidence=confidence, threads=threads,
-                                     tiling=tiling)
+        self.detector = FaceDetector(
+            detector_model, landmark_model, device=device, confidence=confidence, threads=threads, tiling=tiling
+        )
 
-    def locate_batch(self, images: Sequence[np.ndarray], all_faces: bool = False) -> list[list[LocatedFace] | ImageError]:
+    def locate_batch(
+        self, images: Sequence[np.ndarray], all_faces: bool = False
+    ) -> list[list[LocatedFace] | ImageError]:
         """Per image, the main face (or every face) with its five points, or an ImageError (kind
         ``no-face``) when none is found. One detector call for all images and one landmark call
         for all their faces."""
@@ -72,8 +86,11 @@ class FaceAligner:
                 wanted += [(k, i) for i in faces]  # type: ignore[misc]  # found is not empty: it has a main face
         points = self.detector.landmarks_batch([(images[k], detections[k][i]) for k, i in wanted])
         located: list[list[LocatedFace] | ImageError] = [
-            [] if found else ImageError(f"no face found (detector confidence >= {self.detector.confidence:g})", "no-face")
-            for found in detections]
+            []
+            if found
+            else ImageError(f"no face found (detector confidence >= {self.detector.confidence:g})", "no-face")
+            for found in detections
+        ]
         for (k, i), landmarks in zip(wanted, points):
             located[k].append(LocatedFace(i, detections[k][i], five_points(landmarks), landmarks, tuple(detections[k])))  # type: ignore[union-attr]  # a list: k has faces
         return located
@@ -82,17 +99,30 @@ class FaceAligner:
         """``locate_batch`` of one image; raises its ImageError when no face is found."""
         return _or_raise(self.locate_batch([bgr], all_faces)[0])
 
-    def faces_batch(self, images: Sequence[np.ndarray], all_faces: bool = False, template: Optional[np.ndarray] = None,
-                    size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> list[list[AlignedFace] | ImageError]:
+    def faces_batch(
+        self,
+        images: Sequence[np.ndarray],
+        all_faces: bool = False,
+        template: Optional[np.ndarray] = None,
+        size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE),
+    ) -> list[list[AlignedFace] | ImageError]:
         """Per image, the main face (or every face) warped onto ``template`` (default ArcFace 112) at
         ``size_hw``, or the ImageError of an image without a face."""
         template = ARCFACE_TEMPLATE_112 if template is None else template
-        return [found if isinstance(found, ImageError) else
-                [AlignedFace(f, warp_to_template(image, f.points, template, size_hw)) for f in found]
-                for image, found in zip(images, self.locate_batch(images, all_faces))]
+        return [
+            found
+            if isinstance(found, ImageError)
+            else [AlignedFace(f, warp_to_template(image, f.points, template, size_hw)) for f in found]
+            for image, found in zip(images, self.locate_batch(images, all_faces))
+        ]
 
-    def faces_at(self, bgr: np.ndarray, detections: Sequence[Detection], template: Optional[np.ndarray] = None,
-                 size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> list[AlignedFace]:
+    def faces_at(
+        self,
+        bgr: np.ndarray,
+        detections: Sequence[Detection],
+        template: Optional[np.ndarray] = None,
+        size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE),
+    ) -> list[AlignedFace]:
         """Faces already detected in one image (a video follows them between detector passes),
         landmarked in one call and warped onto ``template`` as ``faces_batch`` does; ``face_index``
         is the position in ``detections``."""
@@ -101,8 +131,13 @@ class FaceAligner:
         located = [LocatedFace(i, d, five_points(p)) for i, (d, p) in enumerate(zip(detections, points))]
         return [AlignedFace(f, warp_to_template(bgr, f.points, template, size_hw)) for f in located]
 
-    def faces(self, bgr: np.ndarray, all_faces: bool = False, template: Optional[np.ndarray] = None,
-              size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE)) -> list[AlignedFace]:
+    def faces(
+        self,
+        bgr: np.ndarray,
+        all_faces: bool = False,
+        template: Optional[np.ndarray] = None,
+        size_hw: tuple[int, int] = (ARCFACE_SIZE, ARCFACE_SIZE),
+    ) -> list[AlignedFace]:
         """``faces_batch`` of one image; raises its ImageError when no face is found."""
         return _or_raise(self.faces_batch([bgr], all_faces, template, size_hw)[0])
 

@@ -56,8 +56,16 @@ class Targets:
         raise ImageError(f"another input already wrote {target.as_posix()}", "name-clash")
 
 
-def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, preprocess: Preprocess, *,
-               all_faces: bool = False, align: str = "auto", device: str = "cpu") -> int:
+def align_tree(
+    root: str | os.PathLike[str],
+    out: Path,
+    stream: TextIO,
+    preprocess: Preprocess,
+    *,
+    all_faces: bool = False,
+    align: str = "auto",
+    device: str = "cpu",
+) -> int:
     """Write every image under ``root`` into ``out`` on the model's template (same relative paths,
     .png; ``_N`` per face with ``all_faces``; never one output over another); one table row per face
     or failed image; returns the number of failures. With ``align`` auto, images already at the
@@ -81,8 +89,10 @@ def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, preproce
                 writer.writerow(table_row(path=source.name, mode=MODE_AS_IS, output=target.as_posix()))
                 continue
             faces = framer.aligner.faces(image, all_faces=all_faces, template=framer.template, size_hw=framer.size_hw)
-            crops = [(aligned, targets.claim(relative, f"_{aligned.face.face_index}" if all_faces else ""))
-                     for aligned in faces]
+            crops = [
+                (aligned, targets.claim(relative, f"_{aligned.face.face_index}" if all_faces else ""))
+                for aligned in faces
+            ]
         except ImageError as exc:
             errors += 1
             writer.writerow(table_row(path=source.name, error_kind=exc.kind, error=str(exc)))
@@ -92,7 +102,16 @@ def align_tree(root: str | os.PathLike[str], out: Path, stream: TextIO, preproce
             _write_png(target, aligned.crop)
             box = dict(zip(BOX_COLUMNS, (f"{v:.1f}" for v in face.detection.box)))
             points = dict(zip(POINT_COLUMNS, (f"{v:.2f}" for v in face.points.reshape(-1))))
-            writer.writerow(table_row(path=source.name, face=face.face_index, mode=MODE_ALIGNED, **box,
-                                      score=f"{face.detection.score:.4f}", **points, output=target.as_posix()))
+            writer.writerow(
+                table_row(
+                    path=source.name,
+                    face=face.face_index,
+                    mode=MODE_ALIGNED,
+                    **box,
+                    score=f"{face.detection.score:.4f}",
+                    **points,
+                    output=target.as_posix(),
+                )
+            )
         stream.flush()
     return errors

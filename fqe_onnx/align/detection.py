@@ -83,8 +83,11 @@ def tile_rects(height: int, width: int) -> list[View]:
     for scale, coarser in zip(levels, levels[1:] + [whole]):
         tile_w, tile_h = min(round(det_w * scale), width), min(round(det_h * scale), height)
         overlap = math.ceil(TILE_OVERLAP * MIN_FACE_PX * coarser)
-        rects += [View(x, y, tile_w, tile_h, float(overlap)) for y in tile_positions(height, tile_h, overlap)
-                  for x in tile_positions(width, tile_w, overlap)]
+        rects += [
+            View(x, y, tile_w, tile_h, float(overlap))
+            for y in tile_positions(height, tile_h, overlap)
+            for x in tile_positions(width, tile_w, overlap)
+        ]
     return rects
 
 
@@ -102,8 +105,9 @@ def second_look_window(box: tuple[float, float, float, float], width: int, heigh
 
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one box with each of ``boxes`` (x1, y1, x2, y2)."""
-    inter = (np.maximum(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0)
-             * np.maximum(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0))
+    inter = np.maximum(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0) * np.maximum(
+        np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0
+    )
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     return inter / np.maximum((box[2] - box[0]) * (box[3] - box[1]) + areas - inter, 1e-12)
 
@@ -160,13 +164,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_limit: float) -> list[int]:
 def five_points(landmarks68: np.ndarray) -> np.ndarray:
     """Eyes (mean of the four eyelid points each), nose tip, mouth corners (mean of inner and outer)."""
     p = np.asarray(landmarks68, dtype=np.float64).reshape(68, 2)
-    return np.array([
-        p[[37, 38, 40, 41]].mean(axis=0),
-        p[[43, 44, 46, 47]].mean(axis=0),
-        p[30],
-        p[[48, 60]].mean(axis=0),
-        p[[54, 64]].mean(axis=0),
-    ])
+    return np.array(
+        [
+            p[[37, 38, 40, 41]].mean(axis=0),
+            p[[43, 44, 46, 47]].mean(axis=0),
+            p[30],
+            p[[48, 60]].mean(axis=0),
+            p[[54, 64]].mean(axis=0),
+        ]
+    )
 
 
 def landmark_crop(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
@@ -203,9 +209,16 @@ class FaceDetector:
     a model fixed at batch 1 is run once per image. ``tiling=False`` looks at each image whole
     only (the behaviour before tiling, for comparisons)."""
 
-    def __init__(self, detector_model: ModelSource, landmark_model: ModelSource, device: str = "cpu",
-                 confidence: float = CONFIDENCE, nms_iou: float = NMS_IOU, threads: Optional[int] = None,
-                 tiling: bool = True) -> None:
+    def __init__(
+        self,
+        detector_model: ModelSource,
+        landmark_model: ModelSource,
+        device: str = "cpu",
+        confidence: float = CONFIDENCE,
+        nms_iou: float = NMS_IOU,
+        threads: Optional[int] = None,
+        tiling: bool = True,
+    ) -> None:
         self.detector, self.provider = create_session(detector_model, device, threads)
         self.landmarker, _ = create_session(landmark_model, device, threads)
         self.confidence = confidence
@@ -216,8 +229,9 @@ class FaceDetector:
         """The views of an image the detector looks at: ``tile_rects``, or the whole image only."""
         return tile_rects(height, width) if self.tiling else [View(0, 0, width, height)]
 
-    def detect_batch(self, images: Sequence[np.ndarray], views: Optional[Sequence[Sequence[View]]] = None,
-                     second_look: bool = True) -> list[list[Detection]]:
+    def detect_batch(
+        self, images: Sequence[np.ndarray], views: Optional[Sequence[Sequence[View]]] = None, second_look: bool = True
+    ) -> list[list[Detection]]:
         """Per image: the faces above the confidence threshold after NMS, in image pixels, best score
         first. Each image is seen whole and, when large, in tiles (``tile_rects``), or in the
         ``views`` given for it (a video's schedule picks them frame by frame); all the views of all
@@ -233,15 +247,21 @@ class FaceDetector:
             keep = inside_tile(boxes, view, images[k].shape[1], images[k].shape[0])
             found[k].append((boxes[keep], scores[keep], view.w < images[k].shape[1] or view.h < images[k].shape[0]))
         merged = [self._merged(parts) for parts in found]
-        doubtful = [(k, i, second_look_window(face.box, images[k].shape[1], images[k].shape[0]))
-                    for k, faces in enumerate(merged) for i, (face, tiled) in enumerate(faces) if tiled and second_look]
+        doubtful = [
+            (k, i, second_look_window(face.box, images[k].shape[1], images[k].shape[0]))
+            for k, faces in enumerate(merged)
+            for i, (face, tiled) in enumerate(faces)
+            if tiled and second_look
+        ]
         lost = set()
         for (k, i, _), (boxes, _) in zip(doubtful, self._look(images, [(k, window) for k, _, window in doubtful])):
             if not (len(boxes) and box_iou(np.array(merged[k][i][0].box), boxes).max() >= SECOND_LOOK_IOU):
                 lost.add((k, i))
         return [[face for i, (face, _) in enumerate(faces) if (k, i) not in lost] for k, faces in enumerate(merged)]
 
-    def _look(self, images: Sequence[np.ndarray], views: Sequence[tuple[int, View]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _look(
+        self, images: Sequence[np.ndarray], views: Sequence[tuple[int, View]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Per (image index, view): the view's confident boxes in image pixels and their scores; the
         detector runs on at most DETECTOR_BATCH views at a time."""
         for start in range(0, len(views), DETECTOR_BATCH):
@@ -273,8 +293,9 @@ class FaceDetector:
         return self.landmarks_batch([(bgr, detection)])[0]
 
 
-def confident_boxes(view_scores: np.ndarray, view_boxes: np.ndarray, view: View,
-                    confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+def confident_boxes(
+    view_scores: np.ndarray, view_boxes: np.ndarray, view: View, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
     """One view's detector output (scores (N,), boxes (N, 4) in the view's 0..1 units): the boxes at
     or above ``confidence``, in image pixels (float64), and their scores."""
     confident = view_scores >= confidence
@@ -282,15 +303,19 @@ def confident_boxes(view_scores: np.ndarray, view_boxes: np.ndarray, view: View,
     return scaled + [view.x, view.y, view.x, view.y], view_scores[confident]
 
 
-def merge_views(parts: list[tuple[np.ndarray, np.ndarray, bool]], nms_iou: float = NMS_IOU) -> list[tuple[Detection, bool]]:
+def merge_views(
+    parts: list[tuple[np.ndarray, np.ndarray, bool]], nms_iou: float = NMS_IOU
+) -> list[tuple[Detection, bool]]:
     """All views' (boxes, scores, tiled) of one image merged by one NMS, best score first, each
     with whether only a tile (not the whole image) gave it."""
     boxes = np.concatenate([b for b, _, _ in parts]).reshape(-1, 4)
     scores = np.concatenate([s for _, s, _ in parts])
     tiled = np.concatenate([np.full(len(s), t) for _, s, t in parts])
     keep = nms(boxes, scores, nms_iou)
-    return [(Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i]))  # type: ignore[arg-type]  # boxes: (N, 4)
-            for i in keep]
+    return [
+        (Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i]))  # type: ignore[arg-type]  # boxes: (N, 4)
+        for i in keep
+    ]
 
 
 def _run_batch(session: Any, outputs: Optional[list[str]], batch: np.ndarray) -> list[np.ndarray]:

@@ -46,8 +46,14 @@ class Framer:
     detector files the first time an image needs it (thread-safe), so a run of crops that are
     already aligned never loads the detector."""
 
-    def __init__(self, preprocess: Preprocess, align: Union[str, bool] = "auto", aligner: Any = None,
-                 device: str = "cpu", threads: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        preprocess: Preprocess,
+        align: Union[str, bool] = "auto",
+        aligner: Any = None,
+        device: str = "cpu",
+        threads: Optional[int] = None,
+    ) -> None:
         self.align = check_align(align)
         self.preprocess = preprocess
         self.size_hw = preprocess.geometry.crop_size
@@ -81,13 +87,18 @@ class Framer:
         ImageError (``no-face``): one detector call and one landmark call for all the images."""
         return [found if isinstance(found, ImageError) else found[0][1] for found in self.aligned_faces(images)]
 
-    def aligned_faces(self, images: Sequence[np.ndarray], all_faces: bool = False
-                      ) -> list[Union[list[tuple[Any, np.ndarray]], ImageError]]:
+    def aligned_faces(
+        self, images: Sequence[np.ndarray], all_faces: bool = False
+    ) -> list[Union[list[tuple[Any, np.ndarray]], ImageError]]:
         """Per image, (``LocatedFace``, model input) for its main face (or every face, best detector
         score first), or its ImageError (``no-face``): one detector and one landmark call for all."""
         found = self.aligner.faces_batch(images, all_faces=all_faces, template=self.template, size_hw=self.size_hw)
-        return [faces if isinstance(faces, ImageError) else
-                [(aligned.face, prepare_crop(aligned.crop, self.preprocess)) for aligned in faces] for faces in found]
+        return [
+            faces
+            if isinstance(faces, ImageError)
+            else [(aligned.face, prepare_crop(aligned.crop, self.preprocess)) for aligned in faces]
+            for faces in found
+        ]
 
     def tensor(self, bgr: np.ndarray, mode: str) -> np.ndarray:
         """The model input for an image in ``mode``; raises ImageError (``no-face``) when aligning fails."""
@@ -123,9 +134,11 @@ def geometry_warning(images: Sequence[np.ndarray], preprocess: Preprocess, align
     offsets = alignment_offsets(aligner, crops, model_template(preprocess))
     if not offsets or float(np.median(offsets)) <= ALIGNED_TOLERANCE_PX:
         return None
-    return (f"with --align never, the images do not look aligned to the model's face template after its geometry "
-            f"(median landmark offset {np.median(offsets):.0f} px over {len(offsets)} images); scores and match "
-            "thresholds then mean little: use the default --align auto, or --geometry/--crop to match your framing")
+    return (
+        f"with --align never, the images do not look aligned to the model's face template after its geometry "
+        f"(median landmark offset {np.median(offsets):.0f} px over {len(offsets)} images); scores and match "
+        "thresholds then mean little: use the default --align auto, or --geometry/--crop to match your framing"
+    )
 
 
 def cached_aligner(device: str = "cpu") -> Any:

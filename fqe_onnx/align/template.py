@@ -67,7 +67,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if np.linalg.det(u) * np.linalg.det(vt) < 0:  # a reflection: flip the weakest axis
         sign[-1] = -1
     rotation = u @ np.diag(sign) @ vt
-    src_var = (src_c ** 2).sum() / len(src)
+    src_var = (src_c**2).sum() / len(src)
     if src_var == 0:
         raise ValueError("the source points are all the same point")
     scale = float((singular * sign).sum() / src_var)
@@ -75,8 +75,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rotation, translation[:, None]])
 
 
-def warp_to_template(bgr: np.ndarray, points: np.ndarray, template: np.ndarray,
-                     size_hw: tuple[int, int]) -> np.ndarray:
+def warp_to_template(bgr: np.ndarray, points: np.ndarray, template: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     """Warp an image so its five ``points`` land on ``template``; returns the (h, w) crop, one resampling.
 
     Large photos are first shrunk (area interpolation) so the face is at most about twice the

@@ -66,8 +66,11 @@ class OpenVinoSession:
 
         try:
             core = ov.Core()
-            self._compiled = core.compile_model(core.read_model(str(model)), "CPU", {
-                "INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": str(streams), "INFERENCE_NUM_THREADS": str(streams)})
+            self._compiled = core.compile_model(
+                core.read_model(str(model)),
+                "CPU",
+                {"INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": str(streams), "INFERENCE_NUM_THREADS": str(streams)},
+            )
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
             raise ModelError(f"OpenVINO cannot load the model: {exc}") from exc
         proto = onnx.load(str(model), load_external_data=False)

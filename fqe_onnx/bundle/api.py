@@ -20,8 +20,15 @@ def make_bundle(model: ModelLike = None, *, pixels: str = "bgr", align: str = "a
     proto = load_model_proto(resolve_model(model))
     contract, _ = proto_contract(proto)
     detector_path, landmark_path = aligner_models()
-    return build_bundle(proto, contract, load_model_proto(detector_path), load_model_proto(landmark_path),
-                        pixel_layout=pixels, align=align, embedding=embedding)
+    return build_bundle(
+        proto,
+        contract,
+        load_model_proto(detector_path),
+        load_model_proto(landmark_path),
+        pixel_layout=pixels,
+        align=align,
+        embedding=embedding,
+    )
 
 
 def write_bundle(out: Union[str, "os.PathLike[str]"], model: ModelLike = None, **options: Any) -> Any:

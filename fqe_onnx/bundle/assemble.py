@@ -58,8 +58,15 @@ def _nan(g: Graph, shape: tuple[int, ...]) -> str:
     return g.const(np.full(shape, np.nan, np.float32), hint="nan")
 
 
-def _align_branch(g: Graph, image: str, pixel_layout: str, detector_model: Any, landmark_model: Any, template: np.ndarray,
-                  size_hw: tuple[int, int]) -> list[str]:
+def _align_branch(
+    g: Graph,
+    image: str,
+    pixel_layout: str,
+    detector_model: Any,
+    landmark_model: Any,
+    template: np.ndarray,
+    size_hw: tuple[int, int],
+) -> list[str]:
     """Detect, pick the main face, landmark, fit and warp: (crop in the image's layout, box, points,
     face score, found)."""
     box, face_score, found = _main_face(g, image, pixel_layout, detector_model)
@@ -72,8 +79,12 @@ def _align_branch(g: Graph, image: str, pixel_layout: str, detector_model: Any, 
     window, window_matrix = shrink.shrink_for_warp(shrink_g, image, points, template_value, *size_hw)
     shrunk = warp(shrink_g, window, window_matrix, *size_hw)
     direct = warp(direct_g, image, similarity(direct_g, points, template_value), *size_hw)
-    aligned = g.op("If", [shrink.needs_shrink(g, points, template_value)],
-                   then_branch=shrink_g.subgraph("pre_shrink", [shrunk]), else_branch=direct_g.subgraph("warp", [direct]))
+    aligned = g.op(
+        "If",
+        [shrink.needs_shrink(g, points, template_value)],
+        then_branch=shrink_g.subgraph("pre_shrink", [shrunk]),
+        else_branch=direct_g.subgraph("warp", [direct]),
+    )
     return [aligned, g.cast(box, np.float32), g.cast(points, np.float32), face_score, found]
 
 
@@ -86,7 +97,9 @@ def _whole_image_face(g: Graph, image: str, pixel_layout: str, detector_model: A
     width_height = g.op("Gather", [g.cast(g.shape_dims(image, 0, 2), np.float64), g.const([1, 0], np.int64)])
     index, found = detector.main_face(g, kept_boxes, width_height)
     # One padded row (the whole image) keeps every step below defined when no face was found.
-    whole = g.op("Unsqueeze", [g.op("Concat", [g.const([0.0, 0.0], np.float64), width_height], axis=0), g.const([0], np.int64)])
+    whole = g.op(
+        "Unsqueeze", [g.op("Concat", [g.const([0.0, 0.0], np.float64), width_height], axis=0), g.const([0], np.int64)]
+    )
     box = g.op("Gather", [g.op("Concat", [kept_boxes, whole], axis=0), index], axis=0)
     face_score = g.op("Gather", [g.op("Concat", [kept_scores, g.const([np.nan])], axis=0), index], axis=0)
     return [box, face_score, found]
@@ -104,25 +117,48 @@ def _main_face(g: Graph, image: str, pixel_layout: str, detector_model: Any) -> 
         return inline(body, detector_model, f"detector{next(copies)}", net_input)
 
     whole_out = _whole_image_face(whole_g, image, pixel_layout, detector_model)
-    tiled_out = tiles.tiled_main_face(tiled_g, image, detect, tiles.view_rects(tiled_g, tiled_g.shape_dims(image, 0, 2)))
-    return g.op("If", [tiles.has_tiles(g, g.shape_dims(image, 0, 2))], outputs=3, then_branch=tiled_g.subgraph("tiled", tiled_out),
-                else_branch=whole_g.subgraph("whole_image", whole_out))
+    tiled_out = tiles.tiled_main_face(
+        tiled_g, image, detect, tiles.view_rects(tiled_g, tiled_g.shape_dims(image, 0, 2))
+    )
+    return g.op(
+        "If",
+        [tiles.has_tiles(g, g.shape_dims(image, 0, 2))],
+        outputs=3,
+        then_branch=tiled_g.subgraph("tiled", tiled_out),
+        else_branch=whole_g.subgraph("whole_image", whole_out),
+    )
 
 
 def _geometry_crop(g: Graph, image: str, contract: Contract) -> str:
     """``preprocess.apply_geometry`` on levels in any channel layout (linear interpolation only)."""
     geometry = contract.preprocess.geometry
     if geometry.interpolation != "linear":
-        raise ContractError(f"the bundle applies geometry with linear interpolation only, the contract says "
-                            f"{geometry.interpolation!r}")
+        raise ContractError(
+            f"the bundle applies geometry with linear interpolation only, the contract says {geometry.interpolation!r}"
+        )
     resized = resize_linear_hwc(g, image, size_const(g, *geometry.resize))
     top, left, height, width = geometry.crop_box()
-    return g.op("Slice", [resized, g.const([top, left], np.int64), g.const([top + height, left + width], np.int64),
-                          g.const([0, 1], np.int64)])
+    return g.op(
+        "Slice",
+        [
+            resized,
+            g.const([top, left], np.int64),
+            g.const([top + height, left + width], np.int64),
+            g.const([0, 1], np.int64),
+        ],
+    )
 
 
-def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_model: Any, *, pixel_layout: str = "bgr",
-                 align: str = "auto", embedding: bool = False) -> Any:
+def build_bundle(
+    model: Any,
+    contract: Contract,
+    detector_model: Any,
+    landmark_model: Any,
+    *,
+    pixel_layout: str = "bgr",
+    align: str = "auto",
+    embedding: bool = False,
+) -> Any:
     """The bundle as an ``onnx.ModelProto`` (checked), from three loaded ModelProtos and the contract."""
     from onnx import TensorProto, checker, helper
 
@@ -140,16 +176,25 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
         box, points, face_score = _nan(g, (4,)), _nan(g, (5, 2)), _nan(g, ())
         framed = code(MODE_GEOMETRY)
     else:
-        at_size = g.op("ReduceMin", [g.cast(g.op("Equal", [g.shape_dims(image, 0, 2), size_const(g, *size_hw)]), np.int64)],
-                       keepdims=0)
+        at_size = g.op(
+            "ReduceMin",
+            [g.cast(g.op("Equal", [g.shape_dims(image, 0, 2), size_const(g, *size_hw)]), np.int64)],
+            keepdims=0,
+        )
         skip = g.op("Or", [refused, g.cast(at_size, np.bool_)]) if align == "auto" else refused
         then_g, else_g = g.branch(), g.branch()
-        then_out = _align_branch(then_g, image, pixel_layout, detector_model, landmark_model, model_template(contract.preprocess), size_hw)
+        then_out = _align_branch(
+            then_g, image, pixel_layout, detector_model, landmark_model, model_template(contract.preprocess), size_hw
+        )
         as_is = resize_linear_hwc(else_g, image, size_const(else_g, *size_hw))  # the image itself at the model's size
         else_out = [as_is, _nan(else_g, (4,)), _nan(else_g, (5, 2)), _nan(else_g, ()), else_g.const(True, np.bool_)]
         crop, box, points, face_score, found = g.op(
-            "If", [g.op("Not", [skip])], outputs=5,
-            then_branch=then_g.subgraph("align", then_out), else_branch=else_g.subgraph("as_is", else_out))
+            "If",
+            [g.op("Not", [skip])],
+            outputs=5,
+            then_branch=then_g.subgraph("align", then_out),
+            else_branch=else_g.subgraph("as_is", else_out),
+        )
         # no face: no box, points or score (the padded row only kept the steps defined)
         box = g.op("Where", [found, box, _nan(g, (4,))])
         points = g.op("Where", [found, points, _nan(g, (5, 2))])
@@ -163,8 +208,15 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
     scored = g.op("Less", [status, code("no-face")])
     q = g.op("Where", [scored, g.cast(q64, np.float32), g.const(np.nan)])
     Q = g.op("Where", [scored, head.score(g, q64, contract.calibration), g.const(-1, np.int32)])
-    named = {"q": q, "Q": Q, "status": status, "box": box, "points": points, "face_score": face_score,
-             "crop": g.cast(crop, np.uint8)}
+    named = {
+        "q": q,
+        "Q": Q,
+        "status": status,
+        "box": box,
+        "points": points,
+        "face_score": face_score,
+        "crop": g.cast(crop, np.uint8),
+    }
     shapes = {"q": [], "Q": [], "status": [], "box": [4], "points": [5, 2], "face_score": [], "crop": [*size_hw, 3]}
     types = {"Q": TensorProto.INT32, "status": TensorProto.INT32, "crop": TensorProto.UINT8}
     if embedding:
@@ -185,9 +237,15 @@ def build_bundle(model: Any, contract: Contract, detector_model: Any, landmark_m
 def bundle_info(pixel_layout: str, align: str, embedding: bool) -> dict[str, Any]:
     """The ``fqe_onnx.bundle`` metadata: the I/O and its version."""
     outputs = ["q", "Q", "status", "box", "points", "face_score", "crop"] + (["embedding"] if embedding else [])
-    return {"version": BUNDLE_VERSION, "pixels": pixel_layout, "align": align, "opset": OPSET,
-            "input": {"name": "image", "dtype": "uint8", "shape": ["H", "W", 4 if pixel_layout == "rgba" else 3]},
-            "outputs": outputs, "status_codes": list(STATUS_CODES)}
+    return {
+        "version": BUNDLE_VERSION,
+        "pixels": pixel_layout,
+        "align": align,
+        "opset": OPSET,
+        "input": {"name": "image", "dtype": "uint8", "shape": ["H", "W", 4 if pixel_layout == "rgba" else 3]},
+        "outputs": outputs,
+        "status_codes": list(STATUS_CODES),
+    }
 
 
 def read_bundle_info(metadata: dict[str, str]) -> Optional[dict[str, Any]]:

@@ -44,15 +44,18 @@ class Graph:
         return name
 
     @overload
-    def op(self, op_type: str, inputs: Sequence[str], outputs: Literal[1] = 1, hint: Optional[str] = None,
-           **attrs: Any) -> str: ...
+    def op(
+        self, op_type: str, inputs: Sequence[str], outputs: Literal[1] = 1, hint: Optional[str] = None, **attrs: Any
+    ) -> str: ...
 
     @overload
-    def op(self, op_type: str, inputs: Sequence[str], outputs: int, hint: Optional[str] = None,
-           **attrs: Any) -> list[str]: ...
+    def op(
+        self, op_type: str, inputs: Sequence[str], outputs: int, hint: Optional[str] = None, **attrs: Any
+    ) -> list[str]: ...
 
-    def op(self, op_type: str, inputs: Sequence[str], outputs: int = 1, hint: Optional[str] = None,
-           **attrs: Any) -> Names:
+    def op(
+        self, op_type: str, inputs: Sequence[str], outputs: int = 1, hint: Optional[str] = None, **attrs: Any
+    ) -> Names:
         """Add one node; returns its output name, or a list of names when ``outputs`` > 1."""
         from onnx import helper
 
@@ -104,9 +107,12 @@ def run_piece(build: Any, inputs: dict[str, np.ndarray], n_outputs: int = 1) -> 
     names = list(inputs)
     out = build(g, *names)
     out = [out] if isinstance(out, str) else list(out)
-    values_in = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype),
-                                               [f"{n}_{k}" for k in range(a.ndim)])  # dynamic, as in the bundle
-                 for n, a in inputs.items()]
+    values_in = [
+        helper.make_tensor_value_info(
+            n, helper.np_dtype_to_tensor_dtype(a.dtype), [f"{n}_{k}" for k in range(a.ndim)]
+        )  # dynamic, as in the bundle
+        for n, a in inputs.items()
+    ]
     values_out = [helper.make_empty_tensor_value_info(o) for o in out]
     model = g.model(values_in, values_out, name="piece")
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -34,8 +34,11 @@ class Comparison:
 
     def disagreeing(self) -> list[str]:
         """Lines naming each image whose status differs."""
-        return [f"{n}: python {p}, bundle {b}" for n, p, b in
-                zip(self.names, self.python_status, self.bundle_status) if p != b]
+        return [
+            f"{n}: python {p}, bundle {b}"
+            for n, p, b in zip(self.names, self.python_status, self.bundle_status)
+            if p != b
+        ]
 
 
 def python_status(record: Any) -> str:
@@ -78,11 +81,15 @@ def compare(paths: Iterable[tuple[str, "os.PathLike[str]"]], bundle: Any, align:
 def format_comparison(result: Comparison) -> str:
     """The report ``--check`` prints."""
     rel = result.relative_q()
-    lines = [f"images: {len(result.names)} (not decodable, left out: {result.undecodable})",
-             f"status agreement: {result.agreement():.4f} ({len(result.names) - len(result.disagreeing())} of {len(result.names)})"]
+    lines = [
+        f"images: {len(result.names)} (not decodable, left out: {result.undecodable})",
+        f"status agreement: {result.agreement():.4f} ({len(result.names) - len(result.disagreeing())} of {len(result.names)})",
+    ]
     if rel.size:
-        lines.append(f"relative q difference over {rel.size} images scored by both: median {np.median(rel):.3g}, "
-                     f"p99 {np.quantile(rel, 0.99):.3g}, max {rel.max():.3g}")
+        lines.append(
+            f"relative q difference over {rel.size} images scored by both: median {np.median(rel):.3g}, "
+            f"p99 {np.quantile(rel, 0.99):.3g}, max {rel.max():.3g}"
+        )
     disagreeing = result.disagreeing()
     lines.append(f"disagreeing images: {len(disagreeing)}")
     lines += ["  " + line for line in disagreeing]

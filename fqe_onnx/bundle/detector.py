@@ -49,10 +49,14 @@ def candidates(g: Graph, scores: str, boxes: str, scale: str, offset: str) -> tu
     """Detector outputs scores [N, K, 2] and normalised boxes [N, K, 4] of N views -> every prior of
     every view as (face score float32 [M], box float64 [M, 4] in image pixels), M = N * K."""
     face = g.op("Gather", [scores, g.const(1, np.int64)], axis=2)
-    pixels = g.op("Add", [g.op("Mul", [g.cast(boxes, np.float64), g.op("Unsqueeze", [scale, g.const([1], np.int64)])]),
-                          g.op("Unsqueeze", [offset, g.const([1], np.int64)])])
-    return (g.op("Reshape", [face, g.const([-1], np.int64)]),
-            g.op("Reshape", [pixels, g.const([-1, 4], np.int64)]))
+    pixels = g.op(
+        "Add",
+        [
+            g.op("Mul", [g.cast(boxes, np.float64), g.op("Unsqueeze", [scale, g.const([1], np.int64)])]),
+            g.op("Unsqueeze", [offset, g.const([1], np.int64)]),
+        ],
+    )
+    return (g.op("Reshape", [face, g.const([-1], np.int64)]), g.op("Reshape", [pixels, g.const([-1, 4], np.int64)]))
 
 
 def confident_faces(g: Graph, face_scores: str, boxes: str, with_index: bool = False) -> tuple[str, ...]:
@@ -64,11 +68,18 @@ def confident_faces(g: Graph, face_scores: str, boxes: str, with_index: bool = F
     confident = g.op("GreaterOrEqual", [face_scores, g.const(CONFIDENCE)])
     # Below the threshold a score becomes -1, which NMS's threshold of 0 drops (no confident score is <= 0).
     gated = g.op("Where", [confident, face_scores, g.const(-1.0)])
-    selected = g.op("NonMaxSuppression", [
-        g.op("Unsqueeze", [g.cast(boxes, np.float32), g.const([0], np.int64)]),
-        g.op("Reshape", [gated, g.const([1, 1, -1], np.int64)]),
-        g.op("Reshape", [g.op("Size", [face_scores]), g.const([1], np.int64)]) if with_index else g.const([MAX_FACES], np.int64),
-        g.const([NMS_IOU]), g.const([0.0])])
+    selected = g.op(
+        "NonMaxSuppression",
+        [
+            g.op("Unsqueeze", [g.cast(boxes, np.float32), g.const([0], np.int64)]),
+            g.op("Reshape", [gated, g.const([1, 1, -1], np.int64)]),
+            g.op("Reshape", [g.op("Size", [face_scores]), g.const([1], np.int64)])
+            if with_index
+            else g.const([MAX_FACES], np.int64),
+            g.const([NMS_IOU]),
+            g.const([0.0]),
+        ],
+    )
     index = g.op("Gather", [selected, g.const(2, np.int64)], axis=1)
     kept = g.op("Gather", [face_scores, index], axis=0), g.op("Gather", [boxes, index], axis=0)
     return (*kept, index) if with_index else kept
@@ -86,7 +97,9 @@ def merit(g: Graph, boxes: str, width_height: str) -> str:
         return g.op("Sqrt", [g.op("Add", [g.op("Mul", [a, a]), g.op("Mul", [b, b])])])
 
     diagonal = g.op("Div", [hypot(w, h), g.const(2.0, np.float64)])
-    off = g.op("Div", [hypot(g.op("Sub", [cx, g.op("Mul", [w, half])]), g.op("Sub", [cy, g.op("Mul", [h, half])])), diagonal])
+    off = g.op(
+        "Div", [hypot(g.op("Sub", [cx, g.op("Mul", [w, half])]), g.op("Sub", [cy, g.op("Mul", [h, half])])), diagonal]
+    )
     off = g.op("Min", [off, g.const(1.0, np.float64)])
     weight = g.op("Sub", [g.const(1.0, np.float64), g.op("Mul", [half, off])])
     return g.op("Mul", [g.op("Mul", [g.op("Sub", [x2, x1]), g.op("Sub", [y2, y1])]), weight])

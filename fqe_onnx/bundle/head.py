@@ -18,8 +18,13 @@ def model_input(g: Graph, crop: str, preprocess: Preprocess) -> str:
         crop = g.op("Gather", [crop, g.const([2, 1, 0], np.int64, "bgr_to_rgb")], axis=2)
     elif preprocess.channel_order == "GRAY":
         crop = grey(g, crop)
-    x = g.op("Div", [g.op("Sub", [crop, g.const(np.asarray(preprocess.mean, np.float32))]),
-                     g.const(np.asarray(preprocess.scale, np.float32))])
+    x = g.op(
+        "Div",
+        [
+            g.op("Sub", [crop, g.const(np.asarray(preprocess.mean, np.float32))]),
+            g.const(np.asarray(preprocess.scale, np.float32)),
+        ],
+    )
     if preprocess.layout == "NCHW":
         x = g.op("Transpose", [x], perm=[2, 0, 1])
     return g.op("Unsqueeze", [x, g.const([0], np.int64)])

@@ -24,8 +24,10 @@ def _axis(g: Graph, n_in: str, n_out: str, vertical: bool) -> tuple[str, str, st
     """(tap0, tap1) int64 [n_out] and (w0, w1) int32 [n_out] for one axis; n_in, n_out int64 [1]."""
     scale = g.op("Div", [g.cast(n_in, np.float64), g.cast(n_out, np.float64)])
     index = g.cast(g.op("Range", [g.const(0, np.int64), g.op("Squeeze", [n_out]), g.const(1, np.int64)]), np.float64)
-    position = g.cast(g.op("Sub", [g.op("Mul", [g.op("Add", [index, g.const(0.5, np.float64)]), scale]),
-                                   g.const(0.5, np.float64)]), np.float32)
+    position = g.cast(
+        g.op("Sub", [g.op("Mul", [g.op("Add", [index, g.const(0.5, np.float64)]), scale]), g.const(0.5, np.float64)]),
+        np.float32,
+    )
     tap = g.op("Floor", [position])
     fraction = g.op("Sub", [position, tap])
     last = g.cast(g.op("Sub", [n_in, g.const([1], np.int64)]), np.float32)
@@ -61,26 +63,39 @@ def _horizontal_by_columns(g: Graph, hwc: str, rows: str, top: str, x0: str, x1:
     columns = g.op("Transpose", [picked], perm=[1, 2, 0])  # [w_in, C, R]
     column = g.const([-1, 1, 1], np.int64, "column_shape")
     a0, a1 = (g.op("Reshape", [g.cast(a, np.float32), column]) for a in (a0, a1))
-    summed = g.op("Add", [g.op("Mul", [g.op("Gather", [columns, x0], axis=0), a0]),
-                          g.op("Mul", [g.op("Gather", [columns, x1], axis=0), a1])])  # [w, C, R]
+    summed = g.op(
+        "Add",
+        [
+            g.op("Mul", [g.op("Gather", [columns, x0], axis=0), a0]),
+            g.op("Mul", [g.op("Gather", [columns, x1], axis=0), a1]),
+        ],
+    )  # [w, C, R]
     return g.op("Transpose", [summed], perm=[2, 0, 1])
 
 
-def _horizontal_by_pixels(g: Graph, hwc: str, rows: str, top: str, left: str, w_out: str, x0: str, x1: str, a0: str,
-                          a1: str) -> str:
+def _horizontal_by_pixels(
+    g: Graph, hwc: str, rows: str, top: str, left: str, w_out: str, x0: str, x1: str, a0: str, a1: str
+) -> str:
     """[R, w, C] sums ``pixel * weight`` of the rows, each tap gathered by its flat index in the whole
     image (no copy of the rows or the window: for a source much wider than the output)."""
     channels = g.shape_dims(hwc, 2, 3)
     flat = g.op("Reshape", [hwc, g.op("Concat", [g.const([-1], np.int64), channels], axis=0)])
-    row_start = g.op("Unsqueeze", [g.op("Mul", [g.op("Add", [rows, top]), g.shape_dims(hwc, 1, 2)]), g.const([1], np.int64)])
+    row_start = g.op(
+        "Unsqueeze", [g.op("Mul", [g.op("Add", [rows, top]), g.shape_dims(hwc, 1, 2)]), g.const([1], np.int64)]
+    )
 
     def taps(x: str) -> str:  # [R, w, C]: the source pixel at column x of every gathered row
-        return g.op("Gather", [flat, g.op("Add", [row_start, g.op("Unsqueeze", [g.op("Add", [x, left]), g.const([0], np.int64)])])],
-                    axis=0)
+        return g.op(
+            "Gather",
+            [flat, g.op("Add", [row_start, g.op("Unsqueeze", [g.op("Add", [x, left]), g.const([0], np.int64)])])],
+            axis=0,
+        )
 
     # the weights as [1, w, C], not [1, w, 1]: ONNX Runtime broadcasts a trailing axis of 1 25x slower
     shape = g.op("Concat", [g.const([1], np.int64), w_out, channels], axis=0)
-    a0, a1 = (g.op("Expand", [g.op("Unsqueeze", [g.cast(a, np.float32), g.const([0, 2], np.int64)]), shape]) for a in (a0, a1))
+    a0, a1 = (
+        g.op("Expand", [g.op("Unsqueeze", [g.cast(a, np.float32), g.const([0, 2], np.int64)]), shape]) for a in (a0, a1)
+    )
     return g.op("Add", [g.op("Mul", [taps(x0), a0]), g.op("Mul", [taps(x1), a1])])
 
 
@@ -104,9 +119,16 @@ def _linear(g: Graph, hwc: str, origin: str, window_hw: str, size_hw: str, windo
     else:
         by_columns, by_pixels = g.branch(), g.branch()
         narrow = g.op("LessOrEqual", [w_in, g.op("Mul", [w_out, g.const([COLUMN_MAJOR_UP_TO], np.int64)])])
-        summed = g.op("If", [g.op("Squeeze", [narrow, g.const([0], np.int64)])],
-                      then_branch=by_columns.subgraph("by_columns", [_horizontal_by_columns(by_columns, hwc, rows, top, x0, x1, a0, a1)]),
-                      else_branch=by_pixels.subgraph("by_pixels", [_horizontal_by_pixels(by_pixels, hwc, rows, top, left, w_out, x0, x1, a0, a1)]))
+        summed = g.op(
+            "If",
+            [g.op("Squeeze", [narrow, g.const([0], np.int64)])],
+            then_branch=by_columns.subgraph(
+                "by_columns", [_horizontal_by_columns(by_columns, hwc, rows, top, x0, x1, a0, a1)]
+            ),
+            else_branch=by_pixels.subgraph(
+                "by_pixels", [_horizontal_by_pixels(by_pixels, hwc, rows, top, left, w_out, x0, x1, a0, a1)]
+            ),
+        )
     rows_h = g.cast(g.op("Floor", [g.op("Mul", [summed, g.const(1.0 / 16)])]), np.int32)
     row = g.const([-1, 1, 1], np.int64, "row_shape")
     b0, b1 = g.op("Reshape", [b0, row]), g.op("Reshape", [b1, row])
@@ -118,7 +140,9 @@ def _linear(g: Graph, hwc: str, origin: str, window_hw: str, size_hw: str, windo
 
 def _halve(g: Graph, pixels: str, size_hw: str) -> str:
     """int32 [2h, 2w, C] -> [h, w, C]: the 2x2 mean, rounded as OpenCV's INTER_AREA fast path."""
-    shape = g.op("Concat", [_dim(g, size_hw, 0), g.const([2], np.int64), _dim(g, size_hw, 1), g.const([2, -1], np.int64)], axis=0)
+    shape = g.op(
+        "Concat", [_dim(g, size_hw, 0), g.const([2], np.int64), _dim(g, size_hw, 1), g.const([2, -1], np.int64)], axis=0
+    )
     total = g.op("ReduceSum", [g.op("Reshape", [pixels, shape]), g.const([1, 3], np.int64)], keepdims=0)
     return g.op("Div", [g.op("Add", [total, g.const(2, np.int32)]), g.const(4, np.int32)])
 
@@ -128,15 +152,25 @@ def resize_linear_hwc(g: Graph, hwc: str, size_hw: str, window: Optional[tuple[s
     cv2.resize(INTER_LINEAR) gives for the uint8 image; of ``window`` (origin: top, left; size:
     height, width; int64 [2] each, inside the image) when given, as cv2.resize gives for that crop."""
     origin, window_hw = window if window is not None else (g.const([0, 0], np.int64, "origin"), g.shape_dims(hwc, 0, 2))
-    is_half = g.op("ReduceMin", [g.cast(g.op("Equal", [window_hw, g.op("Mul", [size_hw, g.const(2, np.int64)])]), np.int64)],
-                   keepdims=0)
+    is_half = g.op(
+        "ReduceMin",
+        [g.cast(g.op("Equal", [window_hw, g.op("Mul", [size_hw, g.const(2, np.int64)])]), np.int64)],
+        keepdims=0,
+    )
     then_g, else_g = g.branch(), g.branch()
-    crop = hwc if window is None else then_g.op("Slice", [hwc, origin, then_g.op("Add", [origin, window_hw]),
-                                                          then_g.const([0, 1], np.int64)])
+    crop = (
+        hwc
+        if window is None
+        else then_g.op("Slice", [hwc, origin, then_g.op("Add", [origin, window_hw]), then_g.const([0, 1], np.int64)])
+    )
     halved = _halve(then_g, then_g.cast(crop, np.int32), size_hw)
     linear = _linear(else_g, hwc, origin, window_hw, size_hw, windowed=window is not None)
-    out = g.op("If", [g.cast(is_half, np.bool_)], then_branch=then_g.subgraph("halve", [halved]),
-               else_branch=else_g.subgraph("linear", [linear]))
+    out = g.op(
+        "If",
+        [g.cast(is_half, np.bool_)],
+        then_branch=then_g.subgraph("halve", [halved]),
+        else_branch=else_g.subgraph("linear", [linear]),
+    )
     return g.cast(out, np.float32)
 
 

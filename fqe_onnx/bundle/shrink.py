@@ -27,10 +27,14 @@ def _f64(g: Graph, v: float) -> str:
 def coverage(g: Graph, out_start: str, out_count: str, src_start: str, src_count: str, cell: str) -> str:
     """float64 [out, src]: the share of output pixel i's cell [i s, (i + 1) s) that source pixel j covers,
     divided by s (a row of INTER_AREA's weights), for outputs and sources from the given starts."""
-    i = g.op("Unsqueeze", [g.op("Range", [out_start, g.op("Add", [out_start, out_count]), _f64(g, 1.0)]),
-                           g.const([1], np.int64)])
-    j = g.op("Unsqueeze", [g.op("Range", [src_start, g.op("Add", [src_start, src_count]), _f64(g, 1.0)]),
-                           g.const([0], np.int64)])
+    i = g.op(
+        "Unsqueeze",
+        [g.op("Range", [out_start, g.op("Add", [out_start, out_count]), _f64(g, 1.0)]), g.const([1], np.int64)],
+    )
+    j = g.op(
+        "Unsqueeze",
+        [g.op("Range", [src_start, g.op("Add", [src_start, src_count]), _f64(g, 1.0)]), g.const([0], np.int64)],
+    )
     lo = g.op("Max", [g.op("Mul", [i, cell]), j])
     hi = g.op("Min", [g.op("Mul", [g.op("Add", [i, _f64(g, 1.0)]), cell]), g.op("Add", [j, _f64(g, 1.0)])])
     return g.op("Div", [g.op("Max", [g.op("Sub", [hi, lo]), _f64(g, 0.0)]), cell])
@@ -50,11 +54,30 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
     refit = similarity(g, g.op("Mul", [points, ratio_xy]), template)
     # the window of the shrunk image the warp reads: the crop's corners mapped back, plus a margin
     inverse = invert_affine(g, refit)
-    corners = g.const([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], np.float64, "corners")
+    corners = g.const(
+        [[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], np.float64, "corners"
+    )
     back = g.op("MatMul", [corners, g.op("Transpose", [inverse], perm=[1, 0])])  # [4, 2] x, y
     new_xy = g.op("Gather", [new_hw, g.const([1, 0], np.int64)])
-    low = g.op("Max", [g.op("Floor", [g.op("Sub", [g.op("ReduceMin", [back, g.const([0], np.int64)], keepdims=0), _f64(g, MARGIN)])]), _f64(g, 0.0)])
-    high = g.op("Min", [g.op("Ceil", [g.op("Add", [g.op("ReduceMax", [back, g.const([0], np.int64)], keepdims=0), _f64(g, MARGIN + 1)])]), new_xy])
+    low = g.op(
+        "Max",
+        [
+            g.op(
+                "Floor", [g.op("Sub", [g.op("ReduceMin", [back, g.const([0], np.int64)], keepdims=0), _f64(g, MARGIN)])]
+            ),
+            _f64(g, 0.0),
+        ],
+    )
+    high = g.op(
+        "Min",
+        [
+            g.op(
+                "Ceil",
+                [g.op("Add", [g.op("ReduceMax", [back, g.const([0], np.int64)], keepdims=0), _f64(g, MARGIN + 1)])],
+            ),
+            new_xy,
+        ],
+    )
     low = g.op("Min", [low, g.op("Sub", [new_xy, _f64(g, 1.0)])])
     high = g.op("Max", [high, g.op("Add", [low, _f64(g, 1.0)])])
     cell_xy = g.op("Div", [g.op("Gather", [hw, g.const([1, 0], np.int64)]), new_xy])  # source pixels per output pixel
@@ -64,15 +87,24 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
         cell = g.op("Gather", [cell_xy, g.const(k, np.int64)])
         src_start = g.op("Floor", [g.op("Mul", [out_start, cell])])
         src_end = g.op("Min", [g.op("Ceil", [g.op("Mul", [out_end, cell])]), size])
-        weights = coverage(g, out_start, g.op("Sub", [out_end, out_start]), src_start, g.op("Sub", [src_end, src_start]), cell)
+        weights = coverage(
+            g, out_start, g.op("Sub", [out_end, out_start]), src_start, g.op("Sub", [src_end, src_start]), cell
+        )
         return weights, g.cast(src_start, np.int64), g.cast(src_end, np.int64)
 
     width_in, height_in = (g.op("Gather", [hw, g.const(k, np.int64)]) for k in (1, 0))
     wx, x0, x1 = axis(0, width_in)
     wy, y0, y1 = axis(1, height_in)
     unsq = lambda t: g.op("Unsqueeze", [t, g.const([0], np.int64)])  # noqa: E731  (a one-line graph shorthand)
-    window = g.op("Slice", [bgr, g.op("Concat", [unsq(y0), unsq(x0)], axis=0), g.op("Concat", [unsq(y1), unsq(x1)], axis=0),
-                            g.const([0, 1], np.int64)])
+    window = g.op(
+        "Slice",
+        [
+            bgr,
+            g.op("Concat", [unsq(y0), unsq(x0)], axis=0),
+            g.op("Concat", [unsq(y1), unsq(x1)], axis=0),
+            g.const([0, 1], np.int64),
+        ],
+    )
     chw = g.cast(g.op("Transpose", [window], perm=[2, 0, 1]), np.float64)  # [3, rows, cols]
     rows = g.op("MatMul", [wy, chw])  # [3, h', cols]
     shrunk = g.op("MatMul", [rows, g.op("Transpose", [wx], perm=[1, 0])])  # [3, h', w']
@@ -80,8 +112,13 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
     pixels = g.cast(g.op("Transpose", [levels], perm=[1, 2, 0]), np.float32)
     # move the refitted matrix to the window's origin: crop = M [x + left, y + top, 1]
     linear = g.op("Slice", [refit, g.const([0, 0], np.int64), g.const([2, 2], np.int64), g.const([0, 1], np.int64)])
-    shift = g.op("Add", [g.op("Slice", [refit, g.const([0, 2], np.int64), g.const([2, 3], np.int64), g.const([0, 1], np.int64)]),
-                         g.op("MatMul", [linear, g.op("Unsqueeze", [low, g.const([1], np.int64)])])])
+    shift = g.op(
+        "Add",
+        [
+            g.op("Slice", [refit, g.const([0, 2], np.int64), g.const([2, 3], np.int64), g.const([0, 1], np.int64)]),
+            g.op("MatMul", [linear, g.op("Unsqueeze", [low, g.const([1], np.int64)])]),
+        ],
+    )
     return pixels, g.op("Concat", [linear, shift], axis=1)
 
 

@@ -33,5 +33,8 @@ def similarity(g: Graph, points: str, template: str) -> str:
     tx = g.op("Sub", [g.op("Sub", [mu, g.op("Mul", [a, mx])]), g.op("Mul", [g.op("Neg", [b]), my])])
     ty = g.op("Sub", [g.op("Sub", [mv, g.op("Mul", [b, mx])]), g.op("Mul", [a, my])])
     row = lambda *vs: g.op("Concat", [g.op("Unsqueeze", [t, axis0]) for t in vs], axis=0)  # noqa: E731  (a one-line graph shorthand)
-    return g.op("Concat", [g.op("Unsqueeze", [row(a, g.op("Neg", [b]), tx), axis0]),
-                           g.op("Unsqueeze", [row(b, a, ty), axis0])], axis=0)
+    return g.op(
+        "Concat",
+        [g.op("Unsqueeze", [row(a, g.op("Neg", [b]), tx), axis0]), g.op("Unsqueeze", [row(b, a, ty), axis0])],
+        axis=0,
+    )

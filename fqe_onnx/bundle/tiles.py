@@ -18,8 +18,17 @@ from typing import Callable
 
 import numpy as np
 
-from ..align.detection import (CONFIDENCE, DETECTOR_SIZE, MIN_FACE_PX, SECOND_LOOK_IOU, SECOND_LOOK_SHARE,
-                               TILE_EDGE_PX, TILE_OVERLAP, TILE_SCALES, TILE_TRIGGER)
+from ..align.detection import (
+    CONFIDENCE,
+    DETECTOR_SIZE,
+    MIN_FACE_PX,
+    SECOND_LOOK_IOU,
+    SECOND_LOOK_SHARE,
+    TILE_EDGE_PX,
+    TILE_OVERLAP,
+    TILE_SCALES,
+    TILE_TRIGGER,
+)
 from .builder import Graph
 from .detector import confident_faces, merit
 
@@ -74,8 +83,16 @@ def view_rects(g: Graph, height_width: str) -> str:
         coarser.insert(0, following)
         following = g.op("Where", [level_used, _f64(g, scale), following])
     unsq = lambda t, axes: g.op("Unsqueeze", [t, g.const(axes, np.int64)])  # noqa: E731  (a one-line graph shorthand)
-    rows = [unsq(g.op("Concat", [g.const([0.0, 0.0], np.float64), unsq(width, [0]), unsq(height, [0]),
-                                 g.const([np.inf], np.float64)], axis=0), [0])]
+    rows = [
+        unsq(
+            g.op(
+                "Concat",
+                [g.const([0.0, 0.0], np.float64), unsq(width, [0]), unsq(height, [0]), g.const([np.inf], np.float64)],
+                axis=0,
+            ),
+            [0],
+        )
+    ]
     for scale, level_used, level_coarser in zip(TILE_SCALES, used, coarser):
         tile_w = g.op("Min", [_f64(g, float(round(det_w * scale))), width])
         tile_h = g.op("Min", [_f64(g, float(round(det_h * scale))), height])
@@ -102,10 +119,11 @@ def inside_tile(g: Graph, boxes: str, rect: str, width: str, height: str) -> str
     right, bottom = g.op("Add", [x, w]), g.op("Add", [y, h])
     keep = g.op("LessOrEqual", [g.op("Sub", [x2, x1]), max_face])
     for side_inside, clear in [
-            (g.op("Greater", [x, zero]), g.op("Greater", [x1, g.op("Add", [x, margin_x])])),
-            (g.op("Greater", [y, zero]), g.op("Greater", [y1, g.op("Add", [y, margin_y])])),
-            (g.op("Less", [right, width]), g.op("Less", [x2, g.op("Sub", [right, margin_x])])),
-            (g.op("Less", [bottom, height]), g.op("Less", [y2, g.op("Sub", [bottom, margin_y])]))]:
+        (g.op("Greater", [x, zero]), g.op("Greater", [x1, g.op("Add", [x, margin_x])])),
+        (g.op("Greater", [y, zero]), g.op("Greater", [y1, g.op("Add", [y, margin_y])])),
+        (g.op("Less", [right, width]), g.op("Less", [x2, g.op("Sub", [right, margin_x])])),
+        (g.op("Less", [bottom, height]), g.op("Less", [y2, g.op("Sub", [bottom, margin_y])])),
+    ]:
         keep = g.op("And", [keep, g.op("Or", [g.op("Not", [side_inside]), clear])])
     return keep
 
@@ -162,16 +180,21 @@ def tiled_candidates(g: Graph, bgr: str, views: str, detect: Detect) -> tuple[st
     step, cond = body.name("view"), body.name("cond")
     rect = body.op("Gather", [views, step], axis=0)
     face, pixels = look(body, bgr, rect, detect)
-    keep = body.op("And", [body.op("GreaterOrEqual", [face, body.const(CONFIDENCE)]),
-                           inside_tile(body, pixels, rect, width, height)])
+    keep = body.op(
+        "And",
+        [body.op("GreaterOrEqual", [face, body.const(CONFIDENCE)]), inside_tile(body, pixels, rect, width, height)],
+    )
     gated = body.op("Where", [keep, face, body.const(-1.0)])
     part = body.op("Or", [body.op("Less", [_at(body, rect, 2), width]), body.op("Less", [_at(body, rect, 3), height])])
     tiled = body.op("Expand", [part, body.op("Shape", [face])])
     graph = body.subgraph("view_body", [cond, gated, pixels, tiled], inputs=[(step, np.int64), (cond, np.bool_)])
     count = g.op("Shape", [views], start=0, end=1)
     scores, boxes, flags = g.op("Loop", [g.op("Squeeze", [count]), ""], outputs=3, body=graph)
-    return (g.op("Reshape", [scores, g.const([-1], np.int64)]), g.op("Reshape", [boxes, g.const([-1, 4], np.int64)]),
-            g.op("Reshape", [flags, g.const([-1], np.int64)]))
+    return (
+        g.op("Reshape", [scores, g.const([-1], np.int64)]),
+        g.op("Reshape", [boxes, g.const([-1, 4], np.int64)]),
+        g.op("Reshape", [flags, g.const([-1], np.int64)]),
+    )
 
 
 def tiled_main_face(g: Graph, bgr: str, detect: Detect, views: str) -> list[str]:
@@ -193,20 +216,34 @@ def tiled_main_face(g: Graph, bgr: str, detect: Detect, views: str) -> list[str]
     box = look_g.op("Gather", [kept_boxes, candidate], axis=0)
     window = second_look_window(look_g, box, width, height)
     face, pixels = look(look_g, bgr, window, detect)
-    iou = look_g.op("Where", [look_g.op("GreaterOrEqual", [face, look_g.const(CONFIDENCE)]), box_iou(look_g, box, pixels),
-                              _f64(look_g, -1.0)])
+    iou = look_g.op(
+        "Where",
+        [
+            look_g.op("GreaterOrEqual", [face, look_g.const(CONFIDENCE)]),
+            box_iou(look_g, box, pixels),
+            _f64(look_g, -1.0),
+        ],
+    )
     best = look_g.op("ReduceMax", [look_g.op("Concat", [iou, look_g.const([-1.0], np.float64)], axis=0)], keepdims=0)
     again = look_g.op("GreaterOrEqual", [best, _f64(look_g, SECOND_LOOK_IOU)])
-    taken = body.op("If", [body.op("Gather", [kept_tiled, candidate], axis=0)],
-                    then_branch=look_g.subgraph("second_look", [again]),
-                    else_branch=whole_g.subgraph("seen_whole", [whole_g.const(True, np.bool_)]))
+    taken = body.op(
+        "If",
+        [body.op("Gather", [kept_tiled, candidate], axis=0)],
+        then_branch=look_g.subgraph("second_look", [again]),
+        else_branch=whole_g.subgraph("seen_whole", [whole_g.const(True, np.bool_)]),
+    )
     result = body.op("Where", [taken, candidate, body.const(-1, np.int64)])
-    graph = body.subgraph("main_face_body", [body.op("Not", [taken]), result],
-                          inputs=[(step, np.int64), (cond, np.bool_), (chosen, np.int64)])
+    graph = body.subgraph(
+        "main_face_body",
+        [body.op("Not", [taken]), result],
+        inputs=[(step, np.int64), (cond, np.bool_), (chosen, np.int64)],
+    )
     final = g.op("Loop", [g.op("Squeeze", [faces]), "", g.const(-1, np.int64)], body=graph)
     found = g.op("GreaterOrEqual", [final, g.const(0, np.int64)])
     index = g.op("Where", [found, final, g.op("Squeeze", [faces])])
-    whole = g.op("Unsqueeze", [g.op("Concat", [g.const([0.0, 0.0], np.float64), width_height], axis=0), g.const([0], np.int64)])
+    whole = g.op(
+        "Unsqueeze", [g.op("Concat", [g.const([0.0, 0.0], np.float64), width_height], axis=0), g.const([0], np.int64)]
+    )
     box = g.op("Gather", [g.op("Concat", [kept_boxes, whole], axis=0), index], axis=0)
     face_score = g.op("Gather", [g.op("Concat", [kept_scores, g.const([np.nan])], axis=0), index], axis=0)
     return [box, face_score, found]

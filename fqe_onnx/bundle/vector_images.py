@@ -66,8 +66,9 @@ def remap_affine(image: np.ndarray, inverse: np.ndarray, size_hw: tuple[int, int
 
     one = 1 << POSITION_BITS
     gx, gy, fx, fy = ((one - fx)[..., None], (one - fy)[..., None], fx[..., None], fy[..., None])
-    total = (tap(y0, x0) * gx * gy + tap(y0, x0 + 1) * fx * gy + tap(y0 + 1, x0) * gx * fy
-             + tap(y0 + 1, x0 + 1) * fx * fy)
+    total = (
+        tap(y0, x0) * gx * gy + tap(y0, x0 + 1) * fx * gy + tap(y0 + 1, x0) * gx * fy + tap(y0 + 1, x0 + 1) * fx * fy
+    )
     out = (total + (1 << (2 * POSITION_BITS - 1))) >> (2 * POSITION_BITS)
     return out.astype(np.uint8).reshape((height, width) + image.shape[2:])
 
@@ -94,8 +95,15 @@ def area_resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     pixels = image.reshape(rows, cols, -1).astype(np.int64)
     # every product and partial sum is an integer under 2^53 (at most 255 x H x W): exact in float64
     # whatever order or fused multiply-add the BLAS picks
-    total = np.tensordot(np.tensordot(wy.astype(np.float64), pixels.astype(np.float64), axes=(1, 0)),
-                         wx.astype(np.float64), axes=(1, 1)).transpose(0, 2, 1).astype(np.int64)
+    total = (
+        np.tensordot(
+            np.tensordot(wy.astype(np.float64), pixels.astype(np.float64), axes=(1, 0)),
+            wx.astype(np.float64),
+            axes=(1, 1),
+        )
+        .transpose(0, 2, 1)
+        .astype(np.int64)
+    )
     denominator = rows * cols
     out = ((total + denominator // 2) // denominator).astype(np.uint8)
     return out.reshape(tuple(size_hw) + image.shape[2:])
@@ -138,7 +146,9 @@ def downscale(image: np.ndarray, factor: int) -> np.ndarray:
         raise ValueError(f"downscale by {factor} needs sides divisible by it, got {width}x{height}")
     small = area_resize(image, (height // factor, width // factor))
     step = 1.0 / factor
-    return remap_affine(small, np.array([[step, 0.0, 0.5 * step - 0.5], [0.0, step, 0.5 * step - 0.5]]), (height, width))
+    return remap_affine(
+        small, np.array([[step, 0.0, 0.5 * step - 0.5], [0.0, step, 0.5 * step - 0.5]]), (height, width)
+    )
 
 
 def gain(image: np.ndarray, numerator: int, denominator: int) -> np.ndarray:
@@ -161,12 +171,13 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 def occlude_from_bottom(image: np.ndarray, rows: int) -> np.ndarray:
     """The lower ``rows`` rows of the face covered with flat grey (a scarf or mask)."""
     out = image.copy()
-    out[image.shape[0] - rows:] = 128
+    out[image.shape[0] - rows :] = 128
     return out
 
 
-def vector_images(photo: np.ndarray, points: np.ndarray, template: np.ndarray,
-                  size_hw: tuple[int, int]) -> dict[str, np.ndarray]:
+def vector_images(
+    photo: np.ndarray, points: np.ndarray, template: np.ndarray, size_hw: tuple[int, int]
+) -> dict[str, np.ndarray]:
     """The set, by file stem, from a BGR ``photo`` whose five face ``points`` are known: the face on
     the model's ``template`` at ``size_hw``, seven degradations of it, a frame and a photo the
     aligner must frame, a picture without a face, a flat image and a tiny one."""
@@ -186,7 +197,7 @@ def vector_images(photo: np.ndarray, points: np.ndarray, template: np.ndarray,
     }
     ys, xs = np.mgrid[0:120, 0:160]
     no_face = np.stack([xs * 3 // 2, ys * 2, (xs + ys) * 9 // 10], axis=2)
-    no_face[(xs - 50) ** 2 + (ys - 60) ** 2 <= 25 ** 2] = (30, 200, 90)
+    no_face[(xs - 50) ** 2 + (ys - 60) ** 2 <= 25**2] = (30, 200, 90)
     no_face[20:91, 95:141] = (220, 40, 40)
     images["no-face"] = np.clip(no_face, 0, 255).astype(np.uint8)
     images["flat"] = np.full((48, 64, 3), (40, 120, 200), np.uint8)

@@ -26,13 +26,24 @@ def expected_row(name: str, image: np.ndarray, scorer: Any) -> dict[str, Any]:
     from .check import python_status
 
     record = scorer.score_array(image)
-    row: dict[str, Any] = {"file": f"{name}.png", "height": image.shape[0], "width": image.shape[1],
-                           "status": python_status(record), "q": record.q, "Q": record.Q,
-                           "box": None, "points": None, "face_score": None}
+    row: dict[str, Any] = {
+        "file": f"{name}.png",
+        "height": image.shape[0],
+        "width": image.shape[1],
+        "status": python_status(record),
+        "q": record.q,
+        "Q": record.Q,
+        "box": None,
+        "points": None,
+        "face_score": None,
+    }
     if record.mode == "aligned" and record.ok:
         (face,) = scorer.framer.aligner.locate(image)
-        row.update(box=[float(v) for v in face.detection.box], points=face.points.tolist(),
-                   face_score=float(face.detection.score))
+        row.update(
+            box=[float(v) for v in face.detection.box],
+            points=face.points.tolist(),
+            face_score=float(face.detection.score),
+        )
     return row
 
 
@@ -59,10 +70,15 @@ def write_vectors(out: Union[str, "os.PathLike[str]"], model: Optional[str] = No
                 raise ValueError(f"PNG encoding failed for {name}")
             write_atomically(out / f"{name}.png", data.tobytes())
             rows.append(expected_row(name, image, scorer))
-    document = {"fqe_onnx_version": __version__, "model": {"file": Path(path).name, "sha256": sha256_of(Path(path))},
-                "made_on": describe(),
-                "pixels": "the PNGs decoded to 8-bit BGR (or RGB/RGBA for a bundle made so)",
-                "status_codes": list(STATUS_CODES), "tolerances": TOLERANCES, "images": rows}
+    document = {
+        "fqe_onnx_version": __version__,
+        "model": {"file": Path(path).name, "sha256": sha256_of(Path(path))},
+        "made_on": describe(),
+        "pixels": "the PNGs decoded to 8-bit BGR (or RGB/RGBA for a bundle made so)",
+        "status_codes": list(STATUS_CODES),
+        "tolerances": TOLERANCES,
+        "images": rows,
+    }
     write_atomically(out / "expected.json", (json.dumps(document, indent=1) + "\n").encode())
     return document
 
@@ -97,8 +113,10 @@ def meets(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
     if tolerance is None:  # not scored: nothing more to compare
         return []
     checks = [("q", tolerance["q_relative"] * abs(expected["q"])), ("Q", tolerance["Q"])]
-    checks += [(key, tolerance[limit]) for key, limit in (("box", "box_px"), ("points", "points_px"),
-                                                          ("face_score", "face_score"))
-               if expected.get(key) is not None and limit in tolerance]
+    checks += [
+        (key, tolerance[limit])
+        for key, limit in (("box", "box_px"), ("points", "points_px"), ("face_score", "face_score"))
+        if expected.get(key) is not None and limit in tolerance
+    ]
     misses = [_miss(key, got.get(key), expected[key], limit) for key, limit in checks]
     return [miss for miss in misses if miss is not None]

@@ -20,6 +20,7 @@ import numpy as np
 from .builder import Graph
 from .resize import clip_levels
 
+
 def invert_affine(g: Graph, matrix: str) -> str:
     """float64 [2, 3] -> its inverse map, as cv2's invertAffineTransform computes it."""
     m = [g.op("Gather", [g.op("Reshape", [matrix, g.const([6], np.int64)]), g.const(k, np.int64)]) for k in range(6)]
@@ -30,14 +31,21 @@ def invert_affine(g: Graph, matrix: str) -> str:
     b1 = g.op("Sub", [g.op("Neg", [g.op("Mul", [a11, m[2]])]), g.op("Mul", [a12, m[5]])])
     b2 = g.op("Sub", [g.op("Neg", [g.op("Mul", [a21, m[2]])]), g.op("Mul", [a22, m[5]])])
     axis0 = g.const([0], np.int64)
-    return g.op("Reshape", [g.op("Concat", [g.op("Unsqueeze", [v, axis0]) for v in (a11, a12, b1, a21, a22, b2)], axis=0),
-                            g.const([2, 3], np.int64)])
+    return g.op(
+        "Reshape",
+        [
+            g.op("Concat", [g.op("Unsqueeze", [v, axis0]) for v in (a11, a12, b1, a21, a22, b2)], axis=0),
+            g.const([2, 3], np.int64),
+        ],
+    )
 
 
 def source_positions(g: Graph, inverse: str, height: int, width: int) -> tuple[str, str]:
     """Source positions (x, y) float32 [h, w] of each output pixel: ``M00 x + (M01 y + M02)`` in float32."""
-    m = [g.op("Gather", [g.cast(g.op("Reshape", [inverse, g.const([6], np.int64)]), np.float32), g.const(k, np.int64)])
-         for k in range(6)]
+    m = [
+        g.op("Gather", [g.cast(g.op("Reshape", [inverse, g.const([6], np.int64)]), np.float32), g.const(k, np.int64)])
+        for k in range(6)
+    ]
     xs = g.const(np.arange(width, dtype=np.float32)[None, :], hint="xs")
     ys = g.const(np.arange(height, dtype=np.float32)[:, None], hint="ys")
 
@@ -68,8 +76,15 @@ def warp(g: Graph, bgr: str, matrix: str, height: int, width: int) -> str:
     x1, y1 = g.op("Add", [x0, one]), g.op("Add", [y0, one])
     gx, gy = g.op("Sub", [one, fx]), g.op("Sub", [one, fy])
     # each weight [h, w] as [h, w, C] (times a row of ones, exact): a trailing axis of 1 broadcasts 25x slower
-    ones = g.op("Expand", [g.const([[1.0]], np.float64, "one"), g.op("Concat", [g.const([1], np.int64), channels], axis=0)])
+    ones = g.op(
+        "Expand", [g.const([[1.0]], np.float64, "one"), g.op("Concat", [g.const([1], np.int64), channels], axis=0)]
+    )
     weight = lambda a, b: g.op("MatMul", [g.op("Unsqueeze", [g.op("Mul", [a, b]), g.const([2], np.int64)]), ones])  # noqa: E731  (a one-line graph shorthand)
-    value = g.op("Add", [g.op("Add", [g.op("Mul", [tap(y0, x0), weight(gx, gy)]), g.op("Mul", [tap(y0, x1), weight(fx, gy)])]),
-                         g.op("Add", [g.op("Mul", [tap(y1, x0), weight(gx, fy)]), g.op("Mul", [tap(y1, x1), weight(fx, fy)])])])
+    value = g.op(
+        "Add",
+        [
+            g.op("Add", [g.op("Mul", [tap(y0, x0), weight(gx, gy)]), g.op("Mul", [tap(y0, x1), weight(fx, gy)])]),
+            g.op("Add", [g.op("Mul", [tap(y1, x0), weight(gx, fy)]), g.op("Mul", [tap(y1, x1), weight(fx, fy)])]),
+        ],
+    )
     return clip_levels(g, g.cast(g.op("Round", [value]), np.float32))

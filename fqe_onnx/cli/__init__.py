@@ -30,7 +30,20 @@ def main(debug: bool) -> None:
 
 
 # Each module keeps its command(s) to itself; the module names stay the package's attributes.
-for _command in (score.score, inspect.inspect, contract.contract, calibrate.calibrate, evaluate.evaluate, align.align,
-                 demo.demo, report.report, models.models, bundle.bundle, bundle.vectors, curate.curate, serve.serve,
-                 video.video):
+for _command in (
+    score.score,
+    inspect.inspect,
+    contract.contract,
+    calibrate.calibrate,
+    evaluate.evaluate,
+    align.align,
+    demo.demo,
+    report.report,
+    models.models,
+    bundle.bundle,
+    bundle.vectors,
+    curate.curate,
+    serve.serve,
+    video.video,
+):
     main.add_command(_command)

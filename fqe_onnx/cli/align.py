@@ -11,18 +11,32 @@ import click
 from ..errors import FqeError
 from .options import device_option, fail, model_option
 
+
 @click.command()
 @click.argument("root", type=click.Path(exists=True))
-@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the aligned crops (mirrors ROOT's tree, PNG).")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the aligned crops (mirrors ROOT's tree, PNG).",
+)
 @click.option("--table", type=click.Path(dir_okay=False), help="Write the per-face table here (default: stdout).")
 @click.option("--all-faces", is_flag=True, help="Every confident face, not only the main one (group photos).")
 @model_option
-@click.option("--align", "align", type=click.Choice(["auto", "always"]), default="auto", show_default=True,
-              help="auto: copy images already at the model's input size as they are; always: align every image.")
+@click.option(
+    "--align",
+    "align",
+    type=click.Choice(["auto", "always"]),
+    default="auto",
+    show_default=True,
+    help="auto: copy images already at the model's input size as they are; always: align every image.",
+)
 @device_option
-def align(root: str, out: Path, table: Optional[str], all_faces: bool, model: Optional[str], align: str,
-          device: str) -> None:
+def align(
+    root: str, out: Path, table: Optional[str], all_faces: bool, model: Optional[str], align: str, device: str
+) -> None:
     """Detect faces in the photos under ROOT and write crops on the model's face template to OUT.
 
     The table has one row per face (or per image with an error): source path, face index, box,

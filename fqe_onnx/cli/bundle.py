@@ -14,15 +14,30 @@ from .options import fail
 @click.command()
 @click.argument("model", required=False)
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="The .onnx file to write.")
-@click.option("--pixels", type=click.Choice(["bgr", "rgb", "rgba"]), default="bgr", show_default=True,
-              help="Channel layout of the image input (rgba: what a browser canvas gives).")
-@click.option("--align", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
-              help="The framing rule baked into the graph (see Framing).")
+@click.option(
+    "--pixels",
+    type=click.Choice(["bgr", "rgb", "rgba"]),
+    default="bgr",
+    show_default=True,
+    help="Channel layout of the image input (rgba: what a browser canvas gives).",
+)
+@click.option(
+    "--align",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="The framing rule baked into the graph (see Framing).",
+)
 @click.option("--embedding", is_flag=True, help="Also output the embedding.")
-@click.option("--check", "check_root", type=click.Path(exists=True, path_type=Path),
-              help="Run the bundle and the Python path over the images under this folder and compare them.")
-def bundle(model: Optional[str], out: Optional[Path], pixels: str, align: str, embedding: bool,
-           check_root: Optional[Path]) -> None:
+@click.option(
+    "--check",
+    "check_root",
+    type=click.Path(exists=True, path_type=Path),
+    help="Run the bundle and the Python path over the images under this folder and compare them.",
+)
+def bundle(
+    model: Optional[str], out: Optional[Path], pixels: str, align: str, embedding: bool, check_root: Optional[Path]
+) -> None:
     """Write MODEL (default: the default zoo model), its face detector and landmark model as one ONNX
     graph: decoded pixels in; q, Q, status, box, points and face score out."""
     from ..sources import find_images
@@ -45,8 +60,14 @@ def bundle(model: Optional[str], out: Optional[Path], pixels: str, align: str, e
 
 @click.command()
 @click.argument("model", required=False)
-@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the PNG images and expected.json.")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PNG images and expected.json.",
+)
 def vectors(model: Optional[str], out: Path) -> None:
     """Write conformance vectors for MODEL (default: the default zoo model): PNG images and
     expected.json with the Python path's status, q, Q, box and points for each."""

@@ -20,8 +20,13 @@ from .options import (
     warn_if_misframed,
 )
 
-fmr_option = click.option("--fmr", type=click.FloatRange(min=0, min_open=True, max=0.5), default=1e-3,
-                          show_default=True, help="Target false match rate that fixes the comparison threshold.")
+fmr_option = click.option(
+    "--fmr",
+    type=click.FloatRange(min=0, min_open=True, max=0.5),
+    default=1e-3,
+    show_default=True,
+    help="Target false match rate that fixes the comparison threshold.",
+)
 
 
 @click.command()
@@ -29,22 +34,53 @@ fmr_option = click.option("--fmr", type=click.FloatRange(min=0, min_open=True, m
 @model_option
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False), help="Calibrated model to write.")
 @device_option
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference call (default: 4 on CPU, 32 on CUDA).")
-@click.option("--method", type=click.Choice(["quantile", "utility"]), default="quantile", show_default=True,
-              help="quantile: spread the reference set over the scale; utility: Q/100 estimates the match probability.")
-@click.option("--quantiles", type=NumberList(float, (2,)), default="0.05,0.95", show_default=True,
-              help="(quantile) Quantiles of the reference q ...")
-@click.option("--scores", type=NumberList(float, (2,)), default="10,90", show_default=True,
-              help="(quantile) ... and the scores they map to.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Images per inference call (default: 4 on CPU, 32 on CUDA)."
+)
+@click.option(
+    "--method",
+    type=click.Choice(["quantile", "utility"]),
+    default="quantile",
+    show_default=True,
+    help="quantile: spread the reference set over the scale; utility: Q/100 estimates the match probability.",
+)
+@click.option(
+    "--quantiles",
+    type=NumberList(float, (2,)),
+    default="0.05,0.95",
+    show_default=True,
+    help="(quantile) Quantiles of the reference q ...",
+)
+@click.option(
+    "--scores",
+    type=NumberList(float, (2,)),
+    default="10,90",
+    show_default=True,
+    help="(quantile) ... and the scores they map to.",
+)
 @fmr_option
-@click.option("--references", help="(utility) Glob on the path or file name of the reference images "
-              "(default: each person's other images).")
+@click.option(
+    "--references",
+    help="(utility) Glob on the path or file name of the reference images (default: each person's other images).",
+)
 @fr_model_option
 @align_option
 @contract_options
-def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size: int, method: str, quantiles: tuple,
-              scores: tuple, fmr: float, references: Optional[str], fr_model: Optional[str], align: str,
-              overrides: dict[str, Any]) -> None:
+def calibrate(
+    root: str,
+    model: Optional[str],
+    out: str,
+    device: str,
+    batch_size: int,
+    method: str,
+    quantiles: tuple,
+    scores: tuple,
+    fmr: float,
+    references: Optional[str],
+    fr_model: Optional[str],
+    align: str,
+    overrides: dict[str, Any],
+) -> None:
     """Fit x0 and w on the images under ROOT and write them into a copy of the model.
 
     quantile: the given quantiles of q map to the given scores. utility (ROOT/IDENTITY/IMAGE):
@@ -62,7 +98,7 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
     try:
         scorer, fr_scorer = build_scorers(model, fr_model, device, batch_size, align, overrides)
         sources = find_images(root)
-        with scorer, (fr_scorer or contextlib.nullcontext()):
+        with scorer, fr_scorer or contextlib.nullcontext():
             if method == "utility":
                 from ..evaluation.utility import format_reliability, utility_calibration
 
@@ -81,12 +117,16 @@ def calibrate(root: str, model: Optional[str], out: str, device: str, batch_size
         raise fail(exc) from exc
     after = [norm_to_score(v, calibration) for v in q]
     if method == "utility":
-        click.echo(f"utility calibration: {info['probes']} probes of {info['identities']} identities, "
-                   f"{info['comparisons']} comparisons with references, threshold {info['threshold']:.4f} at FMR {fmr:g}")
+        click.echo(
+            f"utility calibration: {info['probes']} probes of {info['identities']} identities, "
+            f"{info['comparisons']} comparisons with references, threshold {info['threshold']:.4f} at FMR {fmr:g}"
+        )
         click.echo(format_reliability(result.rows, result.ece))
     else:
-        click.echo(f"reference: {len(q)} images scored, {len(records) - len(q)} errors "
-                   f"({tally(r.error_kind for r in records)})")
+        click.echo(
+            f"reference: {len(q)} images scored, {len(records) - len(q)} errors "
+            f"({tally(r.error_kind for r in records)})"
+        )
         click.echo(f"framing:  --align {align}: {tally(good_modes)}")
         click.echo(f"Q before: {score_histogram([r.Q for r in records if r.ok])}")
     click.echo(f"q:        {describe_distribution(q)}")

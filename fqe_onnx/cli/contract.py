@@ -10,18 +10,30 @@ import click
 from ..errors import FqeError
 from .options import contract_options, fail
 
+
 @click.command()
 @click.argument("model")
 @click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the model.")
 @click.option("--source", help="Free text: where the model comes from.")
 @click.option("--license", "license_", help="Free text: the model's license.")
 @click.option("--flush-denormals", is_flag=True, help="Also set denormal float32 weights to zero (faster on x86).")
-@click.option("--optimize", is_flag=True, help="Also apply the speed edits: denormals flushed, PRelu rewritten into "
-              "depthwise convolutions ONNX Runtime fuses (the same numbers, checked before writing; about 2x "
-              "faster for MobileFaceNet on ONNX Runtime 1.32).")
+@click.option(
+    "--optimize",
+    is_flag=True,
+    help="Also apply the speed edits: denormals flushed, PRelu rewritten into "
+    "depthwise convolutions ONNX Runtime fuses (the same numbers, checked before writing; about 2x "
+    "faster for MobileFaceNet on ONNX Runtime 1.32).",
+)
 @contract_options
-def contract(model: str, out: str, source: Optional[str], license_: Optional[str], flush_denormals: bool,
-             optimize: bool, overrides: dict[str, Any]) -> None:
+def contract(
+    model: str,
+    out: str,
+    source: Optional[str],
+    license_: Optional[str],
+    flush_denormals: bool,
+    optimize: bool,
+    overrides: dict[str, Any],
+) -> None:
     """Write a contract into a copy of MODEL: its current one (or the seed's) plus the given options."""
     from ..contract import with_overrides
     from ..errors import ModelError
@@ -52,8 +64,10 @@ def contract(model: str, out: str, source: Optional[str], license_: Optional[str
         if original is not None:
             difference = output_difference(EmbeddingModel(original, device="cpu"), checked)
             if not difference <= OPTIMIZE_TOLERANCE:
-                raise ModelError(f"the speed edits changed the embeddings by up to {difference:.3g} "
-                                 f"(allowed {OPTIMIZE_TOLERANCE}); the model was not written")
+                raise ModelError(
+                    f"the speed edits changed the embeddings by up to {difference:.3g} "
+                    f"(allowed {OPTIMIZE_TOLERANCE}); the model was not written"
+                )
             click.echo(f"check: embeddings equal the unedited model's: max |diff| {difference:.3g}", err=True)
         path = save_model_bytes(data, out)
     except FqeError as exc:

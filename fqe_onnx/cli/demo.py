@@ -10,11 +10,17 @@ import click
 from ..errors import FqeError
 from .options import device_option, fail, model_option
 
+
 @click.command()
 @model_option
 @device_option
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the aligned face and every degraded image here.")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the aligned face and every degraded image here.",
+)
 def demo(model: Optional[str], device: str, out: Optional[Path]) -> None:
     """Score a real face (scikit-image's astronaut) and ladders of blur, noise, down-scaling, JPEG,
     exposure and occlusion: the score falls as the image degrades."""

@@ -10,6 +10,7 @@ import click
 from ..errors import FqeError
 from .options import device_option, fail
 
+
 @click.command()
 @click.argument("model", required=False)
 @device_option
@@ -40,8 +41,10 @@ def inspect(model: Optional[str], device: str, as_json: bool) -> None:
     else:
         click.echo("contract: none: seed defaults")
     template = report["template"]
-    click.echo(f"face template ({template['source']}; left eye, right eye, nose tip, mouth corners, input pixels): "
-               + ", ".join(f"({x:g}, {y:g})" for x, y in template["points"]))
+    click.echo(
+        f"face template ({template['source']}; left eye, right eye, nose tip, mouth corners, input pixels): "
+        + ", ".join(f"({x:g}, {y:g})" for x, y in template["points"])
+    )
     click.echo(f"check: {report['check']}")
     for line in report["probes"]:
         click.echo(f"  {line}")

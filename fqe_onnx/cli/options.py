@@ -16,6 +16,7 @@ import click
 from ..contract import CHANNEL_ORDERS, GEOMETRIES, INTERPOLATIONS, LAYOUTS, OUTPUT_KINDS
 from ..errors import FqeError
 
+
 class UsageOrModelError(click.ClickException):
     """A model, device or usage problem: 'Error: ...' and exit status 2."""
 
@@ -38,6 +39,7 @@ class Terminated(BaseException):
 def sigterm_raises() -> Any:
     """While scoring, SIGTERM raises Terminated in the main thread so rows are flushed and the
     summary printed (signal handlers can only be set from the main thread)."""
+
     def handler(signum: int, frame: Any) -> None:
         raise Terminated()
 
@@ -83,8 +85,11 @@ class FqeGroup(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 traceback.print_exc(file=sys.stderr)
-            click.echo(f"Error: internal error, please report it: {type(exc).__name__}: {exc}"
-                       + ("" if ctx.params.get("debug") else " (rerun with --debug for the traceback)"), err=True)
+            click.echo(
+                f"Error: internal error, please report it: {type(exc).__name__}: {exc}"
+                + ("" if ctx.params.get("debug") else " (rerun with --debug for the traceback)"),
+                err=True,
+            )
             sys.exit(EXIT_INTERNAL)
 
 
@@ -104,7 +109,9 @@ class NumberList(click.ParamType):
         except ValueError:
             self.fail(f"{value!r} is not a comma-separated list of {self.kind.__name__}s", param, ctx)
         if len(numbers) not in self.lengths:
-            self.fail(f"{value!r} has {len(numbers)} values; expected {' or '.join(map(str, self.lengths))}", param, ctx)
+            self.fail(
+                f"{value!r} has {len(numbers)} values; expected {' or '.join(map(str, self.lengths))}", param, ctx
+            )
         return numbers
 
 
@@ -139,15 +146,30 @@ def contract_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--mean", type=NumberList(float, (1, 3)), help="Per-channel mean: x = (pixel - mean) / scale."),
         click.option("--scale", type=NumberList(float, (1, 3)), help="Per-channel scale."),
         click.option("--layout", type=click.Choice(LAYOUTS), help="Input tensor layout."),
-        click.option("--template", type=NumberList(float, (10,)),
-                     help="Face template in model input pixels: x,y of left eye, right eye, nose tip, left and "
-                     "right mouth corner (10 numbers)."),
+        click.option(
+            "--template",
+            type=NumberList(float, (10,)),
+            help="Face template in model input pixels: x,y of left eye, right eye, nose tip, left and "
+            "right mouth corner (10 numbers).",
+        ),
         click.option("--output-kind", type=click.Choice(OUTPUT_KINDS), help="Model output: embedding or norm."),
         click.option("--embedding-dim", type=click.IntRange(min=1), help="Embedding dimension D."),
         click.option("--calibration", type=Assignments(), help="Mapping fields, e.g. 'x0=23,w=2.6' (h,a,s,x0,w)."),
     ]
-    names = ("geometry", "resize", "crop", "interpolation", "channel_order", "mean", "scale", "layout", "template",
-             "output_kind", "embedding_dim", "calibration")
+    names = (
+        "geometry",
+        "resize",
+        "crop",
+        "interpolation",
+        "channel_order",
+        "mean",
+        "scale",
+        "layout",
+        "template",
+        "output_kind",
+        "embedding_dim",
+        "calibration",
+    )
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -163,22 +185,26 @@ def contract_options(command: Callable[..., Any]) -> Callable[..., Any]:
 model_option = click.option(
     "--model", "-m", "model", help="ONNX model file, or a zoo name (default: the default zoo model)."
 )
-device_option = click.option(
-    "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or openvino."
-)
+device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or openvino.")
 align_option = click.option(
-    "--align", "align", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+    "--align",
+    "align",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
     help="auto: images at the model's input size as they are, others aligned onto the model's face template; "
-    "always: align every image; never: the contract's geometry only.")
-
+    "always: align every image; never: the contract's geometry only.",
+)
 
 
 fr_model_option = click.option(
-    "--fr-model", help="Face-recognition model for the comparisons (file or zoo name; default: the quality model).")
+    "--fr-model", help="Face-recognition model for the comparisons (file or zoo name; default: the quality model)."
+)
 
 
-def build_scorers(model: Optional[str], fr_model: Optional[str], device: str, batch_size: int, align: str,
-                  overrides: dict[str, Any]) -> tuple[Any, Any]:
+def build_scorers(
+    model: Optional[str], fr_model: Optional[str], device: str, batch_size: int, align: str, overrides: dict[str, Any]
+) -> tuple[Any, Any]:
     """The quality scorer, and a separate FR scorer only when another FR model is named."""
     from ..scorer import Scorer
     from ..zoo import resolve_model

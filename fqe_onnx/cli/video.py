@@ -29,6 +29,7 @@ PROGRESS_EVERY = 0.5
 def signals_stop(stop: threading.Event, caught: list[int]) -> Iterator[None]:
     """While running, SIGINT and SIGTERM set ``stop`` (the frame in progress finishes, open tracks
     are written) instead of interrupting a write; ``caught`` gets the signal number."""
+
     def handler(signum: int, frame: Any) -> None:
         caught.append(signum)
         stop.set()
@@ -60,8 +61,12 @@ class Progress:
         self._last = now
         stats = run.stats
         rate = stats.processed / stats.seconds if stats.seconds else 0.0
-        click.echo(f"\r{run.spec.name}: frame {stats.decoded}, {stats.media_seconds:.1f} s, {run.open_tracks} faces open, "
-                   f"{stats.tracks} tracks, {stats.dropped} dropped, {rate:.1f} frames/s ", err=True, nl=False)
+        click.echo(
+            f"\r{run.spec.name}: frame {stats.decoded}, {stats.media_seconds:.1f} s, {run.open_tracks} faces open, "
+            f"{stats.tracks} tracks, {stats.dropped} dropped, {rate:.1f} frames/s ",
+            err=True,
+            nl=False,
+        )
 
     def clear(self) -> None:
         if self.enabled:
@@ -72,8 +77,10 @@ def describe(name: str, stats: Any, error: str = "") -> str:
     """A source's summary line."""
     rate = stats.processed / stats.seconds if stats.seconds else 0.0
     factor = stats.media_seconds / stats.seconds if stats.seconds and stats.media_seconds else 0.0
-    text = (f"{name}: {stats.decoded} frames decoded, {stats.dropped} dropped, {stats.tracks} tracks, "
-            f"{stats.scored} faces scored, {rate:.1f} frames/s, real-time factor {factor:.2f}x")
+    text = (
+        f"{name}: {stats.decoded} frames decoded, {stats.dropped} dropped, {stats.tracks} tracks, "
+        f"{stats.scored} faces scored, {rate:.1f} frames/s, real-time factor {factor:.2f}x"
+    )
     if stats.reconnects:
         text += f", {stats.reconnects} reconnects"
     return text + (f"; {error}" if error else "")
@@ -81,44 +88,140 @@ def describe(name: str, stats: Any, error: str = "") -> str:
 
 @click.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for tracks.csv, faces.csv and shots/.")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for tracks.csv, faces.csv and shots/.",
+)
 @model_option
 @device_option
-@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Scorer worker threads (0: score in the frame loop's thread, the fastest here).")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="fp16: the model converted to half precision when it loads, for CUDA.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=50_000_000, show_default=True,
-              help="Refuse a source whose frames have more pixels.")
-@click.option("--best", "best", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Shots kept per track (highest Q, ties by q).")
-@click.option("--min-Q", "min_Q", type=click.FloatRange(0, 100), default=0.0, show_default=True,
-              help="Tracks whose best Q stays below this are reported, flagged below-min-Q, without crops.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Scorer worker threads (0: score in the frame loop's thread, the fastest here).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="fp16: the model converted to half precision when it loads, for CUDA.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=50_000_000,
+    show_default=True,
+    help="Refuse a source whose frames have more pixels.",
+)
+@click.option(
+    "--best",
+    "best",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Shots kept per track (highest Q, ties by q).",
+)
+@click.option(
+    "--min-Q",
+    "min_Q",
+    type=click.FloatRange(0, 100),
+    default=0.0,
+    show_default=True,
+    help="Tracks whose best Q stays below this are reported, flagged below-min-Q, without crops.",
+)
 @click.option("--frames", "frames", is_flag=True, help="Also write the whole frame of each shot (JPEG).")
-@click.option("--detect-every", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Run the whole-frame detector pass every N frames (the tracks coast in between).")
-@click.option("--tile-every", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Look at one tile of the finer grid (small faces) every N detection frames, in turn.")
-@click.option("--rescore-every", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Seconds after which a followed face is scored again even if it looks no better.")
-@click.option("--max-scores", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Faces rescored per frame at most (new faces, and faces the tracker must tell apart, besides).")
-@click.option("--max-missing", type=click.FloatRange(min=0, min_open=True), default=1.2, show_default=True,
-              help="Seconds a face may stay hidden (behind another) before its track ends.")
-@click.option("--open-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              help="Seconds to wait for a source to open.")
-@click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              help="Seconds without a frame after which a live source counts as stalled and is reopened.")
-@click.option("--reconnect", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Reopen tries in a row for a live source that stalled or ended, with backoff.")
-@click.option("--queue", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Frames waiting at most; a live source drops the oldest beyond it.")
+@click.option(
+    "--detect-every",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Run the whole-frame detector pass every N frames (the tracks coast in between).",
+)
+@click.option(
+    "--tile-every",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Look at one tile of the finer grid (small faces) every N detection frames, in turn.",
+)
+@click.option(
+    "--rescore-every",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Seconds after which a followed face is scored again even if it looks no better.",
+)
+@click.option(
+    "--max-scores",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Faces rescored per frame at most (new faces, and faces the tracker must tell apart, besides).",
+)
+@click.option(
+    "--max-missing",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.2,
+    show_default=True,
+    help="Seconds a face may stay hidden (behind another) before its track ends.",
+)
+@click.option(
+    "--open-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a source to open.",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds without a frame after which a live source counts as stalled and is reopened.",
+)
+@click.option(
+    "--reconnect",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Reopen tries in a row for a live source that stalled or ended, with backoff.",
+)
+@click.option(
+    "--queue",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Frames waiting at most; a live source drops the oldest beyond it.",
+)
 @click.option("--progress/--no-progress", default=True, help="Progress line on stderr (on a terminal).")
-def video(sources: tuple[str, ...], out: Path, model: Optional[str], device: str, threads: int, precision: str,
-          max_pixels: int, best: int, min_Q: float, frames: bool, detect_every: int, tile_every: int,
-          rescore_every: float, max_scores: int, max_missing: float, open_timeout: float, read_timeout: float,
-          reconnect: int, queue: int, progress: bool) -> None:
+def video(
+    sources: tuple[str, ...],
+    out: Path,
+    model: Optional[str],
+    device: str,
+    threads: int,
+    precision: str,
+    max_pixels: int,
+    best: int,
+    min_Q: float,
+    frames: bool,
+    detect_every: int,
+    tile_every: int,
+    rescore_every: float,
+    max_scores: int,
+    max_missing: float,
+    open_timeout: float,
+    read_timeout: float,
+    reconnect: int,
+    queue: int,
+    progress: bool,
+) -> None:
     """Follow every face in SOURCE... (video files, folders of videos, rtsp/http(s) URLs, cameras
     /dev/videoN or N) and keep each track's best shots: OUT/tracks.csv, OUT/faces.csv, OUT/shots/,
     and one JSON line per finished track on stdout."""
@@ -130,11 +233,18 @@ def video(sources: tuple[str, ...], out: Path, model: Optional[str], device: str
 
     try:
         specs = expand_sources(list(sources))
-        settings = VideoSettings(best=best, min_Q=min_Q, frames=frames, max_missing=max_missing,
-                                 schedule=ScheduleSettings(detect_every=detect_every, tile_every=tile_every,
-                                                           rescore_every=rescore_every, max_scores=max_scores),
-                                 reader=ReaderSettings(open_timeout=open_timeout, read_timeout=read_timeout,
-                                                       reconnect=reconnect, queue=queue))
+        settings = VideoSettings(
+            best=best,
+            min_Q=min_Q,
+            frames=frames,
+            max_missing=max_missing,
+            schedule=ScheduleSettings(
+                detect_every=detect_every, tile_every=tile_every, rescore_every=rescore_every, max_scores=max_scores
+            ),
+            reader=ReaderSettings(
+                open_timeout=open_timeout, read_timeout=read_timeout, reconnect=reconnect, queue=queue
+            ),
+        )
         scorer = Scorer(model, device=device, threads=threads, precision=precision, max_pixels=max_pixels)
         output = VideoOutput(out, sys.stdout)
     except FqeError as exc:
@@ -159,15 +269,22 @@ def video(sources: tuple[str, ...], out: Path, model: Optional[str], device: str
                 error = f"{exc.kind}: {exc}"
             bar.clear()
             click.echo(describe(spec.name, run.stats, error), err=True)
-            for key, value in (("decoded", run.stats.decoded), ("dropped", run.stats.dropped),
-                               ("processed", run.stats.processed), ("seconds", run.stats.seconds),
-                               ("media", run.stats.media_seconds)):
+            for key, value in (
+                ("decoded", run.stats.decoded),
+                ("dropped", run.stats.dropped),
+                ("processed", run.stats.processed),
+                ("seconds", run.stats.seconds),
+                ("media", run.stats.media_seconds),
+            ):
                 totals[key] += value
     factor = totals["media"] / totals["seconds"] if totals["seconds"] else 0.0
     rate = totals["processed"] / totals["seconds"] if totals["seconds"] else 0.0
-    click.echo(f"{len(specs)} sources: {totals['decoded']} frames decoded, {totals['dropped']} dropped, "
-               f"{output.tracks} tracks, {output.shots} shots, {output.errors} errors, {rate:.1f} frames/s, "
-               f"real-time factor {factor:.2f}x; wrote {out}", err=True)
+    click.echo(
+        f"{len(specs)} sources: {totals['decoded']} frames decoded, {totals['dropped']} dropped, "
+        f"{output.tracks} tracks, {output.shots} shots, {output.errors} errors, {rate:.1f} frames/s, "
+        f"real-time factor {factor:.2f}x; wrote {out}",
+        err=True,
+    )
     if caught:
         click.echo("interrupted (SIGINT)" if caught[0] == signal.SIGINT else "terminated (SIGTERM)", err=True)
         sys.exit(SIGNAL_EXITS[caught[0]])

@@ -68,8 +68,9 @@ class IdentityVerdict:
         return REVIEW if self.reasons else KEEP
 
 
-def quality_cut_from_edc(Q: np.ndarray, unit: np.ndarray, labels: np.ndarray, valid: np.ndarray,
-                         threshold: float, max_fnmr: float) -> tuple[float, float]:
+def quality_cut_from_edc(
+    Q: np.ndarray, unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, threshold: float, max_fnmr: float
+) -> tuple[float, float]:
     """The Q below which images must go for the FNMR of the remaining mated comparisons (at the
     pair threshold) to fall to ``max_fnmr``, from the data's own EDC (evaluate's ``edc_curve``,
     pair quality min(Q_a, Q_b)). Returns (Q cut, FNMR with nothing discarded); the cut is 0 when
@@ -125,13 +126,19 @@ def _best_own(members: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.nda
         sims = sims.copy()
         sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
         top = np.argmax(sims, axis=1)
-        best[start:start + len(sims)] = members[top]
-        best_s[start:start + len(sims)] = sims[np.arange(len(sims)), top]
+        best[start : start + len(sims)] = members[top]
+        best_s[start : start + len(sims)] = sims[np.arange(len(sims)), top]
     return best, best_s
 
 
-def _look_alike(neighbours: Neighbours, row: int, thresholds: Thresholds, explained: np.ndarray, labels: np.ndarray,
-                same: set[tuple[int, int]]) -> int:
+def _look_alike(
+    neighbours: Neighbours,
+    row: int,
+    thresholds: Thresholds,
+    explained: np.ndarray,
+    labels: np.ndarray,
+    same: set[tuple[int, int]],
+) -> int:
     """The most similar image of another identity at or above the search threshold (-1 if none).
     Left out: ``explained`` images, filed in the wrong folder (they match none of their identity)
     or copied into another folder, or every image of their real identity would look like that
@@ -146,9 +153,19 @@ def _look_alike(neighbours: Neighbours, row: int, thresholds: Thresholds, explai
     return -1
 
 
-def decide(names: Sequence[str], identities: Sequence[str], error_kinds: Sequence[str], Q: np.ndarray,
-           unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, own: np.ndarray, neighbours: Neighbours,
-           thresholds: Thresholds, quality_cut: float) -> tuple[list[ImageVerdict], list[IdentityVerdict]]:
+def decide(
+    names: Sequence[str],
+    identities: Sequence[str],
+    error_kinds: Sequence[str],
+    Q: np.ndarray,
+    unit: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    own: np.ndarray,
+    neighbours: Neighbours,
+    thresholds: Thresholds,
+    quality_cut: float,
+) -> tuple[list[ImageVerdict], list[IdentityVerdict]]:
     """The verdicts of every image and every identity (``labels``: an int per image, one per
     identity; an image with no identity folder has a label of its own)."""
     n = len(names)

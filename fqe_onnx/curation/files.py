@@ -17,8 +17,19 @@ from .pipeline import Curation
 #: What curate adds to score's columns, in order.
 CURATION_COLUMNS = ("own_similarity", "nearest_other", "nearest_other_similarity", "decision", "reasons", "findings")
 IDENTITY_COLUMNS = ("identity", "images", "median_Q", "same_person_as", "mixed", "decision", "reasons", "findings")
-FINDING_COLUMNS = ("finding", "rank", "kind", "members", "similarity", "threshold", "margin", "mutual", "strength",
-                   "mark", "detail")
+FINDING_COLUMNS = (
+    "finding",
+    "rank",
+    "kind",
+    "members",
+    "similarity",
+    "threshold",
+    "margin",
+    "mutual",
+    "strength",
+    "mark",
+    "detail",
+)
 #: Reasons (and folder names) in one cell are joined by this.
 SEPARATOR = ";"
 
@@ -35,31 +46,54 @@ def image_rows(curation: Curation) -> list[dict[str, Any]]:
         row = record.as_dict()
         row["q"] = "" if record.q is None else repr(record.q)
         row["Q"] = "" if record.Q is None else str(record.Q)
-        row.update(own_similarity=_number(verdict.own_similarity),
-                   nearest_other=records[verdict.nearest_other].path if verdict.nearest_other >= 0 else "",
-                   nearest_other_similarity=_number(verdict.nearest_other_similarity),
-                   decision=verdict.decision, reasons=SEPARATOR.join(verdict.reasons),
-                   findings=SEPARATOR.join(verdict.findings) if any(verdict.findings) else "")
+        row.update(
+            own_similarity=_number(verdict.own_similarity),
+            nearest_other=records[verdict.nearest_other].path if verdict.nearest_other >= 0 else "",
+            nearest_other_similarity=_number(verdict.nearest_other_similarity),
+            decision=verdict.decision,
+            reasons=SEPARATOR.join(verdict.reasons),
+            findings=SEPARATOR.join(verdict.findings) if any(verdict.findings) else "",
+        )
         rows.append(row)
     return rows
 
 
 def identity_rows(curation: Curation) -> list[dict[str, Any]]:
     """One dict per identity folder (images without one are left out)."""
-    return [{"identity": v.identity, "images": v.images, "median_Q": "" if v.median_Q is None else f"{v.median_Q:g}",
-             "same_person_as": SEPARATOR.join(v.same_person_as), "mixed": "+".join(str(len(g)) for g in v.groups),
-             "decision": v.decision, "reasons": SEPARATOR.join(v.reasons),
-             "findings": SEPARATOR.join(v.findings) if any(v.findings) else ""}
-            for v in curation.identities if v.identity]
+    return [
+        {
+            "identity": v.identity,
+            "images": v.images,
+            "median_Q": "" if v.median_Q is None else f"{v.median_Q:g}",
+            "same_person_as": SEPARATOR.join(v.same_person_as),
+            "mixed": "+".join(str(len(g)) for g in v.groups),
+            "decision": v.decision,
+            "reasons": SEPARATOR.join(v.reasons),
+            "findings": SEPARATOR.join(v.findings) if any(v.findings) else "",
+        }
+        for v in curation.identities
+        if v.identity
+    ]
 
 
 def finding_rows(curation: Curation) -> list[dict[str, Any]]:
     """One dict per finding, rank order."""
-    return [{"finding": f.id, "rank": f.rank, "kind": f.kind, "members": SEPARATOR.join(f.members),
-             "similarity": _number(f.similarity), "threshold": _number(f.threshold), "margin": _number(f.margin),
-             "mutual": "" if f.mutual is None else ("yes" if f.mutual else "no"), "strength": _number(f.strength),
-             "mark": f.mark, "detail": f.detail}
-            for f in curation.findings]
+    return [
+        {
+            "finding": f.id,
+            "rank": f.rank,
+            "kind": f.kind,
+            "members": SEPARATOR.join(f.members),
+            "similarity": _number(f.similarity),
+            "threshold": _number(f.threshold),
+            "margin": _number(f.margin),
+            "mutual": "" if f.mutual is None else ("yes" if f.mutual else "no"),
+            "strength": _number(f.strength),
+            "mark": f.mark,
+            "detail": f.detail,
+        }
+        for f in curation.findings
+    ]
 
 
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:

@@ -103,8 +103,9 @@ def plural(count: int, word: str) -> str:
 class _Data:
     """The arrays of one run, and per label its rows."""
 
-    def __init__(self, names: Sequence[str], identities: Sequence[str], unit: np.ndarray, labels: np.ndarray,
-                 valid: np.ndarray) -> None:
+    def __init__(
+        self, names: Sequence[str], identities: Sequence[str], unit: np.ndarray, labels: np.ndarray, valid: np.ndarray
+    ) -> None:
         self.names, self.identities, self.unit, self.labels, self.valid = names, identities, unit, labels, valid
         self.rows = {int(labels[m[0]]): m.tolist() for m in groups(labels)}
 
@@ -119,8 +120,9 @@ class _Data:
             return np.zeros(self.unit.shape[1], np.float32)
         return unit_rows(self.unit[good].sum(axis=0, keepdims=True))[0]
 
-    def side(self, title: str, pool: Sequence[int], toward: np.ndarray, label: str,
-             decisive: Sequence[int] = ()) -> Side:
+    def side(
+        self, title: str, pool: Sequence[int], toward: np.ndarray, label: str, decisive: Sequence[int] = ()
+    ) -> Side:
         """Images of ``pool`` for one side: all of a small pool, else the decisive ones (given, or
         the NEAREST nearest ``toward``, a k x D array: similarity is to the nearest of its rows)
         and the TYPICAL most like the pool's mean. ``label``: what ``toward`` is, for the page."""
@@ -176,13 +178,22 @@ def _most_similar(unit: np.ndarray, rows: Sequence[int], others: Sequence[int], 
     best = -np.inf
     gallery = unit[list(others)]
     for start in range(0, len(rows), block):
-        best = max(best, float((unit[list(rows[start:start + block])] @ gallery.T).max()))
+        best = max(best, float((unit[list(rows[start : start + block])] @ gallery.T).max()))
     return best
 
 
-def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, labels: np.ndarray, valid: np.ndarray,
-            verdicts: list[ImageVerdict], folders: list[IdentityVerdict], thresholds: Thresholds, sums: np.ndarray,
-            counts: np.ndarray) -> list[Finding]:
+def collect(
+    names: Sequence[str],
+    identities: Sequence[str],
+    unit: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    verdicts: list[ImageVerdict],
+    folders: list[IdentityVerdict],
+    thresholds: Thresholds,
+    sums: np.ndarray,
+    counts: np.ndarray,
+) -> list[Finding]:
     """Every finding of one run, ranked (``rank`` 1 first), and each verdict's ``findings`` filled:
     the id behind each of its reasons ("" for a reason that is no question)."""
     data = _Data(names, identities, unit, labels, valid)
@@ -198,19 +209,32 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
         similarity = float(unit[a] @ unit[b])
         mutual = _best_match(data, a, verdicts) == b and _best_match(data, b, verdicts) == a
         if la == lb:
-            sides = [data.side(names[a], [a], unit[[b]], names[b], [a]),
-                     data.side(names[b], [b], unit[[a]], names[a], [b])]
+            sides = [
+                data.side(names[a], [a], unit[[b]], names[b], [a]),
+                data.side(names[b], [b], unit[[a]], names[a], [b]),
+            ]
             where = f"both in {data.name(la)}"
         else:
-            sides = [data.side(data.name(la), data.rows[la], unit[[b]], names[b], [a]),
-                     data.side(data.name(lb), data.rows[lb], unit[[a]], names[a], [b])]
+            sides = [
+                data.side(data.name(la), data.rows[la], unit[[b]], names[b], [a]),
+                data.side(data.name(lb), data.rows[lb], unit[[a]], names[a], [b]),
+            ]
             where = f"in {data.name(la)} and {data.name(lb)}"
         strays = [names[r] for r in (a, b) if "not-own-identity" in verdicts[r].reasons]
         detail = f"one photo twice, {where}"
         if strays:
             detail += f"; {' and '.join(strays)} {'matches' if len(strays) == 1 else 'match'} none of its folder"
-        return Finding(finding_id("duplicate", (names[a], names[b])), "duplicate", (names[a], names[b]), similarity,
-                       thresholds.duplicate, similarity - thresholds.duplicate, mutual, detail, sides)
+        return Finding(
+            finding_id("duplicate", (names[a], names[b])),
+            "duplicate",
+            (names[a], names[b]),
+            similarity,
+            thresholds.duplicate,
+            similarity - thresholds.duplicate,
+            mutual,
+            detail,
+            sides,
+        )
 
     # duplicate pairs first: a copy in another folder answers that image's other questions too
     for i, v in enumerate(verdicts):
@@ -221,18 +245,27 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
             # folder of its copy, are the duplicate's question
             across = labels[v.duplicate] != labels[i]
             alike_there = v.look_alike >= 0 and labels[v.look_alike] == labels[v.duplicate]
-            v.findings = [fid if r.startswith("duplicate-of:") or (across and r == "not-own-identity")
-                          or (across and alike_there and r.startswith("looks-like:")) else "" for r in v.reasons]
+            v.findings = [
+                fid
+                if r.startswith("duplicate-of:")
+                or (across and r == "not-own-identity")
+                or (across and alike_there and r.startswith("looks-like:"))
+                else ""
+                for r in v.reasons
+            ]
 
     # an image that matches none of its folder
     for i, v in enumerate(verdicts):
-        if "not-own-identity" not in v.reasons or any(v.findings[k] for k, r in enumerate(v.reasons)
-                                                      if r == "not-own-identity"):
+        if "not-own-identity" not in v.reasons or any(
+            v.findings[k] for k, r in enumerate(v.reasons) if r == "not-own-identity"
+        ):
             continue
         label = int(labels[i])
         folder = [r for r in data.rows[label] if r != i]
-        sides = [data.side("the image", [i], data.mean(folder)[None], "the rest of its folder", [i]),
-                 data.side(f"the rest of {data.name(label)}", folder, unit[[i]], "the image")]
+        sides = [
+            data.side("the image", [i], data.mean(folder)[None], "the rest of its folder", [i]),
+            data.side(f"the rest of {data.name(label)}", folder, unit[[i]], "the image"),
+        ]
         alike = v.look_alike
         mutual: Optional[bool] = None
         detail = f"matches none of {data.name(label)}: {v.own_similarity:.3f} to the mean of its other images"
@@ -245,12 +278,31 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
             mutual = False
             if v.nearest_other >= 0:
                 other = int(labels[v.nearest_other])
-                sides.append(data.side(f"nearest other: {data.name(other)} (below the search threshold)",
-                                       data.rows[other], unit[[i]], "the image", [v.nearest_other]))
-        fid = add(Finding(finding_id("misfiled", (names[i],)), "misfiled", (names[i],), v.own_similarity,
-                          thresholds.own, thresholds.own - v.own_similarity, mutual, detail, sides))
-        v.findings = [fid if r == "not-own-identity" or r.startswith("looks-like:") else f
-                      for r, f in zip(v.reasons, v.findings)]
+                sides.append(
+                    data.side(
+                        f"nearest other: {data.name(other)} (below the search threshold)",
+                        data.rows[other],
+                        unit[[i]],
+                        "the image",
+                        [v.nearest_other],
+                    )
+                )
+        fid = add(
+            Finding(
+                finding_id("misfiled", (names[i],)),
+                "misfiled",
+                (names[i],),
+                v.own_similarity,
+                thresholds.own,
+                thresholds.own - v.own_similarity,
+                mutual,
+                detail,
+                sides,
+            )
+        )
+        v.findings = [
+            fid if r == "not-own-identity" or r.startswith("looks-like:") else f for r, f in zip(v.reasons, v.findings)
+        ]
 
     # look-alikes, one finding per pair of folders, whichever side they were found from
     links: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
@@ -260,20 +312,38 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
             links.setdefault(pair, []).append((i, v.look_alike, v.look_alike_similarity))  # type: ignore[arg-type]
     for pair, pairs in links.items():
         la, lb = sorted(pair, key=data.name)  # sides in the order of the members
-        on = {la: sorted({r for p in pairs for r in p[:2] if labels[r] == la}),
-              lb: sorted({r for p in pairs for r in p[:2] if labels[r] == lb})}
+        on = {
+            la: sorted({r for p in pairs for r in p[:2] if labels[r] == la}),
+            lb: sorted({r for p in pairs for r in p[:2] if labels[r] == lb}),
+        }
         best = max(s for _, _, s in pairs)
         mutual = any(verdicts[i].nearest_other == j and verdicts[j].nearest_other == i for i, j, _ in pairs)
-        sides = [data.side(data.name(la), data.rows[la], unit[on[lb]], data.name(lb), on[la]),
-                 data.side(data.name(lb), data.rows[lb], unit[on[la]], data.name(la), on[lb])]
+        sides = [
+            data.side(data.name(la), data.rows[la], unit[on[lb]], data.name(lb), on[la]),
+            data.side(data.name(lb), data.rows[lb], unit[on[la]], data.name(la), on[lb]),
+        ]
         members = (data.name(la), data.name(lb))
         found_from = {x: len({i for i, _, _ in pairs if labels[i] == x}) for x in (la, lb)}
-        detail = "; ".join(f"{plural(found_from[x], 'image')} of {data.name(x)} "
-                           f"{'looks' if found_from[x] == 1 else 'look'} like {data.name(y)}"
-                           for x, y in ((la, lb), (lb, la)) if found_from[x])
+        detail = "; ".join(
+            f"{plural(found_from[x], 'image')} of {data.name(x)} "
+            f"{'looks' if found_from[x] == 1 else 'look'} like {data.name(y)}"
+            for x, y in ((la, lb), (lb, la))
+            if found_from[x]
+        )
         detail += f"; the most similar pair {best:.3f}"
-        fid = add(Finding(finding_id("looks-like", members), "looks-like", tuple(sorted(members)), best,
-                          thresholds.search, best - thresholds.search, mutual, detail, sides))
+        fid = add(
+            Finding(
+                finding_id("looks-like", members),
+                "looks-like",
+                tuple(sorted(members)),
+                best,
+                thresholds.search,
+                best - thresholds.search,
+                mutual,
+                detail,
+                sides,
+            )
+        )
         for i, _, _ in pairs:
             v = verdicts[i]
             v.findings = [fid if r.startswith("looks-like:") else f for r, f in zip(v.reasons, v.findings)]
@@ -292,31 +362,64 @@ def collect(names: Sequence[str], identities: Sequence[str], unit: np.ndarray, l
             lb = label_of[other_name]
             folder_pair = (f.identity, other_name) if f.identity < other_name else (other_name, f.identity)
             similarity = float(data.mean(data.rows[la]) @ data.mean(data.rows[lb]))
-            sides = [data.side(data.name(x), data.rows[x], data.mean(data.rows[y])[None], f"the mean of {data.name(y)}")
-                     for x, y in sorted(((la, lb), (lb, la)), key=lambda p: data.name(p[0]))]
+            sides = [
+                data.side(data.name(x), data.rows[x], data.mean(data.rows[y])[None], f"the mean of {data.name(y)}")
+                for x, y in sorted(((la, lb), (lb, la)), key=lambda p: data.name(p[0]))
+            ]
             (na, ca), (nb, cb) = sorted(((f.identity, int(counts[la])), (other_name, int(counts[lb]))))
-            detail = (f"the means of {na} ({plural(ca, 'image')}) and {nb} ({plural(cb, 'image')}) "
-                      f"are {similarity:.3f} alike")
-            fid = add(Finding(finding_id("same-person", folder_pair), "same-person", folder_pair, similarity,
-                              thresholds.identity, similarity - thresholds.identity,
-                              nearest.get(la) == lb and nearest.get(lb) == la, detail, sides))
+            detail = (
+                f"the means of {na} ({plural(ca, 'image')}) and {nb} ({plural(cb, 'image')}) are {similarity:.3f} alike"
+            )
+            fid = add(
+                Finding(
+                    finding_id("same-person", folder_pair),
+                    "same-person",
+                    folder_pair,
+                    similarity,
+                    thresholds.identity,
+                    similarity - thresholds.identity,
+                    nearest.get(la) == lb and nearest.get(lb) == la,
+                    detail,
+                    sides,
+                )
+            )
             f.findings[f.reasons.index(f"same-person-as:{other_name}")] = fid
         if f.mixed:
             parts = [list(g) for g in f.groups]
             means = [data.mean(g) for g in parts]
-            across = max(_most_similar(unit, g, [r for h in parts[k + 1:] for r in h])
-                         for k, g in enumerate(parts[:-1]))
-            sides = [data.side(f"group {k + 1} of {len(parts)}", g,
-                               np.array([m for n, m in enumerate(means) if n != k]), "the other groups' means")
-                     for k, g in enumerate(parts)]
+            across = max(
+                _most_similar(unit, g, [r for h in parts[k + 1 :] for r in h]) for k, g in enumerate(parts[:-1])
+            )
+            sides = [
+                data.side(
+                    f"group {k + 1} of {len(parts)}",
+                    g,
+                    np.array([m for n, m in enumerate(means) if n != k]),
+                    "the other groups' means",
+                )
+                for k, g in enumerate(parts)
+            ]
             grouped = {r for g in parts for r in g}
             strays = [r for r in data.rows[la] if r not in grouped]
             if strays:
                 sides.append(data.side("in no group", strays, np.array(means), "the groups' means"))
-            detail = (f"{plural(len(parts), 'group')} of {', '.join(str(len(g)) for g in parts)} images; the most "
-                      f"similar pair across groups is {across:.3f}")
-            fid = add(Finding(finding_id("mixed", (f.identity,)), "mixed", (f.identity,), across, thresholds.group,
-                              thresholds.group - across, None, detail, sides))
+            detail = (
+                f"{plural(len(parts), 'group')} of {', '.join(str(len(g)) for g in parts)} images; the most "
+                f"similar pair across groups is {across:.3f}"
+            )
+            fid = add(
+                Finding(
+                    finding_id("mixed", (f.identity,)),
+                    "mixed",
+                    (f.identity,),
+                    across,
+                    thresholds.group,
+                    thresholds.group - across,
+                    None,
+                    detail,
+                    sides,
+                )
+            )
             f.findings[f.reasons.index("mixed")] = fid
     return rank(list(found.values()))
 

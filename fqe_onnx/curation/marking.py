@@ -94,24 +94,29 @@ def mark_choice(finding: Finding) -> str:
     inputs = "".join(
         f'<label><input type="radio" name="mark-{escape(finding.id)}" value="{mark}" '
         f'data-finding="{escape(finding.id)}"'
-        f'{" checked" if finding.mark == mark else ""}> {mark}</label>' for mark in MARKS)
+        f"{' checked' if finding.mark == mark else ''}> {mark}</label>"
+        for mark in MARKS
+    )
     return f'<fieldset class="marks" aria-label="mark"><span class="muted">mark:</span>{inputs}</fieldset>'
 
 
 def toolbar(total: int) -> str:
-    return ('<div class="toolbar"><span id="marked-count">0 of '
-            f'{total} finding{"" if total == 1 else "s"} marked</span>'
-            '<button type="button" id="download-marks">Download decisions.csv</button>'
-            '<span class="muted">marks stay in this browser until downloaded; '
-            '<code>curate --decisions decisions.csv</code> reads them back</span></div>')
+    return (
+        '<div class="toolbar"><span id="marked-count">0 of '
+        f"{total} finding{'' if total == 1 else 's'} marked</span>"
+        '<button type="button" id="download-marks">Download decisions.csv</button>'
+        '<span class="muted">marks stay in this browser until downloaded; '
+        "<code>curate --decisions decisions.csv</code> reads them back</span></div>"
+    )
 
 
 def marks_script(shown: Iterable[Finding], carried: Iterable[Mark]) -> str:
     """The inline data (the findings on the page, the marks carried on from the decisions file) and
     the script, for the end of the page."""
     data = {
-        "findings": [{"finding": f.id, "kind": f.kind, "members": SEPARATOR.join(f.members), "mark": f.mark}
-                     for f in shown],
+        "findings": [
+            {"finding": f.id, "kind": f.kind, "members": SEPARATOR.join(f.members), "mark": f.mark} for f in shown
+        ],
         "carried": [{"finding": m.finding, "kind": m.kind, "members": m.members, "mark": m.mark} for m in carried],
     }
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")

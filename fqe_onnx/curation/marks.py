@@ -42,8 +42,10 @@ def read_marks(path: Union[str, Path]) -> dict[str, Mark]:
         raise FqeError(f"cannot read the decisions {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not {"finding", "mark"} <= set(reader.fieldnames):
-        raise FqeError(f"{path} is not a decisions file: its header must have {','.join(COLUMNS)} "
-                       f"(the review page's 'Download decisions.csv' writes one), got {reader.fieldnames}")
+        raise FqeError(
+            f"{path} is not a decisions file: its header must have {','.join(COLUMNS)} "
+            f"(the review page's 'Download decisions.csv' writes one), got {reader.fieldnames}"
+        )
     marks: dict[str, Mark] = {}
     for line, row in enumerate(reader, start=2):
         finding, mark = (row.get("finding") or "").strip(), (row.get("mark") or "").strip()

@@ -26,7 +26,10 @@ MAX_FINDINGS = 400
 #: Images rejected without a question shown at most (the rest are in curation.csv).
 MAX_REJECTS = 200
 
-PAGE_STYLE = STYLE + MARKING_STYLE + """
+PAGE_STYLE = (
+    STYLE
+    + MARKING_STYLE
+    + """
 .finding{border-bottom:1px solid #eee;padding:10px 6px}
 .finding .sides{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
 .side{display:flex;gap:6px;align-items:flex-start;flex-wrap:wrap} .finding h3{font-size:13px;margin:6px 0 4px}
@@ -34,25 +37,35 @@ PAGE_STYLE = STYLE + MARKING_STYLE + """
 .evidence{font-size:13px;margin:2px 0} .decisive img{outline:3px solid #b00020}
 .review{color:#a15c00} .reject{color:#b00020} .thresholds li{margin:3px 0}
 """
+)
 
 #: What each kind's threshold is called on the page.
-THRESHOLD_NAMES = {"same-person": "folder threshold", "looks-like": "search threshold",
-                   "duplicate": "duplicate threshold", "misfiled": "own-identity threshold", "mixed": "group threshold"}
+THRESHOLD_NAMES = {
+    "same-person": "folder threshold",
+    "looks-like": "search threshold",
+    "duplicate": "duplicate threshold",
+    "misfiled": "own-identity threshold",
+    "mixed": "group threshold",
+}
 #: What "mutual" means for each kind.
-MUTUAL = {"same-person": "each folder's nearest folder (by mean) is the other",
-          "looks-like": "a pair of the images are each other's most similar image of another folder",
-          "duplicate": "each image's most similar image is the other",
-          "misfiled": "the image and its look-alike are each other's most similar image of another folder"}
+MUTUAL = {
+    "same-person": "each folder's nearest folder (by mean) is the other",
+    "looks-like": "a pair of the images are each other's most similar image of another folder",
+    "duplicate": "each image's most similar image is the other",
+    "misfiled": "the image and its look-alike are each other's most similar image of another folder",
+}
 
 
 def threshold_sentences(curation: Curation) -> list[str]:
     """One sentence per threshold: what passing it means and what fixed it."""
     t, s = curation.thresholds, curation.settings
-    folder = (f"<b>Folder threshold {t.identity:.4f}</b>: two folders whose mean embeddings are at least this "
-              f"similar hold one person (same-person); a folder passes it by chance at rate {s.search_far:g} "
-              "(<code>--search-far</code>, per folder)."
-              if np.isfinite(t.identity) else
-              "<b>Folder threshold</b>: not tested, too few folders to tell a match from chance.")
+    folder = (
+        f"<b>Folder threshold {t.identity:.4f}</b>: two folders whose mean embeddings are at least this "
+        f"similar hold one person (same-person); a folder passes it by chance at rate {s.search_far:g} "
+        "(<code>--search-far</code>, per folder)."
+        if np.isfinite(t.identity)
+        else "<b>Folder threshold</b>: not tested, too few folders to tell a match from chance."
+    )
     return [
         f"<b>Search threshold {t.search:.4f}</b>: an image of another folder at least this similar is a look-alike; "
         f"an image with no real look-alike gets one by chance at rate {s.search_far:g} (<code>--search-far</code>), "
@@ -66,8 +79,9 @@ def threshold_sentences(curation: Curation) -> list[str]:
         f"<b>Group threshold {t.group:.4f}</b>: images of one folder at least this similar are one group (pairwise "
         "false match rate 1e-4); a folder of two groups of 2 or more images with no such link between them is mixed.",
         f"<b>Quality cut Q &lt; {curation.quality_cut:g}</b>: images below it are rejected as low quality "
-        "(<code>--min-Q</code>, <code>--max-fnmr</code>)." if curation.quality_cut > 0 else
-        "<b>Quality cut</b>: none (<code>--min-Q</code> or <code>--max-fnmr</code> sets one).",
+        "(<code>--min-Q</code>, <code>--max-fnmr</code>)."
+        if curation.quality_cut > 0
+        else "<b>Quality cut</b>: none (<code>--min-Q</code> or <code>--max-fnmr</code> sets one).",
     ]
 
 
@@ -75,11 +89,14 @@ def evidence(finding: Finding) -> str:
     """The evidence line: the similarity against its threshold, the margin, whether mutual, the strength."""
     above = finding.passes_above
     what = {"misfiled": "similarity to the rest of its folder", "mixed": "most similar pair across groups"}.get(
-        finding.kind, "similarity")
-    line = (f"{what} {finding.similarity:.3f} {'&ge;' if above else '&lt;'} {THRESHOLD_NAMES[finding.kind]} "
-            f"{finding.threshold:.3f} (margin {finding.margin:+.3f})")
+        finding.kind, "similarity"
+    )
+    line = (
+        f"{what} {finding.similarity:.3f} {'&ge;' if above else '&lt;'} {THRESHOLD_NAMES[finding.kind]} "
+        f"{finding.threshold:.3f} (margin {finding.margin:+.3f})"
+    )
     if finding.mutual is not None:
-        line += f" · mutual: {'yes' if finding.mutual else 'no'} <span class=\"muted\">({MUTUAL[finding.kind]})</span>"
+        line += f' · mutual: {"yes" if finding.mutual else "no"} <span class="muted">({MUTUAL[finding.kind]})</span>'
     return f'<div class="evidence">{line} · strength {finding.strength:.2f}</div>'
 
 
@@ -107,21 +124,26 @@ class Page:
             record = self.records[row]
             decisive = row in side.decisive and np.isfinite(similarity)
             caption = f"<br>{similarity:.3f} to {escape(side.toward)}" if decisive else ""
-            caption += (f"<br>Q {record.Q}" if record.Q is not None
-                        else f"<br>{escape(record.error_kind or 'no embedding')}")
+            caption += (
+                f"<br>Q {record.Q}" if record.Q is not None else f"<br>{escape(record.error_kind or 'no embedding')}"
+            )
             figures.append(self.figure(row, caption, decisive=row in side.decisive))
         shown = "" if len(side.rows) == side.total else f", {len(side.rows)} shown"
-        return (f'<div><h3>{escape(side.title)} ({plural(side.total, "image")}{shown})</h3>'
-                f'<div class="side">{"".join(figures)}</div></div>')
+        return (
+            f"<div><h3>{escape(side.title)} ({plural(side.total, 'image')}{shown})</h3>"
+            f'<div class="side">{"".join(figures)}</div></div>'
+        )
 
     def finding(self, finding: Finding) -> str:
         parts = [self.side(side) for side in finding.sides]
         members = escape(" · ".join(finding.members))
-        return (f'<section class="finding" id="{escape(finding.id)}" data-kind="{finding.kind}">'
-                f'<div><b>#{finding.rank}</b> <span class="kind">{finding.kind}</span> {members} '
-                f'<code class="muted">{escape(finding.id)}</code></div>'
-                f'{evidence(finding)}<div class="muted">{escape(finding.detail)}</div>{mark_choice(finding)}'
-                f'<div class="sides">{"".join(parts)}</div></section>')
+        return (
+            f'<section class="finding" id="{escape(finding.id)}" data-kind="{finding.kind}">'
+            f'<div><b>#{finding.rank}</b> <span class="kind">{finding.kind}</span> {members} '
+            f'<code class="muted">{escape(finding.id)}</code></div>'
+            f'{evidence(finding)}<div class="muted">{escape(finding.detail)}</div>{mark_choice(finding)}'
+            f'<div class="sides">{"".join(parts)}</div></section>'
+        )
 
     def rejects(self) -> list[int]:
         """Rows rejected with no finding behind the rejection: an error, or low quality."""
@@ -136,51 +158,80 @@ class Page:
         ids = {f.id for f in curation.findings}
         rejects = self.rejects()
         counts = [sum(v.decision == d for v in verdicts) for d in (KEEP, REVIEW, REJECT)]
-        info_rows = [[k, v] for k, v in (
-            ("images", len(self.records)),
-            ("keep / review / reject", " / ".join(map(str, counts))),
-            ("findings", f"{len(curation.findings)} ({len(open_findings)} to review"
-                         + (f", {len(settled)} settled by the marks read back)" if settled else ")")),
-            ("looks-like expected by chance", f"{curation.expected_false_alarms:.1f} images at --search-far "
-                                               f"{curation.settings.search_far:g}; "
-                                               f"{plural(curation.looks_like_count, 'image')} found"))]
+        info_rows = [
+            [k, v]
+            for k, v in (
+                ("images", len(self.records)),
+                ("keep / review / reject", " / ".join(map(str, counts))),
+                (
+                    "findings",
+                    f"{len(curation.findings)} ({len(open_findings)} to review"
+                    + (f", {len(settled)} settled by the marks read back)" if settled else ")"),
+                ),
+                (
+                    "looks-like expected by chance",
+                    f"{curation.expected_false_alarms:.1f} images at --search-far "
+                    f"{curation.settings.search_far:g}; "
+                    f"{plural(curation.looks_like_count, 'image')} found",
+                ),
+            )
+        ]
         sentences = "".join(f"<li>{s}</li>" for s in threshold_sentences(curation))
         sections = [
-            f"<h1>{escape(title)}</h1>", _table(["", ""], info_rows),
+            f"<h1>{escape(title)}</h1>",
+            _table(["", ""], info_rows),
             f'<h2>Thresholds</h2><ul class="thresholds">{sentences}</ul>',
             toolbar(len(shown)),
             f"<h2>Findings to review ({len(open_findings)})</h2>",
             '<p class="muted">Strongest evidence first: how far past its threshold, as a share of the room from the '
-            'threshold to a perfect match, halved when only one side points at the other. Outlined images decide the '
-            'finding; a small folder is shown whole, a large one by the images nearest the other side and its most '
-            'typical ones.</p>',
+            "threshold to a perfect match, halved when only one side points at the other. Outlined images decide the "
+            "finding; a small folder is shown whole, a large one by the images nearest the other side and its most "
+            "typical ones.</p>",
         ]
         if len(open_findings) > MAX_FINDINGS:
-            sections.append(f'<p class="muted">The first {MAX_FINDINGS} of {len(open_findings)} are shown; '
-                            "findings.csv has them all.</p>")
+            sections.append(
+                f'<p class="muted">The first {MAX_FINDINGS} of {len(open_findings)} are shown; '
+                "findings.csv has them all.</p>"
+            )
         sections += [self.finding(f) for f in shown]
         if not shown:
             sections.append('<p class="muted">Nothing to review.</p>')
         if rejects:
-            note = (f'<p class="muted">The first {MAX_REJECTS} are shown; curation.csv has them all.</p>'
-                    if len(rejects) > MAX_REJECTS else "")
-            figures = "".join(self.figure(i, "<br>" + escape(SEPARATOR.join(verdicts[i].reasons)))
-                              for i in rejects[:MAX_REJECTS])
-            sections.append(f"<h2>Rejected without a question ({plural(len(rejects), 'image')})</h2>{note}"
-                            f'<div class="grid">{figures}</div>')
+            note = (
+                f'<p class="muted">The first {MAX_REJECTS} are shown; curation.csv has them all.</p>'
+                if len(rejects) > MAX_REJECTS
+                else ""
+            )
+            figures = "".join(
+                self.figure(i, "<br>" + escape(SEPARATOR.join(verdicts[i].reasons))) for i in rejects[:MAX_REJECTS]
+            )
+            sections.append(
+                f"<h2>Rejected without a question ({plural(len(rejects), 'image')})</h2>{note}"
+                f'<div class="grid">{figures}</div>'
+            )
         stale = [m for m in curation.marks.values() if m.finding not in ids]
         if settled or stale:
             rows = [[f.rank, f.id, f.kind, SEPARATOR.join(f.members), f.mark] for f in settled]
             rows += [["", m.finding, m.kind, m.members, f"{m.mark} (not found in this run)"] for m in stale]
-            sections.append(f"<h2>Marked earlier ({len(rows)})</h2><p class=\"muted\">Read back from the decisions "
-                            "file and not shown again; the download keeps their marks.</p>"
-                            + _table(["rank", "finding", "kind", "members", "mark"], rows))
+            sections.append(
+                f'<h2>Marked earlier ({len(rows)})</h2><p class="muted">Read back from the decisions '
+                "file and not shown again; the download keeps their marks.</p>"
+                + _table(["rank", "finding", "kind", "members", "mark"], rows)
+            )
         current = {f.id: f for f in curation.findings}
-        carried = [Mark(m.finding, current[m.finding].kind, SEPARATOR.join(current[m.finding].members), m.mark)
-                   if m.finding in current else m for m in curation.marks.values()]
-        return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{escape(title)}</title><style>{PAGE_STYLE}</style></head><body>"
-                + "".join(sections) + marks_script(shown, carried) + "</body></html>\n")
+        carried = [
+            Mark(m.finding, current[m.finding].kind, SEPARATOR.join(current[m.finding].members), m.mark)
+            if m.finding in current
+            else m
+            for m in curation.marks.values()
+        ]
+        return (
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{escape(title)}</title><style>{PAGE_STYLE}</style></head><body>"
+            + "".join(sections)
+            + marks_script(shown, carried)
+            + "</body></html>\n"
+        )
 
 
 def build_page(curation: Curation, images: Path, title: str = "fqe-onnx curation") -> str:

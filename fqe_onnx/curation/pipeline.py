@@ -74,8 +74,9 @@ def integer_labels(identities: list[str]) -> np.ndarray:
     return labels
 
 
-def curate(store: EmbeddingStore, settings: Optional[Settings] = None,
-           progress: Optional[Callable[[int], None]] = None) -> Curation:
+def curate(
+    store: EmbeddingStore, settings: Optional[Settings] = None, progress: Optional[Callable[[int], None]] = None
+) -> Curation:
     """Thresholds, search and decisions for every image and identity of ``store``."""
     settings = settings or Settings()
     if settings.max_fnmr is not None and not 0 <= settings.max_fnmr < 1:
@@ -92,8 +93,19 @@ def curate(store: EmbeddingStore, settings: Optional[Settings] = None,
     sums, counts = label_sums(unit, labels, valid)
     rows = np.arange(len(records))
     own = loo_centroid_similarity(unit, labels, valid, rows, rows, sums, counts)
-    thresholds = fix_thresholds(unit, labels, valid, sums, counts, own, settings.search_far, settings.own_fmr,
-                                settings.duplicate_similarity, settings.non_mated, settings.seed)
+    thresholds = fix_thresholds(
+        unit,
+        labels,
+        valid,
+        sums,
+        counts,
+        own,
+        settings.search_far,
+        settings.own_fmr,
+        settings.duplicate_similarity,
+        settings.non_mated,
+        settings.seed,
+    )
     Q = np.array([r.Q if r.Q is not None else -1 for r in records], dtype=np.float64)
     cut, fnmr0 = float(settings.min_Q), float("nan")
     if settings.max_fnmr is not None:
@@ -105,8 +117,9 @@ def curate(store: EmbeddingStore, settings: Optional[Settings] = None,
     seconds["search"] = time.perf_counter() - started
     started = time.perf_counter()
     names = [r.path for r in records]
-    verdicts, identity_verdicts = decide(names, identities, [r.error_kind for r in records], Q,
-                                         unit, labels, valid, own, neighbours, thresholds, cut)
+    verdicts, identity_verdicts = decide(
+        names, identities, [r.error_kind for r in records], Q, unit, labels, valid, own, neighbours, thresholds, cut
+    )
     findings = collect(names, identities, unit, labels, valid, verdicts, identity_verdicts, thresholds, sums, counts)
     seconds["decisions"] = time.perf_counter() - started
     return Curation(store, verdicts, identity_verdicts, thresholds, cut, fnmr0, settings, seconds, findings)
@@ -130,18 +143,25 @@ def summary(curation: Curation) -> dict[str, Any]:
     identity_reasons = Counter(r.split(":")[0] for v in curation.identities for r in v.reasons)
     ids = {f.id for f in curation.findings}
     findings = {
-        "total": len(curation.findings), "by_kind": dict(Counter(f.kind for f in curation.findings)),
-        "marked": dict(Counter(f.mark for f in curation.findings if f.mark)), "open": len(curation.open_findings),
+        "total": len(curation.findings),
+        "by_kind": dict(Counter(f.kind for f in curation.findings)),
+        "marked": dict(Counter(f.mark for f in curation.findings if f.mark)),
+        "open": len(curation.open_findings),
         "marks_not_found": sum(m not in ids for m in curation.marks),
     }
     return {
-        "images": len(curation.verdicts), "identities": sum(bool(v.identity) for v in curation.identities),
-        "decisions": dict(decisions), "reasons": dict(reasons), "identity_reasons": dict(identity_reasons),
+        "images": len(curation.verdicts),
+        "identities": sum(bool(v.identity) for v in curation.identities),
+        "decisions": dict(decisions),
+        "reasons": dict(reasons),
+        "identity_reasons": dict(identity_reasons),
         "findings": findings,
-        "thresholds": curation.thresholds.as_dict(), "quality_cut": curation.quality_cut,
+        "thresholds": curation.thresholds.as_dict(),
+        "quality_cut": curation.quality_cut,
         "fnmr_before_quality_cut": curation.fnmr_before,
         "looks_like": {"found": curation.looks_like_count, "expected_false_alarms": curation.expected_false_alarms},
-        "settings": dict(curation.settings.__dict__), "seconds": curation.seconds,
+        "settings": dict(curation.settings.__dict__),
+        "seconds": curation.seconds,
     }
 
 
@@ -172,7 +192,9 @@ def findings_line(findings: dict[str, Any]) -> str:
     line = f"findings: {findings['total']}" + (f" ({kinds})" if kinds else "")
     marked = findings["marked"]
     if marked or findings["marks_not_found"]:
-        line += (f"; marks read back: {', '.join(f'{v} {k}' for k, v in sorted(marked.items())) or 'none of these'}"
-                 f" ({plural(findings['marks_not_found'], 'mark')} for findings not in this run); "
-                 f"{findings['open']} still to review")
+        line += (
+            f"; marks read back: {', '.join(f'{v} {k}' for k, v in sorted(marked.items())) or 'none of these'}"
+            f" ({plural(findings['marks_not_found'], 'mark')} for findings not in this run); "
+            f"{findings['open']} still to review"
+        )
     return line

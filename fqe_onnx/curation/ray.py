@@ -19,17 +19,37 @@ class EmbedImages(ScoreImages):
 
         from ..table import records_table
 
-        items = [(str(name), str(identity), lambda p=str(path): self._load(p))
-                 for path, name, identity in zip(batch["source_path"], batch["path"], batch["identity"])]
+        items = [
+            (str(name), str(identity), lambda p=str(path): self._load(p))
+            for path, name, identity in zip(batch["source_path"], batch["path"], batch["identity"])
+        ]
         scored = list(self.scorer.embed_items(items))
         table = records_table([s.record for s in scored], self.metadata)
-        vectors = [None if s.embedding is None else np.asarray(s.embedding, np.float32).reshape(-1).tolist()
-                   for s in scored]
+        vectors = [
+            None if s.embedding is None else np.asarray(s.embedding, np.float32).reshape(-1).tolist() for s in scored
+        ]
         return table.append_column("embedding", pa.array(vectors, type=pa.list_(pa.float32())))
 
 
-def embed_on_ray(root: str, destination: str, model: Optional[str], device: str, align: str, max_pixels: int,
-                 address: Optional[str], overrides: dict[str, Any]) -> dict[str, int]:
+def embed_on_ray(
+    root: str,
+    destination: str,
+    model: Optional[str],
+    device: str,
+    align: str,
+    max_pixels: int,
+    address: Optional[str],
+    overrides: dict[str, Any],
+) -> dict[str, int]:
     """Embed ROOT's images on Ray Data into ``destination`` (a folder of Parquet part files)."""
-    return score_dataset(root, destination, model=model, device=device, align=align, max_pixels=max_pixels,
-                         address=address, udf=EmbedImages, **overrides)
+    return score_dataset(
+        root,
+        destination,
+        model=model,
+        device=device,
+        align=align,
+        max_pixels=max_pixels,
+        address=address,
+        udf=EmbedImages,
+        **overrides,
+    )

@@ -34,8 +34,9 @@ class Neighbours:
     similarity: np.ndarray  # float32, N x k
 
 
-def _merge_top(best_i: np.ndarray, best_s: np.ndarray, cand_i: np.ndarray, cand_s: np.ndarray,
-               k: int) -> tuple[np.ndarray, np.ndarray]:
+def _merge_top(
+    best_i: np.ndarray, best_s: np.ndarray, cand_i: np.ndarray, cand_s: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The k highest of two candidate sets per row, unsorted."""
     all_s = np.concatenate([best_s, cand_s], axis=1)
     all_i = np.concatenate([best_i, cand_i], axis=1)
@@ -51,9 +52,15 @@ def _sorted(index: np.ndarray, similarity: np.ndarray) -> Neighbours:
     return Neighbours(np.take_along_axis(index, order, axis=1), np.take_along_axis(similarity, order, axis=1))
 
 
-def exact_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, k: int = K_OTHER,
-                       block: int = BLOCK, queries: Optional[np.ndarray] = None,
-                       progress: Progress = None) -> Neighbours:
+def exact_cross_search(
+    unit: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    k: int = K_OTHER,
+    block: int = BLOCK,
+    queries: Optional[np.ndarray] = None,
+    progress: Progress = None,
+) -> Neighbours:
     """The ``k`` most similar valid images of another label for each query (default: every image;
     else the row indices in ``queries``), by every inner product, one block at a time.
 
@@ -66,11 +73,11 @@ def exact_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, 
     out_i = np.full((len(rows), k), -1, dtype=np.int64)
     out_s = np.full((len(rows), k), -np.inf, dtype=np.float32)
     for q0 in range(0, len(rows), block):
-        q_rows = rows[q0:q0 + block]
+        q_rows = rows[q0 : q0 + block]
         q = unit[q_rows]
-        best_i, best_s = out_i[q0:q0 + block], out_s[q0:q0 + block]
+        best_i, best_s = out_i[q0 : q0 + block], out_s[q0 : q0 + block]
         for g0 in range(0, len(gallery), block):
-            g_rows = gallery[g0:g0 + block]
+            g_rows = gallery[g0 : g0 + block]
             sims = q @ unit[g_rows].T
             sims[labels[q_rows][:, None] == labels[g_rows][None, :]] = -np.inf  # same identity, and self
             take = min(k, sims.shape[1])
@@ -80,7 +87,7 @@ def exact_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, 
         best_i[~valid[q_rows]] = -1
         best_i[~np.isfinite(best_s)] = -1
         sorted_ = _sorted(best_i, best_s)
-        out_i[q0:q0 + block], out_s[q0:q0 + block] = sorted_.index, sorted_.similarity
+        out_i[q0 : q0 + block], out_s[q0 : q0 + block] = sorted_.index, sorted_.similarity
         if progress is not None:
             progress(len(q_rows))
     return Neighbours(out_i, out_s)
@@ -108,14 +115,23 @@ def faiss_index(unit: np.ndarray, valid: np.ndarray, lists: Optional[int] = None
     sample = gallery if len(gallery) <= 64 * lists else np.sort(rng.choice(gallery, 64 * lists, replace=False))
     index.train(np.ascontiguousarray(unit[sample], dtype=np.float32))
     for start in range(0, len(gallery), 65536):
-        part = gallery[start:start + 65536]
+        part = gallery[start : start + 65536]
         index.add_with_ids(np.ascontiguousarray(unit[part], dtype=np.float32), part.astype(np.int64))
     return index
 
 
-def faiss_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, k: int = K_OTHER,
-                       probes: int = 16, fetch: int = 64, queries: Optional[np.ndarray] = None,
-                       index: Any = None, block: int = BLOCK, progress: Progress = None) -> Neighbours:
+def faiss_cross_search(
+    unit: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    k: int = K_OTHER,
+    probes: int = 16,
+    fetch: int = 64,
+    queries: Optional[np.ndarray] = None,
+    index: Any = None,
+    block: int = BLOCK,
+    progress: Progress = None,
+) -> Neighbours:
     """As ``exact_cross_search``, through a faiss IVF index: each query asks for its ``fetch``
     nearest images in ``probes`` lists, and those of its own identity are dropped. Approximate: a
     neighbour can be missed (in a list not probed, or behind more than ``fetch - k`` images of the
@@ -127,7 +143,7 @@ def faiss_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, 
     out_i = np.full((len(rows), k), -1, dtype=np.int64)
     out_s = np.full((len(rows), k), -np.inf, dtype=np.float32)
     for q0 in range(0, len(rows), block):
-        q_rows = rows[q0:q0 + block]
+        q_rows = rows[q0 : q0 + block]
         sims, found = faiss_index_.search(np.ascontiguousarray(unit[q_rows], dtype=np.float32), fetch)
         same = (found < 0) | (labels[np.maximum(found, 0)] == labels[q_rows][:, None])
         sims = np.where(same, -np.inf, sims).astype(np.float32)
@@ -136,14 +152,20 @@ def faiss_cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, 
         best_i = np.where(np.isfinite(best_s), np.take_along_axis(found, order, axis=1), -1)
         best_s[~valid[q_rows]], best_i[~valid[q_rows]] = -np.inf, -1
         width = best_s.shape[1]
-        out_i[q0:q0 + block, :width], out_s[q0:q0 + block, :width] = best_i, best_s
+        out_i[q0 : q0 + block, :width], out_s[q0 : q0 + block, :width] = best_i, best_s
         if progress is not None:
             progress(len(q_rows))
     return Neighbours(out_i, out_s)
 
 
-def cross_search(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, engine: str = "exact",
-                 k: int = K_OTHER, progress: Progress = None) -> Neighbours:
+def cross_search(
+    unit: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    engine: str = "exact",
+    k: int = K_OTHER,
+    progress: Progress = None,
+) -> Neighbours:
     """Each image's ``k`` most similar images of other identities, by ``engine`` (exact or faiss)."""
     if engine == "exact":
         return exact_cross_search(unit, labels, valid, k, progress=progress)
@@ -159,7 +181,8 @@ def ann_recall(exact: Neighbours, approximate: Neighbours) -> float:
     if not has.any():
         return float("nan")
     same = (approximate.index[has, 0] == exact.index[has, 0]) | np.isclose(
-        approximate.similarity[has, 0], exact.similarity[has, 0], rtol=0, atol=1e-6)
+        approximate.similarity[has, 0], exact.similarity[has, 0], rtol=0, atol=1e-6
+    )
     return float(np.mean(same))
 
 
@@ -176,7 +199,7 @@ def block_similarities(unit: np.ndarray, members: np.ndarray, block: int = BLOCK
     blocks of rows: a group of n images costs block x n floats at a time."""
     vectors = unit[members]
     for start in range(0, len(members), block):
-        yield start, vectors[start:start + block] @ vectors.T
+        yield start, vectors[start : start + block] @ vectors.T
 
 
 def unit_rows(rows: np.ndarray) -> np.ndarray:

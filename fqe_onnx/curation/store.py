@@ -35,8 +35,10 @@ class EmbeddingStore:
 
     def __post_init__(self) -> None:
         if self.embeddings.ndim != 2 or len(self.embeddings) != len(self.records):
-            raise FqeError(f"an embedding store needs one embedding row per record: {len(self.records)} records, "
-                           f"embeddings of shape {self.embeddings.shape}")
+            raise FqeError(
+                f"an embedding store needs one embedding row per record: {len(self.records)} records, "
+                f"embeddings of shape {self.embeddings.shape}"
+            )
 
     @property
     def ok(self) -> np.ndarray:
@@ -221,4 +223,3 @@ def _read_parquet(path: Path) -> EmbeddingStore:
         if vector is not None:
             embeddings[i] = vector
     return EmbeddingStore(records, embeddings)
-

@@ -45,12 +45,14 @@ def pair_similarities(unit: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int
     """Inner products of rows a[i] and b[i], in chunks (float64 result)."""
     out = np.empty(len(a), dtype=np.float64)
     for start in range(0, len(a), chunk):
-        sa, sb = a[start:start + chunk], b[start:start + chunk]
-        out[start:start + chunk] = np.einsum("ij,ij->i", unit[sa], unit[sb])
+        sa, sb = a[start : start + chunk], b[start : start + chunk]
+        out[start : start + chunk] = np.einsum("ij,ij->i", unit[sa], unit[sb])
     return out
 
 
-def sample_non_mated(labels: np.ndarray, valid: np.ndarray, count: int = NON_MATED, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def sample_non_mated(
+    labels: np.ndarray, valid: np.ndarray, count: int = NON_MATED, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of cross-identity pairs of valid images (a, b): a drawn from all images, b
     from an identity drawn uniformly among the others, then an image of it.
 
@@ -83,8 +85,10 @@ def tail_threshold(non_mated: np.ndarray, fmr: float) -> float:
     comparisons above the threshold)."""
     low = max(TAIL_FMRS[1], MIN_FALSE_MATCHES / max(len(non_mated), 1))
     if low > 0.05:
-        raise FqeError(f"{len(non_mated)} non-mated comparisons are too few to fix a threshold: at least "
-                       f"{int(MIN_FALSE_MATCHES / 0.05)} are needed (more images, or more identities)")
+        raise FqeError(
+            f"{len(non_mated)} non-mated comparisons are too few to fix a threshold: at least "
+            f"{int(MIN_FALSE_MATCHES / 0.05)} are needed (more images, or more identities)"
+        )
     if fmr >= low:
         return threshold_at_fmr(non_mated, fmr)
     high = min(10 * low, 0.5)
@@ -110,21 +114,28 @@ def label_sums(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray) -> tuple
     return sums, np.bincount(labels[valid], minlength=count)
 
 
-def loo_centroid_similarity(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, rows: np.ndarray,
-                            against: np.ndarray, sums: np.ndarray, counts: np.ndarray,
-                            chunk: int = 65536) -> np.ndarray:
+def loo_centroid_similarity(
+    unit: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    rows: np.ndarray,
+    against: np.ndarray,
+    sums: np.ndarray,
+    counts: np.ndarray,
+    chunk: int = 65536,
+) -> np.ndarray:
     """cos(unit[rows[i]], the mean of the valid images labelled as against[i] other than against[i]
     itself): NaN where that leaves no image. With rows == against, an image's similarity to the
     rest of its own identity, leave-one-out. ``sums``, ``counts``: from ``label_sums``."""
     out = np.full(len(rows), np.nan)
     for start in range(0, len(rows), chunk):
-        r, o = rows[start:start + chunk], against[start:start + chunk]
+        r, o = rows[start : start + chunk], against[start : start + chunk]
         rest = sums[labels[o]] - np.where(valid[o][:, None], unit[o], 0)
         left = counts[labels[o]] - valid[o]
         norm = np.linalg.norm(rest, axis=1)
         good = (left > 0) & (norm > 1e-9)
         dots = np.einsum("ij,ij->i", unit[r].astype(np.float64), rest)
-        out[start:start + chunk] = np.where(good, dots / np.where(good, norm, 1), np.nan)
+        out[start : start + chunk] = np.where(good, dots / np.where(good, norm, 1), np.nan)
     out[~valid[rows]] = np.nan
     return out
 
@@ -149,9 +160,19 @@ class Thresholds:
         return dict(self.__dict__)
 
 
-def fix_thresholds(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, sums: np.ndarray, counts: np.ndarray,
-                   own: np.ndarray, search_far: float, own_fmr: float, duplicate: float, count: int = NON_MATED,
-                   seed: int = 0) -> Thresholds:
+def fix_thresholds(
+    unit: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    sums: np.ndarray,
+    counts: np.ndarray,
+    own: np.ndarray,
+    search_far: float,
+    own_fmr: float,
+    duplicate: float,
+    count: int = NON_MATED,
+    seed: int = 0,
+) -> Thresholds:
     """All thresholds from one seeded sample of the data's non-mated comparisons (``own``: each
     image's leave-one-out similarity to its identity, from ``loo_centroid_similarity``).
 
@@ -168,8 +189,10 @@ def fix_thresholds(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, sums
     centroids = unit_rows(sums[present])
     ia, ib = non_mated_pairs(list(range(len(present))), count, seed)
     try:
-        identity = min(1.0, tail_threshold(pair_similarities(centroids, ia, ib),
-                                           pairwise_fmr_for_search(search_far, len(present) - 1)))
+        identity = min(
+            1.0,
+            tail_threshold(pair_similarities(centroids, ia, ib), pairwise_fmr_for_search(search_far, len(present) - 1)),
+        )
     except FqeError:  # too few folders to tell chance from a match: same-person-as is not tested
         identity = math.inf
     suspect = np.isfinite(own) & (own < own_threshold)
@@ -185,7 +208,16 @@ def fix_thresholds(unit: np.ndarray, labels: np.ndarray, valid: np.ndarray, sums
     gallery = int(valid.sum()) - 1
     p = pairwise_fmr_for_search(search_far, gallery)
     search = min(1.0, tail_threshold(similarity, p))
-    return Thresholds(pair=tail_threshold(similarity, PAIR_FMR), group=tail_threshold(similarity, GROUP_FMR),
-                      search=search, search_pairwise_fmr=p, own=own_threshold, identity=identity,
-                      duplicate=max(duplicate, search), search_far=search_far, own_fmr=own_fmr, gallery=gallery,
-                      non_mated=len(similarity))
+    return Thresholds(
+        pair=tail_threshold(similarity, PAIR_FMR),
+        group=tail_threshold(similarity, GROUP_FMR),
+        search=search,
+        search_pairwise_fmr=p,
+        own=own_threshold,
+        identity=identity,
+        duplicate=max(duplicate, search),
+        search_far=search_far,
+        own_fmr=own_fmr,
+        gallery=gallery,
+        non_mated=len(similarity),
+    )

@@ -60,8 +60,14 @@ def change_points(quality: np.ndarray) -> np.ndarray:
     return finite
 
 
-def cuts_at(cuts: Union[Sequence[float], np.ndarray], quality: np.ndarray, mated_a: np.ndarray, mated_b: np.ndarray,
-            mated_similarity: np.ndarray, threshold: float) -> list[Cut]:
+def cuts_at(
+    cuts: Union[Sequence[float], np.ndarray],
+    quality: np.ndarray,
+    mated_a: np.ndarray,
+    mated_b: np.ndarray,
+    mated_similarity: np.ndarray,
+    threshold: float,
+) -> list[Cut]:
     """One row per cut: images with ``quality`` < cut, mated comparisons discarded, FNMR of the rest.
 
     ``quality`` per image (-inf for failed), ``mated_a``/``mated_b`` image indices of the mated
@@ -81,16 +87,27 @@ def cuts_at(cuts: Union[Sequence[float], np.ndarray], quality: np.ndarray, mated
     rows = []
     for cut, b, d, e in zip(cut_values.tolist(), below.tolist(), discarded.tolist(), errors_discarded.tolist()):
         kept = n_mated - d
-        rows.append(Cut(cut, b, b / n_images if n_images else 0.0, d, d / n_mated if n_mated else 0.0, kept,
-                        (n_errors - e) / kept if kept else None))
+        rows.append(
+            Cut(
+                cut,
+                b,
+                b / n_images if n_images else 0.0,
+                d,
+                d / n_mated if n_mated else 0.0,
+                kept,
+                (n_errors - e) / kept if kept else None,
+            )
+        )
     return rows
 
 
-def cut_table(quality: np.ndarray, mated_a: np.ndarray, mated_b: np.ndarray, mated_similarity: np.ndarray,
-              threshold: float) -> list[Cut]:
+def cut_table(
+    quality: np.ndarray, mated_a: np.ndarray, mated_b: np.ndarray, mated_similarity: np.ndarray, threshold: float
+) -> list[Cut]:
     """Every cut where the kept set changes (``change_points``), ascending."""
-    return cuts_at(change_points(np.asarray(quality, dtype=np.float64)), quality, mated_a, mated_b,
-                   mated_similarity, threshold)
+    return cuts_at(
+        change_points(np.asarray(quality, dtype=np.float64)), quality, mated_a, mated_b, mated_similarity, threshold
+    )
 
 
 def summary_points(quality: np.ndarray) -> list[float]:
@@ -127,33 +144,54 @@ def describe_cut(cut: Cut, scale: str = "Q") -> str:
     """'drop Q < 43: 120 images (6.0%), 410 mated comparisons (4.5%), FNMR 0.0098'."""
     value = f"{int(cut.cut)}" if float(cut.cut).is_integer() else f"{cut.cut:.6g}"
     fnmr = "n/a (no mated comparison left)" if cut.fnmr is None else f"{cut.fnmr:.4f}"
-    return (f"drop {scale} < {value}: {cut.images_below} images ({100 * cut.images_share:.1f}%), "
-            f"{cut.mated_discarded} mated comparisons ({100 * cut.mated_share:.1f}%), FNMR {fnmr}")
+    return (
+        f"drop {scale} < {value}: {cut.images_below} images ({100 * cut.images_share:.1f}%), "
+        f"{cut.mated_discarded} mated comparisons ({100 * cut.mated_share:.1f}%), FNMR {fnmr}"
+    )
 
 
-def choose_cuts(table: Sequence[Cut], n_images: int, target_fnmr: Optional[float] = None,
-                max_discard: Optional[float] = None) -> dict[str, Any]:
+def choose_cuts(
+    table: Sequence[Cut], n_images: int, target_fnmr: Optional[float] = None, max_discard: Optional[float] = None
+) -> dict[str, Any]:
     """The JSON record of ``--target-fnmr`` and ``--max-discard``: the chosen cut, or None with the
     reason. Only the options given appear."""
     chosen: dict[str, Any] = {}
     if target_fnmr is not None:
         hit = cut_for_target(table, target_fnmr)
         lowest = min((c.fnmr for c in table if c.fnmr is not None), default=None)
-        chosen["target_fnmr"] = {"target": target_fnmr, "cut": hit.as_dict() if hit else None,
-                                 **({} if hit else {"reason": f"no cut reaches FNMR <= {target_fnmr:g}; the lowest "
-                                     f"is {lowest:.4f}" if lowest is not None else "no cut leaves a mated comparison"})}
+        chosen["target_fnmr"] = {
+            "target": target_fnmr,
+            "cut": hit.as_dict() if hit else None,
+            **(
+                {}
+                if hit
+                else {
+                    "reason": f"no cut reaches FNMR <= {target_fnmr:g}; the lowest is {lowest:.4f}"
+                    if lowest is not None
+                    else "no cut leaves a mated comparison"
+                }
+            ),
+        }
     if max_discard is not None:
         budget = budget_images(max_discard, n_images)
         hit = cut_within_budget(table, budget)
-        chosen["max_discard"] = {"max_discard": max_discard, "budget_images": budget,
-                                 "cut": hit.as_dict() if hit else None,
-                                 **({} if hit else {"reason": f"every cut drops more than {budget} images"})}
+        chosen["max_discard"] = {
+            "max_discard": max_discard,
+            "budget_images": budget,
+            "cut": hit.as_dict() if hit else None,
+            **({} if hit else {"reason": f"every cut drops more than {budget} images"}),
+        }
     return chosen
 
 
-def threshold_cuts(scales: dict[str, np.ndarray], similarity: np.ndarray, pairs: Any, fmr_results: dict[str, Any],
-                   target_fnmr: Optional[float] = None, max_discard: Optional[float] = None
-                   ) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, Cut]]]:
+def threshold_cuts(
+    scales: dict[str, np.ndarray],
+    similarity: np.ndarray,
+    pairs: Any,
+    fmr_results: dict[str, Any],
+    target_fnmr: Optional[float] = None,
+    max_discard: Optional[float] = None,
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, Cut]]]:
     """For every supported FMR (``fmr_results``: the evaluation's ``summary["fmr"]``) and every cut
     scale: the on-screen summary, the chosen cuts, and the complete table as (source, fmr, Cut) rows."""
     mated = np.asarray(pairs.mated, dtype=bool)
@@ -171,21 +209,42 @@ def threshold_cuts(scales: dict[str, np.ndarray], similarity: np.ndarray, pairs:
             table = cut_table(quality, mated_a, mated_b, mated_sim, result["threshold"])
             rows += [(name, key, c) for c in table]
             shown = cuts_at(summary_points(quality), quality, mated_a, mated_b, mated_sim, result["threshold"])
-            by_fmr[key][name] = {"integer_scale": is_integer_scale(quality), "cuts": len(table),
-                                 "summary": [c.as_dict() for c in shown],
-                                 **choose_cuts(table, len(quality), target_fnmr, max_discard)}
+            by_fmr[key][name] = {
+                "integer_scale": is_integer_scale(quality),
+                "cuts": len(table),
+                "summary": [c.as_dict() for c in shown],
+                **choose_cuts(table, len(quality), target_fnmr, max_discard),
+            }
     return by_fmr, rows
 
 
-CSV_COLUMNS = ("source", "fmr", "cut", "images_below", "images_share", "mated_discarded", "mated_share",
-               "mated_kept", "fnmr")
+CSV_COLUMNS = (
+    "source",
+    "fmr",
+    "cut",
+    "images_below",
+    "images_share",
+    "mated_discarded",
+    "mated_share",
+    "mated_kept",
+    "fnmr",
+)
 
 
 def csv_row(source: str, fmr: str, cut: Cut) -> list[Any]:
     """One line of cuts.csv (full float precision; an empty FNMR when nothing is left)."""
     d = cut.as_dict()
-    return [source, fmr, repr(d["cut"]), d["images_below"], repr(d["images_share"]), d["mated_discarded"],
-            repr(d["mated_share"]), d["mated_kept"], "" if d["fnmr"] is None else repr(d["fnmr"])]
+    return [
+        source,
+        fmr,
+        repr(d["cut"]),
+        d["images_below"],
+        repr(d["images_share"]),
+        d["mated_discarded"],
+        repr(d["mated_share"]),
+        d["mated_kept"],
+        "" if d["fnmr"] is None else repr(d["fnmr"]),
+    ]
 
 
 def format_cuts(by_fmr: dict[str, dict[str, Any]]) -> str:
@@ -194,13 +253,16 @@ def format_cuts(by_fmr: dict[str, dict[str, Any]]) -> str:
     for key, sources in by_fmr.items():
         for name, entry in sources.items():
             lines.append(f"FMR {key}, cuts on {name} ({entry['cuts']} cuts in cuts.csv):")
-            lines.append(f"  {'drop below':>10} {'images':>7} {'share':>6} {'mated disc.':>11} {'share':>6}"
-                         f" {'FNMR':>7}")
+            lines.append(
+                f"  {'drop below':>10} {'images':>7} {'share':>6} {'mated disc.':>11} {'share':>6} {'FNMR':>7}"
+            )
             for c in entry["summary"]:
                 value = f"{c['cut']}" if isinstance(c["cut"], int) else f"{c['cut']:.4g}"
                 fnmr = "n/a" if c["fnmr"] is None else f"{c['fnmr']:.4f}"
-                lines.append(f"  {value:>10} {c['images_below']:>7} {100 * c['images_share']:>5.1f}% "
-                             f"{c['mated_discarded']:>11} {100 * c['mated_share']:>5.1f}% {fnmr:>7}")
+                lines.append(
+                    f"  {value:>10} {c['images_below']:>7} {100 * c['images_share']:>5.1f}% "
+                    f"{c['mated_discarded']:>11} {100 * c['mated_share']:>5.1f}% {fnmr:>7}"
+                )
             scale = "Q" if name == "Q" else name
             for option, label in (("target_fnmr", "--target-fnmr"), ("max_discard", "--max-discard")):
                 if option in entry:

@@ -28,8 +28,10 @@ def threshold_at_fmr(non_mated: np.ndarray, fmr: float) -> float:
     ``fmr``. FqeError when N x fmr < MIN_FALSE_MATCHES (too few comparisons for this FMR)."""
     scores = np.sort(np.asarray(non_mated, dtype=np.float64))[::-1]  # descending
     if len(scores) * fmr < MIN_FALSE_MATCHES:
-        raise FqeError(f"{len(scores)} non-mated comparisons cannot set a threshold at FMR {fmr:g}: at least "
-                       f"{int(np.ceil(MIN_FALSE_MATCHES / fmr))} are needed")
+        raise FqeError(
+            f"{len(scores)} non-mated comparisons cannot set a threshold at FMR {fmr:g}: at least "
+            f"{int(np.ceil(MIN_FALSE_MATCHES / fmr))} are needed"
+        )
     allowed = int(np.floor(fmr * len(scores)))  # false matches allowed
     # accept everything strictly above the (allowed+1)-th highest score: sim >= t matches
     return float(np.nextafter(scores[allowed], np.inf))
@@ -63,7 +65,9 @@ def edc_curve(pair_quality: np.ndarray, similarity: np.ndarray, threshold: float
     similarity = np.asarray(similarity, dtype=np.float64)
     n = len(pair_quality)
     if n == 0 or len(similarity) != n:
-        raise FqeError(f"need matching, non-empty mated comparisons; got {n} qualities and {len(similarity)} similarities")
+        raise FqeError(
+            f"need matching, non-empty mated comparisons; got {n} qualities and {len(similarity)} similarities"
+        )
     if np.isnan(pair_quality).any():
         raise FqeError("pair qualities must not be NaN (failed images take -inf)")
     order = np.argsort(pair_quality, kind="stable")

@@ -69,7 +69,9 @@ def mated_pairs(identities: Sequence[str], cap: int = MATED_CAP, seed: int = 0) 
     return np.concatenate(a), np.concatenate(b)
 
 
-def non_mated_pairs(identities: Union[Sequence[str], Sequence[int]], count: int = NON_MATED, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def non_mated_pairs(
+    identities: Union[Sequence[str], Sequence[int]], count: int = NON_MATED, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``count`` distinct cross-identity pairs (a < b), seeded; all of them when there are fewer."""
     labels = np.unique(np.asarray(identities), return_inverse=True)[1].reshape(-1)
     n = len(labels)
@@ -113,17 +115,23 @@ def cross_pairs(labels: np.ndarray, count: int, rng: np.random.Generator) -> tup
     return keys // n, keys % n
 
 
-def comparison_pairs(identities: Sequence[str], cap: int = MATED_CAP, non_mated: int = NON_MATED,
-                     seed: int = 0) -> Pairs:
+def comparison_pairs(
+    identities: Sequence[str], cap: int = MATED_CAP, non_mated: int = NON_MATED, seed: int = 0
+) -> Pairs:
     """Mated and non-mated pairs of images labelled by identity; FqeError when there are too few."""
     if len(set(identities)) < MIN_IDENTITIES:
-        raise FqeError(f"evaluation needs at least {MIN_IDENTITIES} identities (one folder each), got {len(set(identities))}")
+        raise FqeError(
+            f"evaluation needs at least {MIN_IDENTITIES} identities (one folder each), got {len(set(identities))}"
+        )
     ma, mb = mated_pairs(identities, cap, seed)
     if len(ma) == 0:
         raise FqeError("no identity has two images: there are no mated comparisons to evaluate")
     na, nb = non_mated_pairs(identities, non_mated, seed)
-    return Pairs(np.concatenate([ma, na]), np.concatenate([mb, nb]),
-                 np.concatenate([np.ones(len(ma), bool), np.zeros(len(na), bool)]))
+    return Pairs(
+        np.concatenate([ma, na]),
+        np.concatenate([mb, nb]),
+        np.concatenate([np.ones(len(ma), bool), np.zeros(len(na), bool)]),
+    )
 
 
 def cosine_similarities(embeddings: Sequence[Optional[np.ndarray]], pairs: Pairs) -> np.ndarray:

@@ -32,14 +32,19 @@ def edc_figure(evaluation: Any) -> Any:
     result = evaluation.summary["fmr"][fmr]
     cuts = result.get("cuts", {})
     q_sources = [name for name, entry in cuts.items() if entry["integer_scale"]]
-    figure, panels = plt.subplots(1, 2 if q_sources else 1, figsize=(12 if q_sources else 7, 5.2), dpi=110,
-                                  squeeze=False, constrained_layout=True)
+    figure, panels = plt.subplots(
+        1, 2 if q_sources else 1, figsize=(12 if q_sources else 7, 5.2), dpi=110, squeeze=False, constrained_layout=True
+    )
     axes = panels[0][0]
     top = max(f for s, k, d, f in evaluation.curves if k == fmr and d <= 0.3)
     for name, summary in result["sources"].items():
         points = [(d, f) for s, k, d, f in evaluation.curves if s == name and k == fmr]
-        axes.step([d for d, _ in points], [f for _, f in points], where="post",
-                  label=pauc_label(name, summary["pauc"]["0.2"]["normalised"]))
+        axes.step(
+            [d for d, _ in points],
+            [f for _, f in points],
+            where="post",
+            label=pauc_label(name, summary["pauc"]["0.2"]["normalised"]),
+        )
     axes.set_xlim(0, 0.3)
     axes.set_ylim(0, top * 1.15 or 1.0)
     axes.set_xlabel("fraction of comparisons discarded (lowest quality first)")
@@ -56,15 +61,27 @@ def _q_panel(axes: Any, evaluation: Any, fmr: str, cuts: dict[str, Any], names: 
     """FNMR after each cut on a Q axis, the chosen cuts marked."""
     for index, name in enumerate(names):
         rows = [c for s, k, c in evaluation.cut_rows if s == name and k == fmr and c.fnmr is not None]
-        line, = axes.step([c.cut for c in rows], [c.fnmr for c in rows], where="post", label=f"FNMR, cuts on {name}",
-                          linestyle="-" if index == 0 else "--")
+        (line,) = axes.step(
+            [c.cut for c in rows],
+            [c.fnmr for c in rows],
+            where="post",
+            label=f"FNMR, cuts on {name}",
+            linestyle="-" if index == 0 else "--",
+        )
         for option, marker, text in (("target_fnmr", "v", "--target-fnmr"), ("max_discard", "o", "--max-discard")):
             chosen = cuts[name].get(option, {}).get("cut")
             if chosen and chosen["fnmr"] is not None:
                 given = cuts[name][option]["target" if option == "target_fnmr" else "max_discard"]
-                axes.plot([chosen["cut"]], [chosen["fnmr"]], marker=marker, color=line.get_color(), markersize=8,
-                          linestyle="none", label=f"{text} {given:g} ({name}): drop Q < {chosen['cut']}, "
-                          f"{chosen['images_below']} images ({100 * chosen['images_share']:.1f}%)")
+                axes.plot(
+                    [chosen["cut"]],
+                    [chosen["fnmr"]],
+                    marker=marker,
+                    color=line.get_color(),
+                    markersize=8,
+                    linestyle="none",
+                    label=f"{text} {given:g} ({name}): drop Q < {chosen['cut']}, "
+                    f"{chosen['images_below']} images ({100 * chosen['images_share']:.1f}%)",
+                )
     axes.set_xlim(0, 101)
     axes.set_ylim(bottom=0)
     axes.set_xlabel("Q cut: images with Q below it are dropped")

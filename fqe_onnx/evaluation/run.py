@@ -73,7 +73,9 @@ def read_quality_csv(spec: str, names: Sequence[str]) -> tuple[str, np.ndarray, 
         numeric = [c for c in rows[0] if c != "path" and _is_number(rows[0][c])]
         column = "q" if "q" in rows[0] else (numeric[0] if len(numeric) == 1 else "")
         if not column:
-            raise FqeError(f"--quality-csv {path}: name the quality column as {path}:COLUMN (columns: {', '.join(rows[0])})")
+            raise FqeError(
+                f"--quality-csv {path}: name the quality column as {path}:COLUMN (columns: {', '.join(rows[0])})"
+            )
     if column not in rows[0]:
         raise FqeError(f"--quality-csv {path} has no column {column!r} (columns: {', '.join(rows[0])})")
     values = {r["path"]: float(r[column]) for r in rows if _is_number(r[column])}
@@ -95,8 +97,9 @@ class Evaluation:
     cut_rows: list = field(default_factory=list)  # (source, fmr, cuts.Cut): the complete Q-cut tables
 
 
-def evaluate_qualities(qualities: dict[str, np.ndarray], similarity: np.ndarray, pairs: Pairs,
-                       fmrs: Sequence[float] = FMRS) -> Evaluation:
+def evaluate_qualities(
+    qualities: dict[str, np.ndarray], similarity: np.ndarray, pairs: Pairs, fmrs: Sequence[float] = FMRS
+) -> Evaluation:
     """EDC summaries and curves of every quality source at every supported FMR."""
     non_mated = similarity[~pairs.mated]
     mated_a, mated_b, mated_sim = pairs.a[pairs.mated], pairs.b[pairs.mated], similarity[pairs.mated]
@@ -105,8 +108,11 @@ def evaluate_qualities(qualities: dict[str, np.ndarray], similarity: np.ndarray,
     for fmr in fmrs:
         key = f"{fmr:g}"
         if not fmr_supported(len(non_mated), fmr):
-            by_fmr[key] = {"supported": False, "reason": f"{len(non_mated)} non-mated comparisons; FMR {fmr:g} needs "
-                           f"at least {math.ceil(MIN_FALSE_MATCHES / fmr)}"}
+            by_fmr[key] = {
+                "supported": False,
+                "reason": f"{len(non_mated)} non-mated comparisons; FMR {fmr:g} needs "
+                f"at least {math.ceil(MIN_FALSE_MATCHES / fmr)}",
+            }
             continue
         threshold = threshold_at_fmr(non_mated, fmr)
         sources = {}
@@ -114,15 +120,27 @@ def evaluate_qualities(qualities: dict[str, np.ndarray], similarity: np.ndarray,
             curve = edc_curve(np.minimum(quality[mated_a], quality[mated_b]), mated_sim, threshold)
             sources[name] = edc_summary(curve)
             curves += [(name, key, float(d), float(f)) for d, f in zip(curve.discard, curve.fnmr)]
-        by_fmr[key] = {"supported": True, "threshold": threshold,
-                       "fmr_observed": float(np.mean(non_mated >= threshold)), "sources": sources}
+        by_fmr[key] = {
+            "supported": True,
+            "threshold": threshold,
+            "fmr_observed": float(np.mean(non_mated >= threshold)),
+            "sources": sources,
+        }
     return Evaluation({"fmr": by_fmr}, curves)
 
 
-def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: Sequence[str] = (),
-                   cap: int = MATED_CAP, non_mated: int = NON_MATED, seed: int = 0,
-                   fmrs: Sequence[float] = FMRS, target_fnmr: Optional[float] = None,
-                   max_discard: Optional[float] = None) -> tuple[Evaluation, list[Record], np.ndarray, Pairs, dict[str, np.ndarray]]:
+def run_evaluation(
+    root: str,
+    scorer: Any,
+    fr_scorer: Any = None,
+    quality_csvs: Sequence[str] = (),
+    cap: int = MATED_CAP,
+    non_mated: int = NON_MATED,
+    seed: int = 0,
+    fmrs: Sequence[float] = FMRS,
+    target_fnmr: Optional[float] = None,
+    max_discard: Optional[float] = None,
+) -> tuple[Evaluation, list[Record], np.ndarray, Pairs, dict[str, np.ndarray]]:
     """Score and embed ROOT's images once, build the pairs, and evaluate every quality source.
 
     Returns the evaluation, the quality model's records, the similarities, the pairs and the
@@ -141,16 +159,20 @@ def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: 
     model_q = np.array([LOWEST if r.q is None else r.q for r in quality_pass.records])
     random_q = np.random.default_rng(seed + 2).random(len(sources))
     random_q[failed] = LOWEST
-    qualities = {"q": model_q, f"random (seed {seed})": random_q,
-                 "laplacian variance": np.array(quality_pass.laplacian)}
+    qualities = {
+        "q": model_q,
+        f"random (seed {seed})": random_q,
+        "laplacian variance": np.array(quality_pass.laplacian),
+    }
     missing = {}
     scales = {"Q": np.array([LOWEST if r.Q is None else r.Q for r in quality_pass.records], dtype=np.float64)}
     for spec in quality_csvs:
         name, values, absent = read_quality_csv(spec, names)
         qualities[name], missing[name], scales[name] = values, absent, values
     evaluation = evaluate_qualities(qualities, similarity, pairs, fmrs)
-    cuts, evaluation.cut_rows = threshold_cuts(scales, similarity, pairs, evaluation.summary["fmr"], target_fnmr,
-                                               max_discard)
+    cuts, evaluation.cut_rows = threshold_cuts(
+        scales, similarity, pairs, evaluation.summary["fmr"], target_fnmr, max_discard
+    )
     for key, by_source in cuts.items():
         evaluation.summary["fmr"][key]["cuts"] = by_source
     kinds: dict[str, int] = {}
@@ -162,11 +184,20 @@ def run_evaluation(root: str, scorer: Any, fr_scorer: Any = None, quality_csvs: 
         "root": str(root),
         "images": len(sources),
         "identities": len(set(identities)),
-        "failed_images": {"count": int(failed.sum()), "by_kind": kinds, "fr_model_failed": fr_failed,
-                          "rule": "failed images take the lowest quality and are discarded first; their "
-                                  "comparisons count as non-matches"},
-        "comparisons": {"mated": int(pairs.mated.sum()), "non_mated": int((~pairs.mated).sum()),
-                        "mated_cap_per_identity": cap, "non_mated_requested": non_mated, "seed": seed},
+        "failed_images": {
+            "count": int(failed.sum()),
+            "by_kind": kinds,
+            "fr_model_failed": fr_failed,
+            "rule": "failed images take the lowest quality and are discarded first; their "
+            "comparisons count as non-matches",
+        },
+        "comparisons": {
+            "mated": int(pairs.mated.sum()),
+            "non_mated": int((~pairs.mated).sum()),
+            "mated_cap_per_identity": cap,
+            "non_mated_requested": non_mated,
+            "seed": seed,
+        },
         "quality_csv_images_without_value": missing,
         "files_left_out": found.skipped_summary(),
         **evaluation.summary,
@@ -194,32 +225,49 @@ def write_outputs(evaluation: Evaluation, out_dir: Path) -> list[Path]:
     return written + ([png] if png else [])
 
 
-def write_pairs(path: Path, records: Sequence[Record], similarity: np.ndarray, pairs: Pairs, quality: np.ndarray) -> None:
+def write_pairs(
+    path: Path, records: Sequence[Record], similarity: np.ndarray, pairs: Pairs, quality: np.ndarray
+) -> None:
     """Every comparison used: path_a, path_b, mated, similarity, quality_a, quality_b (the model's q)."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["path_a", "path_b", "mated", "similarity", "quality_a", "quality_b"])
         for a, b, mated, sim in zip(pairs.a.tolist(), pairs.b.tolist(), pairs.mated.tolist(), similarity.tolist()):
-            writer.writerow([records[a].path, records[b].path, int(mated), repr(sim), repr(float(quality[a])),
-                             repr(float(quality[b]))])
+            writer.writerow(
+                [
+                    records[a].path,
+                    records[b].path,
+                    int(mated),
+                    repr(sim),
+                    repr(float(quality[a])),
+                    repr(float(quality[b])),
+                ]
+            )
 
 
 def format_evaluation(summary: dict[str, Any]) -> str:
     """A compact text table per supported FMR."""
     c, f = summary["comparisons"], summary["failed_images"]
-    lines = [f"{summary['images']} images, {summary['identities']} identities, {f['count']} failed "
-             f"({', '.join(f'{k} {v}' for k, v in f['by_kind'].items()) or 'none'}); "
-             f"{c['mated']} mated and {c['non_mated']} non-mated comparisons"]
+    lines = [
+        f"{summary['images']} images, {summary['identities']} identities, {f['count']} failed "
+        f"({', '.join(f'{k} {v}' for k, v in f['by_kind'].items()) or 'none'}); "
+        f"{c['mated']} mated and {c['non_mated']} non-mated comparisons"
+    ]
     for fmr, result in summary["fmr"].items():
         if not result["supported"]:
             lines.append(f"FMR {fmr}: not evaluated ({result['reason']})")
             continue
         lines.append(f"FMR {fmr}: threshold {result['threshold']:.4f} (observed FMR {result['fmr_observed']:.2g})")
-        lines.append(f"  {'quality':<24} {'FNMR@0%':>8} {'@5%':>7} {'@10%':>7} {'@20%':>7} {'@30%':>7}"
-                     f" {'pAUC20 norm':>11} {'pAUC30 norm':>11}")
+        lines.append(
+            f"  {'quality':<24} {'FNMR@0%':>8} {'@5%':>7} {'@10%':>7} {'@20%':>7} {'@30%':>7}"
+            f" {'pAUC20 norm':>11} {'pAUC30 norm':>11}"
+        )
         for name, s in result["sources"].items():
             fnmr, pauc = s["fnmr"], s["pauc"]
             norm = [pauc[k]["normalised"] for k in ("0.2", "0.3")]
-            lines.append(f"  {name:<24} " + " ".join(f"{fnmr[k]:>{8 if k == '0' else 7}.4f}" for k in fnmr)
-                         + "".join(f" {'n/a' if v is None else f'{v:.3f}':>11}" for v in norm))
+            lines.append(
+                f"  {name:<24} "
+                + " ".join(f"{fnmr[k]:>{8 if k == '0' else 7}.4f}" for k in fnmr)
+                + "".join(f" {'n/a' if v is None else f'{v:.3f}':>11}" for v in norm)
+            )
     return "\n".join(lines)

@@ -37,8 +37,12 @@ class UtilityTargets:
     trials: np.ndarray
 
 
-def utility_targets(embeddings: Sequence[Optional[np.ndarray]], identities: Sequence[str],
-                    is_reference: Union[Sequence[bool], np.ndarray], threshold: float) -> UtilityTargets:
+def utility_targets(
+    embeddings: Sequence[Optional[np.ndarray]],
+    identities: Sequence[str],
+    is_reference: Union[Sequence[bool], np.ndarray],
+    threshold: float,
+) -> UtilityTargets:
     """Successes and trials for every usable probe that has at least one usable reference."""
     usable = np.array([e is not None for e in embeddings])
     dim = next(len(e) for e in embeddings if e is not None)
@@ -60,8 +64,9 @@ def utility_targets(embeddings: Sequence[Optional[np.ndarray]], identities: Sequ
             index.append(i)
             successes.append(int(np.sum(similarity >= threshold)))
             trials.append(len(others))
-    return UtilityTargets(np.array(index, dtype=np.int64), np.array(successes, dtype=np.float64),
-                          np.array(trials, dtype=np.float64))
+    return UtilityTargets(
+        np.array(index, dtype=np.int64), np.array(successes, dtype=np.float64), np.array(trials, dtype=np.float64)
+    )
 
 
 def fit_utility(q: np.ndarray, successes: np.ndarray, trials: np.ndarray, iterations: int = 100) -> Calibration:
@@ -73,9 +78,12 @@ def fit_utility(q: np.ndarray, successes: np.ndarray, trials: np.ndarray, iterat
     if len(q) < 2 or n.sum() == 0:
         raise FqeError(f"the utility fit needs probes with references; got {len(q)}")
     if s.sum() == 0 or s.sum() == n.sum():
-        raise FqeError("every comparison " + ("failed" if s.sum() == 0 else "succeeded")
-                       + " at this threshold: the data hold no failures (or no successes) to fit; "
-                       "add harder probes (see docs/guides/calibration.md)")
+        raise FqeError(
+            "every comparison "
+            + ("failed" if s.sum() == 0 else "succeeded")
+            + " at this threshold: the data hold no failures (or no successes) to fit; "
+            "add harder probes (see docs/guides/calibration.md)"
+        )
     centre, spread = float(np.average(q, weights=n)), float(np.std(q)) or 1.0
     x = (q - centre) / spread  # standardised for a well-conditioned Newton step
     a = math.log(s.sum() / (n.sum() - s.sum()))
@@ -90,8 +98,10 @@ def fit_utility(q: np.ndarray, successes: np.ndarray, trials: np.ndarray, iterat
         if np.max(np.abs(step)) < 1e-10:
             break
     if not b > 0:
-        raise FqeError(f"on this data a higher q does not mean a likelier match (fitted slope {b:.3g}); "
-                       "a utility calibration would be meaningless")
+        raise FqeError(
+            f"on this data a higher q does not mean a likelier match (fitted slope {b:.3g}); "
+            "a utility calibration would be meaningless"
+        )
     w = spread / b
     return Calibration(x0=centre - a * w, w=w)
 
@@ -109,8 +119,9 @@ class ReliabilityRow:
     observed: float
 
 
-def reliability(q: np.ndarray, successes: np.ndarray, trials: np.ndarray,
-                calibration: Calibration) -> tuple[list[ReliabilityRow], float]:
+def reliability(
+    q: np.ndarray, successes: np.ndarray, trials: np.ndarray, calibration: Calibration
+) -> tuple[list[ReliabilityRow], float]:
     """Predicted against observed success per Q decile, and the expected calibration error."""
     p = predicted(q, calibration)
     s, n = np.asarray(successes, dtype=np.float64), np.asarray(trials, dtype=np.float64)
@@ -166,8 +177,16 @@ class UtilityData:
     info: dict
 
 
-def utility_data(scorer: Scorer, sources: Sequence[ImageSource], fr_scorer: Optional[Scorer] = None, fmr: float = 1e-3, references: Optional[str] = None,
-                 threshold: Optional[float] = None, non_mated: Optional[int] = None, seed: int = 0) -> UtilityData:
+def utility_data(
+    scorer: Scorer,
+    sources: Sequence[ImageSource],
+    fr_scorer: Optional[Scorer] = None,
+    fmr: float = 1e-3,
+    references: Optional[str] = None,
+    threshold: Optional[float] = None,
+    non_mated: Optional[int] = None,
+    seed: int = 0,
+) -> UtilityData:
     """Score and embed identity-labelled ``sources`` once and compute every probe's target. The
     threshold is fixed at ``fmr`` on a seeded sample of non-mated comparisons, unless given (held-out
     data are judged at the threshold of the data the calibration was fitted on)."""
@@ -177,7 +196,9 @@ def utility_data(scorer: Scorer, sources: Sequence[ImageSource], fr_scorer: Opti
 
     sources = [s for s in sources if s.identity]
     if len({s.identity for s in sources}) < 2:
-        raise FqeError("the utility calibration needs identity-labelled images: ROOT/IDENTITY/IMAGE, two identities or more")
+        raise FqeError(
+            "the utility calibration needs identity-labelled images: ROOT/IDENTITY/IMAGE, two identities or more"
+        )
     quality_pass = embed(scorer, sources)
     fr_pass = embed(fr_scorer, sources) if fr_scorer is not None else quality_pass
     identities = [s.identity for s in sources]
@@ -212,8 +233,15 @@ def utility_data(scorer: Scorer, sources: Sequence[ImageSource], fr_scorer: Opti
     return UtilityData(q, targets, threshold, info)
 
 
-def utility_calibration(scorer: Scorer, sources: Sequence[ImageSource], fr_scorer: Optional[Scorer] = None, fmr: float = 1e-3, references: Optional[str] = None,
-                        non_mated: Optional[int] = None, seed: int = 0) -> UtilityResult:
+def utility_calibration(
+    scorer: Scorer,
+    sources: Sequence[ImageSource],
+    fr_scorer: Optional[Scorer] = None,
+    fmr: float = 1e-3,
+    references: Optional[str] = None,
+    non_mated: Optional[int] = None,
+    seed: int = 0,
+) -> UtilityResult:
     """``utility_data``, then the fit (see the module's docstring) and its reliability on the same data."""
     data = utility_data(scorer, sources, fr_scorer, fmr, references, None, non_mated, seed)
     calibration = fit_utility(data.q, data.targets.successes, data.targets.trials)

@@ -80,5 +80,7 @@ def colour_measures(cheeks: Optional[Sequence[Cheek]], coloured: bool) -> dict[s
         return {"illumination_uniformity": None, "natural_colour": None}
     uniformity = illumination_uniformity(cheeks)
     colour = natural_colour(cheeks, coloured)
-    return {"illumination_uniformity": (illumination_uniformity_score(uniformity), uniformity),
-            "natural_colour": (SIGMOIDS["natural_colour"](colour), colour)}
+    return {
+        "illumination_uniformity": (illumination_uniformity_score(uniformity), uniformity),
+        "natural_colour": (SIGMOIDS["natural_colour"](colour), colour),
+    }

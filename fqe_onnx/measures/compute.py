@@ -49,8 +49,9 @@ def _raw(value: float) -> float:
     return float(f"{value:.{RAW_DIGITS}g}") + 0.0
 
 
-def measure_face(bgr: np.ndarray, landmarks: np.ndarray, boxes: Sequence[Box],
-                 floors: Mapping[str, int] = FLOORS) -> FaceMeasures:
+def measure_face(
+    bgr: np.ndarray, landmarks: np.ndarray, boxes: Sequence[Box], floors: Mapping[str, int] = FLOORS
+) -> FaceMeasures:
     """Every measure of the face with these 68 ``landmarks`` (photo pixels) in the BGR uint8 photo
     ``bgr``, whose detector found ``boxes`` (x1, y1, x2, y2; every face of the photo, this one included)."""
     points = as_points(landmarks)

@@ -34,5 +34,7 @@ def mouth_closed(points: np.ndarray) -> Optional[float]:
 
 def eyes_mouth_measures(points: np.ndarray) -> dict[str, Optional[tuple[int, float]]]:
     eyes, mouth = eyes_open(points), mouth_closed(points)
-    return {"eyes_open": None if eyes is None else (SIGMOIDS["eyes_open"](eyes), eyes),
-            "mouth_closed": None if mouth is None else (SIGMOIDS["mouth_closed"](mouth), mouth)}
+    return {
+        "eyes_open": None if eyes is None else (SIGMOIDS["eyes_open"](eyes), eyes),
+        "mouth_closed": None if mouth is None else (SIGMOIDS["mouth_closed"](mouth), mouth),
+    }

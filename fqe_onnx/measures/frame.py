@@ -117,8 +117,9 @@ def align(bgr: np.ndarray, landmarks: np.ndarray, matrix_616: Optional[np.ndarra
     return AlignedFace(warp(bgr, matrix, rect), local, face_mask(local, (rect[3], rect[2])), (rect[0], rect[1]))
 
 
-def cheeks(bgr: np.ndarray, landmarks: np.ndarray, matrix_616: Optional[np.ndarray] = None
-           ) -> Optional[tuple[Cheek, Cheek]]:
+def cheeks(
+    bgr: np.ndarray, landmarks: np.ndarray, matrix_616: Optional[np.ndarray] = None
+) -> Optional[tuple[Cheek, Cheek]]:
     """The (left, right) cheek regions (``parts.cheek_regions``) of the face on OFIQ's 616x616
     frame; None when a region is empty or leaves the frame (OFIQ: failure to assess)."""
     points = as_points(landmarks)
@@ -127,6 +128,7 @@ def cheeks(bgr: np.ndarray, landmarks: np.ndarray, matrix_616: Optional[np.ndarr
     regions = cheek_regions(in_frame)
     if any(w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > OFIQ_SIZE or y + h > OFIQ_SIZE for x, y, w, h in regions):
         return None
-    left, right = (Cheek(warp(bgr, matrix, rect), face_mask(in_frame - rect[:2], (rect[3], rect[2])))
-                   for rect in regions)
+    left, right = (
+        Cheek(warp(bgr, matrix, rect), face_mask(in_frame - rect[:2], (rect[3], rect[2]))) for rect in regions
+    )
     return left, right

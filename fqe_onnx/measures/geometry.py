@@ -61,8 +61,9 @@ def crops(points: np.ndarray, width: int, height: int) -> dict[str, Optional[flo
     }
 
 
-def geometry_measures(points: np.ndarray, boxes: Sequence[Box], width: int, height: int,
-                      yaw_degrees: Optional[float]) -> dict[str, Optional[tuple[int, float]]]:
+def geometry_measures(
+    points: np.ndarray, boxes: Sequence[Box], width: int, height: int, yaw_degrees: Optional[float]
+) -> dict[str, Optional[tuple[int, float]]]:
     """(0-100 value, raw) of the geometry measures; None for a measure that cannot be assessed."""
     values: dict[str, Optional[tuple[int, float]]] = {}
     ratio = single_face_ratio(boxes)

@@ -21,12 +21,14 @@ MOUTH_CENTRE_PAIR = (62, 66)  # WFLW (90, 94)
 CHIN = 8  # WFLW 16
 NOSE_TIP = 30  # WFLW 54
 #: Each point's mirror partner: a face flipped left to right has point MIRROR[i] where it had i.
-MIRROR = (tuple(range(16, -1, -1))  # jaw
-          + tuple(range(26, 16, -1))  # eyebrows
-          + (27, 28, 29, 30, 35, 34, 33, 32, 31)  # nose
-          + (45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40)  # eyes
-          + (54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55)  # outer lips
-          + (64, 63, 62, 61, 60, 67, 66, 65))  # inner lips
+MIRROR = (
+    tuple(range(16, -1, -1))  # jaw
+    + tuple(range(26, 16, -1))  # eyebrows
+    + (27, 28, 29, 30, 35, 34, 33, 32, 31)  # nose
+    + (45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40)  # eyes
+    + (54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55)  # outer lips
+    + (64, 63, 62, 61, 60, 67, 66, 65)
+)  # inner lips
 
 
 def as_points(landmarks: np.ndarray) -> np.ndarray:
@@ -83,5 +85,7 @@ def cheek_regions(points: np.ndarray) -> tuple[tuple[int, int, int, int], tuple[
     eye_gap = _length(right_eye - left_eye)
     mouth_gap = _length((left_eye + right_eye) / 2 - mouth_centre(points))
     zone, drop = int(eye_gap * 0.3), int(mouth_gap / 2)
-    return ((int(left_eye[0]), int(left_eye[1]) + drop, zone, zone),
-            (int(right_eye[0]) - zone, int(right_eye[1]) + drop, zone, zone))
+    return (
+        (int(left_eye[0]), int(left_eye[1]) + drop, zone, zone),
+        (int(right_eye[0]) - zone, int(right_eye[1]) + drop, zone, zone),
+    )

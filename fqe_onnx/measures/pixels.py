@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .mapping import (SIGMOIDS, dynamic_range_score, luminance_mean_score, luminance_variance_score,
-                      over_exposure_score)
+from .mapping import SIGMOIDS, dynamic_range_score, luminance_mean_score, luminance_variance_score, over_exposure_score
 
 #: Inclusive luminance ranges that count as under- and over-exposed (OFIQ's darkRange, lightRange).
 DARK_RANGE, LIGHT_RANGE = (0, 25), (247, 255)
@@ -84,8 +83,13 @@ def luminance_stats(counts: np.ndarray) -> LuminanceStats | None:
 
 def pixel_measures(stats: LuminanceStats | None) -> dict[str, tuple[int, float] | None]:
     """(0-100 value, raw) of the five pixel measures, or None each when the region is empty."""
-    names = ("under_exposure_prevention", "over_exposure_prevention", "dynamic_range", "luminance_mean",
-             "luminance_variance")
+    names = (
+        "under_exposure_prevention",
+        "over_exposure_prevention",
+        "dynamic_range",
+        "luminance_mean",
+        "luminance_variance",
+    )
     if stats is None:
         return dict.fromkeys(names)
     return {

@@ -49,7 +49,9 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
-def fit_rotation(points_2d: np.ndarray, model_3d: np.ndarray = FACE_68_3D) -> tuple[np.ndarray, float, np.ndarray, float]:
+def fit_rotation(
+    points_2d: np.ndarray, model_3d: np.ndarray = FACE_68_3D
+) -> tuple[np.ndarray, float, np.ndarray, float]:
     """(R, s, t, rms) of x ~ s P R X + t, least squares over all points (P drops z).
 
     Start: the linear fit of the 2x3 camera, projected onto scaled orthonormal rows; then
@@ -113,5 +115,8 @@ def head_pose(landmarks: np.ndarray) -> Pose:
 
 def pose_scores(pose: Pose) -> dict[str, int]:
     """OFIQ's 100 cos^2 of each angle."""
-    return {"head_pose_yaw": head_pose_score(pose.yaw), "head_pose_pitch": head_pose_score(pose.pitch),
-            "head_pose_roll": head_pose_score(pose.roll)}
+    return {
+        "head_pose_yaw": head_pose_score(pose.yaw),
+        "head_pose_pitch": head_pose_score(pose.pitch),
+        "head_pose_roll": head_pose_score(pose.roll),
+    }

@@ -19,20 +19,37 @@ from .graph import check_batch_equivalence, flush_denormals, make_batch_dynamic,
 #: records the recipe and the reliability table.
 FACEPLUGIN_CALIBRATION = Calibration(x0=2.5551, w=0.2061)
 FACEPLUGIN_CALIBRATION_INFO = {
-    "method": "utility", "fmr": 0.001, "threshold": 0.3740, "fr_model": "this model (faceplugin-mobilefacenet)",
-    "identities": 132, "probes": 3138, "comparisons": 218022, "held_out_identities": 132, "held_out_ece": 0.0374,
+    "method": "utility",
+    "fmr": 0.001,
+    "threshold": 0.3740,
+    "fr_model": "this model (faceplugin-mobilefacenet)",
+    "identities": 132,
+    "probes": 3138,
+    "comparisons": 218022,
+    "held_out_identities": 132,
+    "held_out_ece": 0.0374,
     "data": "LFW deep-funneled development faces, --align auto: originals as references, originals plus 2 seeded "
-            "degraded copies each as probes (benchmarks/evaluation.py, seed 0)",
+    "degraded copies each as probes (benchmarks/evaluation.py, seed 0)",
 }
 #: The rank calibration (the 5th and 95th percentiles of q over the 2,010 aligned LFW development
 #: faces score 10 and 90), kept as the zoo model faceplugin-mobilefacenet-quantile.
 FACEPLUGIN_QUANTILE_CALIBRATION = Calibration(x0=3.588, w=0.3008)
-FACEPLUGIN_QUANTILE_INFO = {"method": "quantile", "quantiles": [0.05, 0.95], "scores": [10, 90], "images": 2010,
-                            "data": "LFW deep-funneled development faces (264 people), --align auto"}
+FACEPLUGIN_QUANTILE_INFO = {
+    "method": "quantile",
+    "quantiles": [0.05, 0.95],
+    "scores": [10, 90],
+    "images": 2010,
+    "data": "LFW deep-funneled development faces (264 people), --align auto",
+}
 
 FACEPLUGIN_CONTRACT = Contract(
-    preprocess=Preprocess(channel_order="RGB", geometry=GEOMETRIES["aligned112"], mean=(127.0,), scale=(128.0,),
-                          template=ARCFACE_POINTS_112),
+    preprocess=Preprocess(
+        channel_order="RGB",
+        geometry=GEOMETRIES["aligned112"],
+        mean=(127.0,),
+        scale=(128.0,),
+        template=ARCFACE_POINTS_112,
+    ),
     output=OutputSpec("embedding", 512),
     calibration=FACEPLUGIN_CALIBRATION,
     calibration_info=FACEPLUGIN_CALIBRATION_INFO,
@@ -42,7 +59,8 @@ FACEPLUGIN_CONTRACT = Contract(
     license="MIT (faceplugin-face-recognition-js, Copyright (c) 2021 gitguanqi)",
 )
 FACEPLUGIN_QUANTILE_CONTRACT = dataclasses.replace(
-    FACEPLUGIN_CONTRACT, calibration=FACEPLUGIN_QUANTILE_CALIBRATION, calibration_info=FACEPLUGIN_QUANTILE_INFO)
+    FACEPLUGIN_CONTRACT, calibration=FACEPLUGIN_QUANTILE_CALIBRATION, calibration_info=FACEPLUGIN_QUANTILE_INFO
+)
 
 
 def prepare_faceplugin_mobilefacenet(raw: Path, out: Path, contract: Contract = FACEPLUGIN_CONTRACT) -> None:
@@ -81,6 +99,8 @@ def _check_and_write(model: Any, raw: Path, out: Path, input_shape: tuple[int, .
     data = model.SerializeToString()
     difference = check_batch_equivalence(str(raw), data, input_shape)
     if difference > 1e-5:
-        raise ModelError(f"the model prepared from {raw.name} gives batched outputs {difference} away from the original's")
+        raise ModelError(
+            f"the model prepared from {raw.name} gives batched outputs {difference} away from the original's"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

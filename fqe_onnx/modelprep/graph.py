@@ -123,7 +123,9 @@ def rewrite_prelu(model: Any) -> int:
         if channel_slopes is not None:
             channels = channel_slopes.size
             minus_one = numpy_helper.from_array(-np.ones((channels, 1, 1, 1), np.float32), f"{prefix}_fqe_minus_one")
-            minus_slope = numpy_helper.from_array(-channel_slopes.reshape(channels, 1, 1, 1), f"{prefix}_fqe_minus_slope")
+            minus_slope = numpy_helper.from_array(
+                -channel_slopes.reshape(channels, 1, 1, 1), f"{prefix}_fqe_minus_slope"
+            )
             added += [minus_one, minus_slope]
             folded.add(slope)
             depthwise: dict[str, Any] = {"group": channels, "kernel_shape": [1, 1]}
@@ -131,7 +133,9 @@ def rewrite_prelu(model: Any) -> int:
                 helper.make_node("Relu", [x], [f"{y}_positive"], name=f"{prefix}_relu"),
                 helper.make_node("Conv", [x, minus_one.name], [f"{y}_negated"], name=f"{prefix}_negate", **depthwise),
                 helper.make_node("Relu", [f"{y}_negated"], [f"{y}_negative"], name=f"{prefix}_relu_negated"),
-                helper.make_node("Conv", [f"{y}_negative", minus_slope.name], [f"{y}_scaled"], name=f"{prefix}_scale", **depthwise),
+                helper.make_node(
+                    "Conv", [f"{y}_negative", minus_slope.name], [f"{y}_scaled"], name=f"{prefix}_scale", **depthwise
+                ),
                 helper.make_node("Add", [f"{y}_scaled", f"{y}_positive"], [y], name=f"{prefix}_add"),
             ]
         else:
@@ -173,7 +177,12 @@ def _channel_slopes(initializer: Any) -> np.ndarray | None:
 
     slopes = numpy_helper.to_array(initializer)
     shape = tuple(slopes.shape)
-    if slopes.dtype != np.float32 or shape[-2:] != (1, 1) or len(shape) not in (3, 4) or (len(shape) == 4 and shape[0] != 1):
+    if (
+        slopes.dtype != np.float32
+        or shape[-2:] != (1, 1)
+        or len(shape) not in (3, 4)
+        or (len(shape) == 4 and shape[0] != 1)
+    ):
         return None
     return slopes.reshape(-1)
 

@@ -80,20 +80,21 @@ def layout(y_axis: Axis, legend_rows: int = 0, width: float = WIDTH, plot_height
     return Box(left, top, width - 16, bottom, height)
 
 
-def _frame(box: Box, title: str, body: str, x_label: str, y_label: str, legend: str = "",
-           width: float = WIDTH) -> str:
+def _frame(box: Box, title: str, body: str, x_label: str, y_label: str, legend: str = "", width: float = WIDTH) -> str:
     middle = (box.top + box.bottom) / 2
-    return (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{box.height:.0f}" '
-            f'role="img" aria-label="{escape(title)}">'
-            f'<text x="{width / 2}" y="16" text-anchor="middle" class="title">{escape(title)}</text>'
-            f'<rect class="plot-area" x="{box.left:.1f}" y="{box.top:.1f}" width="{box.right - box.left:.1f}" '
-            f'height="{box.bottom - box.top:.1f}" fill="none" stroke="none"/>{body}'
-            f'<line x1="{box.left:.1f}" y1="{box.bottom:.1f}" x2="{box.right:.1f}" y2="{box.bottom:.1f}" class="axis"/>'
-            f'<line x1="{box.left:.1f}" y1="{box.top:.1f}" x2="{box.left:.1f}" y2="{box.bottom:.1f}" class="axis"/>'
-            f'<text x="{(box.left + box.right) / 2:.1f}" y="{box.bottom + TICK_ROW + LABEL_ROW - 4:.1f}" '
-            f'text-anchor="middle" class="axis-title">{escape(x_label)}</text>'
-            f'<text x="16" y="{middle:.1f}" transform="rotate(-90 16 {middle:.1f})" text-anchor="middle" '
-            f'class="axis-title">{escape(y_label)}</text>{legend}</svg>')
+    return (
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{box.height:.0f}" '
+        f'role="img" aria-label="{escape(title)}">'
+        f'<text x="{width / 2}" y="16" text-anchor="middle" class="title">{escape(title)}</text>'
+        f'<rect class="plot-area" x="{box.left:.1f}" y="{box.top:.1f}" width="{box.right - box.left:.1f}" '
+        f'height="{box.bottom - box.top:.1f}" fill="none" stroke="none"/>{body}'
+        f'<line x1="{box.left:.1f}" y1="{box.bottom:.1f}" x2="{box.right:.1f}" y2="{box.bottom:.1f}" class="axis"/>'
+        f'<line x1="{box.left:.1f}" y1="{box.top:.1f}" x2="{box.left:.1f}" y2="{box.bottom:.1f}" class="axis"/>'
+        f'<text x="{(box.left + box.right) / 2:.1f}" y="{box.bottom + TICK_ROW + LABEL_ROW - 4:.1f}" '
+        f'text-anchor="middle" class="axis-title">{escape(x_label)}</text>'
+        f'<text x="16" y="{middle:.1f}" transform="rotate(-90 16 {middle:.1f})" text-anchor="middle" '
+        f'class="axis-title">{escape(y_label)}</text>{legend}</svg>'
+    )
 
 
 def _ticks(box: Box, axis: Axis, which: str) -> str:
@@ -101,11 +102,15 @@ def _ticks(box: Box, axis: Axis, which: str) -> str:
     for value in axis.ticks:
         text = axis.text(value)
         if which == "x":
-            out.append(f'<text x="{box.x(value, axis.low, axis.high):.1f}" y="{box.bottom + 19:.1f}" '
-                       f'text-anchor="middle" class="tick">{text}</text>')
+            out.append(
+                f'<text x="{box.x(value, axis.low, axis.high):.1f}" y="{box.bottom + 19:.1f}" '
+                f'text-anchor="middle" class="tick">{text}</text>'
+            )
         else:
-            out.append(f'<text x="{box.left - 6:.1f}" y="{box.y(value, axis.low, axis.high) + 4:.1f}" '
-                       f'text-anchor="end" class="tick">{text}</text>')
+            out.append(
+                f'<text x="{box.left - 6:.1f}" y="{box.y(value, axis.low, axis.high) + 4:.1f}" '
+                f'text-anchor="end" class="tick">{text}</text>'
+            )
     return "".join(out)
 
 
@@ -118,8 +123,9 @@ def _bars(counts: list[int], box: Box, y_axis: Axis, label: str, band: int) -> s
     return "".join(
         f'<rect x="{box.left + i * bar + 1:.1f}" y="{box.y(c, y_axis.low, y_axis.high):.1f}" width="{bar - 2:.1f}" '
         f'height="{box.bottom - box.y(c, y_axis.low, y_axis.high):.1f}" class="bar" data-band="{band * i}">'
-        f'<title>{escape(label)} {band * i}-{band * i + band - 1 if i < len(counts) - 1 else 100}: {c}</title></rect>'
-        for i, c in enumerate(counts))
+        f"<title>{escape(label)} {band * i}-{band * i + band - 1 if i < len(counts) - 1 else 100}: {c}</title></rect>"
+        for i, c in enumerate(counts)
+    )
 
 
 def _band_counts(values: Sequence[float], bands: int) -> list[int]:
@@ -135,8 +141,13 @@ def histogram(scores: Sequence[int], title: str = "Q histogram") -> str:
     counts = _band_counts(scores, 20)
     y_axis = round_axis(0, max(counts) or 1, integer=True)
     box = layout(y_axis)
-    return _frame(box, title, _bars(counts, box, y_axis, "Q", 5) + _ticks(box, PERCENT_AXIS, "x")
-                  + _ticks(box, y_axis, "y"), "Q", "images")
+    return _frame(
+        box,
+        title,
+        _bars(counts, box, y_axis, "Q", 5) + _ticks(box, PERCENT_AXIS, "x") + _ticks(box, y_axis, "y"),
+        "Q",
+        "images",
+    )
 
 
 #: The small histograms of the measures: width and plot height in SVG pixels.
@@ -153,12 +164,20 @@ def small_histogram(values: Sequence[Optional[int]], title: str, floor: Optional
     body = _bars(counts, box, y_axis, title, 10)
     if floor is not None:
         x = box.x(floor, 0, 100)
-        body += (f'<line x1="{x:.1f}" y1="{box.top:.1f}" x2="{x:.1f}" y2="{box.bottom:.1f}" class="floor" '
-                 f'stroke="#d62728" stroke-dasharray="3,3"><title>floor {floor}</title></line>')
+        body += (
+            f'<line x1="{x:.1f}" y1="{box.top:.1f}" x2="{x:.1f}" y2="{box.bottom:.1f}" class="floor" '
+            f'stroke="#d62728" stroke-dasharray="3,3"><title>floor {floor}</title></line>'
+        )
     missing = len(values) - len(present)
     label = title + (f" ({missing} not assessed)" if missing else "")
-    return _frame(box, label, body + _ticks(box, PERCENT_AXIS, "x") + _ticks(box, y_axis, "y"), "value", "faces",
-                  width=SMALL_WIDTH)
+    return _frame(
+        box,
+        label,
+        body + _ticks(box, PERCENT_AXIS, "x") + _ticks(box, y_axis, "y"),
+        "value",
+        "faces",
+        width=SMALL_WIDTH,
+    )
 
 
 def scatter(xs: Sequence[float], ys: Sequence[float], title: str, x_label: str, y_label: str) -> str:
@@ -166,8 +185,10 @@ def scatter(xs: Sequence[float], ys: Sequence[float], title: str, x_label: str, 
     if not xs:
         return _frame(box, title, "", x_label, y_label)
     x_axis = round_axis(min(xs), max(xs))
-    dots = "".join(f'<circle cx="{box.x(x, x_axis.low, x_axis.high):.1f}" cy="{box.y(y, 0, 100):.1f}" r="1.6" '
-                   'class="dot"/>' for x, y in zip(xs, ys))
+    dots = "".join(
+        f'<circle cx="{box.x(x, x_axis.low, x_axis.high):.1f}" cy="{box.y(y, 0, 100):.1f}" r="1.6" class="dot"/>'
+        for x, y in zip(xs, ys)
+    )
     return _frame(box, title, dots + _ticks(box, x_axis, "x") + _ticks(box, PERCENT_AXIS, "y"), x_label, y_label)
 
 
@@ -191,8 +212,16 @@ def step_curves(curves: dict[str, list[tuple[float, float]]], title: str, limit:
         path.append(f"H{box.x(limit, x_axis.low, x_axis.high):.1f}")
         body.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour}" stroke-width="1.6"/>')
         row = box.bottom + TICK_ROW + LABEL_ROW + (index + 1) * LEGEND_ROW - 2
-        legend.append(f'<line x1="{box.left:.1f}" y1="{row - 4:.1f}" x2="{box.left + 18:.1f}" y2="{row - 4:.1f}" '
-                      f'stroke="{colour}" stroke-width="2"/><text x="{box.left + 24:.1f}" y="{row:.1f}" '
-                      f'class="legend">{escape(name)}</text>')
-    return _frame(box, title, "".join(body) + _ticks(box, x_axis, "x") + _ticks(box, y_axis, "y"),
-                  "fraction of comparisons discarded", "FNMR", "".join(legend))
+        legend.append(
+            f'<line x1="{box.left:.1f}" y1="{row - 4:.1f}" x2="{box.left + 18:.1f}" y2="{row - 4:.1f}" '
+            f'stroke="{colour}" stroke-width="2"/><text x="{box.left + 24:.1f}" y="{row:.1f}" '
+            f'class="legend">{escape(name)}</text>'
+        )
+    return _frame(
+        box,
+        title,
+        "".join(body) + _ticks(box, x_axis, "x") + _ticks(box, y_axis, "y"),
+        "fraction of comparisons discarded",
+        "FNMR",
+        "".join(legend),
+    )

@@ -24,7 +24,8 @@ MAX_IDENTITIES = 300
 #: q-against-Q points drawn at most (an even sample beyond).
 MAX_POINTS = 4000
 
-STYLE = """
+STYLE = (
+    """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
@@ -34,7 +35,9 @@ figure img{width:112px;height:112px;object-fit:contain;background:#f4f4f4;displa
 .chart text{font-size:11px} .chart .title{font-size:13px;font-weight:600} .axis{stroke:#555}
 .bar{fill:#4c78a8} .dot{fill:#4c78a8;fill-opacity:.5} .tick{fill:#555} .legend{font-size:11px}
 .charts{display:flex;flex-wrap:wrap;gap:16px} .muted{color:#777}
-""" + SLIDER_STYLE
+"""
+    + SLIDER_STYLE
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ def _measures_of(raw: dict[str, Any]) -> tuple[Optional[dict[str, Optional[int]]
     """A row's measure values and the measures below their floors (None, () without --measures)."""
     if BELOW_FLOOR_COLUMN not in raw:
         return None, ()
-    return {name: _int_or_none(raw.get(name)) for name in MEASURES}, tuple(n for n in (raw[BELOW_FLOOR_COLUMN] or "").split(";") if n)
+    return {name: _int_or_none(raw.get(name)) for name in MEASURES}, tuple(
+        n for n in (raw[BELOW_FLOOR_COLUMN] or "").split(";") if n
+    )
 
 
 def read_scores(path: Path) -> list[Row]:
@@ -75,10 +80,20 @@ def read_scores(path: Path) -> list[Row]:
         if reader.fieldnames is None or not {"path", "q", "Q"} <= set(reader.fieldnames):
             raise FqeError(f"{path} is not a score table: its header must have path, q and Q ({','.join(COLUMNS)})")
         raw = list(reader)
-    return [Row(r["path"], r.get("identity", "") or "", float(r["q"]) if r["q"] not in ("", None) else None,
-                _int_or_none(r["Q"]), r.get("mode", "") or "", r.get("error_kind", "") or "",
-                _int_or_none(r.get("face")), parse_box(r.get("box")), *_measures_of(r))
-            for r in raw]
+    return [
+        Row(
+            r["path"],
+            r.get("identity", "") or "",
+            float(r["q"]) if r["q"] not in ("", None) else None,
+            _int_or_none(r["Q"]),
+            r.get("mode", "") or "",
+            r.get("error_kind", "") or "",
+            _int_or_none(r.get("face")),
+            parse_box(r.get("box")),
+            *_measures_of(r),
+        )
+        for r in raw
+    ]
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -110,8 +125,11 @@ def _reasons(row: Row, common: tuple[str, ...] = ()) -> str:
         return ""
     own = [name for name in row.below_floor if name not in common]
     if not own:
-        return '<br><span class="muted">no other measure below its floor</span>' if common else \
-            '<br><span class="muted">no measure below its floor</span>'
+        return (
+            '<br><span class="muted">no other measure below its floor</span>'
+            if common
+            else '<br><span class="muted">no measure below its floor</span>'
+        )
     named = [f"{escape(name)} {row.measures.get(name)}" for name in own[:MAX_REASONS]]
     more = f" +{len(own) - MAX_REASONS}" if len(own) > MAX_REASONS else ""
     return f'<br><span class="why">{", ".join(named)}{more}</span>'
@@ -125,17 +143,21 @@ def _faces(rows: list[Row], images: Path, reasons: Optional[tuple[str, ...]] = N
         uri = thumbnail_uri(images / row.path, box=row.box)
         image = f'<img src="{uri}" alt="{escape(row.path)}">' if uri else '<div class="muted">(unreadable)</div>'
         face = f" · face {row.face}" if row.face is not None else ""
-        cells.append(f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}{face}<br>'
-                     f'q {row.q:.3f} · Q {row.Q}{_reasons(row, reasons) if reasons is not None else ""}'
-                     "</figcaption></figure>")
+        cells.append(
+            f'<figure class="face" data-q="{row.Q}">{image}<figcaption>{escape(row.path)}{face}<br>'
+            f"q {row.q:.3f} · Q {row.Q}{_reasons(row, reasons) if reasons is not None else ''}"
+            "</figcaption></figure>"
+        )
     return f'<div class="grid">{"".join(cells)}</div>'
 
 
 def _common_note(common: tuple[str, ...]) -> str:
     if not common:
         return ""
-    return (f'<p class="muted">Below their floors on at least {COMMON_SHARE:.0%} of these faces, so not named under '
-            f'each: {escape(", ".join(common))}.</p>')
+    return (
+        f'<p class="muted">Below their floors on at least {COMMON_SHARE:.0%} of these faces, so not named under '
+        f"each: {escape(', '.join(common))}.</p>"
+    )
 
 
 def _measures(rows: list[Row]) -> str:
@@ -143,16 +165,25 @@ def _measures(rows: list[Row]) -> str:
     measured = [r for r in rows if r.measures is not None and r.Q is not None]
     if not measured:
         return ""
-    charts = [small_histogram([r.measures.get(name) for r in measured], name, FLOORS[name])  # type: ignore[union-attr]
-              for name in MEASURES]
+    charts = [
+        small_histogram([r.measures.get(name) for r in measured], name, FLOORS[name])  # type: ignore[union-attr]
+        for name in MEASURES
+    ]
     below = Counter(name for r in measured for name in r.below_floor)
     first = Counter(r.below_floor[0] for r in measured if r.below_floor)
-    table = _table(["measure", "floor", "faces below it", "faces where it is the worst"],
-                   [[name, FLOORS[name], below[name], first[name]] for name in MEASURES if below[name]])
-    return ("<h2>Component measures (ISO/IEC 29794-5)</h2>"
-            f"<p class=\"muted\">{len(measured)} scored faces with measures; the dashed line is each measure's floor "
-            "(docs/guides/measures.md).</p>" + '<div class="charts">' + "".join(charts) + "</div>"
-            + (table if below else '<p class="muted">No face has a measure below its floor.</p>'))
+    table = _table(
+        ["measure", "floor", "faces below it", "faces where it is the worst"],
+        [[name, FLOORS[name], below[name], first[name]] for name in MEASURES if below[name]],
+    )
+    return (
+        "<h2>Component measures (ISO/IEC 29794-5)</h2>"
+        f'<p class="muted">{len(measured)} scored faces with measures; the dashed line is each measure\'s floor '
+        "(docs/guides/measures.md).</p>"
+        + '<div class="charts">'
+        + "".join(charts)
+        + "</div>"
+        + (table if below else '<p class="muted">No face has a measure below its floor.</p>')
+    )
 
 
 def _identities(rows: list[Row]) -> str:
@@ -165,11 +196,22 @@ def _identities(rows: list[Row]) -> str:
     table: list[list[Any]] = []
     for identity, members in groups.items():
         scores = [r.Q for r in members if r.Q is not None]
-        table.append([identity, len(members), len(members) - len(scores), f"{median(scores):g}" if scores else "",
-                      min(scores) if scores else "", max(scores) if scores else ""])
+        table.append(
+            [
+                identity,
+                len(members),
+                len(members) - len(scores),
+                f"{median(scores):g}" if scores else "",
+                min(scores) if scores else "",
+                max(scores) if scores else "",
+            ]
+        )
     table.sort(key=lambda r: (r[3] == "", float(r[3]) if r[3] != "" else 0.0, r[0]))
-    note = (f'<p class="muted">{len(table)} identities; the {MAX_IDENTITIES} with the lowest median Q are shown.</p>'
-            if len(table) > MAX_IDENTITIES else "")
+    note = (
+        f'<p class="muted">{len(table)} identities; the {MAX_IDENTITIES} with the lowest median Q are shown.</p>'
+        if len(table) > MAX_IDENTITIES
+        else ""
+    )
     return note + _table(["identity", "images", "errors", "median Q", "min Q", "max Q"], table[:MAX_IDENTITIES])
 
 
@@ -211,28 +253,41 @@ def build_report(scores: Path, images: Path, count: int = 24, evaluation: Option
         f"<h1>fqe-onnx report: {escape(scores.name)}</h1>",
         f"<p>{len(rows)} {'rows (one per face)' if any(r.face is not None for r in rows) else 'images'}, {len(scored)} scored, {len(rows) - len(scored)} errors. Images from "
         f"{escape(str(images))}.</p>",
-        '<h2>Scores</h2><div class="charts">' + histogram([r.Q for r in scored])  # type: ignore[misc]  # scored rows have Q
+        '<h2>Scores</h2><div class="charts">'
+        + histogram([r.Q for r in scored])  # type: ignore[misc]  # scored rows have Q
         + scatter([r.q for r in sample], [r.Q for r in sample], "Q against q", "q (embedding norm)", "Q")  # type: ignore[misc]  # and q
         + "</div>",
-        "<h2>Framing and errors</h2>" + _table(["mode", "images"], [[m, c] for m, c in modes.most_common()])
-        + ("<br>" + _table(["error kind", "images"], [[k, c] for k, c in kinds.most_common()]) if kinds else
-           '<p class="muted">No errors.</p>'),
+        "<h2>Framing and errors</h2>"
+        + _table(["mode", "images"], [[m, c] for m, c in modes.most_common()])
+        + (
+            "<br>" + _table(["error kind", "images"], [[k, c] for k, c in kinds.most_common()])
+            if kinds
+            else '<p class="muted">No errors.</p>'
+        ),
         _measures(rows),
-        f"<h2>The {min(count, len(scored))} lowest scored faces</h2>" + _common_note(common)
+        f"<h2>The {min(count, len(scored))} lowest scored faces</h2>"
+        + _common_note(common)
         + _faces(scored[:count], images, reasons=common),
         f"<h2>The {min(count, len(scored))} highest scored faces</h2>" + _faces(scored[::-1][:count], images),
         "<h2>Per identity</h2>" + _identities(rows),
     ]
     scored_Q: list[int] = [r.Q for r in scored]  # type: ignore[misc]  # scored rows have Q
-    slider, script = slider_section(scored_Q, len(rows) - len(scored), any(r.identity for r in rows),
-                                    read_cut_table(evaluation) if evaluation is not None else None)
+    slider, script = slider_section(
+        scored_Q,
+        len(rows) - len(scored),
+        any(r.identity for r in rows),
+        read_cut_table(evaluation) if evaluation is not None else None,
+    )
     sections.insert(2, "<h2>Threshold</h2>" + slider)
     if evaluation is not None:
         sections.append("<h2>Error versus discard</h2>" + _evaluation(evaluation))
     sections.append(script)
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>fqe-onnx report: {escape(scores.name)}</title><style>{STYLE}</style></head><body>"
-            + "".join(sections) + "</body></html>\n")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>fqe-onnx report: {escape(scores.name)}</title><style>{STYLE}</style></head><body>"
+        + "".join(sections)
+        + "</body></html>\n"
+    )
 
 
 def save_report(page: str, out: Path) -> Path:

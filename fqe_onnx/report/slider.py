@@ -75,31 +75,49 @@ def read_cut_table(folder: Path, source: str = "Q") -> Optional[tuple[str, list[
     if not rows:
         return None
     fmr = rows[0]["fmr"]
-    table = [{"cut": float(r["cut"]), "fnmr": float(r["fnmr"]) if r["fnmr"] else None,
-              "mated_share": float(r["mated_share"])} for r in rows if r["fmr"] == fmr]
+    table = [
+        {
+            "cut": float(r["cut"]),
+            "fnmr": float(r["fnmr"]) if r["fnmr"] else None,
+            "mated_share": float(r["mated_share"]),
+        }
+        for r in rows
+        if r["fmr"] == fmr
+    ]
     return fmr, sorted(table, key=lambda r: r["cut"])
 
 
-def slider_section(scores: Sequence[int], errors: int, has_identities: bool,
-                   cuts: Optional[tuple[str, list[dict[str, Any]]]]) -> tuple[str, str]:
+def slider_section(
+    scores: Sequence[int], errors: int, has_identities: bool, cuts: Optional[tuple[str, list[dict[str, Any]]]]
+) -> tuple[str, str]:
     """The slider with its read-outs, and the inline data and script (for the end of the page, after
     the thumbnails it marks)."""
     data = {"scores": list(scores), "errors": errors, "table": cuts[1] if cuts else None}
-    counts = ('<p>Drop Q &lt; <b id="cut-value">0</b>: <b id="cut-dropped">0</b> of the scored images '
-              f'(<b id="cut-share">0%</b> of all {len(scores) + errors} images; {errors} with errors are not '
-              'scored); <b id="cut-marked">0</b> of the faces shown below are marked.</p>')
+    counts = (
+        '<p>Drop Q &lt; <b id="cut-value">0</b>: <b id="cut-dropped">0</b> of the scored images '
+        f'(<b id="cut-share">0%</b> of all {len(scores) + errors} images; {errors} with errors are not '
+        'scored); <b id="cut-marked">0</b> of the faces shown below are marked.</p>'
+    )
     if cuts:
-        expected = (f'<p>Expected at this cut (from the evaluation, FMR {escape(cuts[0])}): FNMR '
-                    '<b id="cut-fnmr">n/a</b>, with <b id="cut-mated">0%</b> of the mated comparisons discarded.</p>')
+        expected = (
+            f"<p>Expected at this cut (from the evaluation, FMR {escape(cuts[0])}): FNMR "
+            '<b id="cut-fnmr">n/a</b>, with <b id="cut-mated">0%</b> of the mated comparisons discarded.</p>'
+        )
     elif has_identities:
-        expected = ('<p class="muted">Run <code>fqe-onnx evaluate ROOT -o DIR</code> on these identity folders and '
-                    'pass <code>--evaluation DIR</code> to see the false non-match rate expected at each cut.</p>')
+        expected = (
+            '<p class="muted">Run <code>fqe-onnx evaluate ROOT -o DIR</code> on these identity folders and '
+            "pass <code>--evaluation DIR</code> to see the false non-match rate expected at each cut.</p>"
+        )
     else:
-        expected = ('<p class="muted">Counts only: these images are not in identity folders. With '
-                    '<code>ROOT/IDENTITY/IMAGE</code>, <code>fqe-onnx evaluate</code> would add the false non-match '
-                    'rate expected at each cut.</p>')
+        expected = (
+            '<p class="muted">Counts only: these images are not in identity folders. With '
+            "<code>ROOT/IDENTITY/IMAGE</code>, <code>fqe-onnx evaluate</code> would add the false non-match "
+            "rate expected at each cut.</p>"
+        )
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    return ('<div class="slider"><label for="q-cut">Q cut</label> '
-            '<input type="range" id="q-cut" min="0" max="100" step="1" value="0">'
-            f"{counts}{expected}</div>",
-            f'<script type="application/json" id="cut-data">{payload}</script><script>{SCRIPT}</script>')
+    return (
+        '<div class="slider"><label for="q-cut">Q cut</label> '
+        '<input type="range" id="q-cut" min="0" max="100" step="1" value="0">'
+        f"{counts}{expected}</div>",
+        f'<script type="application/json" id="cut-data">{payload}</script><script>{SCRIPT}</script>',
+    )

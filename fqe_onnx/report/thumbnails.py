@@ -36,11 +36,14 @@ def thumbnail(image: np.ndarray, side: int = SIDE, box: Optional[tuple[float, ..
     height, width = image.shape[:2]
     scale = min(side / max(height, width), 1.0)
     if scale < 1:
-        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
     if box is not None:
         image = np.ascontiguousarray(image)
-        corners = [(round((x - left) * scale), round((y - top) * scale)) for x, y in ((box[0], box[1]), (box[2], box[3]))]
+        corners = [
+            (round((x - left) * scale), round((y - top) * scale)) for x, y in ((box[0], box[1]), (box[2], box[3]))
+        ]
         cv2.rectangle(image, corners[0], corners[1], MARK_COLOUR, MARK_WIDTH)
     return image
 

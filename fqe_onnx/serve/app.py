@@ -56,8 +56,12 @@ async def _read_body(request: Request, max_body: int, timeout_s: float) -> bytes
     try:
         return await asyncio.wait_for(read(), timeout_s)
     except asyncio.TimeoutError:
-        raise Refusal(408, "body-timeout", f"the body did not arrive within {timeout_s:g} s (--body-timeout)",
-                      {"Connection": "close"}) from None
+        raise Refusal(
+            408,
+            "body-timeout",
+            f"the body did not arrive within {timeout_s:g} s (--body-timeout)",
+            {"Connection": "close"},
+        ) from None
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -96,8 +100,11 @@ def _want(request: Request, flag: str) -> bool:
 async def _uploads(request: Request, config: ServeConfig) -> list[Upload]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("application/json", "multipart/form-data"):
-        raise Refusal(415, "unsupported-media-type",
-                      f"expected application/json or multipart/form-data, got {kind or 'no Content-Type'!r}")
+        raise Refusal(
+            415,
+            "unsupported-media-type",
+            f"expected application/json or multipart/form-data, got {kind or 'no Content-Type'!r}",
+        )
     body = await _read_body(request, config.max_body, config.body_timeout_s)
     if kind == "application/json":  # base64 decoding off the event loop
         return await anyio.to_thread.run_sync(parse_json, body, config.max_images)
@@ -245,11 +252,19 @@ def build_app(service: Service) -> Starlette:
             await anyio.to_thread.run_sync(service.stop)
             log.info("stopped: %d scoring requests answered with rows", service.answered)
 
-    routes = [Route("/v1/score", score, methods=["POST"]), Route("/v1/model", model, methods=["GET"]),
-              Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"]),
-              Route("/metrics", metrics, methods=["GET"]), Route("/openapi.json", openapi, methods=["GET"])]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(MetricsMiddleware, metrics=service.metrics)],
-                    exception_handlers={Refusal: _refused, HTTPException: _http_error, Exception: _internal})
+    routes = [
+        Route("/v1/score", score, methods=["POST"]),
+        Route("/v1/model", model, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware, metrics=service.metrics)],
+        exception_handlers={Refusal: _refused, HTTPException: _http_error, Exception: _internal},
+    )
     app.state.service = service
     return app

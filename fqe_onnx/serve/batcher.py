@@ -46,9 +46,17 @@ class Batcher:
     """Score ``Job``s in batches with ``score(items) -> results`` (one result per item, in order) on
     ``workers`` threads. ``on_batch(size)`` and ``on_depth(depth)`` report to the metrics."""
 
-    def __init__(self, score: Callable[[list[Item]], list[Any]], *, batch_size: int, max_wait_s: float,
-                 max_queue: int, workers: int, on_batch: Callable[[int], None] = lambda size: None,
-                 on_depth: Callable[[int], None] = lambda depth: None) -> None:
+    def __init__(
+        self,
+        score: Callable[[list[Item]], list[Any]],
+        *,
+        batch_size: int,
+        max_wait_s: float,
+        max_queue: int,
+        workers: int,
+        on_batch: Callable[[int], None] = lambda size: None,
+        on_depth: Callable[[int], None] = lambda depth: None,
+    ) -> None:
         if batch_size < 1 or max_queue < 1 or workers < 1 or max_wait_s < 0:
             raise ValueError("batch_size, max_queue and workers must be at least 1, max_wait_s 0 or more")
         self.batch_size, self.max_wait_s, self.max_queue = batch_size, max_wait_s, max_queue
@@ -57,8 +65,9 @@ class Batcher:
         self._cond = threading.Condition()
         self._closed = False
         self._flush = False  # when set, workers take what is queued without waiting for a batch to fill
-        self._threads = [threading.Thread(target=self._work, name=f"fqe-serve-worker-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"fqe-serve-worker-{i}", daemon=True) for i in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 

@@ -17,18 +17,30 @@ class ServeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("fqe_onnx_requests", "HTTP requests answered, by route and status",
-                                ["route", "status"], registry=r)
-        self.latency = Histogram("fqe_onnx_request_duration_seconds", "Time from request to response, by route",
-                                 ["route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.images = Counter("fqe_onnx_images", "Images scored, by framing mode and error kind ('none': scored)",
-                              ["mode", "error_kind"], registry=r)
-        self.batch_size = Histogram("fqe_onnx_batch_size", "Images per batch given to the scorer",
-                                    buckets=BATCH_BUCKETS, registry=r)
+        self.requests = Counter(
+            "fqe_onnx_requests", "HTTP requests answered, by route and status", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "fqe_onnx_request_duration_seconds",
+            "Time from request to response, by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.images = Counter(
+            "fqe_onnx_images",
+            "Images scored, by framing mode and error kind ('none': scored)",
+            ["mode", "error_kind"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "fqe_onnx_batch_size", "Images per batch given to the scorer", buckets=BATCH_BUCKETS, registry=r
+        )
         self.queue_depth = Gauge("fqe_onnx_queue_depth", "Images waiting in the queue", registry=r)
         self.in_flight = Gauge("fqe_onnx_requests_in_flight", "Requests being served now", registry=r)
-        self.dropped = Counter("fqe_onnx_images_dropped", "Queued images dropped because their client went away",
-                               registry=r)
+        self.dropped = Counter(
+            "fqe_onnx_images_dropped", "Queued images dropped because their client went away", registry=r
+        )
 
     def image(self, mode: str, error_kind: str) -> None:
         self.images.labels(mode or "none", error_kind or "none").inc()

@@ -42,8 +42,9 @@ def load_upload(data: bytes, limits: Limits) -> tuple[np.ndarray, str]:
     """Decode an uploaded image with ``score``'s limits: its byte limit (as ``read_bytes`` applies it
     to files), then ``decode_image``, so rows and error kinds equal those of the same file scored."""
     if len(data) > limits.max_bytes:
-        raise ImageError(f"file is {len(data) / 2**20:.1f} MiB, over the limit of {limits.max_bytes / 2**20:g} MiB",
-                         "too-large")
+        raise ImageError(
+            f"file is {len(data) / 2**20:.1f} MiB, over the limit of {limits.max_bytes / 2**20:g} MiB", "too-large"
+        )
     return decode_image(data, limits)
 
 
@@ -51,8 +52,9 @@ def _count_images(count: int, max_images: int) -> None:
     if count == 0:
         raise Refusal(400, "no-images", "the request has no images")
     if count > max_images:
-        raise Refusal(413, "too-many-images", f"the request has {count} images; at most {max_images} per request "
-                      "(--max-images)")
+        raise Refusal(
+            413, "too-many-images", f"the request has {count} images; at most {max_images} per request (--max-images)"
+        )
 
 
 def parse_json(body: bytes, max_images: int) -> list[Upload]:
@@ -91,13 +93,16 @@ async def parse_multipart(headers: Mapping[str, str], body: bytes, max_images: i
         yield body
         yield b""
 
-    parser = MultiPartParser(Headers(headers=dict(headers)), stream(), max_files=max_images + 1,
-                             max_fields=1000, max_part_size=len(body) + 1)
+    parser = MultiPartParser(
+        Headers(headers=dict(headers)), stream(), max_files=max_images + 1, max_fields=1000, max_part_size=len(body) + 1
+    )
     try:
         form = await parser.parse()
     except MultiPartException as exc:
         if exc.message.startswith("Too many files"):
-            raise Refusal(413, "too-many-images", f"more than {max_images} images in the request (--max-images)") from None
+            raise Refusal(
+                413, "too-many-images", f"more than {max_images} images in the request (--max-images)"
+            ) from None
         raise Refusal(400, "bad-multipart", f"malformed multipart body: {exc.message}") from None
     try:
         files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]

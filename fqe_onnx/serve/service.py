@@ -36,7 +36,9 @@ class ServeConfig:
 class Service:
     """What the handlers share: the scorer, its batcher, the metrics and the service's state."""
 
-    def __init__(self, scorer: Any, config: ServeConfig, on_fatal: Callable[[str], None] = lambda message: None) -> None:
+    def __init__(
+        self, scorer: Any, config: ServeConfig, on_fatal: Callable[[str], None] = lambda message: None
+    ) -> None:
         if config.max_images > config.max_queue:
             raise ValueError(f"--max-images ({config.max_images}) must not be over --max-queue ({config.max_queue})")
         self.scorer, self.config, self.on_fatal = scorer, config, on_fatal
@@ -51,9 +53,15 @@ class Service:
 
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.batcher = Batcher(self._score_batch, batch_size=self.scorer.batch_size, max_wait_s=self.config.max_wait_s,
-                               max_queue=self.config.max_queue, workers=self.config.workers,
-                               on_batch=self.metrics.batch_size.observe, on_depth=self.metrics.queue_depth.set)
+        self.batcher = Batcher(
+            self._score_batch,
+            batch_size=self.scorer.batch_size,
+            max_wait_s=self.config.max_wait_s,
+            max_queue=self.config.max_queue,
+            workers=self.config.workers,
+            on_batch=self.metrics.batch_size.observe,
+            on_depth=self.metrics.queue_depth.set,
+        )
 
     def _score_batch(self, items: list[Any]) -> list[Any]:
         return list(self.scorer.embed_items(items))
@@ -90,10 +98,15 @@ class Service:
             given = token.strip() if scheme.lower() == "bearer" else None
         # header values reach us decoded as Latin-1: encoded back, they are the bytes sent, which
         # for a key outside ASCII are its UTF-8 bytes (as the key is written to the command line)
-        if given is None or not hmac.compare_digest(given.encode("latin-1", "replace"),
-                                                    key.encode("utf-8", "surrogateescape")):
-            raise Refusal(401, "unauthorized", "missing or wrong API key (X-API-Key or Authorization: Bearer)",
-                          {"WWW-Authenticate": 'Bearer realm="fqe-onnx"'})
+        if given is None or not hmac.compare_digest(
+            given.encode("latin-1", "replace"), key.encode("utf-8", "surrogateescape")
+        ):
+            raise Refusal(
+                401,
+                "unauthorized",
+                "missing or wrong API key (X-API-Key or Authorization: Bearer)",
+                {"WWW-Authenticate": 'Bearer realm="fqe-onnx"'},
+            )
 
     def unavailable(self, code: str, message: str) -> Refusal:
         return Refusal(503, code, message, {"Retry-After": str(self.config.retry_after_s)})
@@ -113,7 +126,12 @@ def _model_info(scorer: Any, config: ServeConfig) -> dict[str, Any]:
         "contract": scorer.contract.to_json(),
         "template": template_report(scorer.contract),
         "batch_size": scorer.batch_size,
-        "limits": {"max_pixels": scorer.limits.max_pixels, "max_image_bytes": scorer.limits.max_bytes,
-                   "max_body": config.max_body, "max_images": config.max_images, "max_queue": config.max_queue},
+        "limits": {
+            "max_pixels": scorer.limits.max_pixels,
+            "max_image_bytes": scorer.limits.max_bytes,
+            "max_body": config.max_body,
+            "max_images": config.max_images,
+            "max_queue": config.max_queue,
+        },
         "fqe_onnx_version": __version__,
     }

@@ -5,5 +5,18 @@ from .schedule import ScheduleSettings
 from .shots import BestShots, Shot
 from .source import VIDEO_ERROR_KINDS, ReaderSettings, VideoSourceError, expand_sources
 
-__all__ = ["BestShots", "FaceRow", "FaceVideo", "FinishedTrack", "ReaderSettings", "RunStats", "ScheduleSettings",
-           "Shot", "VIDEO_ERROR_KINDS", "VideoSettings", "VideoSourceError", "expand_sources", "track_faces"]
+__all__ = [
+    "BestShots",
+    "FaceRow",
+    "FaceVideo",
+    "FinishedTrack",
+    "ReaderSettings",
+    "RunStats",
+    "ScheduleSettings",
+    "Shot",
+    "VIDEO_ERROR_KINDS",
+    "VideoSettings",
+    "VideoSourceError",
+    "expand_sources",
+    "track_faces",
+]

@@ -126,8 +126,14 @@ class FaceVideo:
     the iteration after the frame in progress, yielding every open track first; a source error is
     raised (VideoSourceError) after the open tracks were yielded. ``stats`` is kept up to date."""
 
-    def __init__(self, source: Union[str, SourceSpec], scorer: Any, settings: VideoSettings = VideoSettings(),
-                 on_face: Optional[Callable[[FaceRow], None]] = None, stop: Optional[threading.Event] = None) -> None:
+    def __init__(
+        self,
+        source: Union[str, SourceSpec],
+        scorer: Any,
+        settings: VideoSettings = VideoSettings(),
+        on_face: Optional[Callable[[FaceRow], None]] = None,
+        stop: Optional[threading.Event] = None,
+    ) -> None:
         self.spec = source if isinstance(source, SourceSpec) else parse_source(str(source))
         self.scorer = scorer
         self.settings = settings
@@ -188,11 +194,16 @@ class FaceVideo:
     def _start(self, image: np.ndarray) -> None:
         height, width = image.shape[:2]
         if height * width > self.scorer.limits.max_pixels:
-            raise VideoSourceError(f"{self.spec.name}: frames of {width}x{height} are over the pixel limit "
-                                   f"({self.scorer.limits.max_pixels}; --max-pixels)", "too-large")
+            raise VideoSourceError(
+                f"{self.spec.name}: frames of {width}x{height} are over the pixel limit "
+                f"({self.scorer.limits.max_pixels}; --max-pixels)",
+                "too-large",
+            )
         fps = self.reader.fps or DEFAULT_FPS
         every = self.settings.schedule.detect_every
-        max_missing = max(1, round(self.settings.max_missing * fps / every)) if self.settings.max_missing else MAX_MISSING
+        max_missing = (
+            max(1, round(self.settings.max_missing * fps / every)) if self.settings.max_missing else MAX_MISSING
+        )
         self._tracker = Tracker(width, height, max_missing=max_missing)
         self._schedule = Schedule(height, width, self.settings.schedule)
 
@@ -220,8 +231,10 @@ class FaceVideo:
         detections = [Detected(np.array(d.box, dtype=np.float64), d.score) for d in found]
         plan = self._tracker.plan(detections, index)
         sharp = {i: sharpness(image, d.box) for i, d in enumerate(detections)}
-        candidates = [(i, float(detections[i].box[2] - detections[i].box[0]), sharp[i], self._states[t].history)
-                      for i, t in plan.clear.items()]
+        candidates = [
+            (i, float(detections[i].box[2] - detections[i].box[0]), sharp[i], self._states[t].history)
+            for i, t in plan.clear.items()
+        ]
         for _, width, value, history in candidates:
             history.see(width, value)
         chosen = sorted(set(plan.unclear) | set(self._schedule.to_score(candidates, when)))
@@ -249,12 +262,22 @@ class FaceVideo:
         results: list[Optional[tuple[np.ndarray, Any, Any]]] = []
         for face, scored in zip(aligned, self.scorer.embed_items(items)):
             ok = scored.record.ok and scored.embedding is not None
-            results.append((np.asarray(scored.embedding, dtype=np.float64).ravel(), scored.record, face) if ok else None)
+            results.append(
+                (np.asarray(scored.embedding, dtype=np.float64).ravel(), scored.record, face) if ok else None
+            )
         self.stats.scored += len(found)
         return results
 
-    def _see(self, track_id: int, index: int, when: float, image: np.ndarray, detected: Detected,
-             result: Optional[tuple[np.ndarray, Any, Any]], sharp: float) -> None:
+    def _see(
+        self,
+        track_id: int,
+        index: int,
+        when: float,
+        image: np.ndarray,
+        detected: Detected,
+        result: Optional[tuple[np.ndarray, Any, Any]],
+        sharp: float,
+    ) -> None:
         assert self._tracker is not None
         state = self._states.get(track_id)
         if state is None:
@@ -271,8 +294,19 @@ class FaceVideo:
             state.history.add(float(detected.box[2] - detected.box[0]), sharp, when)
             if state.shots.wants(Q, q, index):
                 geometry = face_geometry(face.face)
-                state.shots.offer(Shot(index, when, q, Q, geometry["box"], geometry["face_score"],
-                                       geometry["eye_distance"], face.crop, image if self.settings.frames else None))
+                state.shots.offer(
+                    Shot(
+                        index,
+                        when,
+                        q,
+                        Q,
+                        geometry["box"],
+                        geometry["face_score"],
+                        geometry["eye_distance"],
+                        face.crop,
+                        image if self.settings.frames else None,
+                    )
+                )
         row = FaceRow(self.spec.name, index, when, track_id, box, q, Q)
         track = self._tracker.tracks.get(track_id)
         if track is not None and track.confirmed:
@@ -294,14 +328,28 @@ class FaceVideo:
         best = state.shots.best
         low = best is None or best.Q < self.settings.min_Q
         self.stats.tracks += 1
-        return FinishedTrack(self.spec.name, track.id, state.first_frame, state.last_frame, state.first_time,
-                             state.last_time, state.frames, state.scored, [] if low else list(state.shots.shots),
-                             best, low)
+        return FinishedTrack(
+            self.spec.name,
+            track.id,
+            state.first_frame,
+            state.last_frame,
+            state.first_time,
+            state.last_time,
+            state.frames,
+            state.scored,
+            [] if low else list(state.shots.shots),
+            best,
+            low,
+        )
 
 
-def track_faces(source: Union[str, SourceSpec], scorer: Any, settings: VideoSettings = VideoSettings(),
-                on_face: Optional[Callable[[FaceRow], None]] = None,
-                stop: Optional[threading.Event] = None) -> Iterator[FinishedTrack]:
+def track_faces(
+    source: Union[str, SourceSpec],
+    scorer: Any,
+    settings: VideoSettings = VideoSettings(),
+    on_face: Optional[Callable[[FaceRow], None]] = None,
+    stop: Optional[threading.Event] = None,
+) -> Iterator[FinishedTrack]:
     """Finished tracks of one source as they end (see ``FaceVideo``); raises VideoSourceError when
     the source fails, after the tracks it gave were yielded."""
     return iter(FaceVideo(source, scorer, settings, on_face, stop))

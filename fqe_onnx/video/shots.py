@@ -40,7 +40,9 @@ class BestShots:
 
     def wants(self, Q: int, q: float, frame: int) -> bool:
         """Whether a shot with these values would be kept (so a caller copies a frame only when it is)."""
-        return len(self.shots) < self.k or rank(Q, q, frame) < rank(self.shots[-1].Q, self.shots[-1].q, self.shots[-1].frame)
+        return len(self.shots) < self.k or rank(Q, q, frame) < rank(
+            self.shots[-1].Q, self.shots[-1].q, self.shots[-1].frame
+        )
 
     def offer(self, shot: Shot) -> bool:
         """Keep ``shot`` if it is among the k best so far; returns whether it was kept."""
@@ -48,7 +50,7 @@ class BestShots:
             return False
         self.shots.append(shot)
         self.shots.sort(key=lambda s: rank(s.Q, s.q, s.frame))
-        del self.shots[self.k:]
+        del self.shots[self.k :]
         return True
 
     @property

@@ -40,8 +40,24 @@ if TYPE_CHECKING:
 # they say comes back as this module's errors. Set before OpenCV's FFmpeg is first used.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".wmv",
-                    ".flv", ".3gp", ".ogv", ".mjpeg", ".mjpg")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".wmv",
+    ".flv",
+    ".3gp",
+    ".ogv",
+    ".mjpeg",
+    ".mjpg",
+)
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 FILE, URL, CAMERA = "file", "url", "camera"
 
@@ -49,14 +65,14 @@ FILE, URL, CAMERA = "file", "url", "camera"
 VIDEO_ERROR_KINDS = {
     "not-found": "no such file or folder",
     "unopenable": "FFmpeg cannot open it: not a video, an unsupported codec, a URL that refuses or does not answer "
-                  "within --open-timeout, a camera that is busy or absent",
+    "within --open-timeout, a camera that is busy or absent",
     "corrupt": "a video container that cannot be opened, that gives no frame, or whose decoding stops before the "
-               "frames its container declares",
+    "frames its container declares",
     "truncated": "the file is shorter than its container says (an interrupted copy or recording); the frames before "
-                 "the cut were processed",
+    "the cut were processed",
     "too-large": "frames with more pixels than --max-pixels",
     "disconnected": "a live source stalled or ended and every reconnect (--reconnect) failed; what came before was "
-                    "processed",
+    "processed",
 }
 
 
@@ -100,7 +116,9 @@ def parse_source(text: str) -> SourceSpec:
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme:
         if scheme not in URL_SCHEMES:
-            raise FqeError(f"{redacted(text)}: unsupported URL scheme {scheme!r}; expected one of {', '.join(URL_SCHEMES)}")
+            raise FqeError(
+                f"{redacted(text)}: unsupported URL scheme {scheme!r}; expected one of {', '.join(URL_SCHEMES)}"
+            )
         return SourceSpec(redacted(text), URL, text)
     if text.isdigit():
         return SourceSpec(text, CAMERA, int(text))
@@ -125,6 +143,7 @@ def expand_sources(arguments: list[str]) -> list[SourceSpec]:
 
 
 # -- is a file cut short? ---------------------------------------------------------------------------
+
 
 def _mp4_truncated(path: "os.PathLike[str] | str", size: int) -> Optional[bool]:
     """ISO BMFF (mp4, mov): walk the top-level boxes; truncated when one runs past the end or no moov box."""
@@ -193,12 +212,17 @@ def container_state(path: "os.PathLike[str] | str") -> tuple[str, bool]:
 
 # -- opening ----------------------------------------------------------------------------------------
 
+
 def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> "cv2.VideoCapture":
     """An opened cv2.VideoCapture for ``spec`` with both timeouts set, or VideoSourceError."""
     import cv2
 
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-              int(read_timeout * 1000)]
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        int(open_timeout * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        int(read_timeout * 1000),
+    ]
     if spec.kind == FILE:
         if not os.path.exists(spec.target):
             raise VideoSourceError(f"{spec.name}: no such file or folder", "not-found")
@@ -222,17 +246,25 @@ def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> 
     if spec.kind == FILE:
         container, truncated = container_state(str(spec.target))
         if truncated:
-            raise VideoSourceError(f"{spec.name}: the {container} file is shorter than its container says, and "
-                                   "nothing in it can be decoded", "truncated")
+            raise VideoSourceError(
+                f"{spec.name}: the {container} file is shorter than its container says, and "
+                "nothing in it can be decoded",
+                "truncated",
+            )
         if container:
             raise VideoSourceError(f"{spec.name}: a {container} file FFmpeg cannot open (damaged header?)", "corrupt")
         raise VideoSourceError(f"{spec.name}: not a video FFmpeg can open", "unopenable")
     waited = time.monotonic() - started
-    why = f"no answer within --open-timeout {open_timeout:g} s" if waited >= open_timeout * 0.9 else "refused or not a video"
+    why = (
+        f"no answer within --open-timeout {open_timeout:g} s"
+        if waited >= open_timeout * 0.9
+        else "refused or not a video"
+    )
     raise VideoSourceError(f"{spec.name}: cannot open ({why})", "unopenable")
 
 
 # -- reading ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ReaderSettings:
@@ -270,8 +302,9 @@ class FrameReader:
     Event shared with the consumer) ends both sides within POLL, or within a read timeout for a
     read already blocked in FFmpeg (the thread is then left to finish on its own)."""
 
-    def __init__(self, spec: SourceSpec, settings: ReaderSettings = ReaderSettings(),
-                 stop: Optional[threading.Event] = None) -> None:
+    def __init__(
+        self, spec: SourceSpec, settings: ReaderSettings = ReaderSettings(), stop: Optional[threading.Event] = None
+    ) -> None:
         self.spec = spec
         self.settings = settings
         self.stop = stop or threading.Event()
@@ -377,9 +410,15 @@ class FrameReader:
                 capture.release()
                 capture = self._reconnect()
                 if capture is None:
-                    return None if self._stopped() else VideoSourceError(
-                        f"{self.spec.name}: the stream stalled or ended and {self.settings.reconnect} reconnects "
-                        "failed", "disconnected")
+                    return (
+                        None
+                        if self._stopped()
+                        else VideoSourceError(
+                            f"{self.spec.name}: the stream stalled or ended and {self.settings.reconnect} reconnects "
+                            "failed",
+                            "disconnected",
+                        )
+                    )
         finally:
             if capture is not None:
                 capture.release()
@@ -406,11 +445,17 @@ class FrameReader:
         """A file's end: fine, or cut short (truncated), or damaged (corrupt)."""
         container, truncated = container_state(str(self.spec.target))
         if truncated:
-            return VideoSourceError(f"{self.spec.name}: the {container} file is shorter than its container says; "
-                                    f"{self.decoded} frames were decoded before the cut", "truncated")
+            return VideoSourceError(
+                f"{self.spec.name}: the {container} file is shorter than its container says; "
+                f"{self.decoded} frames were decoded before the cut",
+                "truncated",
+            )
         if self.decoded == 0:
             return VideoSourceError(f"{self.spec.name}: no frame could be decoded", "corrupt")
         if declared and np.isfinite(declared) and self.decoded < declared - max(2, 0.02 * declared):
-            return VideoSourceError(f"{self.spec.name}: decoding stopped at frame {self.decoded} of the "
-                                    f"{declared:.0f} its container declares", "corrupt")
+            return VideoSourceError(
+                f"{self.spec.name}: decoding stopped at frame {self.decoded} of the "
+                f"{declared:.0f} its container declares",
+                "corrupt",
+            )
         return None

@@ -175,8 +175,16 @@ class Update:
 class Tracker:
     """Tracks faces over the frames of one source (``width`` x ``height``); see the module docstring."""
 
-    def __init__(self, width: int, height: int, *, max_missing: int = MAX_MISSING, edge_missing: int = EDGE_MISSING,
-                 min_hits: int = MIN_HITS, min_similarity: float = MIN_SIMILARITY) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        max_missing: int = MAX_MISSING,
+        edge_missing: int = EDGE_MISSING,
+        min_hits: int = MIN_HITS,
+        min_similarity: float = MIN_SIMILARITY,
+    ) -> None:
         self.width, self.height = width, height
         self.max_missing = max_missing
         self.edge_missing = edge_missing
@@ -222,8 +230,9 @@ class Tracker:
 
     # -- step 2 --------------------------------------------------------------------------------------
 
-    def update(self, detections: Sequence[Detected], frame: int, plan: Optional[Plan] = None,
-               looked: Optional[set[int]] = None) -> Update:
+    def update(
+        self, detections: Sequence[Detected], frame: int, plan: Optional[Plan] = None, looked: Optional[set[int]] = None
+    ) -> Update:
         """Match the frame's detections (those in ``plan.unclear`` with their embeddings when the
         caller could score them), start tracks for the rest, age and end the unseen ones. ``looked``:
         the ids of the tracks this frame's detection could have seen (default: all); the others are
@@ -232,9 +241,12 @@ class Tracker:
         tracks = list(self.tracks.values())
         index = {track.id: j for j, track in enumerate(tracks)}
         # a clear match whose face was scored anyway (for its quality) is checked on its embedding too
-        doubtful = [i for i, t in plan.clear.items()
-                    if (similarity := self.tracks[t].similarity(detections[i].embedding)) is not None
-                    and similarity < self.min_similarity]
+        doubtful = [
+            i
+            for i, t in plan.clear.items()
+            if (similarity := self.tracks[t].similarity(detections[i].embedding)) is not None
+            and similarity < self.min_similarity
+        ]
         plan = Plan({i: t for i, t in plan.clear.items() if i not in doubtful}, list(plan.unclear) + doubtful)
         matched = dict(plan.clear)
         taken = {index[t] for t in matched.values()}
@@ -253,7 +265,9 @@ class Tracker:
                     # a face back after hiding longer than its motion can tell: its appearance alone,
                     # while it is still within reach (the widest gate)
                     centre, size = box_centre_size(track.predict(frame))
-                    far = float(np.linalg.norm(box_centre_size(detections[i].box)[0] - centre)) / max(float(size[0]), 1.0)
+                    far = float(np.linalg.norm(box_centre_size(detections[i].box)[0] - centre)) / max(
+                        float(size[0]), 1.0
+                    )
                     if far > GATE_MAX * 2:
                         continue
                     cost = GATE_MAX + far / 4
@@ -278,14 +292,19 @@ class Tracker:
         for i, found in enumerate(detections):
             if i in matched or self._duplicate(found.box, matched, detections):
                 continue
-            track = Track(self._next_id, np.asarray(found.box, dtype=np.float64), frame, frame, confirmed=self.min_hits <= 1)
+            track = Track(
+                self._next_id, np.asarray(found.box, dtype=np.float64), frame, frame, confirmed=self.min_hits <= 1
+            )
             self._next_id += 1
             self.tracks[track.id] = track
             matched[i] = track.id
             new.append(track.id)
         seen = set(matched.values())
-        ended = [track for track in tracks if track.id not in seen and (looked is None or track.id in looked)
-                 and self._miss(track, frame)]
+        ended = [
+            track
+            for track in tracks
+            if track.id not in seen and (looked is None or track.id in looked) and self._miss(track, frame)
+        ]
         for track in ended:
             del self.tracks[track.id]
         for i, track_id in matched.items():
@@ -298,8 +317,9 @@ class Tracker:
         """Whether a box is mostly inside a matched face's box (a second detection of the same face)."""
         for i in matched:
             other = detections[i].box
-            inter = (max(min(box[2], other[2]) - max(box[0], other[0]), 0)
-                     * max(min(box[3], other[3]) - max(box[1], other[1]), 0))
+            inter = max(min(box[2], other[2]) - max(box[0], other[0]), 0) * max(
+                min(box[3], other[3]) - max(box[1], other[1]), 0
+            )
             if inter > 0.5 * (box[2] - box[0]) * (box[3] - box[1]):
                 return True
         return False

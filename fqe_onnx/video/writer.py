@@ -23,9 +23,27 @@ from ..records import cell
 from .pipeline import FaceRow, FinishedTrack
 from .source import VideoSourceError
 
-TRACK_COLUMNS = ("source", "track", "first_frame", "last_frame", "first_time", "last_time", "frames", "scored",
-                 "best_frame", "best_time", "q", "Q", "box", "face_score", "eye_distance", "crop", "flag",
-                 "error_kind", "error")
+TRACK_COLUMNS = (
+    "source",
+    "track",
+    "first_frame",
+    "last_frame",
+    "first_time",
+    "last_time",
+    "frames",
+    "scored",
+    "best_frame",
+    "best_time",
+    "q",
+    "Q",
+    "box",
+    "face_score",
+    "eye_distance",
+    "crop",
+    "flag",
+    "error_kind",
+    "error",
+)
 FACE_COLUMNS = ("source", "frame", "time", "track", "box", "q", "Q")
 #: The ``flag`` of a track whose best Q stayed below --min-Q (reported, no crops written).
 LOW_QUALITY = "below-min-Q"
@@ -75,8 +93,9 @@ class VideoOutput:
         return self._folders[source]
 
     def face(self, row: FaceRow) -> None:
-        self._faces.writerow([cell(v) for v in (row.source, row.frame, _seconds(row.time), row.track, row.box,
-                                                row.q, row.Q)])
+        self._faces.writerow(
+            [cell(v) for v in (row.source, row.frame, _seconds(row.time), row.track, row.box, row.q, row.Q)]
+        )
         if time.monotonic() - self._last_flush >= FLUSH_EVERY:
             self._flush()
 
@@ -94,14 +113,27 @@ class VideoOutput:
                 crop = (folder / f"{stem}.png").relative_to(self.out).as_posix()
             self.shots += 1
         best = track.best
-        row = {"source": track.source, "track": track.track, "first_frame": track.first_frame,
-               "last_frame": track.last_frame, "first_time": _seconds(track.first_time),
-               "last_time": _seconds(track.last_time), "frames": track.frames, "scored": track.scored,
-               "best_frame": best.frame if best else None, "best_time": _seconds(best.time) if best else None,
-               "q": best.q if best else None, "Q": best.Q if best else None,
-               "box": list(best.box) if best else None, "face_score": best.face_score if best else None,
-               "eye_distance": best.eye_distance if best else None, "crop": crop,
-               "flag": LOW_QUALITY if track.low_quality else "", "error_kind": "", "error": ""}
+        row = {
+            "source": track.source,
+            "track": track.track,
+            "first_frame": track.first_frame,
+            "last_frame": track.last_frame,
+            "first_time": _seconds(track.first_time),
+            "last_time": _seconds(track.last_time),
+            "frames": track.frames,
+            "scored": track.scored,
+            "best_frame": best.frame if best else None,
+            "best_time": _seconds(best.time) if best else None,
+            "q": best.q if best else None,
+            "Q": best.Q if best else None,
+            "box": list(best.box) if best else None,
+            "face_score": best.face_score if best else None,
+            "eye_distance": best.eye_distance if best else None,
+            "crop": crop,
+            "flag": LOW_QUALITY if track.low_quality else "",
+            "error_kind": "",
+            "error": "",
+        }
         self.tracks += 1
         self._row(row)
         return row

@@ -33,8 +33,11 @@ class LoadReport:
     def describe(self) -> str:
         lines = [f"loaded {self.loaded} tensors (checkpoint prefix stripped: {self.prefix or 'none'})"]
         if self.unexpected:
-            lines.append(f"ignored {len(self.unexpected)} keys the network does not use: "
-                         + ", ".join(self.unexpected[:8]) + (" ..." if len(self.unexpected) > 8 else ""))
+            lines.append(
+                f"ignored {len(self.unexpected)} keys the network does not use: "
+                + ", ".join(self.unexpected[:8])
+                + (" ..." if len(self.unexpected) > 8 else "")
+            )
         if self.shape_mismatch:
             lines.append("ignored keys with other shapes: " + ", ".join(self.shape_mismatch[:8]))
         return "\n".join(lines)
@@ -52,15 +55,19 @@ def unwrap(checkpoint: Any) -> dict[str, torch.Tensor]:
     while not _is_state_dict(checkpoint):
         seen += 1
         if not isinstance(checkpoint, Mapping) or seen > 5:
-            raise CheckpointError("no state dict found in the checkpoint (expected a dict of tensors, possibly "
-                                  f"nested under one of: {', '.join(NESTING_KEYS)})")
+            raise CheckpointError(
+                "no state dict found in the checkpoint (expected a dict of tensors, possibly "
+                f"nested under one of: {', '.join(NESTING_KEYS)})"
+            )
         nested = [k for k in NESTING_KEYS if k in checkpoint]
         if nested:
             checkpoint = checkpoint[nested[0]]
         else:
             tensors = {k: v for k, v in checkpoint.items() if isinstance(v, torch.Tensor)}
             if not tensors:
-                raise CheckpointError(f"no state dict found in the checkpoint; top-level keys: {', '.join(map(str, checkpoint))}")
+                raise CheckpointError(
+                    f"no state dict found in the checkpoint; top-level keys: {', '.join(map(str, checkpoint))}"
+                )
             checkpoint = tensors
         if isinstance(checkpoint, nn.Module):
             return checkpoint.state_dict()
@@ -76,18 +83,25 @@ def _candidate_prefixes(keys: list[str]) -> set[str]:
     return prefixes
 
 
-def match_state_dict(source: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], LoadReport]:
+def match_state_dict(
+    source: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], LoadReport]:
     """Map checkpoint keys onto the network's: the prefix with the most name-and-shape matches wins."""
     keys = list(source)
 
     def matches(prefix: str) -> int:
-        return sum(1 for k in keys if k.startswith(prefix) and k[len(prefix):] in target
-                   and tuple(source[k].shape) == tuple(target[k[len(prefix):]].shape))
+        return sum(
+            1
+            for k in keys
+            if k.startswith(prefix)
+            and k[len(prefix) :] in target
+            and tuple(source[k].shape) == tuple(target[k[len(prefix) :]].shape)
+        )
 
     prefix = max(sorted(_candidate_prefixes(keys), key=len), key=matches)
     mapped, report = {}, LoadReport(prefix=prefix, loaded=0)
     for key in keys:
-        name = key[len(prefix):] if key.startswith(prefix) else None
+        name = key[len(prefix) :] if key.startswith(prefix) else None
         if name is None or name not in target:
             report.unexpected.append(key)
         elif tuple(source[key].shape) != tuple(target[name].shape):

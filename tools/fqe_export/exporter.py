@@ -56,8 +56,9 @@ def parity_inputs(contract: Contract, n_random: int = 4, seed: int = 0) -> dict[
     face = demo_face(model_template(contract.preprocess), contract.preprocess.geometry.crop_size)
     return {
         f"{n_random} random images": np.stack([prepare(im, contract.preprocess) for im in random_images]),
-        "aligned demo face (+ mirrored)": np.stack([prepare_crop(im, contract.preprocess)
-                                                    for im in (face, face[:, ::-1].copy())]),
+        "aligned demo face (+ mirrored)": np.stack(
+            [prepare_crop(im, contract.preprocess) for im in (face, face[:, ::-1].copy())]
+        ),
     }
 
 
@@ -73,14 +74,18 @@ class SelectOutput(torch.nn.Module):
         out = self.network(x)
         if self.key is not None:
             if not isinstance(out, dict) or self.key not in out:
-                raise ExportError(f"--output-name {self.key}: the network returned "
-                                  + (f"a dict with keys {sorted(out)}" if isinstance(out, dict) else type(out).__name__))
+                raise ExportError(
+                    f"--output-name {self.key}: the network returned "
+                    + (f"a dict with keys {sorted(out)}" if isinstance(out, dict) else type(out).__name__)
+                )
             return out[self.key]
         if self.index is not None:
             if not isinstance(out, (tuple, list)) or not -len(out) <= self.index < len(out):
                 size = len(out) if isinstance(out, (tuple, list)) else None
-                raise ExportError(f"--output-index {self.index}: the network returned "
-                                  + (f"{size} outputs" if size is not None else type(out).__name__))
+                raise ExportError(
+                    f"--output-index {self.index}: the network returned "
+                    + (f"{size} outputs" if size is not None else type(out).__name__)
+                )
             return out[self.index]
         return out
 
@@ -94,8 +99,10 @@ def select_output(network: torch.nn.Module, index: int | None = None, key: str |
         with torch.no_grad():
             probe = network.eval()(torch.zeros((1, 3) + INPUT_SIZE))
         if isinstance(probe, dict):
-            raise ExportError(f"the network returns a dict ({', '.join(map(str, probe))}): choose the embedding "
-                              "with --output-name KEY")
+            raise ExportError(
+                f"the network returns a dict ({', '.join(map(str, probe))}): choose the embedding "
+                "with --output-name KEY"
+            )
         if isinstance(probe, (tuple, list)):
             raise ExportError(f"the network returns {len(probe)} outputs: choose the embedding with --output-index N")
         return network
@@ -116,12 +123,20 @@ def to_onnx(network: torch.nn.Module, fixed_batch: bool, exporter: str = "dynamo
             quiet.setLevel(logging.ERROR)
             try:
                 shapes = None if fixed_batch else ({0: torch.export.Dim("N")},)
-                program = torch.onnx.export(network, (dummy,), dynamo=True, opset_version=OPSETS[exporter],
-                                            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                            dynamic_shapes=shapes, verbose=False)
+                program = torch.onnx.export(
+                    network,
+                    (dummy,),
+                    dynamo=True,
+                    opset_version=OPSETS[exporter],
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_shapes=shapes,
+                    verbose=False,
+                )
             except ImportError as exc:
-                raise ExportError(f"the dynamo exporter needs onnxscript (in the export extra): {exc}; or use "
-                                  "--exporter torchscript") from exc
+                raise ExportError(
+                    f"the dynamo exporter needs onnxscript (in the export extra): {exc}; or use --exporter torchscript"
+                ) from exc
             finally:
                 quiet.setLevel(level)
             model = program.model_proto
@@ -131,9 +146,17 @@ def to_onnx(network: torch.nn.Module, fixed_batch: bool, exporter: str = "dynamo
             return model
         buffer = io.BytesIO()
         axes = None if fixed_batch else {INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}}
-        torch.onnx.export(network, (dummy,), buffer, dynamo=False, opset_version=OPSETS[exporter],
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=axes,
-                          do_constant_folding=True)
+        torch.onnx.export(
+            network,
+            (dummy,),
+            buffer,
+            dynamo=False,
+            opset_version=OPSETS[exporter],
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            do_constant_folding=True,
+        )
     return onnx.load_from_string(buffer.getvalue())
 
 
@@ -145,14 +168,24 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return float16.convert_float_to_float16(model, keep_io_types=True)
 
 
-def export_model(network: torch.nn.Module, contract: Contract, out: Path, *, fixed_batch: bool = False,
-                 fp16: bool = False, exporter: str = "dynamo", output_index: int | None = None,
-                 output_name: str | None = None) -> ExportResult:
+def export_model(
+    network: torch.nn.Module,
+    contract: Contract,
+    out: Path,
+    *,
+    fixed_batch: bool = False,
+    fp16: bool = False,
+    exporter: str = "dynamo",
+    output_index: int | None = None,
+    output_name: str | None = None,
+) -> ExportResult:
     """Export, write ``contract`` (its embedding dim taken from the network, its face template written
     out), check, prove parity, save."""
     if contract.preprocess.geometry.crop_size != INPUT_SIZE or contract.preprocess.channels != 3:
-        raise ExportError(f"exports take 3-channel {INPUT_SIZE[0]}x{INPUT_SIZE[1]} inputs; the contract crops "
-                          f"{contract.preprocess.geometry.crop_size} with {contract.preprocess.channels} channel(s)")
+        raise ExportError(
+            f"exports take 3-channel {INPUT_SIZE[0]}x{INPUT_SIZE[1]} inputs; the contract crops "
+            f"{contract.preprocess.geometry.crop_size} with {contract.preprocess.channels} channel(s)"
+        )
     if contract.preprocess.layout != "NCHW":
         raise ExportError("PyTorch networks take NCHW input: the contract's layout must be NCHW")
     network = select_output(network.eval(), output_index, output_name)
@@ -172,11 +205,15 @@ def export_model(network: torch.nn.Module, contract: Contract, out: Path, *, fix
     data = model.SerializeToString()
 
     tolerance = FP16 if fp16 else FP32
-    results = [compare(name, reference[name], onnx_embeddings(data, batch, fixed_batch), tolerance)
-               for name, batch in inputs.items()]
+    results = [
+        compare(name, reference[name], onnx_embeddings(data, batch, fixed_batch), tolerance)
+        for name, batch in inputs.items()
+    ]
     failed = [r for r in results if not r.passed]
     if failed:
-        raise ExportError("ONNX output differs from torch beyond tolerance:\n" + "\n".join(r.describe() for r in failed))
+        raise ExportError(
+            "ONNX output differs from torch beyond tolerance:\n" + "\n".join(r.describe() for r in failed)
+        )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
@@ -187,19 +224,21 @@ def models_md_entry(result: ExportResult, title: str) -> str:
     """A models.md-ready section for the exported file."""
     pre, cal = result.contract.preprocess, result.contract.calibration
     geo = pre.geometry
-    return "\n".join([
-        f"### {title}",
-        f"- file: `{result.path.name}`, sha256 `{result.sha256}`",
-        f"- source: {result.contract.source or 'not given'}",
-        f"- license: {result.contract.license or 'not given'}",
-        f"- export: {result.exporter} exporter, opset {result.opset}, input 3x{INPUT_SIZE[0]}x{INPUT_SIZE[1]}, batch "
-        f"{'fixed 1' if result.fixed_batch else 'dynamic'}, {'fp16 weights' if result.fp16 else 'fp32'}",
-        f"- preprocessing: {pre.channel_order}, resize {geo.resize[0]}x{geo.resize[1]} {geo.interpolation}, crop "
-        f"(top, left, h, w) = {geo.crop_box()}, x = (pixel - {list(pre.mean)}) / {list(pre.scale)}",
-        "- face template (input pixels; eyes, nose tip, mouth corners): "
-        + ", ".join(f"({x:g}, {y:g})" for x, y in model_template(pre).tolist()),
-        f"- output: {result.contract.output.dim}-D embedding",
-        f"- calibration: h={cal.h:g}, a={cal.a:g}, s={cal.s:g}, x0={cal.x0:g}, w={cal.w:g}",
-        "- parity with torch: " + "; ".join(r.describe() for r in result.parity),
-        "- norm range: (measure with `fqe-onnx score` on your data and record it here)",
-    ])
+    return "\n".join(
+        [
+            f"### {title}",
+            f"- file: `{result.path.name}`, sha256 `{result.sha256}`",
+            f"- source: {result.contract.source or 'not given'}",
+            f"- license: {result.contract.license or 'not given'}",
+            f"- export: {result.exporter} exporter, opset {result.opset}, input 3x{INPUT_SIZE[0]}x{INPUT_SIZE[1]}, batch "
+            f"{'fixed 1' if result.fixed_batch else 'dynamic'}, {'fp16 weights' if result.fp16 else 'fp32'}",
+            f"- preprocessing: {pre.channel_order}, resize {geo.resize[0]}x{geo.resize[1]} {geo.interpolation}, crop "
+            f"(top, left, h, w) = {geo.crop_box()}, x = (pixel - {list(pre.mean)}) / {list(pre.scale)}",
+            "- face template (input pixels; eyes, nose tip, mouth corners): "
+            + ", ".join(f"({x:g}, {y:g})" for x, y in model_template(pre).tolist()),
+            f"- output: {result.contract.output.dim}-D embedding",
+            f"- calibration: h={cal.h:g}, a={cal.a:g}, s={cal.s:g}, x0={cal.x0:g}, w={cal.w:g}",
+            "- parity with torch: " + "; ".join(r.describe() for r in result.parity),
+            "- norm range: (measure with `fqe-onnx score` on your data and record it here)",
+        ]
+    )

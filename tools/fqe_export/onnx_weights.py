@@ -59,8 +59,10 @@ def load_folded_onnx(network: nn.Module, onnx_path: Path) -> dict[str, int]:
     pairs = conv_and_norm_pairs(network)
     activations = [m for m in network.modules() if isinstance(m, nn.PReLU)]
     if len(convs) != len(pairs) or len(prelus) != len(activations):
-        raise MappingError(f"the ONNX graph has {len(convs)} Conv and {len(prelus)} PRelu nodes; the network has "
-                           f"{len(pairs)} convolutions and {len(activations)} PReLUs")
+        raise MappingError(
+            f"the ONNX graph has {len(convs)} Conv and {len(prelus)} PRelu nodes; the network has "
+            f"{len(pairs)} convolutions and {len(activations)} PReLUs"
+        )
     for node, (name, conv, norm) in zip(convs, pairs):
         weight = weights[node.input[1]]
         bias = weights[node.input[2]] if len(node.input) > 2 else np.zeros(weight.shape[0], np.float32)
@@ -83,7 +85,9 @@ def load_folded_onnx(network: nn.Module, onnx_path: Path) -> dict[str, int]:
     for node, activation in zip(prelus, activations):
         slope = weights[node.input[1]]
         if slope.reshape(-1).shape != tuple(activation.weight.shape):
-            raise MappingError(f"PRelu {node.output[0]} has slope shape {slope.shape}, the network's PReLU "
-                               f"{tuple(activation.weight.shape)}")
+            raise MappingError(
+                f"PRelu {node.output[0]} has slope shape {slope.shape}, the network's PReLU "
+                f"{tuple(activation.weight.shape)}"
+            )
         activation.weight.copy_(torch.from_numpy(np.array(slope).reshape(-1)))
     return {"convolutions": len(pairs), "prelus": len(activations)}

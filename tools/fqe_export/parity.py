@@ -36,14 +36,18 @@ class ParityResult:
     @property
     def passed(self) -> bool:
         t = self.tolerance
-        return self.max_abs_relative <= t.max_abs and self.min_cosine >= t.min_cosine and self.max_rel_norm <= t.rel_norm
+        return (
+            self.max_abs_relative <= t.max_abs and self.min_cosine >= t.min_cosine and self.max_rel_norm <= t.rel_norm
+        )
 
     def describe(self) -> str:
         verdict = "ok" if self.passed else "FAILED"
         t = self.tolerance
-        return (f"{self.inputs}: max |diff| {self.max_abs:.3g} ({self.max_abs_relative:.3g} of max |torch|, limit {t.max_abs:g}), "
-                f"cosine >= {self.min_cosine:.9f} (limit {t.min_cosine:.9f}), rel. norm diff <= {self.max_rel_norm:.3g} "
-                f"(limit {t.rel_norm:g}): {verdict}")
+        return (
+            f"{self.inputs}: max |diff| {self.max_abs:.3g} ({self.max_abs_relative:.3g} of max |torch|, limit {t.max_abs:g}), "
+            f"cosine >= {self.min_cosine:.9f} (limit {t.min_cosine:.9f}), rel. norm diff <= {self.max_rel_norm:.3g} "
+            f"(limit {t.rel_norm:g}): {verdict}"
+        )
 
 
 def torch_embeddings(network: torch.nn.Module, batch: np.ndarray) -> np.ndarray:

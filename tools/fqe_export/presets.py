@@ -21,12 +21,25 @@ PRESETS: dict[str, Contract] = {
     # the same default the runtime assumes for a model without a contract.
     "seed": SEED_CONTRACT,
     # MagFace iResNet as OFIQ runs it: BGR, /255, OFIQ's crop of the 616x616 aligned image, x0 = 23, w = 2.6.
-    "magface": with_overrides(SEED_CONTRACT, geometry="ofiq", calibration={"x0": 23.0, "w": 2.6},
-                              source="MagFace iResNet (Meng et al. 2021)"),
+    "magface": with_overrides(
+        SEED_CONTRACT, geometry="ofiq", calibration={"x0": 23.0, "w": 2.6}, source="MagFace iResNet (Meng et al. 2021)"
+    ),
     # ArcFace / insightface models: RGB, (x - 127.5) / 127.5, faces aligned to the 112x112 template.
-    "arcface": with_overrides(SEED_CONTRACT, geometry="aligned112", channel_order="RGB", mean=(127.5,),
-                              scale=(127.5,), source="ArcFace/insightface iResNet"),
+    "arcface": with_overrides(
+        SEED_CONTRACT,
+        geometry="aligned112",
+        channel_order="RGB",
+        mean=(127.5,),
+        scale=(127.5,),
+        source="ArcFace/insightface iResNet",
+    ),
     # AdaFace: BGR, (x / 255 - 0.5) / 0.5 = (x - 127.5) / 127.5, 112x112 aligned.
-    "adaface": with_overrides(SEED_CONTRACT, geometry="aligned112", channel_order="BGR", mean=(127.5,),
-                              scale=(127.5,), source="AdaFace iResNet (Kim et al. 2022)"),
+    "adaface": with_overrides(
+        SEED_CONTRACT,
+        geometry="aligned112",
+        channel_order="BGR",
+        mean=(127.5,),
+        scale=(127.5,),
+        source="AdaFace iResNet (Kim et al. 2022)",
+    ),
 }
