@@ -154,7 +154,7 @@ def flags(result, paths: list[str]) -> tuple[set, set, set, set]:
     return not_own, duplicates, same, mixed
 
 
-def finding_flags(result) -> tuple[set, set, set, set]:  # type: ignore[no-untyped-def]
+def finding_flags(result) -> tuple[set, set, set, set]:
     """What the findings cover, keyed as the truth is: images that are members of a misfiled or
     duplicate finding, duplicate pairs, same-person folder pairs, mixed folders."""
     images = {m for f in result.findings if f.kind in ("misfiled", "duplicate") for m in f.members}
@@ -164,7 +164,7 @@ def finding_flags(result) -> tuple[set, set, set, set]:  # type: ignore[no-untyp
     return images, duplicates, same, mixed
 
 
-def is_planted(finding, truth: dict) -> bool:  # type: ignore[no-untyped-def]
+def is_planted(finding, truth: dict) -> bool:
     members = set(finding.members)
     return {
         "misfiled": bool(members & (truth["moved"] | truth["copies"])),  # a copy found as misfiled, not as a copy
@@ -177,7 +177,7 @@ def is_planted(finding, truth: dict) -> bool:  # type: ignore[no-untyped-def]
     )
 
 
-def review_load(result, truth: dict) -> None:  # type: ignore[no-untyped-def]
+def review_load(result, truth: dict) -> None:
     """The review load before (flagged folders plus flagged images) and now (findings), recall per
     kind from the findings, and where the findings that are not planted errors rank."""
     from collections import Counter

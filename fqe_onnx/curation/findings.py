@@ -308,8 +308,8 @@ def collect(
     links: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
     for i, v in enumerate(verdicts):
         if v.look_alike >= 0 and not any(f for r, f in zip(v.reasons, v.findings) if r.startswith("looks-like:")):
-            pair = tuple(sorted((int(labels[i]), int(labels[v.look_alike]))))
-            links.setdefault(pair, []).append((i, v.look_alike, v.look_alike_similarity))  # type: ignore[arg-type]
+            a, b = int(labels[i]), int(labels[v.look_alike])
+            links.setdefault((min(a, b), max(a, b)), []).append((i, v.look_alike, v.look_alike_similarity))
     for pair, pairs in links.items():
         la, lb = sorted(pair, key=data.name)  # sides in the order of the members
         on = {

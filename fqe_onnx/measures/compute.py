@@ -68,6 +68,7 @@ def measure_face(
     results.update(colour_measures(cheeks(bgr, points, matrix), is_coloured(face.bgr)))
     results["sharpness"] = sharpness_measure(face)
     results.update(eyes_mouth_measures(points))
-    values = {name: (None if results.get(name) is None else results[name][0]) for name in MEASURES}  # type: ignore[index]
-    raw = {name: (None if results.get(name) is None else _raw(results[name][1])) for name in MEASURES}  # type: ignore[index]
+    assessed = {name: result for name, result in results.items() if result is not None}
+    values = {name: (assessed[name][0] if name in assessed else None) for name in MEASURES}
+    raw = {name: (_raw(assessed[name][1]) if name in assessed else None) for name in MEASURES}
     return FaceMeasures(values, raw, below_floor(values, floors))

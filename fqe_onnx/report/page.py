@@ -166,7 +166,7 @@ def _measures(rows: list[Row]) -> str:
     if not measured:
         return ""
     charts = [
-        small_histogram([r.measures.get(name) for r in measured], name, FLOORS[name])  # type: ignore[union-attr]
+        small_histogram([r.measures.get(name) for r in measured if r.measures is not None], name, FLOORS[name])
         for name in MEASURES
     ]
     below = Counter(name for r in measured for name in r.below_floor)
