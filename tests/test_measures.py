@@ -73,6 +73,7 @@ def test_the_other_mappings_at_their_midpoints_and_ends():
     assert [mapping.over_exposure_score(r) for r in (0.0, 0.01, 0.99)] == [100, 50, 1]
     assert [mapping.dynamic_range_score(h) for h in (0.0, 4.0, 8.0, 9.0)] == [0, 50, 100, 100]
     assert [mapping.luminance_mean_score(m) for m in (0.0, 0.2, 0.5, 0.8, 1.0)] == [2, 50, 100, 50, 2]  # 100/(1+e^4)
+    assert mapping.luminance_mean_score(0.25) == 73  # 100 sigmoid(1) = 73.1, the other factor 1 - 2e-5
     assert [mapping.luminance_variance_score(v) for v in (0.0, 1 / 300, 1 / 60, 1 / 12, 1e9)] == [0, 50, 100, 50, 0]
     assert [mapping.illumination_uniformity_score(x) for x in (0.0, 0.5 ** (1 / 0.3), 1.0)] == [0, 50, 100]
     assert [mapping.single_face_score(f) for f in (0.0, 0.5, 1.0)] == [100, 50, 0]
@@ -80,6 +81,7 @@ def test_the_other_mappings_at_their_midpoints_and_ends():
 
 def test_clamp_round_rounds_halves_away_from_zero_and_clamps():
     assert [mapping.clamp_round(v) for v in (2.5, 3.49, -0.5, -7.0, 100.4, 250.0)] == [3, 3, 0, 0, 100, 100]
+    assert [mapping.clamp_round(v) for v in (0.0, 0.49, 0.5, 0.7, 1.0)] == [0, 0, 1, 1, 1]  # below 1 too
 
 
 # -- the catalog and the columns -----------------------------------------------------------------------
@@ -187,6 +189,53 @@ def test_two_equal_luminance_levels_give_one_bit_and_their_spread():
     assert pixels.luminance_stats(np.zeros(256)) is None
 
 
+def test_the_linear_table_is_srgbs_decoding_curve():
+    table = pixels._linear_table()  # built once at import; called here so that a test sees its arithmetic
+    assert table.shape == (256,)
+    assert [math.floor(v * 255 + 0.5) for v in table] == [srgb_luminance(g) for g in range(256)]
+    assert table[10] == pytest.approx(10 / 255 / 12.92, rel=1e-12)  # below the knee at 0.04045: linear
+    assert table[11] == pytest.approx(((11 / 255 + 0.055) / 1.055) ** 2.4, rel=1e-12)  # above it: the power
+    assert table[0] == 0 and table[255] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_an_empty_image_has_an_empty_luminance():
+    empty = pixels.luminance(np.zeros((0, 4, 3), np.uint8))
+    assert empty.shape == (0, 4) and empty.dtype == np.uint8
+
+
+def test_the_histogram_counts_only_the_pixels_inside_the_mask():
+    values = np.zeros((4, 6), np.uint8)
+    values[:, 3:] = 200
+    mask = np.zeros((4, 6), bool)
+    mask[1:3, 4:] = True
+    inside, everywhere = pixels.histogram(values, mask), pixels.histogram(values)
+    assert inside[200] == 4 and inside.sum() == 4 and inside.dtype == np.float64
+    assert everywhere[0] == 12 and everywhere[200] == 12 and everywhere.shape == (256,)
+
+
+@pytest.mark.parametrize(
+    "level,dark,bright", [(0, 1, 0), (25, 1, 0), (26, 0, 0), (246, 0, 0), (247, 0, 1), (255, 0, 1)]
+)
+def test_the_dark_and_bright_ranges_are_ofiqs_inclusive_ranges(level, dark, bright):
+    counts = np.zeros(256)
+    counts[level] = 1  # one pixel is a region too
+    stats = pixels.luminance_stats(counts)
+    assert (stats.dark_share, stats.bright_share, stats.mean) == (dark, bright, level / 255)
+    assert math.copysign(1.0, stats.entropy_bits) == 1.0  # one level: 0 bits, and not -0.0
+
+
+def test_the_pixel_measures_of_known_statistics():
+    stats = pixels.LuminanceStats(dark_share=0.3, bright_share=0.02, entropy_bits=6.0, mean=0.4, variance=0.01)
+    assert pixels.pixel_measures(stats) == {
+        "under_exposure_prevention": (mapping.SIGMOIDS["under_exposure_prevention"](0.3), 0.3),
+        "over_exposure_prevention": (mapping.over_exposure_score(0.02), 0.02),
+        "dynamic_range": (75, 6.0),
+        "luminance_mean": (mapping.luminance_mean_score(0.4), 0.4),
+        "luminance_variance": (mapping.luminance_variance_score(0.01), 0.01),
+    }
+    assert pixels.pixel_measures(None) == dict.fromkeys(pixels.pixel_measures(stats))
+
+
 def test_the_face_region_is_the_filled_hull_of_the_points():
     square = np.array([[10, 10], [30, 10], [30, 20], [10, 20]] + [[20, 15]] * 64, dtype=float)
     mask = face_mask(square, (40, 40))
@@ -218,6 +267,8 @@ def test_illumination_uniformity_is_1_for_an_even_face_and_0_when_the_sides_diff
     assert colour.illumination_uniformity([cheek((60,) * 3), cheek((200,) * 3)]) == 0.0
     # a quarter of one region lies outside the landmarked region: black there, as in OFIQ
     assert colour.illumination_uniformity([cheek(size=32), cheek(size=32, masked_rows=8)]) == 0.75
+    assert colour.illumination_uniformity([cheek(size=32, masked_rows=8), cheek(size=32)]) == 0.75  # either side
+    assert colour.illumination_uniformity([cheek(size=32), cheek(size=16)]) == 1.0  # shares, not counts
     assert colour.colour_measures([cheek(), cheek((60,) * 3)], True)["illumination_uniformity"] == (0, 0.0)
     assert colour.colour_measures(None, True) == {"illumination_uniformity": None, "natural_colour": None}
 
@@ -240,8 +291,58 @@ def test_natural_colour_distance_from_the_skin_box():
     assert colour.colour_distance(10, 20) == 0 and colour.colour_distance(30, 20) == 5
     assert colour.colour_distance(30, 40) == pytest.approx(math.hypot(5, 5)) and colour.colour_distance(2, 1) == 5
     assert colour.colour_distance(-1, 10) == 100 and colour.colour_distance(10, -0.1) == 100
+    # 0 is not negative: a and b of 0 are 5 below the box; 0.5 is 4.5 below
+    assert colour.colour_distance(0, 20) == 5 and colour.colour_distance(10, 0) == 5
+    assert colour.colour_distance(0.5, 20) == 4.5 and colour.colour_distance(10, 0.5) == 4.5
     a, b = colour.lab_ab(np.array([128.0, 128.0, 128.0]))
     assert a == pytest.approx(0, abs=1e-3) and b == pytest.approx(0, abs=1e-3)  # grey is neutral under D50
+
+
+@pytest.mark.parametrize(
+    "bgr,ab",
+    [
+        ((0, 0, 255), (80.8117, 69.8851)),  # sRGB red, green and blue in CIELAB under D50 (Bradford):
+        ((0, 255, 0), (-79.2850, 80.9928)),  # the published values of the sRGB primaries
+        ((255, 0, 0), (68.3011, -112.0295)),
+        ((255, 255, 255), (0.0, 0.0)),
+    ],
+)
+def test_cielab_of_the_srgb_primaries_under_d50(bgr, ab):
+    assert colour.lab_ab(np.array(bgr, float)) == pytest.approx(ab, abs=2e-3)
+
+
+def test_the_piecewise_curves_meet_at_their_knees():
+    """sRGB's decoding curve (linear below 0.04045) and CIELAB's f (linear below (6/29)^3) are
+    continuous, with their textbook values at 0, 1 and on each side."""
+    knee = 0.04045
+    assert colour._srgb_linear(knee) == pytest.approx(colour._srgb_linear(knee + 1e-12), rel=1e-6)
+    assert colour._srgb_linear(knee) == pytest.approx(0.0031308, rel=1e-4)
+    assert colour._srgb_linear(0.02) == 0.02 / 12.92 and colour._srgb_linear(1.0) == 1.0
+    assert colour._srgb_linear(0.5) == pytest.approx(0.21404, rel=1e-4)
+    eps = 216 / 24389
+    assert colour._cube(eps) == pytest.approx(6 / 29, rel=2e-3)  # OFIQ's k (24289/27) is 0.4 % off 24389/27
+    assert colour._cube(eps * (1 + 1e-9)) == pytest.approx(6 / 29, rel=1e-8)
+    assert colour._cube(0.0) == pytest.approx(16 / 116) and colour._cube(1.0) == 1.0
+    assert colour._cube(0.5) == pytest.approx(0.5 ** (1 / 3))
+    assert colour._cube(eps / 2) == pytest.approx((24289 / 27 * eps / 2 + 16) / 116)
+
+
+def test_a_dark_colour_is_measured_on_the_linear_parts_of_both_curves():
+    """sRGB (R 60, G 60, B 0): its red and green are above sRGB's knee, and its Z is under CIELAB's,
+    so b takes f's linear part; (R 10, G 5, B 2) lies under both knees."""
+    a, b = colour.lab_ab(np.array([0.0, 60.0, 60.0]))
+    linear = ((60 / 255 + 0.055) / 1.055) ** 2.4
+    x, y, z = 0.82113 * linear / 0.964221, 0.93938 * linear, 0.11103 * linear / 0.825211
+    fz = (24289 / 27 * z + 16) / 116
+    assert z < 216 / 24389 < y
+    assert (a, b) == pytest.approx((500 * (x ** (1 / 3) - y ** (1 / 3)), 200 * (y ** (1 / 3) - fz)), rel=1e-4)
+    a, b = colour.lab_ab(np.array([2.0, 5.0, 10.0]))
+    r, g, bl = 10 / 255 / 12.92, 5 / 255 / 12.92, 2 / 255 / 12.92
+    x = (0.43605 * r + 0.38508 * g + 0.14309 * bl) / 0.964221
+    y = 0.22249 * r + 0.71689 * g + 0.06062 * bl
+    z = (0.01393 * r + 0.09710 * g + 0.71419 * bl) / 0.825211
+    k = 24289 / 27 / 116
+    assert (a, b) == pytest.approx((500 * k * (x - y), 200 * k * (y - z)), rel=1e-6)
 
 
 def test_a_grey_face_is_natural_and_a_coloured_one_is_measured():
@@ -253,6 +354,17 @@ def test_a_grey_face_is_natural_and_a_coloured_one_is_measured():
     assert colour.is_coloured(np.full((4, 4, 3), skin, np.uint8)) and not colour.is_coloured(
         np.full((4, 4, 3), 7, np.uint8)
     )
+    # one channel apart is enough: blue alone, or red alone, on one pixel
+    for odd in ((9, 7, 7), (7, 7, 9)):
+        image = np.full((4, 4, 3), 7, np.uint8)
+        image[2, 1] = odd
+        assert colour.is_coloured(image)
+    values = colour.colour_measures([cheek(skin), cheek(skin)], True)
+    assert values["natural_colour"] == (
+        mapping.SIGMOIDS["natural_colour"](colour.colour_distance(a, b)),
+        pytest.approx(colour.colour_distance(a, b)),
+    )
+    assert colour.colour_measures([cheek(skin), cheek(skin)], False)["natural_colour"] == (100, 0.0)
 
 
 # -- sharpness ------------------------------------------------------------------------------------------------
@@ -263,6 +375,19 @@ def test_sharpness_of_one_pixel_stripes_is_four_and_a_flat_face_has_none():
     face.bgr[:, 0::2] = 255  # |Laplacian| = 2 x 255 everywhere, grey-level spread 127.5
     assert sharpness.sharpness(face) == pytest.approx(4.0)
     assert sharpness.sharpness(flat_face(90)) is None
+    assert sharpness.sharpness_measure(face) == (sharpness.SHARPNESS(4.0), pytest.approx(4.0))
+    assert sharpness.sharpness_measure(flat_face(90)) is None
+
+
+def test_sharpness_is_the_same_whatever_the_contrast_and_only_inside_the_face():
+    faint = flat_face(0)
+    faint.bgr[:, 0::2] = 1  # stripes one grey level apart: a standard deviation of 0.5
+    assert sharpness.sharpness(faint) == pytest.approx(4.0)
+    noisy = flat_face(0)
+    noisy.bgr[:, 0::2] = 255
+    assert not noisy.mask[:20, :20].any()
+    noisy.bgr[:20, :20] = np.random.default_rng(1).integers(0, 256, (20, 20, 3), dtype=np.uint8)  # outside the face
+    assert sharpness.sharpness(noisy) == pytest.approx(4.0)
 
 
 def test_blur_lowers_sharpness():
@@ -311,19 +436,59 @@ def test_crops_margins_and_head_size_of_points_placed_by_hand():
     values = geometry.geometry_measures(points, [(0, 0, 100, 100)], 240, 300, 0.0)
     assert values["head_size"] == (mapping.head_size_score(0.3), 0.3)
     assert values["leftward_crop"] == (mapping.SIGMOIDS["leftward_crop"](2.5), 2.5)
+    assert values["inter_eye_distance"] == (mapping.SIGMOIDS["inter_eye_distance"](60), 60)
+    turned = geometry.geometry_measures(points, [(0, 0, 100, 100)], 240, 300, 60.0)["inter_eye_distance"]
+    assert turned[0] == mapping.SIGMOIDS["inter_eye_distance"](turned[1]) and turned[1] == pytest.approx(120)
+    # no pose (yaw unknown) or a face seen side on (cos(yaw) = 0): inter-eye distance not assessed
+    assert geometry.geometry_measures(points, [], 240, 300, None)["inter_eye_distance"] is None
+    assert geometry.geometry_measures(points, [], 240, 300, 90.0)["inter_eye_distance"] is None
+
+
+def test_crops_and_margins_are_ratios_whatever_the_face_size():
+    """A face a hundred times smaller (eye centres 0.6 px apart) has the same crop and margin
+    ratios: no distance is too small to measure, only a distance of 0."""
+    small = geometry.crops(hand_points() * 0.01, 240, 300)
+    assert small["leftward_crop"] == pytest.approx(150 / 60) and small["margin_above"] == pytest.approx(100 / 90)
+    assert small["rightward_crop"] == pytest.approx((240 - 0.9) / 0.6)
+    assert small["margin_below"] == pytest.approx((300 - 1.0) / 0.9)
+
+
+def test_crops_and_margins_of_a_distance_of_zero_are_not_assessed():
+    points = hand_points()
+    points[[36, 39, 42, 45]] = [120, 100]  # both eye centres on one point: eye distance 0
+    values = geometry.geometry_measures(points, [(0, 0, 100, 100)], 240, 300, 0.0)
+    assert values["leftward_crop"] is None and values["rightward_crop"] is None
+    assert values["margin_above"] == (mapping.SIGMOIDS["margin_above"](100 / 90), 100 / 90)  # the chin 90 below
+    points[8] = [120, 100]  # the chin on the eye midpoint: eye-to-chin distance 0
+    values = geometry.geometry_measures(points, [(0, 0, 100, 100)], 240, 300, 0.0)
+    assert values["margin_above"] is None and values["margin_below"] is None
 
 
 def test_eyes_open_and_mouth_closed_of_points_placed_by_hand():
     points = hand_points()
     assert eyes_mouth.eyes_open(points) == 5 / 90  # the right eye's wider pair, the smaller eye
     assert eyes_mouth.mouth_closed(points) == 9 / 90
-    assert eyes_mouth.eyes_mouth_measures(points)["eyes_open"] == (mapping.SIGMOIDS["eyes_open"](5 / 90), 5 / 90)
+    assert eyes_mouth.eyes_mouth_measures(points) == {
+        "eyes_open": (mapping.SIGMOIDS["eyes_open"](5 / 90), 5 / 90),
+        "mouth_closed": (mapping.SIGMOIDS["mouth_closed"](9 / 90), 9 / 90),
+    }
+    # a face a hundred times smaller: the same ratios (any eye-to-chin distance above 0 will do)
+    assert eyes_mouth.eyes_open(points * 0.01) == pytest.approx(5 / 90)
+    assert eyes_mouth.mouth_closed(points * 0.01) == pytest.approx(9 / 90)
+    points[8] = [120, 100]  # the chin on the eye midpoint: nothing to divide by, not assessed
+    assert eyes_mouth.eyes_mouth_measures(points) == {"eyes_open": None, "mouth_closed": None}
 
 
 def test_single_face_present_is_the_second_face_over_the_first():
     assert geometry.single_face_ratio([(0, 0, 10, 10)]) == 0.0
     assert geometry.single_face_ratio([(0, 0, 10, 5), (5, 5, 25, 15), (0, 0, 1, 1)]) == 0.25
     assert geometry.single_face_ratio([]) is None
+    # a box without area (no width or no height) is no face; neither is a largest box without area
+    assert geometry.single_face_ratio([(0, 0, 10, 10), (20, 0, 20, 8)]) == 0.0
+    assert geometry.single_face_ratio([(0, 0, 10, 10), (20, 0, 26, 0)]) == 0.0
+    assert geometry.single_face_ratio([(5, 5, 5, 5), (7, 7, 7, 9)]) == 0.0
+    assert geometry.single_face_ratio([(0, 0, 1, 1), (0, 0, 0.5, 1)]) == 0.5  # areas under 1 px count too
+    assert geometry.geometry_measures(hand_points(), [], 240, 300, 0.0)["single_face_present"] is None
     values = geometry.geometry_measures(hand_points(), [(0, 0, 20, 20), (0, 0, 20, 20)], 240, 300, 0.0)
     assert values["single_face_present"] == (0, 1.0)
 
