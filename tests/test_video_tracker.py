@@ -184,8 +184,17 @@ def test_one_best_shot_by_default_and_never_fewer_than_one():
     shots.offer(shot(0, 10, 1.0))
     shots.offer(shot(1, 9, 5.0))
     assert [s.frame for s in shots.shots] == [0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^k must be at least 1, got 0$"):
         BestShots(0)
+
+
+def test_of_two_equal_shots_the_earlier_frame_is_kept_whatever_the_order_offered():
+    shots = BestShots(2)
+    assert shots.offer(shot(7, 80, 2.5)) and shots.offer(shot(3, 80, 2.5))  # the later frame offered first
+    assert [s.frame for s in shots.shots] == [3, 7]
+    assert shots.wants(80, 2.5, 5) and not shots.wants(80, 2.5, 7)  # an equal shot is no better than the last
+    assert shots.offer(shot(5, 80, 2.5)) and [s.frame for s in shots.shots] == [3, 5]
+    assert not shots.offer(shot(9, 80, 2.5)) and [s.frame for s in shots.shots] == [3, 5]
 
 
 def test_a_face_that_steps_out_where_the_followed_one_was_and_walks_off_is_not_followed():
