@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fqe_onnx import measure_catalog as catalog
-from fqe_onnx.measures import colour, eyes_mouth, geometry, mapping, pixels, sharpness
+from fqe_onnx.align.template import OFIQ_SIZE
+from fqe_onnx.measures import colour, compute, eyes_mouth, geometry, mapping, pixels, sharpness
 from fqe_onnx.measures.compute import empty_columns, measure_face
 from fqe_onnx.measures.face3d import FACE_68_3D
 from fqe_onnx.measures.frame import (
@@ -20,9 +21,11 @@ from fqe_onnx.measures.frame import (
     face_mask,
     ofiq_matrix,
     reference_points,
+    warp,
+    window,
 )
 from fqe_onnx.measures.parts import MIRROR, cheek_regions
-from fqe_onnx.measures.pose import euler_angles, head_pose, rotation_from_angles
+from fqe_onnx.measures.pose import euler_angles, fit_rotation, head_pose, rotation_from_angles
 from fqe_onnx.records import COLUMNS, Record, columns
 
 IED = 60.0  # eye centre to eye centre of the synthetic faces, in pixels
@@ -538,3 +541,176 @@ def test_a_face_beyond_the_photo_reads_black_there():
 def test_bad_landmarks_are_refused_with_their_shape():
     with pytest.raises(ValueError, match=r"68 \(x, y\) landmarks, got an array of shape \(5, 2\)"):
         measure_face(np.zeros((10, 10, 3), np.uint8), np.zeros((5, 2)), [])
+
+
+# -- the pose fit on noisy points and other models -------------------------------------------------------------
+
+
+def test_the_pose_fit_is_the_least_squares_optimum_for_noisy_points():
+    """Gauss-Newton's end: no small change of the rotation, scale or shift lowers the mean squared
+    distance (its gradient is about 0; the closed-form start's is about 1)."""
+    noisy = projected(20, 5, -3) + np.random.default_rng(0).normal(scale=2.0, size=(68, 2))
+    rotation, scale, shift, rms = fit_rotation(noisy)
+    centred = FACE_68_3D - FACE_68_3D.mean(axis=0)
+
+    def cost(change: np.ndarray) -> float:
+        turned = rotation @ cv2.Rodrigues(change[:3].reshape(3, 1))[0]
+        fitted = (scale + change[3]) * (centred @ turned.T)[:, :2] + shift + change[4:]
+        return float(np.mean(np.sum((fitted - noisy) ** 2, axis=1)))
+
+    steps = np.eye(6) * 1e-6
+    gradient = [(cost(step) - cost(-step)) / 2e-6 for step in steps]
+    assert np.abs(gradient).max() < 1e-3
+    assert rms == pytest.approx(math.sqrt(cost(np.zeros(6))), rel=1e-12)  # rms: per point, not summed
+    assert rotation @ rotation.T == pytest.approx(np.eye(3), abs=1e-12) and np.linalg.det(rotation) > 0
+
+
+def test_the_pose_of_another_3d_model_is_recovered_with_its_own_derivatives():
+    model = (FACE_68_3D + [0.5, -0.3, 0.2]) * [1.0, 1.3, 0.7]  # another shape, not centred
+    truth = rotation_from_angles(25, -10, 5)
+    points = 50 * (model @ truth.T)[:, :2] + [200.0, 180.0]
+    rotation, scale, _, rms = fit_rotation(points, model)
+    assert rotation == pytest.approx(truth, abs=1e-6) and scale == pytest.approx(50) and rms < 1e-8
+    assert fit_rotation(projected(25, -10, 5), FACE_68_3D.copy())[0] == pytest.approx(truth, abs=1e-6)
+
+
+def test_the_residual_is_a_share_of_the_face_whatever_its_size():
+    noisy = projected(10, 0, 0) + np.random.default_rng(1).normal(scale=1.5, size=(68, 2))
+    residuals = [head_pose(noisy * k).residual for k in (1.0, 3.0, 0.005)]  # 0.005: a face under a pixel
+    assert residuals == pytest.approx([residuals[0]] * 3, rel=1e-6) and 0.01 < residuals[0] < 0.1
+
+
+def test_a_yaw_a_rounding_error_past_90_degrees_is_90_not_an_error():
+    for sign in (1, -1):
+        rotation = np.array([[0.0, 0.0, -sign], [0.0, 1.0, 0.0], [sign * (1 + 2e-16), 0.0, 0.0]])
+        yaw, _, _ = euler_angles(rotation)
+        assert yaw == pytest.approx(sign * 90.0)
+
+
+# -- the aligned frame -----------------------------------------------------------------------------------------
+
+
+def frame_points_of(points: np.ndarray, matrix_616: np.ndarray) -> np.ndarray:
+    """Where OFIQ's 616 frame puts the points, on the frame at half its size: pixel centres kept
+    ((x + 0.5) / 2 - 0.5)."""
+    return ((points @ matrix_616[:, :2].T + matrix_616[:, 2]) + 0.5) / 2 - 0.5
+
+
+def test_the_half_size_frame_is_ofiqs_frame_with_its_pixel_centres_kept():
+    points = projected(yaw=5, roll=10, scale=80, centre=(200, 180))
+    face = align(np.zeros((400, 400, 3), np.uint8), points)
+    assert face.points + face.origin == pytest.approx(frame_points_of(points, ofiq_matrix(points)), abs=1e-9)
+    shifted = ofiq_matrix(points) + [[0, 0, 40], [0, 0, -30]]  # a matrix given is the one used
+    face = align(np.zeros((400, 400, 3), np.uint8), points, shifted)
+    assert face.points + face.origin == pytest.approx(frame_points_of(points, shifted), abs=1e-9)
+
+
+def test_the_window_holds_the_rounded_hull_and_a_margin_inside_the_frame():
+    points = np.array([[10.4, 20.5], [50.6, 30.2], [30.0, 25.0]])
+    assert window(points) == (8, 19, 46, 14)  # x 10..51 and y 21..30 rounded, 2 px around
+    assert window(np.array([[1.0, 0.2], [20.0, 307.0]])) == (0, 0, 23, 308)  # clipped to the frame
+    assert window(np.array([[400.0, 500.0], [410.0, 520.0]])) == (398, 498, 1, 1)  # beyond it: 1 px
+
+
+def large_face_photo(content: np.ndarray, eye_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    k = eye_distance / 100
+    photo = cv2.resize(content, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
+    return photo, projected(scale=eye_distance, centre=(200 * k, 210 * k))
+
+
+def test_a_large_face_is_shrunk_before_the_warp_without_moving_it():
+    """Eye centres 300 px apart: more than twice the frame's scale, so the photo is shrunk first;
+    a linear gradient survives both steps, so every pixel of the window shows the gradient at its
+    place in the photo."""
+    points = projected(scale=300, centre=(600, 620))
+    ys, xs = np.mgrid[0:1240, 0:1200].astype(np.float64)
+    photo = np.dstack([xs, ys, 0.5 * xs + 0.25 * ys]).astype(np.float32)
+    face = align(photo, points)
+    inverse = np.linalg.inv(np.vstack([ofiq_matrix(points), [0, 0, 1]]))
+    v, u = np.mgrid[0 : face.bgr.shape[0], 0 : face.bgr.shape[1]]
+    on_616 = np.stack([2 * (u + face.origin[0]) + 0.5, 2 * (v + face.origin[1]) + 0.5, np.ones(u.shape)], -1)
+    x, y, _ = np.moveaxis(on_616 @ inverse.T, -1, 0)
+    assert np.abs(face.bgr - np.dstack([x, y, 0.5 * x + 0.25 * y])).max() < 0.2
+
+
+def test_fine_texture_of_a_large_face_is_averaged_not_aliased():
+    ys, xs = np.mgrid[0:1240, 0:1200]
+    checker = np.repeat(((xs + ys) % 2 * 255).astype(np.uint8)[..., None], 3, axis=2)  # one-pixel squares
+    face = align(checker, projected(scale=300, centre=(600, 620)))
+    inside = face.bgr[face.mask].astype(float)
+    assert abs(inside.mean() - 127.5) < 3 and inside.std() < 6  # sampled directly: a std of about 40
+
+
+def test_the_aligned_face_looks_the_same_whatever_the_photos_resolution():
+    texture = cv2.resize(
+        np.random.default_rng(3).integers(0, 256, (40, 40, 3), dtype=np.uint8),
+        (400, 400),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    values = [sharpness.sharpness(align(*large_face_photo(texture, ied))) for ied in (100, 200, 400)]
+    assert values == pytest.approx([values[0]] * 3, rel=0.03)
+
+
+def test_the_cheeks_are_the_regions_warped_from_the_photo():
+    points = projected(scale=40, centre=(125, 125))
+    ys, xs = np.mgrid[0:250, 0:250]
+    photo = np.dstack([xs, ys, (xs + ys) // 2]).astype(np.uint8)
+    matrix = ofiq_matrix(points)
+    rects = cheek_regions(points @ matrix[:, :2].T + matrix[:, 2])
+    regions = cheeks(photo, points)
+    assert regions is not None
+    for region, rect in zip(regions, rects):
+        assert np.array_equal(region.bgr, warp(photo, matrix, rect))
+
+
+def test_a_cheek_region_may_end_on_the_frames_last_row_not_past_it():
+    points = projected(scale=40, centre=(125, 125))
+    matrix = ofiq_matrix(points)
+    photo = np.zeros((250, 250, 3), np.uint8)
+    bottoms = {}
+    for drop in np.arange(0, 200, 0.25):  # the inner lip lowered: the regions go down with it
+        gaping = points.copy()
+        gaping[[62, 66]] += [0, drop]
+        bottom = max(y + h for _, y, _, h in cheek_regions(gaping @ matrix[:, :2].T + matrix[:, 2]))
+        bottoms.setdefault(bottom, gaping)
+    assert cheeks(photo, bottoms[OFIQ_SIZE]) is not None
+    assert cheeks(photo, bottoms[OFIQ_SIZE + 1]) is None
+    far = min(b for b in bottoms if b > OFIQ_SIZE + 20)  # the region's top still inside the frame
+    assert cheeks(photo, bottoms[far]) is None
+
+
+# -- one face's measures put together ---------------------------------------------------------------------------
+
+
+def test_the_pixel_measures_read_the_face_region_not_its_window():
+    points = projected(centre=(120, 150))
+    photo = np.full((300, 240, 3), 255, np.uint8)  # white around the face
+    hull = cv2.convexHull(np.floor(points + 0.5).astype(np.int32))
+    cv2.fillConvexPoly(photo, hull, (128, 128, 128))
+    result = measure_face(photo, points, [(60, 80, 180, 230)])
+    assert result.raw["over_exposure_prevention"] < 0.03  # the window's corners, white, are a fifth of it
+
+
+def test_a_coloured_face_has_its_colour_measured():
+    skin = (60, 110, 200)
+    result = measure_face(np.full((300, 240, 3), skin, np.uint8), projected(centre=(120, 150)), [(60, 80, 180, 230)])
+    a, b = colour.lab_ab(np.array(skin, float))
+    assert result.raw["natural_colour"] == pytest.approx(colour.colour_distance(a, b), rel=1e-4)
+    assert result.raw["natural_colour"] > 0
+
+
+def test_floors_given_are_the_ones_used():
+    face = (np.full((300, 240, 3), 128, np.uint8), projected(centre=(120, 150)), [(60, 80, 180, 230)])
+    assert "dynamic_range" in measure_face(*face).below_floor  # the default floors: 50 each
+    assert measure_face(*face, {"luminance_mean": 101}).below_floor == ["luminance_mean"]
+
+
+def test_raw_values_keep_six_significant_digits_and_no_negative_zero():
+    assert compute._raw(1.23456789) == 1.23457 and compute._raw(-0.000123456789) == -0.000123457
+    assert math.copysign(1.0, compute._raw(-0.0)) == 1.0 and math.copysign(1.0, compute._raw(-1e-300)) == -1.0
+
+
+def test_measures_equally_short_of_their_floors_are_named_in_catalog_order():
+    values = dict.fromkeys(catalog.MEASURES, 90)
+    values.update(head_pose_yaw=30, dynamic_range=30)  # catalog order: yaw before dynamic range
+    assert catalog.below_floor(values) == ["head_pose_yaw", "dynamic_range"]
