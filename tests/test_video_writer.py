@@ -136,17 +136,6 @@ def test_whole_frames_are_written_beside_the_crops_as_jpeg(out):
     )
 
 
-def test_jpeg_quality_is_92(out, monkeypatch):
-    seen = []
-    real = cv2.imencode
-    monkeypatch.setattr(
-        writer.cv2, "imencode", lambda ext, image, params: seen.append((ext, params)) or real(ext, image, params)
-    )
-    with VideoOutput(out) as output:
-        output.track(track(shots=[shot(12, 80, 2.5, np.zeros((4, 4, 3), np.uint8))]))
-    assert seen == [(".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 92])]
-
-
 def test_a_low_quality_track_is_flagged_with_its_best_values_and_no_crop(out):
     with VideoOutput(out) as output:
         row = output.track(track(low_quality=True))
