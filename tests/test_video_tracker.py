@@ -471,13 +471,15 @@ def test_among_tracks_that_look_alike_the_nearer_one_wins():
     assert update.matched == {0: b}
 
 
-def test_a_face_like_a_tracks_goes_to_it_rather_than_to_a_nearer_track_with_no_appearance():
+def test_a_face_exactly_like_a_tracks_appearance_costs_no_more_than_its_motion():
+    """b has no appearance (none of its faces was scored): its cost is its motion alone; a's is its
+    motion plus the embedding's distance, 0 for the same face, so the nearer a wins."""
     tracker = Tracker(WIDTH, HEIGHT)
     for frame in range(4):
-        detections = [Detected(tall(100), 0.9, np.array([1.0, 0.0])), Detected(tall(160), 0.9)]
+        detections = [Detected(tall(100), 0.9, np.array([1.0, 0.0])), Detected(tall(140), 0.9)]
         a, b = tracker.update(detections, frame).matched.values()
     tracker.update([], 4)
-    update = tracker.update([Detected(tall(112), 0.9, np.array([1.0, 0.0]))], 5)  # 0.2 from a, 0.8 from b
+    update = tracker.update([Detected(tall(112), 0.9, np.array([1.0, 0.0]))], 5)  # 0.2 from a, 0.47 from b
     assert update.matched == {0: a}
     assert tracker.tracks[b].appearance is None
 
