@@ -56,6 +56,7 @@ def test_a_password_in_a_url_is_never_written():
         ("/dev/video3x", "file", "/dev/video3x", False),
         ("/tmp/dev/video3", "file", "/tmp/dev/video3", False),
         ("12.mp4", "file", "12.mp4", False),
+        ("http://127.0.0.1/play?from=rtsp://cam", "url", "http://127.0.0.1/play?from=rtsp://cam", True),  # the first
     ],
 )
 def test_what_each_source_argument_names(text, kind, target, live):
@@ -93,16 +94,17 @@ def test_an_unknown_error_kind_is_a_bug_not_a_row():
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "settings,message",
     [
-        dict(open_timeout=0),
-        dict(read_timeout=-1),
-        dict(reconnect=-1),
-        dict(queue=0),
+        (dict(open_timeout=0), "the open and read timeouts must be above 0"),
+        (dict(read_timeout=0), "the open and read timeouts must be above 0"),
+        (dict(read_timeout=-1), "the open and read timeouts must be above 0"),
+        (dict(reconnect=-1), "reconnect must be 0 or more, queue at least 1"),
+        (dict(queue=0), "reconnect must be 0 or more, queue at least 1"),
     ],
 )
-def test_reader_settings_out_of_range_are_refused(settings):
-    with pytest.raises(ValueError):
+def test_reader_settings_out_of_range_are_refused(settings, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         ReaderSettings(**settings)
 
 
@@ -142,6 +144,10 @@ def write(path: Path, data: bytes) -> Path:
         (FTYP + box(b"moov") + struct.pack(">I4s", 20, b"md\x01t") + b"\0" * 12, ("mp4", False)),  # not a type
         (FTYP + box(b"moov") + struct.pack(">I4s", 8, b"md\x7ft") + b"\0" * 50, ("mp4", False)),
         (FTYP + box(b"moov") + struct.pack(">I4s", 100, b" ~~~"), ("mp4", True)),  # printable: a box, cut
+        (FTYP + box(b"moov") + struct.pack(">I4s", 8, b"md\x7ft") + struct.pack(">I4s", 100, b"free"), ("mp4", False)),
+        (FTYP + box(b"moov") + struct.pack(">I4s", 2**31, b"mdat") + b"\0" * 8, ("mp4", True)),  # 2 GB declared
+        (FTYP + box(b"moov") + struct.pack(">I4sQ", 1, b"mdat", 2**64 - 16), ("mp4", True)),  # a 64-bit size
+        (FTYP + struct.pack(">I4s", 0, b"mdat") + b"\0" * 50, ("mp4", True)),  # to the end, and no moov
     ],
 )
 def test_an_mp4_is_cut_short_when_a_box_runs_past_its_end_or_moov_is_missing(tmp_path, data, state):
@@ -178,6 +184,7 @@ def test_a_matroska_file_is_cut_short_when_its_segment_is_longer_than_the_file(t
     assert container_state(write(tmp_path / "v.mkv", unknown)) == ("matroska", False)
     unknown_short = matroska(b"\xff", header_length=length)  # the 1-byte "unknown"
     assert container_state(write(tmp_path / "v.mkv", unknown_short)) == ("matroska", False)
+    assert container_state(write(tmp_path / "v.mkv", head)) == ("matroska", True)  # its size the file's last byte
 
 
 def test_a_damaged_matroska_header_says_nothing(tmp_path):
@@ -185,6 +192,10 @@ def test_a_damaged_matroska_header_says_nothing(tmp_path):
     assert container_state(write(tmp_path / "v.mkv", no_segment)) == ("matroska", False)
     bad_size = b"\x1a\x45\xdf\xa3" + b"\x00" * 12  # no length marker in 8 bytes
     assert container_state(write(tmp_path / "v.mkv", bad_size)) == ("matroska", False)
+    # no length marker, then bytes that read as a cut Segment if the size were taken as 8 or 9 bytes long
+    for width in (8, 9):
+        misread = b"\x00" + (4).to_bytes(width - 1, "big") + b"\x42\x86\x81\x01" + b"\x18\x53\x80\x67" + b"\xe4"
+        assert container_state(write(tmp_path / "v.mkv", b"\x1a\x45\xdf\xa3" + misread)) == ("matroska", False)
     cut_size = b"\x1a\x45\xdf\xa3\x10\x00"  # a 4-byte size with 2 bytes left
     assert container_state(write(tmp_path / "v.mkv", cut_size)) == ("matroska", False)
     cut_segment = matroska(b"\x10\x00")  # the Segment's size cut
@@ -221,13 +232,25 @@ def test_each_way_a_source_fails_to_open_has_its_kind(tmp_path):
     text = write(tmp_path / "notes.mkv", b"not a video at all\n")
     assert kind_of(str(text)) == ("unopenable", f"{text}: not a video FFmpeg can open")
     cut = write(tmp_path / "cut.mp4", FTYP + struct.pack(">I4s", 100000, b"mdat") + b"\0" * 100)
-    kind, message = kind_of(str(cut))
-    assert kind == "truncated" and message.startswith(f"{cut}: the mp4 file is shorter than its container says")
+    assert kind_of(str(cut)) == (
+        "truncated",
+        f"{cut}: the mp4 file is shorter than its container says, and nothing in it can be decoded",
+    )
     damaged = write(tmp_path / "damaged.mp4", FTYP + box(b"moov", bytes(range(200))))
     assert kind_of(str(damaged)) == ("corrupt", f"{damaged}: a mp4 file FFmpeg cannot open (damaged header?)")
     refused = f"http://127.0.0.1:{free_port()}/stream.mjpg"
     assert kind_of(refused) == ("unopenable", f"{refused}: cannot open (refused or not a video)")
     assert kind_of("/dev/video97") == ("unopenable", "/dev/video97: cannot open (refused or not a video)")
+
+
+def test_opening_leaves_opencvs_log_level_as_it_was(tmp_path):
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_DEBUG)
+    try:
+        kind_of(str(write(tmp_path / "notes.mkv", b"not a video at all\n")))
+        assert cv2.utils.logging.getLogLevel() == cv2.utils.logging.LOG_LEVEL_DEBUG
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def test_a_url_that_never_answers_is_unopenable_within_its_open_timeout():
@@ -354,7 +377,19 @@ def test_a_live_source_is_reopened_and_gives_up_after_its_reconnects_in_a_row(mo
     assert gaps[2] >= 0.02
 
 
-def test_the_backoff_doubles_up_to_its_cap(monkeypatch):
+def test_the_backoff_doubles(monkeypatch):
+    monkeypatch.setattr(source, "BACKOFF_FIRST", 0.05)
+    opener = Opener(Capture(1))
+    monkeypatch.setattr(source, "open_capture", opener)
+    reader = FrameReader(LIVE, ReaderSettings(reconnect=3))
+    with pytest.raises(VideoSourceError):
+        list(reader.frames())
+    gaps = np.diff(opener.calls)  # after the first open: 50, 100, 200 ms (0.35 s)
+    assert len(gaps) == 3 and gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2
+    assert sum(gaps) < 0.55  # tripling would wait 50 + 150 + 450 ms
+
+
+def test_the_backoff_stops_growing_at_its_cap(monkeypatch):
     monkeypatch.setattr(source, "BACKOFF_FIRST", 0.02)
     monkeypatch.setattr(source, "BACKOFF_MAX", 0.04)
     opener = Opener(Capture(1))
@@ -365,7 +400,7 @@ def test_the_backoff_doubles_up_to_its_cap(monkeypatch):
     gaps = np.diff(opener.calls)  # after the first open: 20 ms, then 40 ms five times (0.22 s)
     assert len(gaps) == 6 and reader.reconnects == 6
     assert gaps[0] >= 0.02 and all(gap >= 0.04 for gap in gaps[1:])
-    assert sum(gaps) < 0.8  # doubling past the cap would wait 20 + 40 + 80 + ... + 640 ms: 1.26 s
+    assert sum(gaps) < 0.5  # past the cap: 1.26 s; each wait rounded up to 0.1 s: 0.6 s
 
 
 def test_without_reconnects_a_live_source_that_ends_is_disconnected_at_once(monkeypatch, quick_backoff):
@@ -510,3 +545,136 @@ def test_stop_during_the_backoff_ends_the_reconnects_without_an_error(monkeypatc
     reader._thread.join(2)
     assert not reader._thread.is_alive() and time.monotonic() - started < 1.5
     assert reader._error is None and reader.reconnects == 0
+
+
+class Stalled(Capture):
+    """A stream that gives ``frames`` frames, then blocks in read() until ``release`` is set (5 s at
+    most), as FFmpeg does on a stalled stream; then its frames go on (``then`` more)."""
+
+    def __init__(self, frames: int = 0, then: int = 0):
+        super().__init__(frames + then)
+        self.first, self.release = frames, threading.Event()
+
+    def read(self):
+        if self.reads == self.first:
+            self.release.wait(5)
+        return super().read()
+
+
+def test_a_reader_not_yet_started_or_that_failed_knows_no_frame_rate(tmp_path):
+    reader = FrameReader(parse_source(str(tmp_path / "missing.mp4")))
+    assert reader.fps == 0.0
+    with pytest.raises(VideoSourceError):
+        list(reader.frames())
+    assert reader.fps == 0.0 and reader.decoded == 0
+
+
+def test_the_reader_is_a_daemon_thread_named_after_its_source(monkeypatch):
+    monkeypatch.setattr(source, "open_capture", Opener(Capture(None)))
+    reader = FrameReader(LIVE, ReaderSettings(queue=2))
+    frames = reader.frames()
+    next(frames)
+    (thread,) = [t for t in threading.enumerate() if t.name == f"fqe-video-reader {LIVE.name}"]
+    assert thread.daemon  # a read blocked in FFmpeg never keeps the program from exiting
+    reader.close()
+
+
+def test_a_finished_source_gives_nothing_more_when_asked_again(monkeypatch, tmp_path):
+    plain = write(tmp_path / "v.bin", b"\0" * 64)
+    monkeypatch.setattr(source, "open_capture", Opener(Capture(3)))
+    reader = FrameReader(parse_source(str(plain)))
+    assert [f.index for f in reader.frames()] == [0, 1, 2]
+    assert list(reader.frames()) == []
+
+
+def test_frames_are_handed_over_as_fast_as_they_are_read(monkeypatch, tmp_path):
+    plain = write(tmp_path / "v.bin", b"\0" * 64)
+    monkeypatch.setattr(source, "open_capture", Opener(Capture(300)))
+    reader = FrameReader(parse_source(str(plain)))
+    started = time.monotonic()
+    assert len(list(reader.frames())) == 300
+    assert time.monotonic() - started < 3  # not a wait of POLL (0.1 s) a frame
+
+
+def test_a_slow_timelapse_frame_rate_is_believed(monkeypatch, tmp_path):
+    plain = write(tmp_path / "v.bin", b"\0" * 64)
+    monkeypatch.setattr(source, "open_capture", Opener(Capture(3, fps=0.5)))
+    reader = FrameReader(parse_source(str(plain)))
+    assert [f.time for f in reader.frames()] == [0.0, 2.0, 4.0] and reader.fps == 0.5
+
+
+def test_a_read_that_fails_with_an_image_ends_the_file(monkeypatch, tmp_path):
+    plain = write(tmp_path / "v.bin", b"\0" * 64)
+    capture = Capture(2)
+    capture.read = lambda: (False, np.zeros((4, 6, 3), np.uint8)) if capture.reads >= 2 else Capture.read(capture)
+    monkeypatch.setattr(source, "open_capture", Opener(capture))
+    assert [f.index for f in FrameReader(parse_source(str(plain))).frames()] == [0, 1]
+
+
+def test_stop_from_another_thread_ends_a_wait_for_a_stalled_stream(monkeypatch):
+    stalled = Stalled(1)
+    monkeypatch.setattr(source, "open_capture", Opener(stalled))
+    stop = threading.Event()
+    reader = FrameReader(LIVE, ReaderSettings(), stop)
+    frames = reader.frames()
+    assert next(frames).index == 0
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    assert list(frames) == []  # the consumer waits for a frame that does not come, and sees stop
+    assert time.monotonic() - started < 1.5
+    stalled.release.set()
+
+
+def test_close_returns_while_a_read_is_blocked(monkeypatch):
+    stalled = Stalled(1)
+    monkeypatch.setattr(source, "open_capture", Opener(stalled))
+    reader = FrameReader(LIVE)
+    frames = reader.frames()
+    next(frames)
+    time.sleep(0.1)
+    started = time.monotonic()
+    reader.close()  # the thread is left to finish its read on its own
+    assert time.monotonic() - started < 2
+    stalled.release.set()
+
+
+def test_stop_ends_a_file_reader_waiting_for_room(monkeypatch, tmp_path):
+    plain = write(tmp_path / "v.bin", b"\0" * 64)
+    capture = Capture(None)
+    monkeypatch.setattr(source, "open_capture", Opener(capture))
+    stop = threading.Event()
+    reader = FrameReader(parse_source(str(plain)), ReaderSettings(queue=1), stop)
+    next(reader.frames())
+    time.sleep(0.1)
+    stop.set()  # the consumer stops, telling nobody
+    reader._thread.join(1.5)
+    assert not reader._thread.is_alive() and capture.released
+
+
+def test_a_live_queue_keeps_exactly_the_newest_frames(monkeypatch):
+    stalled = Stalled(1, then=49)
+    monkeypatch.setattr(source, "open_capture", Opener(stalled))
+    reader = FrameReader(LIVE, ReaderSettings(reconnect=0, queue=3))
+    frames = reader.frames()
+    seen = [next(frames).index]  # frame 0 alone, the stream holding the rest back
+    stalled.release.set()
+    deadline = time.monotonic() + 10
+    while reader.decoded < 50 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(VideoSourceError):
+        for frame in frames:
+            seen.append(frame.index)
+    assert seen == [0, 47, 48, 49] and reader.dropped == 46
+
+
+def test_a_live_stream_that_stalls_ends_within_its_read_timeout():
+    from video_clips import MjpegServer, Session
+
+    with MjpegServer([Session([backdrop()] * 3, stall=8)], deadline=15) as server:
+        reader = FrameReader(parse_source(server.url), ReaderSettings(open_timeout=5, read_timeout=0.5, reconnect=0))
+        started = time.monotonic()
+        with pytest.raises(VideoSourceError) as error:
+            for _ in reader.frames():
+                pass
+        took = time.monotonic() - started
+    assert error.value.kind == "disconnected" and reader.decoded == 3 and took < 4
