@@ -205,6 +205,8 @@ def test_each_source_gets_its_own_shots_folder_even_when_their_names_clean_up_al
         ("///", "source"),
         ("é", "source"),
         ("x" * 150 + ".mp4", "x" * 96 + ".mp4"),
+        ("Cams/Door.MP4", "Cams_Door.MP4"),
+        ("Xbox-1.mkv", "Xbox-1.mkv"),
     ],
 )
 def test_a_sources_folder_name_is_letters_digits_dots_dashes_and_underscores(source, name):
@@ -214,5 +216,40 @@ def test_a_sources_folder_name_is_letters_digits_dots_dashes_and_underscores(sou
 def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(FqeError, match=f"^cannot write into {blocker / 'run'}: "):
+    with pytest.raises(FqeError, match=f"^cannot write into {blocker / 'run'}: Not a directory$"):
         VideoOutput(blocker / "run")
+
+
+def test_a_second_run_into_the_same_folder_starts_its_files_afresh(out):
+    with VideoOutput(out) as output:
+        output.track(track())
+    with VideoOutput(out) as output:
+        output.error("cam.mp4", VideoSourceError("cam.mp4: gone", "disconnected"))
+    assert [r[0] for r in rows(out / "tracks.csv")] == ["source", "cam.mp4"]
+
+
+def test_lines_end_with_a_newline_alone_and_names_stay_as_written(out):
+    stdout = io.StringIO()
+    with VideoOutput(out, stdout) as output:
+        output.face(FaceRow("café.mp4", 1, 0.04, 0, (1.0, 2.0, 3.0, 4.0)))
+        output.track(track("café.mp4"))
+    for name in ("tracks.csv", "faces.csv"):
+        data = (out / name).read_bytes()
+        assert b"\r" not in data and data.count(b"\n") == 2 and "café.mp4".encode() in data
+    assert '"source": "café.mp4"' in stdout.getvalue()  # the JSON line in UTF-8, not \u escapes
+
+
+def test_the_counts_of_tracks_shots_and_errors(out):
+    with VideoOutput(out) as output:
+        output.track(track(number=1))
+        output.track(track(number=2, shots=[shot(5, 70, 2.0)]))
+        output.error("a.mp4", VideoSourceError("a.mp4: gone", "not-found"))
+        output.error("b.mp4", VideoSourceError("b.mp4: gone", "not-found"))
+    assert (output.tracks, output.shots, output.errors) == (2, 3, 2)
+
+
+def test_a_closed_output_takes_no_more_rows(out):
+    output = VideoOutput(out)
+    output.close()
+    with pytest.raises(ValueError):
+        output.face(FaceRow("door.mp4", 1, 0.04, 0, (1.0, 2.0, 3.0, 4.0)))
