@@ -678,3 +678,17 @@ def test_a_live_stream_that_stalls_ends_within_its_read_timeout():
                 pass
         took = time.monotonic() - started
     assert error.value.kind == "disconnected" and reader.decoded == 3 and took < 4
+
+
+def test_waiting_for_a_stalled_stream_costs_no_cpu(monkeypatch):
+    stalled = Stalled(1)
+    monkeypatch.setattr(source, "open_capture", Opener(stalled))
+    stop = threading.Event()
+    reader = FrameReader(LIVE, ReaderSettings(), stop)
+    frames = reader.frames()
+    next(frames)
+    threading.Timer(0.6, stop.set).start()
+    cpu = time.process_time()
+    assert list(frames) == []  # 0.6 s waiting for a frame, then stopped
+    assert time.process_time() - cpu < 0.3  # waiting, not spinning
+    stalled.release.set()
