@@ -667,16 +667,13 @@ def test_the_cheeks_are_the_regions_warped_from_the_photo():
     points = projected(scale=40, centre=(125, 125))
     ys, xs = np.mgrid[0:250, 0:250]
     photo = np.dstack([xs, ys, (xs + ys) // 2]).astype(np.uint8)
-    matrix = ofiq_matrix(points)
-    rects = cheek_regions(points @ matrix[:, :2].T + matrix[:, 2])
-    regions = cheeks(photo, points)
-    assert regions is not None
-    for region, rect in zip(regions, rects):
-        assert np.array_equal(region.bgr, warp(photo, matrix, rect))
-    moved = matrix + [[0, 0, 12], [0, 0, -9]]  # a matrix given is the one used
-    rects = cheek_regions(points @ moved[:, :2].T + moved[:, 2])
-    regions = cheeks(photo, points, moved)
-    assert regions is not None and all(np.array_equal(r.bgr, warp(photo, moved, q)) for r, q in zip(regions, rects))
+    for matrix, given in ((ofiq_matrix(points), None), (ofiq_matrix(points) * 1.1, "larger")):
+        # a matrix given is the one used (here: one that makes the face 10 % larger on the frame)
+        rects = cheek_regions(points @ matrix[:, :2].T + matrix[:, 2])
+        regions = cheeks(photo, points, None if given is None else matrix)
+        assert regions is not None
+        assert [r.bgr.shape[:2] for r in regions] == [(h, w) for _, _, w, h in rects]
+        assert all(np.array_equal(r.bgr, warp(photo, matrix, rect)) for r, rect in zip(regions, rects))
 
 
 def test_a_cheek_region_one_pixel_wide_is_a_region_and_none_wide_is_not():
