@@ -667,10 +667,10 @@ def test_the_cheeks_are_the_regions_warped_from_the_photo():
     points = projected(scale=40, centre=(125, 125))
     ys, xs = np.mgrid[0:250, 0:250]
     photo = np.dstack([xs, ys, (xs + ys) // 2]).astype(np.uint8)
-    for matrix, given in ((ofiq_matrix(points), None), (ofiq_matrix(points) * 1.1, "larger")):
+    for matrix, passed in ((ofiq_matrix(points), False), (ofiq_matrix(points) * 1.1, True)):
         # a matrix given is the one used (here: one that makes the face 10 % larger on the frame)
         rects = cheek_regions(points @ matrix[:, :2].T + matrix[:, 2])
-        regions = cheeks(photo, points, None if given is None else matrix)
+        regions = cheeks(photo, points, matrix if passed else None)
         assert regions is not None
         assert [r.bgr.shape[:2] for r in regions] == [(h, w) for _, _, w, h in rects]
         assert all(np.array_equal(r.bgr, warp(photo, matrix, rect)) for r, rect in zip(regions, rects))
