@@ -44,8 +44,12 @@ def people() -> list[tuple[np.ndarray, np.ndarray]]:
     box = ASTRONAUT_FACE - [HEAD[1].start, HEAD[0].start] * 2
     mirrored_box = np.array([head.shape[1] - box[2], box[1], head.shape[1] - box[0], box[3]])
     darker = np.clip(head.astype(np.float32) * 0.7 + 20, 0, 255).astype(np.uint8)
-    return [(head, box), (head[:, ::-1].copy(), mirrored_box), (head[:, :, [1, 2, 0]].copy(), box),
-            (darker[:, ::-1].copy(), mirrored_box)]
+    return [
+        (head, box),
+        (head[:, ::-1].copy(), mirrored_box),
+        (head[:, :, [1, 2, 0]].copy(), box),
+        (darker[:, ::-1].copy(), mirrored_box),
+    ]
 
 
 def place(frame: np.ndarray, person: tuple[np.ndarray, np.ndarray], width: float, cx: float, cy: float) -> np.ndarray:
@@ -58,7 +62,9 @@ def place(frame: np.ndarray, person: tuple[np.ndarray, np.ndarray], width: float
     x, y = int(round(cx - (face[0] + face[2]) / 2)), int(round(cy - (face[1] + face[3]) / 2))
     height, frame_width = frame.shape[:2]
     x0, y0 = max(x, 0), max(y, 0)
-    frame[y0 : y + patch.shape[0], x0 : x + patch.shape[1]] = patch[y0 - y :, x0 - x :][: height - y0, : frame_width - x0]
+    frame[y0 : y + patch.shape[0], x0 : x + patch.shape[1]] = patch[y0 - y :, x0 - x :][
+        : height - y0, : frame_width - x0
+    ]
     return face + [x, y, x, y]
 
 
@@ -95,13 +101,20 @@ def seam_photo(height: int, width: int, seam: tuple[str, int, str, float], first
     boxes = [place(frame, crowd[first % 4], face_width, *centre)]
     # the other person: on the grid point farthest from every seam, clear of the first one
     lines = [(a, p) for a, p, _, _ in seams(height, width)]
-    candidates = [(x, y) for x in np.linspace(0.15, 0.85, 8) * width for y in np.linspace(0.2, 0.8, 7) * height
-                  if np.hypot(x - centre[0], y - centre[1]) > 3 * face_width]
+    candidates = [
+        (x, y)
+        for x in np.linspace(0.15, 0.85, 8) * width
+        for y in np.linspace(0.2, 0.8, 7) * height
+        if np.hypot(x - centre[0], y - centre[1]) > 3 * face_width
+    ]
     clear = max(candidates, key=lambda c: min(abs(c[a == "y"] - p) for a, p in lines))
     boxes.append(place(frame, crowd[(first + 1) % 4], face_width, *clear))
     return frame, boxes
 
 
 #: Photos with a face cut by each tile side of two sizes: (height, width, seam, first person).
-SEAM_PHOTOS = [(height, width, seam, k) for height, width in [(886, 1280), (1080, 1920)]
-               for k, seam in enumerate(seams(height, width))]
+SEAM_PHOTOS = [
+    (height, width, seam, k)
+    for height, width in [(886, 1280), (1080, 1920)]
+    for k, seam in enumerate(seams(height, width))
+]
