@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from frames import astronaut, large_frame
+from frames import SEAM_PHOTOS, astronaut, large_frame, seam_photo
 
 from fqe_onnx import Scorer
 from fqe_onnx.bundle.api import BundleSession, make_bundle
@@ -191,4 +191,28 @@ def test_small_face_in_a_large_frame_is_found_by_the_tiles(
     np.testing.assert_allclose(out["box"], located.detection.box, atol=1e-3)
     np.testing.assert_allclose(out["points"], located.points, atol=0.05)
     assert abs(float(out["face_score"]) - located.detection.score) < 1e-5
+    assert abs(float(out["q"]) - record.q) <= 1e-3 * record.q and abs(int(out["Q"]) - record.Q) <= 1
+
+
+@pytest.mark.parametrize(
+    "photo",
+    [p for p in SEAM_PHOTOS if p[:2] == (886, 1280)] + [SEAM_PHOTOS[8]],
+    ids=lambda p: f"{p[1]}x{p[0]}-{p[2][0]}{p[2][1]}",
+)
+def test_a_face_cut_by_a_tile_side_is_the_python_paths(default_model, sessions, photo):
+    """Group photos where a tile's side cuts a face (tests/test_cut_faces.py; the rule before gave the
+    1280x886 x=800 and 1920x1080 y=480 ones a row for the piece): the bundle's main face is the
+    Python path's, and it is one of the faces placed."""
+    from fqe_onnx.align.aligner import FaceAligner
+    from fqe_onnx.align.detection import box_iou
+
+    image, placed = seam_photo(*photo)
+    located = FaceAligner().locate(image)  # the main face, after every rule
+    out = sessions["bgr"].run(image)
+    assert STATUS_CODES[int(out["status"])] == "aligned"
+    np.testing.assert_allclose(out["box"], located[0].detection.box, atol=1e-3)
+    np.testing.assert_allclose(out["points"], located[0].points, atol=0.05)
+    assert max(box_iou(out["box"].astype(np.float64), np.array(placed))) > 0.6
+    with Scorer(default_model, threads=1, batch_size=1) as scorer:
+        record = scorer.score_array(image)
     assert abs(float(out["q"]) - record.q) <= 1e-3 * record.q and abs(int(out["Q"]) - record.Q) <= 1

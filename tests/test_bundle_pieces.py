@@ -22,6 +22,7 @@ from fqe_onnx.decode import DEFAULT_LIMITS, check_detail, check_size
 from fqe_onnx.errors import ImageError
 
 RNG = np.random.default_rng(7)
+ANY = object()  # any count of second looks refused
 
 
 def _python_refuses(bgr: np.ndarray) -> str:
@@ -404,13 +405,15 @@ def test_candidates_put_two_views_boxes_in_image_pixels():
 
 def test_confidence_at_the_threshold_and_nms_at_the_iou_limit_are_the_python_paths():
     """A score of exactly CONFIDENCE is kept, the float32 just under it dropped; a box whose IoU with
-    a better one is exactly NMS_IOU is kept, one just over it goes (boxes in pixels, scale 1)."""
-    from fqe_onnx.align.detection import CONFIDENCE, NMS_IOU
+    a better one is exactly NMS_IOU passes NMS, one just over it goes (boxes in pixels, scale 1), and
+    same_face then drops the first too (a pair at IoU 0.4 always has the smaller box mostly inside
+    the other)."""
+    from fqe_onnx.align.detection import CONFIDENCE, NMS_IOU, nms
 
     boxes = np.array(
         [
             [0, 0, 10, 10],
-            [0, 0, 10, 25],  # IoU 100 / 250 = 0.4 exactly: kept
+            [0, 0, 10, 25],  # IoU 100 / 250 = 0.4 exactly: kept by NMS
             [200, 0, 210, 10],
             [200, 0, 210, 24.9],  # IoU over 0.4: suppressed
             [400, 0, 420, 20],
@@ -423,7 +426,15 @@ def test_confidence_at_the_threshold_and_nms_at_the_iou_limit_are_the_python_pat
     scores = np.stack([1 - face, face], axis=1)[None]
     _, _, kept_scores, kept_boxes, index, found = _post_process(scores, boxes, 1, 1, scale=[[1, 1, 1, 1]])
     expected = _python_faces(face, boxes[0], 1, 1)
-    assert [d.box for d in expected] == [(0, 0, 10, 10), (200, 0, 210, 10), (0, 0, 10, 25), (400, 0, 420, 20)]
+    confident = face >= CONFIDENCE
+    after_nms = nms(boxes[0][confident].astype(np.float64), face[confident], NMS_IOU)
+    assert [tuple(b) for b in boxes[0][confident][after_nms]] == [
+        (0, 0, 10, 10),
+        (200, 0, 210, 10),
+        (0, 0, 10, 25),
+        (400, 0, 420, 20),
+    ]
+    assert [d.box for d in expected] == [(0, 0, 10, 10), (200, 0, 210, 10), (400, 0, 420, 20)]
     assert NMS_IOU == 0.4
     np.testing.assert_array_equal(kept_scores, [d.score for d in expected])
     np.testing.assert_array_equal(kept_boxes, [d.box for d in expected])
@@ -757,17 +768,75 @@ def test_inside_tile_second_look_window_and_iou_match_the_python_path():
         np.testing.assert_array_equal(iou, box_iou(box, boxes))
 
 
-def _fake_detector(seed: int, central: int = 3, k: int = 60):
+def _pieces(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Boxes of faces and of pieces of them (a part cut off one side, or a smaller box inside), some at
+    the limits of ``same_face`` (SAME_FACE_INSIDE of a box inside, SAME_FACE_AREA of the other's area)."""
+    from fqe_onnx.align.detection import SAME_FACE_AREA, SAME_FACE_INSIDE
+
+    faces = np.concatenate([rng.uniform(0, 900, (n, 2)), np.zeros((n, 2))], axis=1)
+    faces[:, 2:] = faces[:, :2] + rng.uniform(20, 200, (n, 2))
+    w, h = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    cut = faces.copy()
+    cut[:, 2] = faces[:, 0] + w * rng.uniform(0.3, 0.7, n)  # the left part of each face
+    limit = faces.copy()
+    limit[:, 0] = faces[:, 2] - w * SAME_FACE_INSIDE  # half of it past the face's right side ...
+    limit[:, 2] = limit[:, 0] + w  # ... so exactly SAME_FACE_INSIDE of it inside
+    tiny = faces.copy()
+    tiny[:, 2:] = faces[:, :2] + np.stack([w, h], 1) * np.sqrt(SAME_FACE_AREA)  # exactly SAME_FACE_AREA of the area
+    jitter = faces + rng.normal(0, 8, faces.shape)
+    boxes = np.concatenate([faces, cut, limit, tiny, jitter])
+    return boxes[rng.permutation(len(boxes))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_same_face_and_found_again_are_the_python_rules(seed):
+    """``detector.same_face`` and ``tiles.found_again`` beside ``detection.same_face`` and
+    ``found_again``: the same boxes dropped and the same second looks taken, at their limits too."""
+    from fqe_onnx.align.detection import SECOND_LOOK_CENTRE, found_again, same_face
+    from fqe_onnx.bundle import detector, tiles
+
+    rng = np.random.default_rng(seed)
+    boxes = _pieces(rng, 40)
+    (dropped,) = run_piece(lambda g, b: detector.same_face(g, b), {"boxes": boxes})
+    expected = same_face(boxes)
+    np.testing.assert_array_equal(dropped, expected)
+    assert 10 < expected.sum() < len(boxes) - 40
+    (none,) = run_piece(lambda g, b: detector.same_face(g, b), {"boxes": np.zeros((0, 4))})
+    assert none.shape == (0,)
+    taken = []
+    for box in boxes[:40]:
+        w, h = box[2] - box[0], box[3] - box[1]
+        shift = SECOND_LOOK_CENTRE * np.array([w, h])
+        for found in [
+            box + rng.normal(0, 0.1, (3, 4)) * [w, h, w, h],
+            box + rng.normal(0, 0.5, (3, 4)) * [w, h, w, h],
+            np.stack([box + [shift[0], 0, shift[0], 0], box - [0, shift[1], 0, shift[1]]]),  # centre at the limit
+            (box + [0, 0, w, 0])[None],
+        ]:  # twice as wide: a bigger face around it
+            confident = rng.uniform(0, 1, len(found)) < 0.8
+            (again,) = run_piece(
+                lambda g, b, f, c: tiles.found_again(g, b, f, c), {"box": box, "found": found, "confident": confident}
+            )
+            taken.append(found_again(box, found[confident]))
+            assert bool(again) == taken[-1], (box, found, confident)
+    assert 30 < sum(taken) < len(taken) - 30
+
+
+def _fake_detector(seed: int, central: int = 3, k: int = 60, around: bool = False):
     """A stand-in for the face detector with its I/O ([N, 3, 240, 320] -> scores [N, K, 2], boxes
-    [N, K, 4]): fixed small priors (``central`` of them where a second look finds its face) scored by
-    a random function of the 8x8 mean-pooled input. It fires on many views, so the tiles, the NMS
-    over views and the second looks (confirmed and refused) are all exercised."""
+    [N, K, 4]): fixed small priors (``central`` of them where a second look finds its face; with
+    ``around``, a bigger face around it, off to one side) scored by a random function of the 8x8
+    mean-pooled input. It fires on many views, so the tiles, the NMS over views and the second looks
+    (confirmed and refused) are all exercised."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
     centre, size = rng.uniform(0.05, 0.95, (k, 2)), rng.uniform(0.02, 0.1, (k, 2))
     centre[:central] = 0.5 + rng.normal(0, 0.05, (central, 2))
     size[:central] = [0.25, 0.33] + rng.normal(0, 0.05, (central, 2))
+    if around:  # the face a quarter of the window wide, this box about twice its size, centred 0.45 of it away
+        centre[:central, 0] += 0.11
+        size[:central] *= 1.6
     consts = {
         "priors": np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)[None],
         "w": (3 * rng.normal(0, 1, (192, k))).astype(np.float32),
@@ -805,15 +874,18 @@ def _fake_detector(seed: int, central: int = 3, k: int = 60):
 
 
 @pytest.mark.parametrize(
-    "seed, whole, central, looked",
+    "seed, whole, central, looked, around",
     [
-        (18, False, 3, 2),  # tiles only: the two faces of best merit are refused by their second look
-        (45, False, 3, 2),
-        (5, True, 3, 0),  # with the whole image: its face is the main one, no second look needed
-        (7, False, 0, None),  # no second look can confirm a face: no face at all
+        (18, False, 3, 2, False),  # tiles only: the two faces of best merit are refused by their second look
+        (45, False, 3, 1, False),  # one refused before the main face (same_face changed the merged faces)
+        (5, True, 3, 0, False),  # with the whole image: its face is the main one, no second look needed
+        (7, False, 0, None, False),  # no second look can confirm a face: no face at all
+        # second looks that find a bigger face around the tile's face: refused (the rule before took them)
+        (3, False, 3, ANY, True),
+        (4, False, 3, ANY, True),
     ],
 )
-def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, looked):
+def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, looked, around):
     """``tiles.tiled_main_face`` with a stand-in detector beside ``FaceDetector.detect`` (tiles, merge,
     every second look) and ``select_main_face`` with the same model: the same face, box and score."""
     import math
@@ -826,11 +898,9 @@ def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, loo
     from fqe_onnx.bundle.detector import detector_input
     from fqe_onnx.zoo import aligner_models
 
-    model = _fake_detector(seed, central)
+    model = _fake_detector(seed, central, around=around)
     onnx.save(model, tmp_path / "fake.onnx")
-    python = detection.FaceDetector(str(tmp_path / "fake.onnx"), str(aligner_models()[1]), threads=1)
     first = 0 if whole else 1
-    python.views = lambda h, w: detection.tile_rects(h, w)[first:]
     height, width = 1000, 1400
     rng = np.random.default_rng(seed)
     image = cv2.resize(
@@ -838,8 +908,17 @@ def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, loo
         (width, height),
         interpolation=cv2.INTER_LINEAR,
     )
-    faces = python.detect(image)
-    main = detection.select_main_face(faces, width, height)
+    found = {}
+    for keep_pieces in (True, False):
+        python = detection.FaceDetector(
+            str(tmp_path / "fake.onnx"), str(aligner_models()[1]), threads=1, keep_pieces=keep_pieces
+        )
+        python.views = lambda h, w: detection.tile_rects(h, w)[first:]
+        faces = python.detect(image)
+        main = detection.select_main_face(faces, width, height)
+        found[keep_pieces] = None if main is None else faces[main].box
+    if around:
+        assert found[True] != found[False]  # the second look refused what the rule before took
     copies = iter(range(3))
 
     def detect(g, image, window):
@@ -873,4 +952,4 @@ def test_tiled_main_face_is_the_python_paths(tmp_path, seed, whole, central, loo
     assert dict((d.box, tiled) for d, tiled in merged)[faces[main].box] == (not whole)  # whole: the whole image saw it
     # how many faces of better merit the second look refused before the main one
     by_merit = sorted((d for d, _ in merged), key=merit, reverse=True)
-    assert [d.box for d in by_merit].index(faces[main].box) == looked
+    assert [d.box for d in by_merit].index(faces[main].box) == looked or looked is ANY

@@ -49,7 +49,8 @@ class FaceAligner:
     The models default to the pinned files of the default model's npm package (fetched once,
     hash-checked). The template and crop size default to ArcFace's 112x112; a scorer passes its
     model's own (``fqe_onnx.align.template.model_template``). Large photos are also searched in
-    tiles for small faces (``tiling``, see ``fqe_onnx.align.detection.tile_rects``).
+    tiles for small faces (``tiling``, see ``fqe_onnx.align.detection.tile_rects``); pieces of a face
+    that a tile cut are dropped (``keep_pieces=True`` keeps them, for comparisons).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class FaceAligner:
         confidence: float = CONFIDENCE,
         threads: Optional[int] = None,
         tiling: bool = True,
+        keep_pieces: bool = False,
     ):
         if detector_model is None or landmark_model is None:
             from ..zoo import aligner_models
@@ -68,7 +70,13 @@ class FaceAligner:
             detector_model = detector_model or default_detector
             landmark_model = landmark_model or default_landmarks
         self.detector = FaceDetector(
-            detector_model, landmark_model, device=device, confidence=confidence, threads=threads, tiling=tiling
+            detector_model,
+            landmark_model,
+            device=device,
+            confidence=confidence,
+            threads=threads,
+            tiling=tiling,
+            keep_pieces=keep_pieces,
         )
 
     def locate_batch(

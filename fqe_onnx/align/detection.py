@@ -10,6 +10,11 @@ photo much larger than its input is also looked at in overlapping tiles at finer
 (``tile_rects``: a fixed grid computed from the image's height and width alone), all run as one
 detector batch with the whole image, and merged by one NMS. Frames near the detector's size (a
 250x250 crop, a 640x480 frame) get no tiles and the same detections as without tiling.
+
+A tile's side can cut a face that a coarser view sees whole; the piece the tile saw lies mostly
+inside the whole face's box, with an IoU too low for NMS. ``same_face`` drops it after the merge,
+and a second look confirms a face only a tile saw only when it finds that face again, not a bigger
+one around it (``found_again``). The ONNX bundle applies both rules too (``fqe_onnx.bundle``).
 """
 
 from __future__ import annotations
@@ -43,10 +48,33 @@ TILE_OVERLAP = 1.25
 #: cut by the tile: dropped, since a neighbouring tile holds all of it.
 TILE_EDGE_PX = 2.0
 #: A face only a tile saw gets a second look: the detector on a window around it where the face is
-#: this share of the window's width (about 80 detector pixels), which must find it again (IoU >=
-#: SECOND_LOOK_IOU). Texture and half faces that fire the detector's smallest anchors do not come back.
+#: this share of the window's width (about 80 detector pixels), which must find that face again: a
+#: box with IoU >= SECOND_LOOK_IOU (texture and half faces that fire the detector's smallest anchors
+#: do not come back) centred on it, within SECOND_LOOK_CENTRE of its width and height. A piece of a
+#: face that a tile's side cut comes back as the whole face around it, with an IoU as high as its
+#: share of the face (0.34 in a real group photo) but centred beyond it: a piece that is a fraction
+#: p of the face's width puts the face's centre (1 - p) / 2p of its width away, 0.5 for a half face.
+#: Measured (benchmarks/cut_faces.py, LFW faces across tile sides, in crowds and on textures): the
+#: 873 faces only a tile saw were found again centred within 0.18 of their box (95% within 0.08),
+#: pieces cut off a side 0.49 to 0.71 away. 0.4 sits between: it refuses pieces under 5/9 of the
+#: face (a larger one is most of the face, and the face is not lost).
 SECOND_LOOK_SHARE = 0.25
 SECOND_LOOK_IOU = 0.3
+SECOND_LOOK_CENTRE = 0.4
+#: One face seen twice: a tile's piece of a face lies inside the whole face's box that a coarser
+#: view found, and NMS keeps both (a small box inside a big one has a low IoU: 0.34 in a real group
+#: photo); so does a box shifted a third of a face over another. So when a detection and a more
+#: confident one overlap by at least SAME_FACE_INSIDE of the smaller one's area (intersection over
+#: its own area, not the union: the smaller lies mostly inside the other), they are one face and the
+#: less confident goes, unless the smaller is under SAME_FACE_AREA of the other's area: a real face
+#: inside a huge false face that the whole image sees in a texture is no piece of it. Measured
+#: (benchmarks/cut_faces.py): pieces overlap their face 0.63 to 1.0 and are 0.059 to 0.79 of its
+#: area (the small ones an eye seen as a face); two people's boxes in packed group photos (heads
+#: 0.75 to 1.1 face widths apart) overlap at most 0.43, and once 0.55 (a face half hidden by its
+#: neighbour, dropped: 1 of 233); real faces inside false faces of textures are 0.007 to 0.035 of
+#: their area (6 in 600 frames). Both limits sit between.
+SAME_FACE_INSIDE = 0.5
+SAME_FACE_AREA = 0.045
 #: Detector inputs per runtime call at most (memory stays bounded whatever the photo's size).
 DETECTOR_BATCH = 16
 
@@ -110,6 +138,34 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     )
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     return inter / np.maximum((box[2] - box[0]) * (box[3] - box[1]) + areas - inter, 1e-12)
+
+
+def same_face(boxes: np.ndarray) -> np.ndarray:
+    """For detections best first (x1, y1, x2, y2, image pixels): which are a face a more confident one
+    already is: one of the two lies mostly inside the other (SAME_FACE_INSIDE of the smaller one's
+    area: a piece of a face, or a box shifted over it) and the smaller is not tiny beside the other
+    (SAME_FACE_AREA of its area). A pairwise test on a handful of boxes."""
+    x1, y1, x2, y2 = (boxes[:, k] for k in range(4))
+    areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    inter = np.maximum(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0) * np.maximum(
+        np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0
+    )
+    smaller, larger = np.minimum(areas[:, None], areas[None]), np.maximum(areas[:, None], areas[None])
+    inside = inter >= SAME_FACE_INSIDE * smaller  # [i, j]: the smaller of i and j mostly inside the other
+    comparable = smaller >= SAME_FACE_AREA * larger
+    better = np.tri(len(boxes), k=-1, dtype=bool)  # j before i: more confident
+    return (inside & comparable & better).any(axis=1)
+
+
+def found_again(box: np.ndarray, boxes: np.ndarray, centre: float = SECOND_LOOK_CENTRE) -> bool:
+    """Whether a second look's boxes (K, 4) hold the face ``box`` again: one with IoU >= SECOND_LOOK_IOU
+    centred within ``centre`` of ``box``'s width and height of its centre (a bigger face around
+    ``box``, a piece of it, is centred beyond it)."""
+    if not len(boxes):
+        return False
+    near_x = np.abs(boxes[:, 0] + boxes[:, 2] - (box[0] + box[2])) <= 2 * centre * (box[2] - box[0])
+    near_y = np.abs(boxes[:, 1] + boxes[:, 3] - (box[1] + box[3])) <= 2 * centre * (box[3] - box[1])
+    return bool(((box_iou(box, boxes) >= SECOND_LOOK_IOU) & near_x & near_y).any())
 
 
 def inside_tile(boxes: np.ndarray, rect: View, width: int, height: int) -> np.ndarray:
@@ -207,7 +263,8 @@ class FaceDetector:
 
     Models with a dynamic batch axis (the zoo's prepared copies) take a whole batch in one call;
     a model fixed at batch 1 is run once per image. ``tiling=False`` looks at each image whole
-    only (the behaviour before tiling, for comparisons)."""
+    only (the behaviour before tiling, for comparisons); ``keep_pieces=True`` keeps the pieces of a
+    face that ``same_face`` and ``found_again`` drop (the behaviour before them, for comparisons)."""
 
     def __init__(
         self,
@@ -218,12 +275,14 @@ class FaceDetector:
         nms_iou: float = NMS_IOU,
         threads: Optional[int] = None,
         tiling: bool = True,
+        keep_pieces: bool = False,
     ) -> None:
         self.detector, self.provider = create_session(detector_model, device, threads)
         self.landmarker, _ = create_session(landmark_model, device, threads)
         self.confidence = confidence
         self.nms_iou = nms_iou
         self.tiling = tiling
+        self.keep_pieces = keep_pieces
 
     def views(self, height: int, width: int) -> list[View]:
         """The views of an image the detector looks at: ``tile_rects``, or the whole image only."""
@@ -254,8 +313,9 @@ class FaceDetector:
             if tiled and second_look
         ]
         lost = set()
+        centre = math.inf if self.keep_pieces else SECOND_LOOK_CENTRE
         for (k, i, _), (boxes, _) in zip(doubtful, self._look(images, [(k, window) for k, _, window in doubtful])):
-            if not (len(boxes) and box_iou(np.array(merged[k][i][0].box), boxes).max() >= SECOND_LOOK_IOU):
+            if not found_again(np.array(merged[k][i][0].box), boxes, centre):
                 lost.add((k, i))
         return [[face for i, (face, _) in enumerate(faces) if (k, i) not in lost] for k, faces in enumerate(merged)]
 
@@ -276,7 +336,7 @@ class FaceDetector:
         return self.detect_batch([bgr])[0]
 
     def _merged(self, parts: list[tuple[np.ndarray, np.ndarray, bool]]) -> list[tuple[Detection, bool]]:
-        return merge_views(parts, self.nms_iou)
+        return merge_views(parts, self.nms_iou, keep_pieces=self.keep_pieces)
 
     def landmarks_batch(self, faces: Sequence[tuple[np.ndarray, Detection]]) -> list[np.ndarray]:
         """68 (x, y) points in image pixels for each (BGR image, detected face)."""
@@ -304,14 +364,17 @@ def confident_boxes(
 
 
 def merge_views(
-    parts: list[tuple[np.ndarray, np.ndarray, bool]], nms_iou: float = NMS_IOU
+    parts: list[tuple[np.ndarray, np.ndarray, bool]], nms_iou: float = NMS_IOU, keep_pieces: bool = False
 ) -> list[tuple[Detection, bool]]:
-    """All views' (boxes, scores, tiled) of one image merged by one NMS, best score first, each
-    with whether only a tile (not the whole image) gave it."""
+    """All views' (boxes, scores, tiled) of one image merged by one NMS, then pieces of a face kept
+    beside it dropped (``same_face``), best score first, each with whether only a tile (not the
+    whole image) gave it."""
     boxes = np.concatenate([b for b, _, _ in parts]).reshape(-1, 4)
     scores = np.concatenate([s for _, s, _ in parts])
     tiled = np.concatenate([np.full(len(s), t) for _, s, t in parts])
-    keep = nms(boxes, scores, nms_iou)
+    keep = np.array(nms(boxes, scores, nms_iou), dtype=np.int64)
+    if not keep_pieces:
+        keep = keep[~same_face(boxes[keep])]
     return [
         (Detection(tuple(float(v) for v in boxes[i]), float(scores[i])), bool(tiled[i]))  # type: ignore[arg-type]  # boxes: (N, 4)
         for i in keep

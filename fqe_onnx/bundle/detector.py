@@ -1,8 +1,8 @@
 """The face detector's stage: its input (resize, RGB, normalisation), the network, and its
 post-processing (boxes to pixels, confidence threshold, NMS, the main-face rule).
 
-Mirrors ``fqe_onnx.align.detection`` (``detector_input``, ``confident_boxes``, ``merge_views``, ``nms``)
-and ``select_main_face``. Here the detector sees the whole image alone (batch item 0, scale
+Mirrors ``fqe_onnx.align.detection`` (``detector_input``, ``confident_boxes``, ``merge_views``, ``nms``,
+``same_face``) and ``select_main_face``. Here the detector sees the whole image alone (batch item 0, scale
 ``[W, H, W, H]``, offset 0): the path of every image that ``tile_rects`` gives no tiles (a 250x250
 frame, a 640x480 one). Larger photos take ``tiles.py``, which reuses these steps over all its views.
 """
@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..align.detection import CONFIDENCE, DETECTOR_SIZE, NMS_IOU
+from ..align.detection import CONFIDENCE, DETECTOR_SIZE, NMS_IOU, SAME_FACE_AREA, SAME_FACE_INSIDE
 from .builder import Graph
 from .pixels import BGR_CHANNELS
 from .resize import resize_linear_hwc, size_const
@@ -59,10 +59,40 @@ def candidates(g: Graph, scores: str, boxes: str, scale: str, offset: str) -> tu
     return (g.op("Reshape", [face, g.const([-1], np.int64)]), g.op("Reshape", [pixels, g.const([-1, 4], np.int64)]))
 
 
+def same_face(g: Graph, boxes: str) -> str:
+    """``detection.same_face``: bool [F] for float64 boxes [F, 4] best first, True where a box and a
+    more confident one are one face (the smaller mostly inside the other, not tiny beside it; the
+    same float64 sums)."""
+    zero = g.const(0.0, np.float64)
+    x1, y1, x2, y2 = (g.op("Gather", [boxes, g.const(k, np.int64)], axis=1) for k in range(4))
+
+    def rows(v: str) -> str:  # [F, 1]: box i
+        return g.op("Unsqueeze", [v, g.const([1], np.int64)])
+
+    def cols(v: str) -> str:  # [1, F]: box j
+        return g.op("Unsqueeze", [v, g.const([0], np.int64)])
+
+    def span(lo: str, hi: str) -> str:  # [F, F]: the overlap of i and j along one axis
+        return g.op("Max", [g.op("Sub", [g.op("Min", [rows(hi), cols(hi)]), g.op("Max", [rows(lo), cols(lo)])]), zero])
+
+    areas = g.op("Mul", [g.op("Max", [g.op("Sub", [x2, x1]), zero]), g.op("Max", [g.op("Sub", [y2, y1]), zero])])
+    inter = g.op("Mul", [span(x1, x2), span(y1, y2)])
+    smaller, larger = g.op("Min", [rows(areas), cols(areas)]), g.op("Max", [rows(areas), cols(areas)])
+    inside = g.op("GreaterOrEqual", [inter, g.op("Mul", [g.const(SAME_FACE_INSIDE, np.float64), smaller])])
+    comparable = g.op("GreaterOrEqual", [smaller, g.op("Mul", [g.const(SAME_FACE_AREA, np.float64), larger])])
+    order = g.op(
+        "Range", [g.const(0, np.int64), g.op("Squeeze", [g.op("Shape", [boxes], start=0, end=1)]), g.const(1, np.int64)]
+    )
+    better = g.op("Less", [cols(order), rows(order)])  # j before i
+    hits = g.cast(g.op("And", [g.op("And", [inside, comparable]), better]), np.int64)
+    return g.op("Greater", [g.op("ReduceSum", [hits, g.const([1], np.int64)], keepdims=0), g.const(0, np.int64)])
+
+
 def confident_faces(g: Graph, face_scores: str, boxes: str, with_index: bool = False) -> tuple[str, ...]:
     """Scores >= CONFIDENCE (a score of -1 marks a box already dropped), then NMS at NMS_IOU (a box
-    goes when its IoU with a better one is over it): (scores float32 [F], boxes float64 [F, 4]), best
-    score first, as ``confident_boxes`` and ``merge_views``; ``with_index`` adds the kept rows' indices.
+    goes when its IoU with a better one is over it), then pieces of a face kept beside it
+    (``same_face``): (scores float32 [F], boxes float64 [F, 4]), best score first, as
+    ``confident_boxes`` and ``merge_views``; ``with_index`` adds the kept rows' indices.
     NMS keeps at most MAX_FACES (every prior of one view); with ``with_index`` (the tiles' many views)
     at most all the candidates, so that, as in the Python path, no face is ever cut."""
     confident = g.op("GreaterOrEqual", [face_scores, g.const(CONFIDENCE)])
@@ -81,6 +111,7 @@ def confident_faces(g: Graph, face_scores: str, boxes: str, with_index: bool = F
         ],
     )
     index = g.op("Gather", [selected, g.const(2, np.int64)], axis=1)
+    index = g.op("Compress", [index, g.op("Not", [same_face(g, g.op("Gather", [boxes, index], axis=0))])], axis=0)
     kept = g.op("Gather", [face_scores, index], axis=0), g.op("Gather", [boxes, index], axis=0)
     return (*kept, index) if with_index else kept
 

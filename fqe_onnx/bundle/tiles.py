@@ -3,13 +3,14 @@
 The views (``view_rects``) are ``tile_rects(H, W)`` computed in the graph from the image's size with
 the same formulas and constants (imported, never copied): the whole image, then each used level's
 tiles, row by row. A Loop runs the detector on each view (crop, 320x240 input, network), keeps a
-view's confident boxes that ``inside_tile`` keeps, and all views' boxes meet in one NMS, as
-``merge_views``. The second look (``second_look_window``, SECOND_LOOK_IOU) is taken lazily: the
-merged faces are visited in main-face order (``select_main_face``'s merit, best first, ties to the
-better detector score), a face the whole image saw is taken at once, a face only a tile saw is taken
-when the detector finds it again in its window, and the Loop stops at the first face taken. That is
-the face ``select_main_face`` picks among the faces that survive every second look, with no cap on
-how many are looked at (never more than the Python path, which looks at all of them).
+view's confident boxes that ``inside_tile`` keeps, and all views' boxes meet in one NMS and the
+``same_face`` rule, as ``merge_views``. The second look (``second_look_window``, ``found_again``) is
+taken lazily: the merged faces are visited in main-face order (``select_main_face``'s merit, best
+first, ties to the better detector score), a face the whole image saw is taken at once, a face only a
+tile saw is taken when the detector finds that face again in its window, and the Loop stops at the
+first face taken. That is the face ``select_main_face`` picks among the faces that survive every
+second look, with no cap on how many are looked at (never more than the Python path, which looks at
+all of them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..align.detection import (
     CONFIDENCE,
     DETECTOR_SIZE,
     MIN_FACE_PX,
+    SECOND_LOOK_CENTRE,
     SECOND_LOOK_IOU,
     SECOND_LOOK_SHARE,
     TILE_EDGE_PX,
@@ -170,6 +172,29 @@ def box_iou(g: Graph, box: str, boxes: str) -> str:
     return g.op("Div", [inter, g.op("Max", [union, _f64(g, 1e-12)])])
 
 
+def found_again(g: Graph, box: str, boxes: str, confident: str) -> str:
+    """``detection.found_again``: bool [] for a float64 box [4] and a second look's boxes [K, 4] of
+    which ``confident`` (bool [K]) count: one with IoU >= SECOND_LOOK_IOU centred within
+    SECOND_LOOK_CENTRE of the box's width and height of its centre (the same float64 sums)."""
+    b = [_at(g, box, k) for k in range(4)]
+    c = [_at(g, boxes, k, axis=1) for k in range(4)]
+    limit = _f64(g, 2 * SECOND_LOOK_CENTRE)
+
+    def near(lo: int, hi: int) -> str:
+        off = g.op("Abs", [g.op("Sub", [g.op("Add", [c[lo], c[hi]]), g.op("Add", [b[lo], b[hi]])])])
+        return g.op("LessOrEqual", [off, g.op("Mul", [limit, g.op("Sub", [b[hi], b[lo]])])])
+
+    centred = g.op("And", [near(0, 2), near(1, 3)])
+    match = g.op(
+        "And",
+        [confident, g.op("And", [g.op("GreaterOrEqual", [box_iou(g, box, boxes), _f64(g, SECOND_LOOK_IOU)]), centred])],
+    )
+    return g.op(
+        "Greater",
+        [g.op("ReduceSum", [g.cast(match, np.int64), g.const([0], np.int64)], keepdims=0), g.const(0, np.int64)],
+    )
+
+
 def tiled_candidates(g: Graph, bgr: str, views: str, detect: Detect) -> tuple[str, str, str]:
     """Every view through the detector (a Loop): each prior's score (float32 [M], -1 where under
     CONFIDENCE or dropped by ``inside_tile``), box (float64 [M, 4], image pixels) and whether only a
@@ -216,16 +241,7 @@ def tiled_main_face(g: Graph, bgr: str, detect: Detect, views: str) -> list[str]
     box = look_g.op("Gather", [kept_boxes, candidate], axis=0)
     window = second_look_window(look_g, box, width, height)
     face, pixels = look(look_g, bgr, window, detect)
-    iou = look_g.op(
-        "Where",
-        [
-            look_g.op("GreaterOrEqual", [face, look_g.const(CONFIDENCE)]),
-            box_iou(look_g, box, pixels),
-            _f64(look_g, -1.0),
-        ],
-    )
-    best = look_g.op("ReduceMax", [look_g.op("Concat", [iou, look_g.const([-1.0], np.float64)], axis=0)], keepdims=0)
-    again = look_g.op("GreaterOrEqual", [best, _f64(look_g, SECOND_LOOK_IOU)])
+    again = found_again(look_g, box, pixels, look_g.op("GreaterOrEqual", [face, look_g.const(CONFIDENCE)]))
     taken = body.op(
         "If",
         [body.op("Gather", [kept_tiled, candidate], axis=0)],

@@ -186,6 +186,13 @@ model_option = click.option(
     "--model", "-m", "model", help="ONNX model file, or a zoo name (default: the default zoo model)."
 )
 device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or openvino.")
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="fp16: the model converted to half precision when it loads (float32 inputs and outputs), for CUDA.",
+)
 align_option = click.option(
     "--align",
     "align",

@@ -21,6 +21,7 @@ from .options import (
     device_option,
     fail,
     model_option,
+    precision_option,
     quiet_broken_pipe,
     sigterm_raises,
     warn_if_misframed,
@@ -63,13 +64,7 @@ from .options import (
     type=click.IntRange(min=0),
     help="Worker threads, each scoring whole batches (default: the cores this process may use).",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "fp16"]),
-    default="fp32",
-    show_default=True,
-    help="fp16: the model converted to half precision when it loads (float32 inputs and outputs), for CUDA.",
-)
+@precision_option
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option(
     "--resume",

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 
 import click
 
-from .options import align_option, contract_options, device_option, fail, model_option
+from .options import align_option, contract_options, device_option, fail, model_option, precision_option
 from ..errors import FqeError
 
 #: The API key can come from the environment instead of the command line (where `ps` shows it).
@@ -76,13 +76,7 @@ def run_server(app: Any, service: Any, host: str, port: int, drain_timeout: floa
     type=click.IntRange(min=1),
     help="Worker threads, each scoring whole batches (default: the cores this process may use).",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "fp16"]),
-    default="fp32",
-    show_default=True,
-    help="fp16: the model converted to half precision when it loads, for CUDA.",
-)
+@precision_option
 @click.option(
     "--max-pixels",
     type=click.IntRange(min=1),

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 
 import click
 
-from .options import EXIT_SIGINT, EXIT_SIGTERM, device_option, fail, model_option
+from .options import EXIT_SIGINT, EXIT_SIGTERM, device_option, fail, model_option, precision_option
 from ..errors import FqeError
 
 SIGNAL_EXITS: dict[int, int] = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
@@ -105,13 +105,7 @@ def describe(name: str, stats: Any, error: str = "") -> str:
     show_default=True,
     help="Scorer worker threads (0: score in the frame loop's thread, the fastest here).",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "fp16"]),
-    default="fp32",
-    show_default=True,
-    help="fp16: the model converted to half precision when it loads, for CUDA.",
-)
+@precision_option
 @click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
