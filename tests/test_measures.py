@@ -24,7 +24,7 @@ from fqe_onnx.measures.frame import (
     warp,
     window,
 )
-from fqe_onnx.measures.parts import MIRROR, cheek_regions
+from fqe_onnx.measures.parts import MIRROR, as_points, cheek_regions
 from fqe_onnx.measures.pose import euler_angles, fit_rotation, head_pose, rotation_from_angles
 from fqe_onnx.records import COLUMNS, Record, columns
 
@@ -330,6 +330,14 @@ def test_the_piecewise_curves_meet_at_their_knees():
     assert colour._cube(eps / 2) == pytest.approx((24289 / 27 * eps / 2 + 16) / 116)
 
 
+def test_both_colour_curves_take_their_linear_part_at_the_knee_itself():
+    """sRGB's decoding is linear up to 0.04045 and CIELAB's f (OFIQ's k) up to 216/24389, both ends
+    included: the two parts differ there by 2e-9 and 3e-4."""
+    assert colour._srgb_linear(0.04045) == 0.04045 / 12.92
+    eps = 216 / 24389
+    assert colour._cube(eps) == (24289 / 27 * eps + 16) / 116
+
+
 def test_a_dark_colour_is_measured_on_the_linear_parts_of_both_curves():
     """sRGB (R 60, G 60, B 0): its red and green are above sRGB's knee, and its Z is under CIELAB's,
     so b takes f's linear part; (R 10, G 5, B 2) lies under both knees."""
@@ -543,6 +551,11 @@ def test_bad_landmarks_are_refused_with_their_shape():
         measure_face(np.zeros((10, 10, 3), np.uint8), np.zeros((5, 2)), [])
 
 
+def test_landmarks_given_as_integers_or_float32_are_taken_as_float64():
+    for dtype in (np.int32, np.float32):
+        assert as_points(np.zeros((68, 2), dtype)).dtype == np.float64
+
+
 # -- the pose fit on noisy points and other models -------------------------------------------------------------
 
 
@@ -705,6 +718,28 @@ def test_a_cheek_region_may_end_on_the_frames_last_row_not_past_it():
     assert cheeks(photo, bottoms[OFIQ_SIZE + 1]) is None
     far = min(b for b in bottoms if b > OFIQ_SIZE + 20)  # the region's top still inside the frame
     assert cheeks(photo, bottoms[far]) is None
+
+
+@pytest.mark.parametrize("edge", ["left", "top", "right"])
+def test_a_cheek_region_may_touch_the_frames_other_edges_not_cross_them(edge):
+    """As on the last row: a region on the frame's first column, first row or last column is cut,
+    one pixel further out it is not (the face moved on the frame by whole pixels)."""
+    points = projected(scale=40, centre=(125, 125))
+    photo = np.zeros((250, 250, 3), np.uint8)
+    step = {"left": (-1, 0), "top": (0, -1), "right": (1, 0)}[edge]
+
+    def moved_by(pixels: int) -> np.ndarray:
+        return ofiq_matrix(points) + [[0, 0, pixels * step[0]], [0, 0, pixels * step[1]]]
+
+    def reach(matrix: np.ndarray) -> int:  # how many pixels the regions reach past that edge
+        (lx, ly, _, _), (rx, ry, rw, _) = cheek_regions(points @ matrix[:, :2].T + matrix[:, 2])
+        return {"left": -lx, "top": -min(ly, ry), "right": rx + rw - OFIQ_SIZE}[edge]
+
+    touching = -reach(moved_by(0))
+    for beyond in (0, 1):
+        matrix = moved_by(touching + beyond)
+        assert reach(matrix) == beyond
+        assert (cheeks(photo, points, matrix) is None) == (beyond == 1)
 
 
 # -- one face's measures put together ---------------------------------------------------------------------------
