@@ -265,6 +265,48 @@ def test_a_url_that_never_answers_is_unopenable_within_its_open_timeout():
     assert str(error.value) == f"{server.url}: cannot open (no answer within --open-timeout 0.5 s)"
 
 
+def made_captures(monkeypatch, takes_timeouts: bool = True) -> list:
+    """Stands in for cv2.VideoCapture: records (target, backend, params, OpenCV's log level) of each
+    one made; a backend that does not take the timeouts refuses to open with them."""
+    made = []
+
+    class Made:
+        def __init__(self, target, backend=cv2.CAP_ANY, params=None):
+            made.append((target, backend, params, cv2.utils.logging.getLogLevel()))
+            self.opened = params is None or takes_timeouts
+
+        def isOpened(self):
+            return self.opened
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", Made)
+    return made
+
+
+def timeouts(open_ms: int, read_ms: int) -> list[int]:
+    return [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
+
+
+def test_a_url_is_opened_with_ffmpeg_both_timeouts_in_milliseconds_and_opencvs_errors_only(monkeypatch):
+    made = made_captures(monkeypatch)
+    open_capture(parse_source("rtsp://127.0.0.1:8554/live"), 2.5, 1.5)
+    assert made == [
+        ("rtsp://127.0.0.1:8554/live", cv2.CAP_FFMPEG, timeouts(2500, 1500), cv2.utils.logging.LOG_LEVEL_ERROR)
+    ]
+
+
+@pytest.mark.parametrize("takes_timeouts", [True, False])
+def test_a_camera_is_opened_with_the_timeouts_or_without_them_where_its_backend_refuses_them(
+    monkeypatch, takes_timeouts
+):
+    made = made_captures(monkeypatch, takes_timeouts)
+    open_capture(parse_source("/dev/video3"), 2.0, 1.0)
+    tries = [(3, timeouts(2000, 1000))] + ([] if takes_timeouts else [(3, None)])
+    assert [(target, params) for target, _, params, _ in made] == tries
+
+
 # -- reading ----------------------------------------------------------------------------------------
 
 

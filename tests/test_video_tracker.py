@@ -449,6 +449,24 @@ def test_of_two_hidden_faces_a_face_back_goes_to_the_nearer_one():
     assert update.matched == {0: near}
 
 
+def test_of_two_hidden_faces_a_face_back_goes_to_the_one_it_looks_like_though_a_little_farther():
+    """Back after hiding, past both motion gates, the face is 2 widths from a (similarity 0.9) and
+    1 from b (0.5): recognised on its appearance, a width farther costs only a quarter."""
+    face = np.array([0.9, 0.19**0.5])
+    turn = np.arccos(0.9) + np.pi / 3  # 60 degrees from the face: similarity 0.5
+    look_a, look_b = np.array([1.0, 0.0]), np.array([np.cos(turn), np.sin(turn)])
+    tracker = Tracker(WIDTH, HEIGHT)
+    for frame in range(4):
+        a, b = tracker.update(
+            [Detected(tall(100), 0.9, look_a), Detected(tall(280), 0.9, look_b)], frame
+        ).matched.values()
+    for frame in (4, 5, 6):
+        tracker.update([], frame)
+    assert tracker.tracks[b].similarity(face) == pytest.approx(0.5)
+    update = tracker.update([Detected(tall(220), 0.9, face)], 7)
+    assert update.matched == {0: a}
+
+
 def test_a_face_too_far_from_one_hidden_track_may_still_be_another_ones():
     tracker = Tracker(WIDTH, HEIGHT)
     face = np.array([1.0, 0.0])

@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+import fqe_onnx
 from fqe_onnx.errors import FqeError
 from fqe_onnx.video import writer
 from fqe_onnx.video.pipeline import FaceRow, FinishedTrack
@@ -136,6 +140,20 @@ def test_whole_frames_are_written_beside_the_crops_as_jpeg(out):
     )
 
 
+def test_whole_frames_are_jpeg_of_quality_92(out):
+    frame = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    with VideoOutput(out) as output:
+        output.track(track(shots=[shot(12, 80, 2.5, frame)]))
+    written = (out / "shots" / "door.mp4" / "track00007-1-frame0000012.jpg").read_bytes()
+    assert written == cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
+def test_writing_crops_and_frames_says_nothing_on_stderr(out, capfd):
+    with VideoOutput(out) as output:
+        output.track(track(shots=[shot(12, 80, 2.5, np.zeros((40, 60, 3), np.uint8))]))
+    assert capfd.readouterr().err == ""  # OpenCV warns of an encoder parameter it does not know
+
+
 def test_a_low_quality_track_is_flagged_with_its_best_values_and_no_crop(out):
     with VideoOutput(out) as output:
         row = output.track(track(low_quality=True))
@@ -237,6 +255,35 @@ def test_lines_end_with_a_newline_alone_and_names_stay_as_written(out):
         data = (out / name).read_bytes()
         assert b"\r" not in data and data.count(b"\n") == 2 and "café.mp4".encode() in data
     assert '"source": "café.mp4"' in stdout.getvalue()  # the JSON line in UTF-8, not \u escapes
+
+
+#: café.mp4, escaped: the command line stays ASCII
+WRITE_A_NAME_BEYOND_ASCII = r"""
+import sys
+from pathlib import Path
+from fqe_onnx.video.pipeline import FaceRow
+from fqe_onnx.video.source import VideoSourceError
+from fqe_onnx.video.writer import VideoOutput
+with VideoOutput(Path(sys.argv[1])) as output:
+    output.face(FaceRow("caf\u00e9.mp4", 1, 0.04, 0, (1.0, 2.0, 3.0, 4.0)))
+    output.error("caf\u00e9.mp4", VideoSourceError("gone", "disconnected"))
+"""
+
+
+def test_the_csv_files_are_utf_8_whatever_the_locale(out):
+    """Under an ASCII locale (C, without Python's UTF-8 mode) a name beyond ASCII is written, in UTF-8."""
+    ascii_locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    run = subprocess.run(
+        [sys.executable, "-c", WRITE_A_NAME_BEYOND_ASCII, str(out)],
+        env=ascii_locale,
+        cwd=Path(fqe_onnx.__file__).resolve().parents[1],  # the package this test imports (mutmut's copy under it)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    for name in ("tracks.csv", "faces.csv"):
+        assert "café.mp4".encode() in (out / name).read_bytes()
 
 
 def test_the_counts_of_tracks_shots_and_errors(out):
