@@ -54,7 +54,7 @@ modules=(
   "video-schedule|fqe_onnx/video/schedule.py|tests/test_video_schedule.py"
   "video-source|fqe_onnx/video/source.py|tests/test_video_source.py tests/test_video_schedule.py"
   "video-writer|fqe_onnx/video/writer.py|tests/test_video_writer.py"
-  "video-pipeline|fqe_onnx/video/pipeline.py|tests/test_video.py"
+  "video-pipeline|fqe_onnx/video/pipeline.py|tests/test_video_pipeline.py tests/test_video.py"
 )
 
 # the modules named on the command line, in that order; all of them without names
