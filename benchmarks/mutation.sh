@@ -38,6 +38,23 @@ modules=(
   "bundle-pixels|fqe_onnx/bundle/pixels.py|tests/test_bundle_pieces.py"
   "bundle-warp|fqe_onnx/bundle/warp.py|tests/test_bundle_pieces.py"
   "bundle-detector|fqe_onnx/bundle/detector.py|tests/test_bundle_pieces.py"
+  "measure-catalog|fqe_onnx/measure_catalog.py|tests/test_measures.py tests/test_measures_scoring.py"
+  "measures-mapping|fqe_onnx/measures/mapping.py|tests/test_measures.py"
+  "measures-parts|fqe_onnx/measures/parts.py|tests/test_measures.py"
+  "measures-geometry|fqe_onnx/measures/geometry.py|tests/test_measures.py"
+  "measures-eyes-mouth|fqe_onnx/measures/eyes_mouth.py|tests/test_measures.py"
+  "measures-pixels|fqe_onnx/measures/pixels.py|tests/test_measures.py"
+  "measures-colour|fqe_onnx/measures/colour.py|tests/test_measures.py"
+  "measures-sharpness|fqe_onnx/measures/sharpness.py|tests/test_measures.py"
+  "measures-pose|fqe_onnx/measures/pose.py|tests/test_measures.py"
+  "measures-frame|fqe_onnx/measures/frame.py|tests/test_measures.py"
+  "measures-compute|fqe_onnx/measures/compute.py|tests/test_measures.py tests/test_measures_scoring.py"
+  "video-shots|fqe_onnx/video/shots.py|tests/test_video_tracker.py"
+  "video-tracker|fqe_onnx/video/tracker.py|tests/test_video_tracker.py"
+  "video-schedule|fqe_onnx/video/schedule.py|tests/test_video_schedule.py"
+  "video-source|fqe_onnx/video/source.py|tests/test_video_source.py tests/test_video_schedule.py"
+  "video-writer|fqe_onnx/video/writer.py|tests/test_video_writer.py"
+  "video-pipeline|fqe_onnx/video/pipeline.py|tests/test_video_pipeline.py tests/test_video.py"
 )
 
 # the modules named on the command line, in that order; all of them without names
@@ -65,6 +82,7 @@ for spec in "${selected[@]}"; do
     printf '\n[mutmut]\nsource_paths = fqe_onnx\nonly_mutate = %s\n' "$target"
     printf 'pytest_add_cli_args = -p no:cacheprovider -q -x\n'
     printf 'timeout_multiplier = 5.0\n'  # an endless loop is killed in seconds, not the default 15x
+    printf 'also_copy =\n    docs\n'  # tests that run the docs' examples read the pages
     printf 'pytest_add_cli_args_test_selection =\n'
     for t in $present; do printf '    %s\n' "$t"; done
   } >"$work/setup.cfg"

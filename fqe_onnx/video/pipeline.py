@@ -29,7 +29,7 @@ from ..errors import FqeError
 from .schedule import Schedule, ScheduleSettings, ScoreHistory, sharpness
 from .shots import BestShots, Shot
 from .source import FrameReader, ReaderSettings, SourceSpec, VideoSourceError, parse_source
-from .tracker import MAX_MISSING, Detected, Track, Tracker
+from .tracker import Detected, Track, Tracker
 
 #: Frames per second assumed when a source does not say (a live stream's rate is often unknown).
 DEFAULT_FPS = 25.0
@@ -182,9 +182,7 @@ class FaceVideo:
         self._sync(started)
         if self._tracker is not None:
             for track in self._tracker.finish():
-                finished = self._finished(track)
-                if finished is not None:
-                    yield finished
+                yield self._finished(track)
 
     def _sync(self, started: float) -> None:
         self.stats.decoded, self.stats.dropped = self.reader.decoded, self.reader.dropped
@@ -200,10 +198,8 @@ class FaceVideo:
                 "too-large",
             )
         fps = self.reader.fps or DEFAULT_FPS
-        every = self.settings.schedule.detect_every
-        max_missing = (
-            max(1, round(self.settings.max_missing * fps / every)) if self.settings.max_missing else MAX_MISSING
-        )
+        # the tracker counts detection frames missed; the settings say seconds
+        max_missing = max(1, round(self.settings.max_missing * fps / self.settings.schedule.detect_every))
         self._tracker = Tracker(width, height, max_missing=max_missing)
         self._schedule = Schedule(height, width, self.settings.schedule)
 
@@ -249,7 +245,7 @@ class FaceVideo:
         finished = [self._finished(track) for track in update.ended]
         for dropped in [t for t in self._states if t not in self._tracker.tracks]:
             del self._states[dropped]  # tentative tracks the tracker let go
-        yield from (f for f in finished if f is not None)
+        yield from finished
 
     def _score(self, image: np.ndarray, found: list[Detection]) -> list[Optional[tuple[np.ndarray, Any, Any]]]:
         """(embedding, record, aligned face) for each face, or None where scoring failed: the
@@ -308,8 +304,7 @@ class FaceVideo:
                     )
                 )
         row = FaceRow(self.spec.name, index, when, track_id, box, q, Q)
-        track = self._tracker.tracks.get(track_id)
-        if track is not None and track.confirmed:
+        if self._tracker.tracks[track_id].confirmed:  # a tentative track's rows wait until it is
             if self.on_face is not None:
                 for held in state.rows:
                     self.on_face(held)
@@ -318,13 +313,10 @@ class FaceVideo:
         else:
             state.rows.append(row)
 
-    def _finished(self, track: Track) -> Optional[FinishedTrack]:
-        state = self._states.pop(track.id, None)
-        if state is None:
-            return None
-        if self.on_face is not None:  # a track confirmed on its last frame still has rows held
-            for held in state.rows:
-                self.on_face(held)
+    def _finished(self, track: Track) -> FinishedTrack:
+        """A confirmed track that ended: every matched face got a state in ``_see``, and its held
+        rows were passed on there when the tracker confirmed it (before ``_see`` of that frame)."""
+        state = self._states.pop(track.id)
         best = state.shots.best
         low = best is None or best.Q < self.settings.min_Q
         self.stats.tracks += 1
