@@ -75,6 +75,23 @@ def _failed(exc: Exception, mode: str, fmt: str) -> Prepared:
     return Prepared(None, ImageError(f"{type(exc).__name__}: {exc}", "internal"), mode, fmt)
 
 
+def _model_failed(name: str, identity: str, prepared: Prepared, kind: str, message: str) -> Scored:
+    """The row of a prepared image or face the model could not score: its geometry and measures kept."""
+    record = Record(
+        name,
+        identity,
+        None,
+        None,
+        prepared.mode,
+        prepared.format,
+        kind,
+        message,
+        **(prepared.geometry or {}),
+        measures=prepared.measures,
+    )
+    return Scored(record, None, None)
+
+
 #: ``faces``: ``main`` scores each image's main face (the biggest; see ``select_main_face``), ``all``
 #: every confident face, one record each, in detector-score order.
 FACES = ("main", "all")
@@ -353,41 +370,11 @@ class Scorer:
             output = outputs[i]
             if isinstance(output, Exception):
                 message = f"ONNX Runtime failed on this image: {type(output).__name__}: {output}"
-                yield Scored(
-                    Record(
-                        name,
-                        identity,
-                        None,
-                        None,
-                        p.mode,
-                        p.format,
-                        "model-error",
-                        message,
-                        **(p.geometry or {}),
-                        measures=p.measures,
-                    ),
-                    None,
-                    None,
-                )
+                yield _model_failed(name, identity, p, "model-error", message)
                 continue
             q = float(self.model.norms_of(output[None])[0])
             if not math.isfinite(q):
-                yield Scored(
-                    Record(
-                        name,
-                        identity,
-                        None,
-                        None,
-                        p.mode,
-                        p.format,
-                        "bad-output",
-                        f"non-finite model output (q = {q})",
-                        **(p.geometry or {}),
-                        measures=p.measures,
-                    ),
-                    None,
-                    None,
-                )
+                yield _model_failed(name, identity, p, "bad-output", f"non-finite model output (q = {q})")
             else:
                 yield Scored(
                     Record(
