@@ -9,19 +9,12 @@ from typing import Optional
 import click
 
 from ..errors import FqeError
-from .options import device_option, fail, model_option
+from .options import device_option, fail, model_option, output_folder_option
 
 
 @click.command()
 @click.argument("root", type=click.Path(exists=True))
-@click.option(
-    "--out",
-    "-o",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the aligned crops (mirrors ROOT's tree, PNG).",
-)
+@output_folder_option("Folder for the aligned crops (mirrors ROOT's tree, PNG).")
 @click.option("--table", type=click.Path(dir_okay=False), help="Write the per-face table here (default: stdout).")
 @click.option("--all-faces", is_flag=True, help="Every confident face, not only the main one (group photos).")
 @model_option

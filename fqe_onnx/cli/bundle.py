@@ -8,7 +8,7 @@ from typing import Any, Optional
 import click
 
 from ..errors import FqeError
-from .options import fail
+from .options import fail, output_folder_option
 
 
 @click.command()
@@ -60,14 +60,7 @@ def bundle(
 
 @click.command()
 @click.argument("model", required=False)
-@click.option(
-    "--out",
-    "-o",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the PNG images and expected.json.",
-)
+@output_folder_option("Folder for the PNG images and expected.json.")
 def vectors(model: Optional[str], out: Path) -> None:
     """Write conformance vectors for MODEL (default: the default zoo model): PNG images and
     expected.json with the Python path's status, q, Q, box and points for each."""

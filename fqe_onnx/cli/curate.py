@@ -9,7 +9,15 @@ from typing import Any, Optional
 
 import click
 
-from .options import UsageOrModelError, align_option, contract_options, device_option, fail, model_option
+from .options import (
+    UsageOrModelError,
+    align_option,
+    contract_options,
+    device_option,
+    fail,
+    model_option,
+    output_folder_option,
+)
 from ..errors import FqeError
 
 STORE_NAME = "embeddings.npy"
@@ -48,13 +56,8 @@ def embed_into_store(
 
 @click.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option(
-    "--out",
-    "-o",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for curation.csv, identities.csv, findings.csv, summary.json, review.html and the embeddings.",
+@output_folder_option(
+    "Folder for curation.csv, identities.csv, findings.csv, summary.json, review.html and the embeddings."
 )
 @click.option(
     "--embeddings",

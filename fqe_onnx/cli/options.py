@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import traceback
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import click
@@ -202,6 +203,13 @@ align_option = click.option(
     help="auto: images at the model's input size as they are, others aligned onto the model's face template; "
     "always: align every image; never: the contract's geometry only.",
 )
+
+
+def output_folder_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--out``/``-o`` (required, as ``out``): the folder a command writes its files into."""
+    return click.option(
+        "--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help=help
+    )
 
 
 fr_model_option = click.option(

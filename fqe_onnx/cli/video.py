@@ -17,7 +17,15 @@ from typing import Any, Iterator, Optional
 
 import click
 
-from .options import EXIT_SIGINT, EXIT_SIGTERM, device_option, fail, model_option, precision_option
+from .options import (
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    device_option,
+    fail,
+    model_option,
+    output_folder_option,
+    precision_option,
+)
 from ..errors import FqeError
 
 SIGNAL_EXITS: dict[int, int] = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
@@ -88,14 +96,7 @@ def describe(name: str, stats: Any, error: str = "") -> str:
 
 @click.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option(
-    "--out",
-    "-o",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for tracks.csv, faces.csv and shots/.",
-)
+@output_folder_option("Folder for tracks.csv, faces.csv and shots/.")
 @model_option
 @device_option
 @click.option(
