@@ -89,6 +89,27 @@ def test_metadata_keeps_the_contract_and_describes_the_io(default_model):
     assert abs(float(np.linalg.norm(out["embedding"].astype(np.float64))) - float(out["q"])) < 1e-5
 
 
+def _nodes(graph):
+    """Every node of a graph and of its subgraphs (the branches of If, the body of Loop)."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            for sub in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                yield from _nodes(sub)
+
+
+def test_no_matmul_reads_a_transpose_so_older_onnxruntime_loads_it(default_model):
+    """ONNX Runtime up to 1.23 (the newest for Python 3.10) fuses Transpose -> MatMul into a
+    FusedMatMul that has no float64 kernel, and refuses to load the session. The bundle's float64
+    products (the pre-shrink) are built with their operands already in place, and stay so."""
+    bundle = make_bundle(default_model, align="always", embedding=True)
+    nodes = list(_nodes(bundle.graph))
+    made_by = {output: node.op_type for node in nodes for output in node.output}
+    matmuls = [node for node in nodes if node.op_type == "MatMul"]
+    assert len(matmuls) >= 3  # the pre-shrink's three products are in the graph
+    assert [(node.name, i) for node in matmuls for i in node.input if made_by.get(i) == "Transpose"] == []
+
+
 def test_align_never_applies_the_geometry(default_model):
     session = BundleSession(make_bundle(default_model, align="never"))
     image = _images()["frame"]

@@ -24,16 +24,25 @@ def _f64(g: Graph, v: float) -> str:
     return g.const(v, np.float64)
 
 
-def coverage(g: Graph, out_start: str, out_count: str, src_start: str, src_count: str, cell: str) -> str:
-    """float64 [out, src]: the share of output pixel i's cell [i s, (i + 1) s) that source pixel j covers,
-    divided by s (a row of INTER_AREA's weights), for outputs and sources from the given starts."""
+def coverage(
+    g: Graph, out_start: str, out_count: str, src_start: str, src_count: str, cell: str, src_first: bool = False
+) -> str:
+    """float64 [out, src] ([src, out] with ``src_first``): the share of output pixel i's cell
+    [i s, (i + 1) s) that source pixel j covers, divided by s (a row of INTER_AREA's weights), for
+    outputs and sources from the given starts."""
     i = g.op(
         "Unsqueeze",
-        [g.op("Range", [out_start, g.op("Add", [out_start, out_count]), _f64(g, 1.0)]), g.const([1], np.int64)],
+        [
+            g.op("Range", [out_start, g.op("Add", [out_start, out_count]), _f64(g, 1.0)]),
+            g.const([0 if src_first else 1], np.int64),
+        ],
     )
     j = g.op(
         "Unsqueeze",
-        [g.op("Range", [src_start, g.op("Add", [src_start, src_count]), _f64(g, 1.0)]), g.const([0], np.int64)],
+        [
+            g.op("Range", [src_start, g.op("Add", [src_start, src_count]), _f64(g, 1.0)]),
+            g.const([1 if src_first else 0], np.int64),
+        ],
     )
     lo = g.op("Max", [g.op("Mul", [i, cell]), j])
     hi = g.op("Min", [g.op("Mul", [g.op("Add", [i, _f64(g, 1.0)]), cell]), g.op("Add", [j, _f64(g, 1.0)])])
@@ -52,18 +61,20 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
     new_hw = g.op("Max", [g.op("Round", [g.op("Mul", [hw, factor])]), _f64(g, 1.0)])
     ratio_xy = g.op("Gather", [g.op("Div", [new_hw, hw]), g.const([1, 0], np.int64)])
     refit = similarity(g, g.op("Mul", [points, ratio_xy]), template)
-    # the window of the shrunk image the warp reads: the crop's corners mapped back, plus a margin
+    # the window of the shrunk image the warp reads: the crop's corners mapped back, plus a margin.
+    # No MatMul here reads a Transpose: ONNX Runtime up to 1.23 fuses the pair into a FusedMatMul
+    # that has no float64 kernel, and the session then fails to load.
     inverse = invert_affine(g, refit)
     corners = g.const(
-        [[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], np.float64, "corners"
+        [[0, width - 1, 0, width - 1], [0, 0, height - 1, height - 1], [1, 1, 1, 1]], np.float64, "corners"
     )
-    back = g.op("MatMul", [corners, g.op("Transpose", [inverse], perm=[1, 0])])  # [4, 2] x, y
+    back = g.op("MatMul", [inverse, corners])  # [2, 4]: x, y of each corner
     new_xy = g.op("Gather", [new_hw, g.const([1, 0], np.int64)])
     low = g.op(
         "Max",
         [
             g.op(
-                "Floor", [g.op("Sub", [g.op("ReduceMin", [back, g.const([0], np.int64)], keepdims=0), _f64(g, MARGIN)])]
+                "Floor", [g.op("Sub", [g.op("ReduceMin", [back, g.const([1], np.int64)], keepdims=0), _f64(g, MARGIN)])]
             ),
             _f64(g, 0.0),
         ],
@@ -73,7 +84,7 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
         [
             g.op(
                 "Ceil",
-                [g.op("Add", [g.op("ReduceMax", [back, g.const([0], np.int64)], keepdims=0), _f64(g, MARGIN + 1)])],
+                [g.op("Add", [g.op("ReduceMax", [back, g.const([1], np.int64)], keepdims=0), _f64(g, MARGIN + 1)])],
             ),
             new_xy,
         ],
@@ -82,19 +93,25 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
     high = g.op("Max", [high, g.op("Add", [low, _f64(g, 1.0)])])
     cell_xy = g.op("Div", [g.op("Gather", [hw, g.const([1, 0], np.int64)]), new_xy])  # source pixels per output pixel
 
-    def axis(k: int, size: str) -> tuple[str, str, str]:
+    def axis(k: int, size: str, src_first: bool) -> tuple[str, str, str]:
         out_start, out_end = g.op("Gather", [low, g.const(k, np.int64)]), g.op("Gather", [high, g.const(k, np.int64)])
         cell = g.op("Gather", [cell_xy, g.const(k, np.int64)])
         src_start = g.op("Floor", [g.op("Mul", [out_start, cell])])
         src_end = g.op("Min", [g.op("Ceil", [g.op("Mul", [out_end, cell])]), size])
         weights = coverage(
-            g, out_start, g.op("Sub", [out_end, out_start]), src_start, g.op("Sub", [src_end, src_start]), cell
+            g,
+            out_start,
+            g.op("Sub", [out_end, out_start]),
+            src_start,
+            g.op("Sub", [src_end, src_start]),
+            cell,
+            src_first,
         )
         return weights, g.cast(src_start, np.int64), g.cast(src_end, np.int64)
 
     width_in, height_in = (g.op("Gather", [hw, g.const(k, np.int64)]) for k in (1, 0))
-    wx, x0, x1 = axis(0, width_in)
-    wy, y0, y1 = axis(1, height_in)
+    wx, x0, x1 = axis(0, width_in, src_first=True)  # [cols, w']
+    wy, y0, y1 = axis(1, height_in, src_first=False)  # [h', rows]
     unsq = lambda t: g.op("Unsqueeze", [t, g.const([0], np.int64)])  # noqa: E731  (a one-line graph shorthand)
     window = g.op(
         "Slice",
@@ -107,7 +124,7 @@ def shrink_for_warp(g: Graph, bgr: str, points: str, template: str, height: int,
     )
     chw = g.cast(g.op("Transpose", [window], perm=[2, 0, 1]), np.float64)  # [3, rows, cols]
     rows = g.op("MatMul", [wy, chw])  # [3, h', cols]
-    shrunk = g.op("MatMul", [rows, g.op("Transpose", [wx], perm=[1, 0])])  # [3, h', w']
+    shrunk = g.op("MatMul", [rows, wx])  # [3, h', w']
     levels = g.op("Clip", [g.op("Round", [shrunk]), _f64(g, 0.0), _f64(g, 255.0)])
     pixels = g.cast(g.op("Transpose", [levels], perm=[1, 2, 0]), np.float32)
     # move the refitted matrix to the window's origin: crop = M [x + left, y + top, 1]
