@@ -15,10 +15,10 @@ def test_the_whole_frame_every_n_frames_and_one_tile_in_turn_less_often():
     schedule = Schedule(1080, 1920, ScheduleSettings(detect_every=2, tile_every=3))
     assert len(schedule.tiles) == 6
     seen = [schedule.views({}) for _ in range(36)]
-    detected = [k for k, (views, _, _) in enumerate(seen) if views]
+    detected = [k for k, (views, _) in enumerate(seen) if views]
     assert detected == list(range(0, 36, 2))
-    assert all(views[0] == schedule.whole for views, _, _ in seen if views)
-    tiled = [(k, views[1]) for k, (views, _, _) in enumerate(seen) if len(views) == 2]
+    assert all(views[0] == schedule.whole for views, _ in seen if views)
+    tiled = [(k, views[1]) for k, (views, _) in enumerate(seen) if len(views) == 2]
     assert [k for k, _ in tiled] == [0, 6, 12, 18, 24, 30]
     assert [tile for _, tile in tiled] == schedule.tiles  # each tile once per sweep, in turn
 
@@ -27,8 +27,8 @@ def test_a_small_followed_face_gets_a_window_and_a_big_one_does_not():
     schedule = Schedule(1080, 1920)
     small = np.array([500.0, 500, 550, 560])  # 50 px: under the whole-frame pass's 72 px
     big = np.array([900.0, 300, 1100, 520])
-    views, windows, looked = schedule.views({1: small, 2: big})
-    assert looked == {1, 2} and len(windows) == 1
+    views, windows = schedule.views({1: small, 2: big})
+    assert views == [schedule.whole, schedule.tiles[0]] and len(windows) == 1
     (window,) = windows
     assert window.x <= 500 and window.x + window.w >= 550 and window.w == 200  # the face a quarter of it
 
@@ -110,7 +110,7 @@ def test_the_window_threshold_is_the_whole_frame_passs_smallest_face_with_a_marg
     assert schedule.small_face == pytest.approx(1.3 * 12 * 6)
     wide = np.array([0.0, 100, schedule.small_face, 400])  # exactly at the threshold: no window
     narrow = np.array([500.0, 100, 500 + schedule.small_face - 0.5, 400])  # tall: only the width counts
-    assert schedule.views({1: wide, 2: narrow})[1:] == ([second_look_window(tuple(narrow), 1920, 1080)], {1, 2})
+    assert schedule.views({1: wide, 2: narrow})[1] == [second_look_window(tuple(narrow), 1920, 1080)]
     assert schedule.views({1: np.array([500.0, 500, 600, 600])})[1] == []  # 100 px: big enough
     tall = Schedule(1920, 1080)  # portrait: the height decides (1920 / 240 = 8)
     assert tall.small_face == pytest.approx(1.3 * 12 * 8)

@@ -167,17 +167,6 @@ def test_a_one_frame_false_detection_never_becomes_a_track():
     assert tracker.finish() == []
 
 
-def test_frames_not_looked_at_do_not_count_as_missing():
-    tracker = Tracker(WIDTH, HEIGHT, max_missing=2)
-    ids, _ = step(tracker, 0, [(box_at(300, 200), person(12))])
-    for frame in range(1, 4):
-        step(tracker, frame, [(box_at(300, 200), person(12))])
-    for frame in range(4, 20):
-        update = tracker.update([], frame, looked=set())
-        assert update.ended == []
-    assert ids[0] in tracker.tracks
-
-
 def shot(frame: int, Q: int, q: float) -> Shot:
     return Shot(frame, frame / 25, q, Q, (0.0, 0.0, 1.0, 1.0), 0.9, 30.0, np.zeros((2, 2, 3), np.uint8))
 

@@ -205,24 +205,25 @@ class FaceVideo:
 
     # -- one frame --------------------------------------------------------------------------------
 
-    def _detect(self, image: np.ndarray, index: int) -> tuple[list[Detection], Optional[set[int]]]:
+    def _detect(self, image: np.ndarray, index: int) -> Optional[list[Detection]]:
+        """The frame's faces, or None on a frame the schedule gives the detector off."""
         assert self._tracker is not None and self._schedule is not None
         predicted = {t.id: t.predict(index) for t in self._tracker.tracks.values()}
-        views, windows, looked = self._schedule.views(predicted)
+        views, windows = self._schedule.views(predicted)
         if not views:
-            return [], None
+            return None
         detector = self.aligner.detector
         found = detector.detect_batch([image], [views])[0]
         if windows:
             found += detector.detect_batch([image], [windows], second_look=False)[0]
             boxes = np.array([d.box for d in found]).reshape(-1, 4)
             found = [found[i] for i in nms(boxes, np.array([d.score for d in found]), detector.nms_iou)]
-        return found, looked
+        return found
 
     def _frame(self, index: int, when: float, image: np.ndarray) -> Iterator[FinishedTrack]:
         assert self._tracker is not None and self._schedule is not None
-        found, looked = self._detect(image, index)
-        if looked is None:  # not a detection frame: the tracks coast
+        found = self._detect(image, index)
+        if found is None:  # not a detection frame: the tracks coast
             return
         detections = [Detected(np.array(d.box, dtype=np.float64), d.score) for d in found]
         plan = self._tracker.plan(detections, index)
@@ -238,7 +239,7 @@ class FaceVideo:
         for i, result in zip(chosen, results):
             if result is not None:
                 detections[i].embedding = result[0]
-        update = self._tracker.update(detections, index, plan, looked=looked)
+        update = self._tracker.update(detections, index, plan)
         scored = dict(zip(chosen, results))
         for i, track_id in update.matched.items():
             self._see(track_id, index, when, image, detections[i], scored.get(i), sharp[i])

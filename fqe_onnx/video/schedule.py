@@ -105,25 +105,24 @@ class Schedule:
         self._frames = 0  # frames processed (a live source's dropped frames are not counted)
         self._detections = 0
 
-    def views(self, predicted: dict[int, np.ndarray]) -> tuple[list[View], list[View], set[int]]:
+    def views(self, predicted: dict[int, np.ndarray]) -> tuple[list[View], list[View]]:
         """For the next frame processed: (whole-frame and tile views, windows around small followed
-        faces, ids of the tracks that these views can see), given each live track's predicted box;
-        three empty values on a frame the detector skips."""
+        faces), given each live track's predicted box; two empty lists on a frame the detector
+        skips. The whole-frame view sees every followed face, so a detection frame looks at all."""
         self._frames += 1
         if (self._frames - 1) % self.settings.detect_every:
-            return [], [], set()
+            return [], []
         self._detections += 1
         views = [self.whole]
         if self.tiles and (self._detections - 1) % self.settings.tile_every == 0:
             views.append(self.tiles[self._tile_turn % len(self.tiles)])
             self._tile_turn += 1
-        windows = []
-        seen = set()
-        for track_id, box in predicted.items():
-            if box[2] - box[0] < self.small_face:
-                windows.append(second_look_window(tuple(box), self.width, self.height))
-            seen.add(track_id)
-        return views, windows, seen
+        windows = [
+            second_look_window(tuple(box), self.width, self.height)
+            for box in predicted.values()
+            if box[2] - box[0] < self.small_face
+        ]
+        return views, windows
 
     def to_score(self, candidates: list[tuple[int, float, float, ScoreHistory]], time: float) -> list[int]:
         """Which of the frame's followed faces to score: ``candidates`` are (key, face width,

@@ -230,13 +230,10 @@ class Tracker:
 
     # -- step 2 --------------------------------------------------------------------------------------
 
-    def update(
-        self, detections: Sequence[Detected], frame: int, plan: Optional[Plan] = None, looked: Optional[set[int]] = None
-    ) -> Update:
+    def update(self, detections: Sequence[Detected], frame: int, plan: Optional[Plan] = None) -> Update:
         """Match the frame's detections (those in ``plan.unclear`` with their embeddings when the
-        caller could score them), start tracks for the rest, age and end the unseen ones. ``looked``:
-        the ids of the tracks this frame's detection could have seen (default: all); the others are
-        not counted as missing."""
+        caller could score them), start tracks for the rest, age and end the unseen ones. Called on
+        detection frames only, so every track not matched counts as missing."""
         plan = plan or self.plan(detections, frame)
         tracks = list(self.tracks.values())
         index = {track.id: j for j, track in enumerate(tracks)}
@@ -300,11 +297,7 @@ class Tracker:
             matched[i] = track.id
             new.append(track.id)
         seen = set(matched.values())
-        ended = [
-            track
-            for track in tracks
-            if track.id not in seen and (looked is None or track.id in looked) and self._miss(track, frame)
-        ]
+        ended = [track for track in tracks if track.id not in seen and self._miss(track, frame)]
         for track in ended:
             del self.tracks[track.id]
         for i, track_id in matched.items():
