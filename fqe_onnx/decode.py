@@ -365,13 +365,15 @@ def read_bytes(path: Union[str, "os.PathLike[str]"], max_bytes: int = MAX_BYTES)
 
     Opened non-blocking and checked with fstat before any read, so a FIFO, socket or device is an
     error row (``not-a-file``) instead of a hang."""
+    if "\0" in os.fspath(path):  # refused before os.open, whose message differs between Pythons
+        raise ImageError("cannot read file: embedded null byte", "unreadable")
     try:
         fd = os.open(Path(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a FIFO or socket with nothing on the other end
             raise ImageError("not a regular file (a FIFO or socket)", "not-a-file") from exc
         raise ImageError(f"cannot read file: {exc.strerror or exc}", "unreadable") from exc
-    except ValueError as exc:  # e.g. a NUL byte in the path
+    except ValueError as exc:
         raise ImageError(f"cannot read file: {exc}", "unreadable") from exc
     try:
         info = os.fstat(fd)

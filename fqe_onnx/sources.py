@@ -53,8 +53,11 @@ class ImageSource:
 def printable(text: str) -> str:
     """A file name safe to print and unambiguous: a backslash is written as two backslashes, and
     each byte that is not UTF-8 as \\xNN, so a Latin-1 ``caf\\xe9.png`` and a file literally named
-    ``caf\\xe9.png`` (written ``caf\\\\xe9.png``) never print the same."""
-    return text.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    ``caf\\xe9.png`` (written ``caf\\\\xe9.png``) never print the same. A NUL (which no path holds,
+    but a list file can) is written \\x00: Python's csv module before 3.11 cannot write it, nor
+    read it back, so one such line would otherwise end the whole run."""
+    escaped = text.replace("\\", "\\\\").replace("\0", "\\x00")
+    return escaped.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def is_image_name(name: str, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> bool:

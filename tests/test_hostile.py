@@ -223,7 +223,13 @@ def test_a_nul_byte_in_a_listed_path_is_one_error_row(tmp_path, model_path):
     )
     rows = rows_of(result.stdout)
     assert result.exit_code == 1 and rows["ok.png"]["error"] == ""
-    assert rows["bad\x00name.png"]["error_kind"] == "unreadable"
+    assert rows["bad\\x00name.png"]["error_kind"] == "unreadable"  # a NUL is written \x00
+    assert rows["bad\\x00name.png"]["error"] == "cannot read file: embedded null byte"  # on every Python
+    output = tmp_path / "scores.csv"
+    args = ["score", str(tmp_path), "--from-list", str(listing), "-m", str(model_path), "--align", "never"]
+    for _ in range(2):  # the second run resumes: the NUL row reads back as the same name, and is done
+        CliRunner().invoke(main, [*args, "-o", str(output), "--resume"])
+    assert [row["path"] for row in csv.DictReader(output.open(encoding="utf-8"))] == ["ok.png", "bad\\x00name.png"]
 
 
 def test_an_unexpected_failure_while_preparing_is_that_images_row(model_path, monkeypatch):

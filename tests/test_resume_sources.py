@@ -100,6 +100,7 @@ def test_printable_names():
     assert printable("a\\b.png") == "a\\\\b.png"
     assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\xe9.png"
     assert printable("café.png") == "café.png"
+    assert printable("a\0b.png") == "a\\x00b.png" != printable("a\\x00b.png") == "a\\\\x00b.png"
 
 
 def test_a_folder_that_cannot_be_listed_is_an_error_source_and_the_walk_goes_on(tmp_path, monkeypatch):
