@@ -7,6 +7,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from fqe_onnx.modelprep.graph import optimize, rewrite_prelu
 from fqe_onnx.session import create_session
+from tiny_models import IR_VERSION, OPSET
 
 
 def prelu_model(input_shape: list, slope: np.ndarray, conv_channels: int = 0) -> onnx.ModelProto:
@@ -27,7 +28,8 @@ def prelu_model(input_shape: list, slope: np.ndarray, conv_channels: int = 0) ->
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
         inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    # the IR version pinned as in tiny_models: onnx's newest default is more than older runtimes load
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
 
 
 def outputs(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
