@@ -373,8 +373,6 @@ def read_bytes(path: Union[str, "os.PathLike[str]"], max_bytes: int = MAX_BYTES)
         if exc.errno == errno.ENXIO:  # a FIFO or socket with nothing on the other end
             raise ImageError("not a regular file (a FIFO or socket)", "not-a-file") from exc
         raise ImageError(f"cannot read file: {exc.strerror or exc}", "unreadable") from exc
-    except ValueError as exc:
-        raise ImageError(f"cannot read file: {exc}", "unreadable") from exc
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
