@@ -19,7 +19,7 @@ mkdir -p "$out"
 
 # name | the file mutated | the test files run against it
 modules=(
-  "decode|fqe_onnx/decode.py|tests/test_decode.py tests/test_decode_edges.py"
+  "decode|fqe_onnx/decode.py|tests/test_decode.py tests/test_decode_edges.py tests/test_wild.py"
   "contract|fqe_onnx/contract.py|tests/test_contract_refusals.py tests/test_contract.py tests/test_geometry_edges.py tests/test_preprocess.py"
   "quality|fqe_onnx/quality.py|tests/test_quality.py tests/test_calibration.py"
   "align-template|fqe_onnx/align/template.py|tests/test_template_framing_units.py tests/test_align.py tests/test_geometry_edges.py"
@@ -27,7 +27,7 @@ modules=(
   "edc|fqe_onnx/evaluation/edc.py|tests/test_evaluation.py tests/test_pairs_edc.py"
   "pairs|fqe_onnx/evaluation/pairs.py|tests/test_evaluation.py tests/test_pairs_edc.py"
   "output|fqe_onnx/output.py|tests/test_output_units.py tests/test_resume_sources.py tests/test_fs.py tests/test_cli.py"
-  "sources|fqe_onnx/sources.py|tests/test_resume_sources.py tests/test_scoring.py"
+  "sources|fqe_onnx/sources.py|tests/test_resume_sources.py tests/test_scoring.py tests/test_wild.py tests/test_hostile.py"
   "curation-thresholds|fqe_onnx/curation/thresholds.py|tests/test_curation_thresholds.py"
   "curation-decisions|fqe_onnx/curation/decisions.py|tests/test_curation_decisions.py"
   "curation-search|fqe_onnx/curation/search.py|tests/test_curation_search.py"

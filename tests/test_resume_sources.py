@@ -194,3 +194,49 @@ def test_a_list_file_in_latin_1_and_a_missing_one(tmp_path):
     with pytest.raises(FqeError) as error:
         read_list(tmp_path / "none.txt")
     assert str(error.value) == f"cannot read list file {tmp_path / 'none.txt'}: No such file or directory"
+
+
+def test_the_files_left_out_are_counted_by_extension_with_their_reasons_most_first(tmp_path):
+    from fqe_onnx.sources import discover, extension_of
+
+    for name in ["a.jpg", "b.HEIC", "c.heic", "d.gif", "README", "notes.txt", "g.png", "sub/h.JPG"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    found = discover(tmp_path, (".jpg",))
+    assert [s.name for s in found.sources] == ["a.jpg", "sub/h.JPG"]  # any letter case
+    assert found.skipped == {".heic": 2, ".gif": 1, "": 1, ".txt": 1, ".png": 1}
+    assert list(found.skipped_summary().items()) == [  # most first, then by extension
+        (".heic", {"count": 2, "reason": "not decodable here"}),
+        ("(no extension)", {"count": 1, "reason": "not an image extension (--ext +EXT adds one)"}),
+        (".gif", {"count": 1, "reason": "not an image format we score"}),
+        (".png", {"count": 1, "reason": "left out by --ext"}),
+        (".txt", {"count": 1, "reason": "not an image extension (--ext +EXT adds one)"}),
+    ]
+    assert found.describe_skipped() == (
+        "2 .heic: not decodable here; 1 (no extension): not an image extension (--ext +EXT adds one); "
+        "1 .gif: not an image format we score; 1 .png: left out by --ext; "
+        "1 .txt: not an image extension (--ext +EXT adds one)"
+    )
+    assert [s.name for s in find_images(tmp_path, (".png",))] == ["g.png"]  # find_images passes them on
+    assert (extension_of("b.HEIC"), extension_of("README"), extension_of("trailing.")) == (".heic", "", "")
+
+
+def test_one_file_as_root_leaves_nothing_out_and_keeps_the_extensions(tmp_path):
+    from fqe_onnx.sources import discover
+
+    path = write_image(tmp_path / "one.png", random_face(0))
+    found = discover(path, (".png", ".webp"))
+    assert found.skipped == {} and found.describe_skipped() == "" and found.extensions == (".png", ".webp")
+    assert "(extensions .png .webp)" in str(found.nothing_found("x"))
+
+
+def test_walk_keys_and_an_entry_that_cannot_be_checked():
+    from fqe_onnx.sources import _is_folder, walk_key
+
+    assert (walk_key("a\\b", True), walk_key("a\\b", False)) == ("a\\\\b/", "a\\\\b")
+
+    class Unreachable:
+        def is_dir(self):
+            raise PermissionError("denied")
+
+    assert _is_folder(Unreachable()) is False  # type: ignore[arg-type]  # a stand-in for os.DirEntry
