@@ -240,3 +240,34 @@ def test_walk_keys_and_an_entry_that_cannot_be_checked():
             raise PermissionError("denied")
 
     assert _is_folder(Unreachable()) is False  # type: ignore[arg-type]  # a stand-in for os.DirEntry
+
+
+def test_extension_options_and_their_refusals_word_for_word():
+    from fqe_onnx.errors import FqeError
+    from fqe_onnx.sources import IMAGE_EXTENSIONS, parse_extensions
+
+    assert parse_extensions(".X3F") == (".x3f",)  # only the dot is taken off the front, then lower case
+    assert parse_extensions("+X3F") == IMAGE_EXTENSIONS + (".x3f",)
+    refusals = {
+        " , ": "--ext needs at least one extension, e.g. --ext jpg,png or --ext +jfif",
+        "png,+heic": "--ext 'png,+heic': either list the extensions to use, or add to the defaults with '+' on each",
+        "png,.": "--ext 'png,.' has an empty extension",
+    }
+    for text, message in refusals.items():
+        with pytest.raises(FqeError) as error:
+            parse_extensions(text)
+        assert str(error.value) == message
+
+
+def test_a_folder_without_images_says_what_it_holds_or_that_it_is_empty(tmp_path):
+    from fqe_onnx.sources import discover
+
+    root = tmp_path / "in\\box"
+    root.mkdir()
+    assert str(discover(root, (".png",)).nothing_found(str(root))) == (
+        f"no images under {tmp_path}/in\\\\box (extensions .png); it holds no files at all"
+    )
+    (root / "a.gif").write_bytes(b"x")
+    assert str(discover(root, (".png",)).nothing_found(str(root))) == (
+        f"no images under {tmp_path}/in\\\\box (extensions .png); found instead: 1 .gif: not an image format we score"
+    )
