@@ -563,3 +563,65 @@ def test_a_harmless_libjpeg_warning_is_logged_and_the_image_used(caplog):
     with caplog.at_level("DEBUG", logger="fqe_onnx.decode"):
         assert decode_bytes(bytes(data)).shape == (120, 160, 3)
     assert [r.getMessage() for r in caplog.records] == ["libjpeg: Warning: unknown JFIF revision number 3.01"]
+
+
+# -- TIFF headers, byte by byte -------------------------------------------------------------------
+
+
+def _tiff(entries: list[tuple[int, int, bytes]], *, offset: int = 8, order: str = "<", cut: int = 0) -> bytes:
+    """A TIFF header and its first image directory: entries of (tag, type, 4 value bytes)."""
+    head = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(order + "I", offset)
+    directory = struct.pack(order + "H", len(entries)) + b"".join(
+        struct.pack(order + "HHI", tag, kind, 1) + value for tag, kind, value in entries
+    )
+    data = head + b"\x00" * (offset - 8) + directory
+    return data[: len(data) - cut]
+
+
+def _refusal(data: bytes) -> tuple[str, str]:
+    with pytest.raises(ImageError) as error:
+        decode.tiff_size(data)
+    return error.value.kind, str(error.value)
+
+
+def test_tiff_sizes_are_read_from_short_and_long_entries_in_either_byte_order():
+    width, height = (256, 3, struct.pack("<HH", 640, 0)), (257, 4, struct.pack("<I", 2**31 + 5))
+    assert decode.tiff_size(_tiff([width, height])) == (640, 2**31 + 5)  # LONG is unsigned
+    big = [(256, 4, struct.pack(">I", 70)), (257, 3, struct.pack(">HH", 40, 0))]
+    assert decode.tiff_size(_tiff(big, order=">", offset=12)) == (70, 40)
+    other = (258, 3, struct.pack("<HH", 8, 0))  # BitsPerSample, before and between the sizes
+    assert decode.tiff_size(_tiff([other, width, other, height])) == (640, 2**31 + 5)
+
+
+def test_tiff_header_refusals_at_each_boundary_word_for_word():
+    entry = (256, 3, struct.pack("<HH", 9, 0))
+    truncated = "truncated TIFF: "
+    assert _refusal(b"II*\x00" + b"\x08\x00\x00") == ("truncated", truncated + "no image directory offset")
+    # 8 bytes hold the offset, but not the directory's entry count at byte 8
+    assert _refusal(b"II*\x00" + struct.pack("<I", 8)) == (
+        "truncated",
+        truncated + "the image directory at byte 8 is past the end",
+    )
+    assert _refusal(_tiff([entry], offset=8)[:9]) == (
+        "truncated",
+        truncated + "the image directory at byte 8 is past the end",
+    )
+    assert _refusal(b"II*\x00" + struct.pack("<I", 4) + b"\x00" * 40) == (  # inside the header itself
+        "truncated",
+        truncated + "the image directory at byte 4 is past the end",
+    )
+    assert _refusal(b"II*\x00" + struct.pack("<I", 2**31) + b"\x00" * 40) == (  # an unsigned offset
+        "truncated",
+        truncated + "the image directory at byte 2147483648 is past the end",
+    )
+    # the count is there, the entries are one byte short; an unsigned count of 32768 entries
+    assert _refusal(_tiff([entry], cut=1)) == ("truncated", truncated + "the image directory is cut off")
+    assert _refusal(b"II*\x00" + struct.pack("<IH", 8, 32768) + b"\x00" * 40) == (
+        "truncated",
+        truncated + "the image directory is cut off",
+    )
+    corrupt = ("not-an-image", "corrupt TIFF: no ImageWidth/ImageLength in the first image directory")
+    assert _refusal(_tiff([])) == corrupt  # exactly the count, no entries: complete, and no sizes
+    assert _refusal(_tiff([entry])) == corrupt  # a width and no height
+    assert _refusal(_tiff([(257, 3, struct.pack("<HH", 9, 0))])) == corrupt  # a height and no width
+    assert _refusal(_tiff([(256, 5, b"\x00" * 4), (257, 3, b"\x09\x00\x00\x00")])) == corrupt  # a RATIONAL width
