@@ -473,6 +473,25 @@ def test_main_face_is_select_main_face(case):
     assert not bool(empty_found) and int(empty_index) == 0
 
 
+def test_merit_is_the_area_weighted_by_the_distance_to_the_centre_over_the_half_diagonal():
+    """Boxes placed 0, 150, 100, 250 and 500 px from the centre of a 400x300 image, whose half
+    diagonal is 250: weights 1, 0.7, 0.8, 0.5 and 0.5 (capped), exact in float64."""
+    from fqe_onnx.bundle import detector
+
+    boxes = np.array(
+        [
+            [150, 100, 250, 200],  # 100x100 at the centre
+            [300, 100, 400, 200],  # 100x100, 150 px right of it
+            [250, 220, 270, 240],  # 20x20, 100 px away (60, 80)
+            [390, 290, 410, 310],  # 20x20, at the half diagonal (200, 150)
+            [-210, -160, -190, -140],  # 20x20, twice as far: the weight stays 0.5
+        ],
+        np.float64,
+    )
+    (merits,) = run_piece(lambda g, b: detector.merit(g, b, g.const([400, 300], np.float64)), {"boxes": boxes})
+    np.testing.assert_allclose(merits, [10000, 7000, 320, 200, 200], rtol=1e-12)
+
+
 def test_one_face_is_found():
     from fqe_onnx.bundle import detector
 
