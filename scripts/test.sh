@@ -3,13 +3,17 @@
 # command and exactly what CI runs (.ci/run). Fails loudly if the real model cannot be fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The report test renders the page in a real headless browser: Debian's chromium (its own download
-# through playwright cannot work without the network). Installed here when missing; root needed.
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests use: chromium renders the report and review pages in a real headless
+# browser (playwright's own download cannot work without the network); ffmpeg encodes the H.264
+# stream the RTSP camera test serves. Installed here when missing; root needed.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "scripts/test.sh: chromium is missing; install it first: sudo apt-get install chromium" >&2
+    echo "scripts/test.sh: ${missing[*]} missing; install first: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi

@@ -1,11 +1,13 @@
-"""fqe-onnx video on a live HTTP MJPEG stream served on 127.0.0.1 by a thread of the test: a stall,
-a dropped connection, SIGTERM, and a URL that never answers. Every server loop ends by itself."""
+"""fqe-onnx video on live streams served on 127.0.0.1 by a thread of the test: HTTP MJPEG, and an
+RTSP camera sending H.264 (tests/rtsp_server.py, encoded by Debian's ffmpeg). A stall, a dropped
+connection, SIGTERM, and a URL that never answers. Every server loop ends by itself."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from click.testing import CliRunner
 
 from fqe_onnx.cli import main
 from fqe_onnx.video.source import FrameReader, ReaderSettings, parse_source
+from rtsp_server import RtspServer
 from video_clips import MjpegServer, Session, SilentServer, backdrop, passing, standing, write_video
 
 
@@ -66,6 +69,68 @@ def test_a_stream_that_stalls_then_drops_is_reopened_and_no_finished_track_is_lo
     assert len(result.stdout.splitlines()) == 3
 
 
+def rtsp_story(tmp_path: Path, lead_in: int, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list, list]:
+    """Two connections to an RTSP camera, each with ``lead_in`` empty frames and then a face passing;
+    the first stalls and drops, the second ends and the camera goes away. fqe-onnx video runs as its
+    own process so that everything it prints is seen. (result, tracks.csv rows, transports asked)"""
+    story = [backdrop()] * lead_in + passing(frames=45, sharp=(15, 25), speed=12) + [backdrop()] * 10
+    out = tmp_path / "out"
+    with RtspServer([Session(story, stall=2.5), Session(story)], deadline=90) as server:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "fqe_onnx", "video", server.url, "-o", str(out), "--read-timeout", "1"]
+            + ["--open-timeout", "5", "--reconnect", "2", "--no-progress"],
+            capture_output=True,
+            text=True,
+            timeout=80,
+            env={**os.environ, **env},
+        )
+        assert time.monotonic() - started < 60
+        assert server.served == 2, done.stderr
+        transports = server.transports
+    return done, read_csv(out / "tracks.csv"), transports
+
+
+def dropped(stderr: str) -> int:
+    return int(re.search(r"sources: \d+ frames decoded, (\d+) dropped", stderr).group(1))
+
+
+def test_an_rtsp_camera_that_stalls_then_drops_is_reopened_and_no_finished_track_is_lost(tmp_path):
+    """The stall-and-drop story over RTSP (H.264, RTP interleaved on TCP). OpenCV's read-timeout
+    warnings must not reach stderr. Each connection starts with 2 s of empty background: FFmpeg
+    reads about a second of the stream on every (re)connect, and that backlog is dropped (next test)."""
+    done, rows, transports = rtsp_story(tmp_path, lead_in=50, env={})
+    assert transports == ["RTP/AVP/TCP;unicast;interleaved=0-1"] * 2
+    assert done.returncode == 1, done.stderr
+    tracks = [r for r in rows if not r["error_kind"]]
+    assert len(tracks) == 2, (rows, done.stderr)
+    assert all(r["crop"] and (tmp_path / "out" / r["crop"]).is_file() for r in tracks)
+    assert all(float(r["Q"]) >= 50 for r in tracks), tracks  # H.264 at crf 14 keeps the sharp frames sharp
+    assert float(tracks[1]["first_time"]) > float(tracks[0]["last_time"]) + 1.0
+    assert int(tracks[1]["first_frame"]) > int(tracks[0]["last_frame"])
+    assert [r["error_kind"] for r in rows if r["error_kind"]] == ["disconnected"]
+    assert "3 reconnects" in done.stderr
+    assert "WARN" not in done.stderr and "Stream timeout" not in done.stderr, done.stderr
+    assert [json.loads(line)["track"] for line in done.stdout.splitlines()] == [
+        int(tracks[0]["track"]),
+        int(tracks[1]["track"]),
+        None,
+    ]
+
+
+def test_the_backlog_of_an_rtsp_connect_is_dropped_unless_ffmpeg_is_told_to_probe_less(tmp_path):
+    """docs/guides/video.md, both ways, with a face passing right after each connect: by default
+    the second FFmpeg reads while opening arrives at once and is dropped as a backlog; with the
+    OpenCV option the guide gives, frames come at the camera's pace and both faces are tracked."""
+    done, rows, _ = rtsp_story(tmp_path / "default", lead_in=0, env={})
+    assert dropped(done.stderr) >= 20, done.stderr  # about 27 frames per connect, less the queue
+    done, rows, _ = rtsp_story(
+        tmp_path / "probe", lead_in=0, env={"OPENCV_FFMPEG_CAPTURE_OPTIONS": "rtsp_flags;prefer_tcp|probesize;32"}
+    )
+    assert dropped(done.stderr) == 0, done.stderr
+    assert len([r for r in rows if not r["error_kind"]]) == 2, (rows, done.stderr)
+
+
 @pytest.mark.parametrize(
     "sig, status, said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted (SIGINT)")]
 )
@@ -99,12 +164,14 @@ def test_a_signal_writes_the_open_tracks(tmp_path, sig, status, said):
     assert said in stderr
 
 
-def test_a_url_that_never_answers_ends_with_a_clear_error_within_the_timeout(tmp_path):
+@pytest.mark.parametrize("scheme", ["http", "rtsp"])
+def test_a_url_that_never_answers_ends_with_a_clear_error_within_the_timeout(tmp_path, scheme):
     out = tmp_path / "out"
     with SilentServer() as server:
+        url = f"{scheme}://127.0.0.1:{server.port}/stream"
         started = time.monotonic()
         result = CliRunner().invoke(
-            main, ["video", server.url, "-o", str(out), "--open-timeout", "1", "--no-progress"], catch_exceptions=False
+            main, ["video", url, "-o", str(out), "--open-timeout", "1", "--no-progress"], catch_exceptions=False
         )
         took = time.monotonic() - started
     assert took < 15

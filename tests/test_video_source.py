@@ -253,6 +253,19 @@ def test_opening_leaves_opencvs_log_level_as_it_was(tmp_path):
         cv2.utils.logging.setLogLevel(level)
 
 
+def test_the_quiet_block_logs_errors_only_and_then_restores_the_level_even_after_a_failure():
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)
+    try:
+        with pytest.raises(RuntimeError):
+            with source.opencv_log_errors_only():
+                assert cv2.utils.logging.getLogLevel() == cv2.utils.logging.LOG_LEVEL_ERROR
+                raise RuntimeError("the run failed")
+        assert cv2.utils.logging.getLogLevel() == cv2.utils.logging.LOG_LEVEL_INFO
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def test_a_url_that_never_answers_is_unopenable_within_its_open_timeout():
     from video_clips import SilentServer
 

@@ -223,7 +223,7 @@ def video(
     from ..scorer import Scorer
     from ..video.pipeline import FaceVideo, VideoSettings
     from ..video.schedule import ScheduleSettings
-    from ..video.source import ReaderSettings, VideoSourceError, expand_sources
+    from ..video.source import ReaderSettings, VideoSourceError, expand_sources, opencv_log_errors_only
     from ..video.writer import VideoOutput
 
     try:
@@ -249,7 +249,7 @@ def video(
     stop, caught = threading.Event(), list[int]()
     bar = Progress(progress)
     totals = {"decoded": 0, "dropped": 0, "processed": 0, "seconds": 0.0, "media": 0.0}
-    with scorer, output, signals_stop(stop, caught):
+    with scorer, output, signals_stop(stop, caught), opencv_log_errors_only():
         for spec in specs:
             if stop.is_set():
                 break

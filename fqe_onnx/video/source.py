@@ -24,6 +24,7 @@ import struct
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Optional, Union
@@ -261,6 +262,22 @@ def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> 
         else "refused or not a video"
     )
     raise VideoSourceError(f"{spec.name}: cannot open ({why})", "unopenable")
+
+
+@contextmanager
+def opencv_log_errors_only() -> Iterator[None]:
+    """OpenCV's own log at errors only for the block, then as it was. While a live source stalls,
+    OpenCV warns on stderr at every read timeout ("Stream timeout triggered", without the source's
+    name); the reader says the same once, as reconnects and a ``disconnected`` row. The CLI quiets it
+    for its run; an app embedding the reader keeps its own log level."""
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 # -- reading ----------------------------------------------------------------------------------------
