@@ -2,11 +2,12 @@
 
 FFmpeg cannot serve a stream to an RTSP client by itself, but it can publish one (``-f rtsp``, the
 ANNOUNCE/RECORD side). So each session's frames are encoded once by Debian's ``ffmpeg`` (libx264)
-and published to a recorder in this module, which keeps the SDP and the RTP packets. The server
-then plays them to each client that connects, paced by their RTP timestamps, as a camera would:
-OPTIONS, DESCRIBE, SETUP (TCP interleaved; UDP is answered 461, and FFmpeg's client then asks for
-TCP), PLAY, TEARDOWN. After a session's packets it sends nothing for ``stall`` seconds, then drops
-the connection; once the sessions are used up it stops listening. Every loop is bounded in time.
+and published to a recorder in this module, which keeps the SDP and the RTP packets. The server (a
+LoopbackServer: one client at a time, one Session each) then plays them to each client that
+connects, paced by their RTP timestamps, as a camera would: OPTIONS, DESCRIBE, SETUP (TCP
+interleaved, which OpenCV's FFmpeg asks for first; a SETUP for UDP is answered 461), PLAY,
+TEARDOWN. After a session's packets it sends nothing for ``stall`` seconds, then drops the
+connection; once the sessions are used up it stops listening. Every loop is bounded in time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from video_clips import FPS, Session
+from video_clips import FPS, LoopbackServer, Session
 
 RTP_CLOCK = 90_000
 
@@ -170,52 +171,23 @@ def record(frames: list[np.ndarray], deadline: float = 60.0) -> Recording:
 
 
 @dataclass
-class RtspServer:
-    """An RTSP camera on 127.0.0.1: one client at a time, one Session (video_clips) each; once they are used
-    up it stops listening (a reconnect is refused). Ends by itself after ``deadline`` seconds."""
+class RtspServer(LoopbackServer):
+    """An RTSP camera; ``transports`` keeps what each SETUP asked for."""
 
-    sessions: list[Session]
-    deadline: float = 60.0
-    served: int = 0
-    port: int = 0
     transports: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: Optional[threading.Thread] = None
 
     def __enter__(self) -> "RtspServer":
         self._recordings = [record(session.frames) for session in self.sessions]
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.listen(4)
-        self._socket.settimeout(0.2)
-        self.port = self._socket.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
+        return super().__enter__()
 
     @property
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}/camera"
 
-    def _run(self) -> None:
-        end = time.monotonic() + self.deadline
-        try:
-            for session, recording in zip(self.sessions, self._recordings):
-                sock = None
-                while sock is None and time.monotonic() < end and not self._stop.is_set():
-                    try:
-                        sock, _ = self._socket.accept()
-                    except socket.timeout:
-                        continue
-                if sock is None:
-                    return
-                with sock:
-                    self._serve(Connection(sock), session, recording, end)
-                self.served += 1
-        finally:
-            self._socket.close()
+    def _serve(self, connection: socket.socket, index: int, end: float) -> None:
+        self._serve_session(Connection(connection), self.sessions[index], self._recordings[index], end)
 
-    def _serve(self, conn: Connection, session: Session, recording: Recording, end: float) -> None:
+    def _serve_session(self, conn: Connection, session: Session, recording: Recording, end: float) -> None:
         conn.sock.settimeout(0.2)
         finished = threading.Event()
         player: Optional[threading.Thread] = None
@@ -287,8 +259,3 @@ class RtspServer:
                 conn.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)

@@ -89,10 +89,10 @@ class Session:
 
 
 @dataclass
-class MjpegServer:
-    """An HTTP multipart-JPEG stream on 127.0.0.1, one connection at a time, one Session each; once
-    the sessions are used up it stops listening (connections are refused). Bounded: it ends by
-    itself after ``deadline`` seconds at most."""
+class LoopbackServer:
+    """A server on 127.0.0.1 for one client at a time, one Session each; once the sessions are used
+    up it stops listening (connections are refused). Bounded: it ends by itself after ``deadline``
+    seconds at most. Subclasses say what a session is on the wire (``_serve``) and the ``url``."""
 
     sessions: list[Session]
     deadline: float = 60.0
@@ -101,7 +101,7 @@ class MjpegServer:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: Optional[threading.Thread] = None
 
-    def __enter__(self) -> "MjpegServer":
+    def __enter__(self):
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self._socket.listen(4)
@@ -111,14 +111,10 @@ class MjpegServer:
         self._thread.start()
         return self
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/stream.mjpg"
-
     def _run(self) -> None:
         end = time.monotonic() + self.deadline
         try:
-            for session in self.sessions:
+            for index in range(len(self.sessions)):
                 connection = None
                 while connection is None and time.monotonic() < end and not self._stop.is_set():
                     try:
@@ -128,12 +124,30 @@ class MjpegServer:
                 if connection is None:
                     return
                 with connection:
-                    self._serve(connection, session, end)
+                    self._serve(connection, index, end)
                 self.served += 1
         finally:
             self._socket.close()
 
-    def _serve(self, connection: socket.socket, session: Session, end: float) -> None:
+    def _serve(self, connection: socket.socket, index: int, end: float) -> None:
+        raise NotImplementedError
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+@dataclass
+class MjpegServer(LoopbackServer):
+    """An HTTP multipart-JPEG stream."""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+
+    def _serve(self, connection: socket.socket, index: int, end: float) -> None:
+        session = self.sessions[index]
         connection.settimeout(2.0)
         try:
             connection.recv(4096)  # the request
@@ -151,11 +165,6 @@ class MjpegServer:
                 time.sleep(0.05)
         except OSError:  # the client went away
             return
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
 
 
 class SilentServer:

@@ -214,6 +214,23 @@ def container_state(path: "os.PathLike[str] | str") -> tuple[str, bool]:
 # -- opening ----------------------------------------------------------------------------------------
 
 
+@contextmanager
+def opencv_log_errors_only() -> Iterator[None]:
+    """OpenCV's own log at errors only for the block, then as it was. What OpenCV would warn about
+    is said by this module, once and with the source's name: a failed open as its error, and the
+    warning at every read timeout of a stalled stream ("Stream timeout triggered") as reconnects
+    and a ``disconnected`` row. Opening always uses it; the CLI uses it for its whole run, while an
+    app embedding the reader keeps its own log level."""
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> "cv2.VideoCapture":
     """An opened cv2.VideoCapture for ``spec`` with both timeouts set, or VideoSourceError."""
     import cv2
@@ -230,17 +247,13 @@ def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> 
         if not os.path.isfile(spec.target) or not os.access(spec.target, os.R_OK):
             raise VideoSourceError(f"{spec.name}: not a readable regular file", "unopenable")
     started = time.monotonic()
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # a failed open is our error, said once
-    try:
+    with opencv_log_errors_only():  # a failed open is our error, said once
         if spec.kind == CAMERA:
             capture = cv2.VideoCapture(spec.target, cv2.CAP_ANY, params)
             if not capture.isOpened():  # a backend without these properties refuses them: its own timeouts then
                 capture = cv2.VideoCapture(spec.target, cv2.CAP_ANY)
         else:
             capture = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, params)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
     if capture.isOpened():
         return capture
     capture.release()
@@ -262,22 +275,6 @@ def open_capture(spec: SourceSpec, open_timeout: float, read_timeout: float) -> 
         else "refused or not a video"
     )
     raise VideoSourceError(f"{spec.name}: cannot open ({why})", "unopenable")
-
-
-@contextmanager
-def opencv_log_errors_only() -> Iterator[None]:
-    """OpenCV's own log at errors only for the block, then as it was. While a live source stalls,
-    OpenCV warns on stderr at every read timeout ("Stream timeout triggered", without the source's
-    name); the reader says the same once, as reconnects and a ``disconnected`` row. The CLI quiets it
-    for its run; an app embedding the reader keeps its own log level."""
-    import cv2
-
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(level)
 
 
 # -- reading ----------------------------------------------------------------------------------------
