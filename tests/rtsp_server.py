@@ -248,9 +248,7 @@ class RtspServer(LoopbackServer):
                     if wait > 0:
                         time.sleep(wait)
                 conn.send_packet(channel, data)
-            stall_end = min(time.monotonic() + session.stall, end)
-            while time.monotonic() < stall_end and not finished.is_set() and not self._stop.is_set():
-                time.sleep(0.05)
+            self._stall(session.stall, end, finished)
         except OSError:
             return
         finally:

@@ -101,7 +101,7 @@ class LoopbackServer:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: Optional[threading.Thread] = None
 
-    def __enter__(self):
+    def __enter__(self):  # the subclass itself
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self._socket.listen(4)
@@ -132,6 +132,12 @@ class LoopbackServer:
     def _serve(self, connection: socket.socket, index: int, end: float) -> None:
         raise NotImplementedError
 
+    def _stall(self, seconds: float, end: float, finished: Optional[threading.Event] = None) -> None:
+        """Send nothing for ``seconds`` (at most until ``end``), or until stopped or ``finished``."""
+        stall_end = min(time.monotonic() + seconds, end)
+        while time.monotonic() < stall_end and not self._stop.is_set() and not (finished and finished.is_set()):
+            time.sleep(0.05)
+
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -160,9 +166,7 @@ class MjpegServer(LoopbackServer):
                     b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data) + data + b"\r\n"
                 )
                 time.sleep(1 / FPS)
-            stall_end = min(time.monotonic() + session.stall, end)
-            while time.monotonic() < stall_end and not self._stop.is_set():
-                time.sleep(0.05)
+            self._stall(session.stall, end)
         except OSError:  # the client went away
             return
 
